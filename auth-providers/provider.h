@@ -1,0 +1,117 @@
+/*
+ * The provider contract: how dagate asks one backend about one login.
+ *
+ * A provider *type* (ldap, smtp, file, static, ...) is one constant
+ * `struct provider_type` in its own file, listed in the static registry
+ * (registry.c). A provider *instance* is one `[provider NAME]` section of
+ * the configuration, created at start-up by the type's `init` hook and
+ * destroyed by `fini`.
+ *
+ * Threads: `authenticate` and `probe` are called concurrently from worker
+ * threads, never from the HTTP event threads; they may block, but never
+ * past `req->deadline_ms`. `init`/`fini` run single-threaded.
+ *
+ * Secrets: `req->password` is never logged, traced or copied into an error
+ * or detail string. Providers wipe their own copies (explicit_bzero).
+ */
+#ifndef DAGATE_PROVIDER_H
+#define DAGATE_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* What a provider says about one login. Only the SOAP layer turns this
+ * into true / false / fault (see router.c for the rules). */
+enum auth_result {
+	AUTH_OK = 0,           /* credentials verified: true */
+	AUTH_REJECT,           /* wrong password: false, no further provider */
+	AUTH_UNKNOWN_USER,     /* no such user: false, no further provider */
+	AUTH_LOCKED,           /* locked/disabled/expired/must change: false */
+	AUTH_UNAVAILABLE,      /* backend could not answer: next provider */
+	AUTH_ERROR,            /* internal or ambiguous failure: fault, stop */
+};
+
+const char *auth_result_name(enum auth_result result);
+
+/* Optional step-by-step narration for `dagate test-user`. */
+struct auth_trace {
+	void (*step)(void *ctx, const char *what);
+	void *ctx;
+};
+
+/* One login as a provider sees it. All strings are NUL-terminated and
+ * valid UTF-8 without control characters (the SOAP layer checked). */
+struct auth_request {
+	const char *username;   /* after [map]; what providers look up */
+	const char *password;   /* never empty; never log it */
+	size_t password_len;
+	const char *source_ip;  /* as reported by Salesforce, may be "" */
+	const char *request_id; /* for logs */
+	int64_t deadline_ms;    /* absolute, on the clock_now_ms() clock */
+	const struct auth_trace *trace; /* NULL except for test-user */
+};
+
+/* printf-like narration; a no-op unless req->trace is set. */
+void auth_trace_step(const struct auth_request *req, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+struct provider;
+
+struct provider_type {
+	const char *name;              /* the `type =` value */
+	const struct conf_key *keys;   /* accepted keys, ends with {NULL} */
+	/* Read the validated section into p->state. Report every problem with
+	 * conf_error_at(); return -1 if any was reported. */
+	int (*init)(struct provider *p, const struct conf_section *section,
+		    struct conf_errors *errors);
+	/* Answer one login. *detail_r may point to a static or p-owned string
+	 * that refines the outcome for the audit log ("ad:775 locked",
+	 * "timeout"); never anything derived from the password. */
+	enum auth_result (*authenticate)(struct provider *p,
+					 const struct auth_request *req,
+					 const char **detail_r);
+	/* Optional: check reachability for `dagate probe` without a user.
+	 * Return 0 when healthy; *detail_r says what was checked or failed. */
+	int (*probe)(struct provider *p, int64_t deadline_ms,
+		     const char **detail_r);
+	void (*fini)(struct provider *p);
+};
+
+struct provider {
+	const struct provider_type *type;
+	char *name;              /* the NAME of [provider NAME] */
+	int64_t timeout_ms;      /* `timeout`; bounded by the request deadline */
+	unsigned max_inflight;   /* `concurrency`: more at once -> unavailable */
+	unsigned inflight;       /* atomic; see provider_call() */
+	void *state;             /* the type's own data */
+};
+
+/* Common keys every provider section accepts (type, timeout, concurrency,
+ * ca_file, insecure_tls); the type's own keys come from its descriptor. */
+extern const struct conf_key provider_common_keys[];
+
+/* Registry: NULL when no type has that name. */
+const struct provider_type *provider_type_find(const char *name);
+/* For help texts: the NULL-terminated list of all types. */
+extern const struct provider_type *const provider_types[];
+
+/* Create every [provider NAME] of the config. Errors via `errors`. */
+struct provider_set;
+int provider_set_create(const struct dagate_config *cfg,
+			struct conf_errors *errors, struct provider_set **set_r);
+struct provider *provider_set_find(struct provider_set *set, const char *name);
+size_t provider_set_count(const struct provider_set *set);
+struct provider *provider_set_at(struct provider_set *set, size_t i);
+void provider_set_free(struct provider_set **set);
+
+/* Call p->type->authenticate with the deadline narrowed to p->timeout_ms
+ * and the concurrency cap applied (over the cap -> AUTH_UNAVAILABLE,
+ * detail "busy"). */
+enum auth_result provider_call(struct provider *p,
+			       const struct auth_request *req,
+			       const char **detail_r);
+
+#endif

@@ -1,0 +1,195 @@
+/*
+ * The configuration file: INI read with inih, every key declared in a
+ * table (struct conf_key) and validated before anything starts.
+ *
+ * Errors are collected, not fatal one by one: `dagate check-config` prints
+ * them all as "FILE:LINE: message". A config with any error is never used.
+ *
+ * Ownership: config_load() returns a struct dagate_config that owns every
+ * string in it; config_free() releases all of it. Nothing here is a secret:
+ * secrets live in *_file files that the owner reads with
+ * config_read_secret_file().
+ */
+#ifndef DAGATE_CONFIG_H
+#define DAGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netaddr.h"
+
+/* ---- errors ---------------------------------------------------------- */
+
+struct conf_errors {
+	char **lines;   /* "FILE:LINE: message" */
+	size_t count;
+	size_t cap;
+};
+
+void conf_error_at(struct conf_errors *errors, const char *file, int line,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void conf_errors_clear(struct conf_errors *errors);
+
+/* ---- declarative key tables ------------------------------------------ */
+
+enum conf_type {
+	CONF_STRING,      /* any non-empty value (unless CONF_EMPTY_OK) */
+	CONF_BOOL,        /* yes/no/true/false/on/off/1/0 */
+	CONF_UINT,        /* decimal, within [min, max] */
+	CONF_DURATION,    /* 500ms 5s 15m 24h; stored in ms; within [min, max] */
+	CONF_ENUM,        /* one of `choices` */
+	CONF_PATH,        /* a path; existence is checked by the user */
+	CONF_SECRET_FILE, /* a file that must exist, be regular, and not be
+			     group/world readable or writable */
+	CONF_CIDR_LIST,   /* comma/space separated CIDRs or addresses */
+	CONF_LISTEN,      /* HOST:PORT or [V6]:PORT */
+};
+
+#define CONF_REQUIRED   0x1u
+#define CONF_REPEATABLE 0x2u  /* may appear several times (listen, match) */
+#define CONF_EMPTY_OK   0x4u  /* `key =` allowed (means "unset") */
+
+struct conf_key {
+	const char *name;
+	enum conf_type type;
+	unsigned flags;
+	const char *default_value;     /* NULL: no default */
+	int64_t min, max;              /* CONF_UINT / CONF_DURATION bounds */
+	const char *const *choices;    /* CONF_ENUM: NULL-terminated */
+	const char *help;              /* one line, for docs and errors */
+};
+
+/* ---- raw sections ---------------------------------------------------- */
+
+struct conf_entry {
+	char *key;
+	char *value;         /* trimmed; inline comments removed */
+	int line;
+	struct conf_entry *next;
+};
+
+struct conf_section {
+	char *kind;          /* "server", "provider", "requester", ... */
+	char *name;          /* NAME of [kind NAME], or NULL */
+	const char *file;    /* config path, for errors */
+	int line;            /* line of the header */
+	struct conf_entry *entries; /* in file order */
+	struct conf_section *next;
+};
+
+/* Lookups on a validated section. They return the last value of the key,
+ * or its default from `keys`, or NULL. Values were validated by the loader,
+ * so the typed getters cannot fail on a loaded config. */
+const struct conf_entry *conf_find(const struct conf_section *s, const char *key);
+const char *conf_get(const struct conf_section *s, const struct conf_key *keys,
+		     const char *key);
+bool conf_get_bool(const struct conf_section *s, const struct conf_key *keys,
+		   const char *key);
+int64_t conf_get_int(const struct conf_section *s, const struct conf_key *keys,
+		     const char *key);  /* CONF_UINT and CONF_DURATION (ms) */
+/* Line of the key (or of the section header when absent), for errors. */
+int conf_line(const struct conf_section *s, const char *key);
+
+/* Validate every entry of `s` against `keys` (unknown keys, types, bounds,
+ * required, repeats, secret file permissions). Returns the number of
+ * errors added. Used for fixed sections and provider sections alike. */
+int conf_validate_section(const struct conf_section *s,
+			  const struct conf_key *const *key_tables,
+			  struct conf_errors *errors);
+
+/* ---- pure parsers (unit-tested) -------------------------------------- */
+
+int conf_parse_bool(const char *s, bool *out);
+int conf_parse_duration_ms(const char *s, int64_t *out); /* "500ms", "5s" */
+int conf_parse_uint(const char *s, int64_t *out);
+/* Split on commas and/or blanks; returns a NULL-terminated malloc'd array
+ * of malloc'd strings (free with conf_strv_free). */
+char **conf_split_list(const char *s);
+void conf_strv_free(char ***strv);
+
+/* Read a secret file after checking it is a regular file that is not
+ * group/world accessible. The caller explicit_bzero()s and frees *data_r.
+ * Trailing newlines are stripped. */
+int config_read_secret_file(const char *path, char **data_r, size_t *len_r,
+			    const char **error_r);
+/* Just the permission/type check, for validation. */
+int config_check_secret_file(const char *path, const char **error_r);
+
+/* ---- the loaded configuration ---------------------------------------- */
+
+struct listen_addr {
+	char *text;          /* as written, for logs */
+	char *host;          /* "127.0.0.1", "::1", "0.0.0.0", "::" */
+	uint16_t port;       /* 0 = ephemeral (tests) */
+	int line;
+};
+
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+struct route_rule {
+	char *pattern;       /* fnmatch(3) glob on the mapped username */
+	char **providers;    /* NULL-terminated provider names */
+	int line;
+};
+
+struct server_config {
+	struct listen_addr *listen; size_t listen_count;
+	char *tls_cert, *tls_key;   /* both or neither */
+	int tls_min;                /* 12 or 13 */
+	char *path;                 /* "/Sso.asmx" */
+	char *public_url;           /* may be NULL: derived from the first listener */
+	struct cidr_list allow;
+	char *allow_file;           /* NULL or a file of CIDRs, one per line */
+	struct cidr_list trusted_proxies;
+	int64_t deadline_ms;        /* <= 9000 */
+	size_t max_body;
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned workers;           /* provider worker threads */
+	unsigned queue;             /* waiting requests before shedding */
+	char *user;                 /* NULL: no privilege drop */
+};
+
+struct admin_config {
+	struct listen_addr *listen; size_t listen_count; /* 0: no admin listener */
+	struct cidr_list allow;
+};
+
+struct log_config {
+	enum log_level level;
+	enum log_format format;
+	char *audit;                /* "-" or a path */
+};
+
+struct map_config {
+	bool lowercase;
+	char **strip_suffix;        /* NULL-terminated, may be empty */
+};
+
+struct dagate_config {
+	char *path;                 /* the file read */
+	struct server_config server;
+	struct admin_config admin;
+	struct log_config log;
+	struct map_config map;
+	struct route_rule *routes; size_t route_count;
+	/* [provider NAME] sections, validated against common keys + their
+	 * type's keys; instances are built by provider_set_create(). */
+	struct conf_section **provider_sections; size_t provider_count;
+	/* Every section as read, for later consumers (tokens, throttle). */
+	struct conf_section *sections;
+};
+
+/* Read and validate `path`. On any error, returns -1 with every problem in
+ * `errors` and *cfg_r == NULL. Provider-type checks (unknown type, the
+ * type's keys) happen here too; provider *instances* are not created. */
+int config_load(const char *path, struct dagate_config **cfg_r,
+		struct conf_errors *errors);
+void config_free(struct dagate_config **cfg);
+
+/* The config path: -c FILE, else $DAGATE_CONFIG, else the system default. */
+const char *config_default_path(void);
+
+#endif

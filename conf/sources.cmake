@@ -1,0 +1,2 @@
+list(APPEND DAGATE_CORE_SOURCES
+  conf/config.c)

@@ -1,0 +1,60 @@
+/*
+ * Logging: operational messages and the audit trail.
+ *
+ * log_*() write one line to stderr (level-filtered). log_warn and
+ * log_error append strerror(errno); the *x variants do not. fatalx() logs
+ * and exits with status 1.
+ *
+ * The audit trail gets exactly one record per Authenticate decision
+ * (log_audit) and security events (log_security), in text (key=value) or
+ * JSON, to stderr or to the `[log] audit` file (reopened by log_reopen()).
+ *
+ * Never pass a password, token, key, hash or Authorization header to any
+ * of these. User-supplied strings go through log_escape() (done inside
+ * log_audit for its fields).
+ *
+ * Thread-safe: each record is written with one write(2).
+ */
+#ifndef DAGATE_LOG_H
+#define DAGATE_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+int log_setup(const struct log_config *cfg, const char **error_r);
+int log_reopen(void);
+void log_set_level(enum log_level level);
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Printable, length-capped copy of untrusted text: control characters,
+ * quotes, backslashes and invalid UTF-8 become \xHH; over `size`-1 bytes
+ * the copy ends with "...". */
+void log_escape(const char *in, size_t in_len, char *out, size_t size);
+
+struct audit_record {
+	const char *request_id;
+	const char *user;        /* mapped username (escaped here) */
+	const char *source_ip;   /* as Salesforce reported it (escaped here) */
+	const char *peer;        /* TCP peer */
+	const char *provider;    /* "-" when none was asked */
+	const char *outcome;     /* ok, reject, unknown_user, locked, ... */
+	const char *detail;      /* optional refinement, or NULL */
+	const char *answer;      /* "true", "false", "fault" */
+	int64_t elapsed_ms;
+};
+
+void log_audit(const struct audit_record *rec);
+/* A security event: key=value pairs given as a NULL-terminated list of
+ * (key, value) strings; values are escaped. */
+void log_security(const char *event, ...) __attribute__((sentinel));
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * IP addresses and CIDR lists (allow lists, trusted proxies).
+ * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are treated as IPv4.
+ * Pure functions; no allocation except in cidr_list_parse.
+ */
+#ifndef DAGATE_NETADDR_H
+#define DAGATE_NETADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct cidr {
+	int family;          /* AF_INET or AF_INET6 */
+	uint8_t addr[16];    /* network byte order; 4 bytes used for AF_INET */
+	unsigned prefix;     /* 0..32 or 0..128 */
+};
+
+struct cidr_list {
+	struct cidr *items;
+	size_t count;
+};
+
+/* "10.0.0.0/8", "::1", "203.0.113.7/32". Host bits must be zero. */
+int cidr_parse(const char *text, struct cidr *out, const char **error_r);
+/* A list separated by commas and/or blanks; appends to `list`. On error
+ * `error` names the bad item. */
+int cidr_list_parse(const char *text, struct cidr_list *list,
+		    char *error, size_t error_size);
+/* Lines of CIDRs, '#' comments; errors as "FILE:LINE: message". */
+int cidr_list_load_file(const char *path, struct cidr_list *list,
+			char *error, size_t error_size);
+void cidr_list_clear(struct cidr_list *list);
+
+bool cidr_list_contains_sockaddr(const struct cidr_list *list,
+				 const struct sockaddr *sa);
+bool cidr_list_contains_text(const struct cidr_list *list, const char *ip);
+
+/* Printable address of `sa` without port; IPv4-mapped shown as IPv4. */
+void sockaddr_to_text(const struct sockaddr *sa, char *out, size_t size);
+
+#endif

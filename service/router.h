@@ -1,0 +1,53 @@
+/*
+ * The decision for one Authenticate (DESIGN.md "Decision rules"):
+ * empty username/password -> false before any provider; [map]; token form
+ * -> token store only (later); first matching [route]; providers in order,
+ * the next one only after "unavailable"; none left -> fault.
+ *
+ * The router owns nothing of the request; it is immutable after creation
+ * and shared by all worker threads.
+ */
+#ifndef DAGATE_ROUTER_H
+#define DAGATE_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "provider.h"
+
+enum answer { ANSWER_FALSE = 0, ANSWER_TRUE, ANSWER_FAULT };
+
+#define MAPPED_USER_MAX 512
+
+struct decision {
+	enum answer answer;
+	enum auth_result result;   /* of the provider that decided */
+	const char *outcome;       /* audit outcome: "ok", "empty_password", ... */
+	const char *detail;        /* refinement or NULL */
+	const char *provider;      /* name, or "-" */
+	char mapped_user[MAPPED_USER_MAX + 1];
+};
+
+struct router;
+
+int router_create(const struct dagate_config *cfg, struct provider_set *providers,
+		  struct conf_errors *errors, struct router **router_r);
+void router_free(struct router **router);
+
+/* Pure: apply [map] to `username` into `out` (size MAPPED_USER_MAX+1).
+ * Returns -1 if the result would be too long. */
+int router_map_username(const struct map_config *map, const char *username,
+			char *out, size_t size);
+/* Pure: the first rule matching `mapped`, or NULL. */
+const struct route_rule *router_match(const struct route_rule *rules,
+				      size_t count, const char *mapped);
+
+/* Decide. `req->username` is the raw username; the router maps it and
+ * passes the mapped one to providers. If `only_provider` is set, routing
+ * is skipped and that provider is asked (test-user --provider). */
+void router_decide(struct router *router, const struct auth_request *req,
+		   const char *only_provider, struct decision *out);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * The SOAP side of Authenticate, through the gSOAP binding generated at
+ * build time from wsdl/. Parsing is strict: see soap_glue_parse().
+ *
+ * Threads: soap_glue_parse() is safe from any thread (it keeps one gSOAP
+ * context per thread). soap_glue_init() runs once at start-up.
+ */
+#ifndef DAGATE_SOAP_GLUE_H
+#define DAGATE_SOAP_GLUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Field limits: Salesforce usernames are at most 80 characters; passwords
+ * and tokens far below 1 KiB; sourceIp is an IPv4/IPv6 literal. Generous
+ * margins, still small enough that no field can flood a log or a backend. */
+#define SF_USERNAME_MAX 512
+#define SF_PASSWORD_MAX 1024
+#define SF_SOURCE_IP_MAX 64
+
+struct sf_authenticate {
+	char *username;          /* malloc'd, NUL-terminated */
+	char *password;          /* malloc'd; wiped by soap_glue_request_clear */
+	size_t password_len;
+	char *source_ip;         /* malloc'd, may be "" */
+};
+
+/* Build the WSDL (with `public_url` as soap:address) and the canned
+ * responses. Returns -1 with *error_r on failure. */
+int soap_glue_init(const char *public_url, const char **error_r);
+void soap_glue_deinit(void);
+
+/* Parse one request body. Rejects (returns -1, *error_r = a short fault
+ * string that never echoes input): malformed XML, DOCTYPE/DTD, processing
+ * instructions other than the XML declaration, wrong or missing namespaces,
+ * a missing or duplicated username/password/sourceIp, trailing elements
+ * outside the target namespace, invalid UTF-8, NUL or control characters in
+ * a field, fields over the limits above. An empty field is NOT an error
+ * here (the router answers false for empty username/password). */
+int soap_glue_parse(const char *body, size_t len, struct sf_authenticate *out,
+		    const char **error_r);
+/* Wipes the password and frees everything in `req`. */
+void soap_glue_request_clear(struct sf_authenticate *req);
+
+/* Canned bodies, valid for the life of the process after init. */
+const char *soap_glue_result(bool authenticated, size_t *len_r);
+/* SOAP 1.1 fault; `client` selects soap:Client vs soap:Server. The string
+ * is a fixed, short reason (never input). Returns a malloc'd body. */
+char *soap_glue_fault(bool client, const char *reason, size_t *len_r);
+/* The WSDL document as served by GET {path}?wsdl. */
+const char *soap_glue_wsdl(size_t *len_r);
+
+/* Pure check used by the parser and unit tests: valid UTF-8, no NUL, no
+ * C0 control characters or DEL, at most `max` bytes. */
+int sf_field_check(const char *s, size_t len, size_t max, const char **error_r);
+
+#endif

@@ -1,0 +1,9 @@
+list(APPEND DAGATE_CORE_SOURCES
+  service/clock.c
+  service/log.c
+  service/netaddr.c
+  service/soap_glue.c
+  service/router.c
+  service/workers.c
+  service/http.c
+  service/commands.c)

@@ -1,0 +1,1 @@
+# The token issuer and its stores (issue: one-time impersonation tokens).
