@@ -17,6 +17,7 @@
 #ifndef DAGATE_PROVIDER_H
 #define DAGATE_PROVIDER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,7 +86,7 @@ struct provider {
 	char *name;              /* the NAME of [provider NAME] */
 	int64_t timeout_ms;      /* `timeout`; bounded by the request deadline */
 	unsigned max_inflight;   /* `concurrency`: more at once -> unavailable */
-	unsigned inflight;       /* atomic; see provider_call() */
+	atomic_uint inflight;    /* see provider_call() */
 	void *state;             /* the type's own data */
 };
 

@@ -1,1 +1,175 @@
-/* placeholder */
+/*
+ * The static registry of provider types, the keys every provider accepts,
+ * and the provider set built from the configuration.
+ */
+#include "provider.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+extern const struct provider_type prov_file_type;
+extern const struct provider_type prov_static_type;
+
+const struct provider_type *const provider_types[] = {
+	&prov_file_type,
+	&prov_static_type,
+	NULL,
+};
+
+const struct conf_key provider_common_keys[] = {
+	{ "type", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
+	  "provider type: ldap, smtp, http, relay, file, static" },
+	{ "timeout", CONF_DURATION, 0, "3s", 10, 9000, NULL,
+	  "longest this provider may take; also bounded by the request deadline" },
+	{ "concurrency", CONF_UINT, 0, "16", 1, 4096, NULL,
+	  "logins in progress at once; more are answered 'unavailable' (busy)" },
+	{ "ca_file", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "PEM CA bundle used to verify the backend's TLS certificate" },
+	{ "insecure_tls", CONF_BOOL, 0, "no", 0, 0, NULL,
+	  "skip TLS certificate and host name verification (logged loudly)" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+const struct provider_type *provider_type_find(const char *name)
+{
+	for (size_t i = 0; provider_types[i] != NULL; i++)
+		if (strcmp(provider_types[i]->name, name) == 0)
+			return provider_types[i];
+	return NULL;
+}
+
+const char *auth_result_name(enum auth_result result)
+{
+	switch (result) {
+	case AUTH_OK: return "ok";
+	case AUTH_REJECT: return "reject";
+	case AUTH_UNKNOWN_USER: return "unknown_user";
+	case AUTH_LOCKED: return "locked";
+	case AUTH_UNAVAILABLE: return "unavailable";
+	case AUTH_ERROR: return "error";
+	}
+	return "error";
+}
+
+void auth_trace_step(const struct auth_request *req, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (req->trace == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	req->trace->step(req->trace->ctx, line);
+}
+
+struct provider_set {
+	struct provider *items;
+	size_t count;
+};
+
+int provider_set_create(const struct dagate_config *cfg,
+			struct conf_errors *errors, struct provider_set **set_r)
+{
+	struct provider_set *set = calloc(1, sizeof *set);
+	int ret = 0;
+
+	*set_r = NULL;
+	if (set == NULL)
+		return -1;
+	set->items = calloc(cfg->provider_count ? cfg->provider_count : 1,
+			    sizeof *set->items);
+	if (set->items == NULL) {
+		free(set);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->provider_count; i++) {
+		const struct conf_section *s = cfg->provider_sections[i];
+		struct provider *p = &set->items[set->count];
+		const char *type = conf_get(s, provider_common_keys, "type");
+
+		p->type = type != NULL ? provider_type_find(type) : NULL;
+		if (p->type == NULL) {
+			/* config_load already reported it */
+			ret = -1;
+			continue;
+		}
+		p->name = strdup(s->name);
+		p->timeout_ms = conf_get_int(s, provider_common_keys, "timeout");
+		p->max_inflight = (unsigned)conf_get_int(s, provider_common_keys,
+							 "concurrency");
+		if (p->name == NULL || p->type->init(p, s, errors) < 0) {
+			free(p->name);
+			p->name = NULL;
+			ret = -1;
+			continue;
+		}
+		set->count++;
+	}
+	if (ret < 0) {
+		provider_set_free(&set);
+		return -1;
+	}
+	*set_r = set;
+	return 0;
+}
+
+struct provider *provider_set_find(struct provider_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->count; i++)
+		if (strcmp(set->items[i].name, name) == 0)
+			return &set->items[i];
+	return NULL;
+}
+
+size_t provider_set_count(const struct provider_set *set)
+{
+	return set->count;
+}
+
+struct provider *provider_set_at(struct provider_set *set, size_t i)
+{
+	return i < set->count ? &set->items[i] : NULL;
+}
+
+void provider_set_free(struct provider_set **setp)
+{
+	struct provider_set *set = *setp;
+
+	if (set == NULL)
+		return;
+	for (size_t i = 0; i < set->count; i++) {
+		if (set->items[i].type->fini != NULL)
+			set->items[i].type->fini(&set->items[i]);
+		free(set->items[i].name);
+	}
+	free(set->items);
+	free(set);
+	*setp = NULL;
+}
+
+enum auth_result provider_call(struct provider *p, const struct auth_request *req,
+			       const char **detail_r)
+{
+	struct auth_request narrowed = *req;
+	int64_t own_deadline = clock_now_ms() + p->timeout_ms;
+	enum auth_result result;
+
+	*detail_r = NULL;
+	if (own_deadline < narrowed.deadline_ms)
+		narrowed.deadline_ms = own_deadline;
+	if (atomic_fetch_add(&p->inflight, 1) >= p->max_inflight) {
+		atomic_fetch_sub(&p->inflight, 1);
+		*detail_r = "busy";
+		return AUTH_UNAVAILABLE;
+	}
+	result = p->type->authenticate(p, &narrowed, detail_r);
+	atomic_fetch_sub(&p->inflight, 1);
+	return result;
+}
