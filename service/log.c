@@ -1,1 +1,331 @@
-/* placeholder */
+/*
+ * Operational log (stderr) and audit trail (stderr or a file), one
+ * write(2) per record so that lines from different threads never mix.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+#define LOG_LINE_MAX 4096
+#define LOG_FIELD_MAX 256   /* an escaped field never exceeds this */
+
+static enum log_level log_level = LOG_LEVEL_INFO;
+static enum log_format log_format = LOG_FORMAT_TEXT;
+static char *audit_path;    /* NULL: stderr */
+static int audit_fd = STDERR_FILENO;
+static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+static int audit_open(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+}
+
+int log_setup(const struct log_config *cfg, const char **error_r)
+{
+	log_level = cfg->level;
+	log_format = cfg->format;
+	if (cfg->audit != NULL && strcmp(cfg->audit, "-") != 0) {
+		int fd = audit_open(cfg->audit);
+
+		if (fd < 0) {
+			*error_r = strerror(errno);
+			return -1;
+		}
+		free(audit_path);
+		audit_path = strdup(cfg->audit);
+		pthread_mutex_lock(&audit_lock);
+		if (audit_fd != STDERR_FILENO)
+			close(audit_fd);
+		audit_fd = fd;
+		pthread_mutex_unlock(&audit_lock);
+	}
+	return 0;
+}
+
+int log_reopen(void)
+{
+	int fd, old;
+
+	if (audit_path == NULL)
+		return 0;
+	fd = audit_open(audit_path);
+	if (fd < 0) {
+		log_error("cannot reopen audit log %s", audit_path);
+		return -1;
+	}
+	pthread_mutex_lock(&audit_lock);
+	old = audit_fd;
+	audit_fd = fd;
+	pthread_mutex_unlock(&audit_lock);
+	close(old);
+	return 0;
+}
+
+void log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+void log_escape(const char *in, size_t in_len, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (size == 0)
+		return;
+	for (size_t i = 0; i < in_len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		char tmp[8];
+		size_t n;
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			tmp[0] = (char)c;
+			n = 1;
+		} else if (c >= 0x80) {
+			/* Keep well-formed multi-byte UTF-8 as is. */
+			size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+			size_t k;
+
+			for (k = 1; len > 0 && k < len && i + k < in_len; k++)
+				if (((unsigned char)in[i + k] & 0xc0) != 0x80)
+					break;
+			if (len > 0 && k == len && len < 5) {
+				if (o + len + 4 >= size)
+					goto truncated;
+				memcpy(out + o, in + i, len);
+				o += len;
+				i += len - 1;
+				continue;
+			}
+			n = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", c);
+		} else {
+			n = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", c);
+		}
+		if (o + n + 4 >= size)
+			goto truncated;
+		memcpy(out + o, tmp, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return;
+truncated:
+	memcpy(out + o, "...", 4);
+}
+
+static void log_write_fd(int fd, const char *line, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, line, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		line += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Append `value`, the output of log_escape(), as a JSON string: every
+ * backslash there starts a \xHH escape, which JSON spells \u00HH. */
+static size_t put_json_string(char *buf, size_t at, size_t size, const char *value)
+{
+	if (at + 2 >= size)
+		return at;
+	buf[at++] = '"';
+	for (const char *p = value; *p != '\0' && at + 8 < size; p++) {
+		if (*p == '\\' && p[1] == 'x' && p[2] != '\0' && p[3] != '\0') {
+			at += (size_t)snprintf(buf + at, size - at, "\\u00%c%c", p[2], p[3]);
+			p += 3;
+		} else {
+			buf[at++] = *p;
+		}
+	}
+	buf[at++] = '"';
+	buf[at] = '\0';
+	return at;
+}
+
+static void log_emit(enum log_level level, bool with_errno, int saved_errno,
+		     const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX / 2], line[LOG_LINE_MAX], when[40], safe[LOG_LINE_MAX / 2];
+	size_t at;
+	int n;
+
+	if (level > log_level)
+		return;
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
+	if (n < 0)
+		return;
+	if (with_errno) {
+		size_t len = strlen(msg);
+
+		snprintf(msg + len, sizeof msg - len, ": %s", strerror(saved_errno));
+	}
+	log_escape(msg, strlen(msg), safe, sizeof safe);
+	clock_rfc3339(when, sizeof when);
+	if (log_format == LOG_FORMAT_JSON) {
+		at = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":",
+				      when, level_names[level]);
+		at = put_json_string(line, at, sizeof line, safe);
+		n = snprintf(line + at, at < sizeof line ? sizeof line - at : 0, "}\n");
+	} else {
+		n = snprintf(line, sizeof line, "time=%s level=%s msg=\"%s\"\n",
+			     when, level_names[level], safe);
+		at = 0;
+	}
+	at = strnlen(line, sizeof line);
+	if (at == sizeof line - 1)
+		line[at - 1] = '\n';
+	log_write_fd(STDERR_FILENO, line, at);
+}
+
+#define LOG_FN(fn, level, with_errno) \
+	void fn(const char *fmt, ...) \
+	{ \
+		int saved = errno; \
+		va_list ap; \
+		va_start(ap, fmt); \
+		log_emit(level, with_errno, saved, fmt, ap); \
+		va_end(ap); \
+		errno = saved; \
+	}
+
+LOG_FN(log_error, LOG_LEVEL_ERROR, true)
+LOG_FN(log_errorx, LOG_LEVEL_ERROR, false)
+LOG_FN(log_warn, LOG_LEVEL_WARN, true)
+LOG_FN(log_warnx, LOG_LEVEL_WARN, false)
+LOG_FN(log_info, LOG_LEVEL_INFO, false)
+LOG_FN(log_debug, LOG_LEVEL_DEBUG, false)
+
+void fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LEVEL_ERROR, false, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* A structured record: "event" plus (key, value) pairs, values escaped.
+ * Goes to the audit fd when `audit`, else to stderr. */
+static void log_record(bool audit, enum log_level level, const char *event,
+		       const char *const *kv, size_t pairs)
+{
+	char line[LOG_LINE_MAX], when[40], safe[LOG_FIELD_MAX];
+	size_t at;
+
+	if (!audit && level > log_level)
+		return;
+	clock_rfc3339(when, sizeof when);
+	if (log_format == LOG_FORMAT_JSON)
+		at = (size_t)snprintf(line, sizeof line,
+				      "{\"time\":\"%s\",\"level\":\"%s\",\"event\":\"%s\"",
+				      when, level_names[level], event);
+	else
+		at = (size_t)snprintf(line, sizeof line, "time=%s level=%s event=%s",
+				      when, level_names[level], event);
+	for (size_t i = 0; i < pairs && at < sizeof line - 8; i++) {
+		const char *key = kv[2 * i], *value = kv[2 * i + 1];
+		int n;
+
+		if (value == NULL)
+			continue;
+		log_escape(value, strlen(value), safe, sizeof safe);
+		if (log_format == LOG_FORMAT_JSON) {
+			n = snprintf(line + at, sizeof line - at, ",\"%s\":", key);
+			at += n > 0 ? (size_t)n : 0;
+			at = put_json_string(line, at, sizeof line, safe);
+		} else {
+			bool quote = safe[0] == '\0' || strpbrk(safe, " ") != NULL;
+
+			n = snprintf(line + at, sizeof line - at, quote ? " %s=\"%s\"" : " %s=%s",
+				     key, safe);
+			at += n > 0 ? (size_t)n : 0;
+		}
+	}
+	if (at > sizeof line - 3)
+		at = sizeof line - 3;
+	if (log_format == LOG_FORMAT_JSON)
+		line[at++] = '}';
+	line[at++] = '\n';
+	if (audit) {
+		pthread_mutex_lock(&audit_lock);
+		log_write_fd(audit_fd, line, at);
+		pthread_mutex_unlock(&audit_lock);
+	} else {
+		log_write_fd(STDERR_FILENO, line, at);
+	}
+}
+
+void log_event(const char *event, ...)
+{
+	const char *kv[32];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, event);
+	while (n < 32) {
+		const char *key = va_arg(ap, const char *);
+
+		if (key == NULL)
+			break;
+		kv[n++] = key;
+		kv[n++] = va_arg(ap, const char *);
+	}
+	va_end(ap);
+	log_record(false, LOG_LEVEL_INFO, event, kv, n / 2);
+}
+
+void log_audit(const struct audit_record *rec)
+{
+	char ms[24];
+	const char *kv[] = {
+		"request_id", rec->request_id,
+		"user", rec->user,
+		"source_ip", rec->source_ip,
+		"peer", rec->peer,
+		"provider", rec->provider,
+		"outcome", rec->outcome,
+		"detail", rec->detail,
+		"answer", rec->answer,
+		"ms", ms,
+	};
+
+	snprintf(ms, sizeof ms, "%lld", (long long)rec->elapsed_ms);
+	log_record(true, LOG_LEVEL_INFO, "auth", kv, sizeof kv / sizeof kv[0] / 2);
+}
+
+void log_security(const char *event, ...)
+{
+	const char *kv[32];
+	size_t n = 0;
+	va_list ap;
+
+	kv[n++] = "security";
+	kv[n++] = event;
+	va_start(ap, event);
+	while (n < 32) {
+		const char *key = va_arg(ap, const char *);
+
+		if (key == NULL)
+			break;
+		kv[n++] = key;
+		kv[n++] = va_arg(ap, const char *);
+	}
+	va_end(ap);
+	log_record(true, LOG_LEVEL_WARN, "security", kv, n / 2);
+}

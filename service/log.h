@@ -53,6 +53,9 @@ struct audit_record {
 };
 
 void log_audit(const struct audit_record *rec);
+/* An operational event on stderr at level info: event=NAME key=value...
+ * (NULL-terminated key, value list; values escaped). */
+void log_event(const char *event, ...) __attribute__((sentinel));
 /* A security event: key=value pairs given as a NULL-terminated list of
  * (key, value) strings; values are escaped. */
 void log_security(const char *event, ...) __attribute__((sentinel));
