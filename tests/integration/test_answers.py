@@ -1,0 +1,193 @@
+"""Authenticate over plain HTTP: true/false answers, both request forms,
+what Salesforce may add (empty Header, trailing elements), byte-exact
+non-ASCII passwords, empty fields, the WSDL and /healthz."""
+
+import os
+import unittest
+import unicodedata
+import xml.etree.ElementTree as ET
+
+from harness import (Dagate, Fault, SF_NS, SOAP_ENV_NS, envelope, hash_password,
+                     parse_answer, server_section, REPO)
+
+
+def demo_users_line():
+    with open(os.path.join(REPO, 'conf', 'users'), encoding='utf-8') as f:
+        for line in f:
+            if line.startswith('demo@example.com:'):
+                return line.strip()
+    raise AssertionError('conf/users has no demo user')
+
+
+PW_UNICODE = 'Pässwörd-日本語-🔑-ça'   # NFC, 4-byte emoji included
+
+FILE_CONF = server_section(extra='public_url = https://sso.test.example/Sso.asmx\n') + """
+[route]
+match = * -> local
+
+[provider local]
+type = file
+path = users
+"""
+
+
+class FileProviderAnswers(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.unicode_hash = hash_password(PW_UNICODE)
+        users = demo_users_line() + '\n' + 'uni@example.com:%s\n' % cls.unicode_hash
+        cls.d = Dagate(FILE_CONF, files={'users': (users, 0o644)})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.__exit__(None, None, None)
+
+    def test_true_for_right_password(self):
+        self.assertEqual(self.d.authenticate('demo@example.com', 'dagate-demo'), 'true')
+
+    def test_false_for_wrong_password(self):
+        self.assertEqual(self.d.authenticate('demo@example.com', 'dagate-demO'), 'false')
+
+    def test_false_for_unknown_user(self):
+        self.assertEqual(self.d.authenticate('nobody@example.com', 'dagate-demo'), 'false')
+
+    def test_prefixed_form_with_empty_header(self):
+        self.assertEqual(self.d.authenticate('demo@example.com', 'dagate-demo', form='prefixed'), 'true')
+        self.assertEqual(self.d.authenticate('demo@example.com', 'nope', form='prefixed'), 'false')
+
+    def test_default_form_with_empty_header(self):
+        body = envelope('demo@example.com', 'dagate-demo').replace(
+            b'<soapenv:Body>', b'<soapenv:Header/>\n <soapenv:Body>', 1)
+        self.assertIn(b'<soapenv:Header/>', body)
+        status, _, resp = self.d.post(body)
+        self.assertEqual(parse_answer(status, resp), 'true')
+
+    def test_default_form_with_empty_header_pair(self):
+        body = envelope('demo@example.com', 'dagate-demo').replace(
+            b'<soapenv:Body>', b'<soapenv:Header></soapenv:Header><soapenv:Body>', 1)
+        status, _, resp = self.d.post(body)
+        self.assertEqual(parse_answer(status, resp), 'true')
+
+    def test_other_envelope_prefix(self):
+        body = envelope('demo@example.com', 'dagate-demo').replace(b'soapenv:', b'S:').replace(
+            b'xmlns:soapenv=', b'xmlns:S=')
+        status, _, resp = self.d.post(body)
+        self.assertEqual(parse_answer(status, resp), 'true')
+
+    def test_no_xml_declaration(self):
+        body = envelope('demo@example.com', 'dagate-demo').split(b'?>\n', 1)[1]
+        status, _, resp = self.d.post(body)
+        self.assertEqual(parse_answer(status, resp), 'true')
+
+    def test_trailing_unknown_target_namespace_elements_ignored(self):
+        for form in ('default', 'prefixed'):
+            p = 'urn:' if form == 'prefixed' else ''
+            extra = ('   <%sfutureField>x</%sfutureField>\n   <%sanother a="1"><%snested>y</%snested></%sanother>\n'
+                     % (p, p, p, p, p, p))
+            with self.subTest(form=form):
+                status, _, resp = self.d.post(envelope('demo@example.com', 'dagate-demo', form=form, extra=extra))
+                self.assertEqual(parse_answer(status, resp), 'true')
+                status, _, resp = self.d.post(envelope('demo@example.com', 'bad', form=form, extra=extra))
+                self.assertEqual(parse_answer(status, resp), 'false')
+
+    def test_response_shape(self):
+        status, headers, body = self.d.post(envelope('demo@example.com', 'dagate-demo'))
+        self.assertEqual(status, 200)
+        self.assertTrue(headers.get('content-type', '').startswith('text/xml'), headers)
+        root = ET.fromstring(body)
+        self.assertEqual(root.tag, '{%s}Envelope' % SOAP_ENV_NS)
+        result = root.find('{%s}Body/{%s}AuthenticateResult' % (SOAP_ENV_NS, SF_NS))
+        self.assertIsNotNone(result, body)
+        self.assertEqual([c.tag for c in result], ['{%s}Authenticated' % SF_NS])
+
+    def test_non_ascii_password_byte_for_byte(self):
+        self.assertEqual(self.d.authenticate('uni@example.com', PW_UNICODE), 'true')
+        nfd = unicodedata.normalize('NFD', PW_UNICODE)
+        self.assertNotEqual(nfd.encode(), PW_UNICODE.encode())
+        self.assertEqual(self.d.authenticate('uni@example.com', nfd), 'false')
+        self.assertEqual(self.d.authenticate('uni@example.com', PW_UNICODE[:-1]), 'false')
+        # the same characters as numeric character references are the same bytes
+        refs = ''.join('&#%d;' % ord(c) if ord(c) > 127 else c for c in PW_UNICODE)
+        body = envelope('uni@example.com', 'PLACEHOLDER').replace(b'PLACEHOLDER', refs.encode())
+        status, _, resp = self.d.post(body)
+        self.assertEqual(parse_answer(status, resp), 'true')
+
+    def test_password_is_not_trimmed(self):
+        self.assertEqual(self.d.authenticate('demo@example.com', ' dagate-demo'), 'false')
+        self.assertEqual(self.d.authenticate('demo@example.com', 'dagate-demo '), 'false')
+
+    def test_wsdl(self):
+        status, headers, body = self.d.get(self.d.path + '?wsdl')
+        self.assertEqual(status, 200)
+        self.assertIn('xml', headers.get('content-type', ''))
+        root = ET.fromstring(body)
+        wsdl = 'http://schemas.xmlsoap.org/wsdl/'
+        self.assertEqual(root.tag, '{%s}definitions' % wsdl)
+        self.assertEqual(root.get('targetNamespace'), SF_NS)
+        text = body.decode()
+        for name in ('SforceAuthenticationService', 'AuthenticationService', 'AuthenticationPortType',
+                     'AuthenticationBinding', 'Authenticate', 'AuthenticateRequest',
+                     'AuthenticateResponse', 'AuthenticateResult', 'Authenticated',
+                     'username', 'password', 'sourceIp'):
+            self.assertIn('"%s"' % name, text, name)
+        addrs = [e.get('location') for e in root.iter('{http://schemas.xmlsoap.org/wsdl/soap/}address')]
+        self.assertEqual(addrs, ['https://sso.test.example/Sso.asmx'])
+        anys = list(root.iter('{http://www.w3.org/2001/XMLSchema}any'))
+        self.assertEqual(len(anys), 1, 'one xsd:any after sourceIp')
+        self.assertEqual(anys[0].get('namespace'), '##targetNamespace')
+
+    def test_healthz(self):
+        status, _, body = self.d.get('/healthz', admin=True)
+        self.assertEqual(status, 200)
+        self.assertEqual(body.strip(), b'ok')
+
+
+STATIC_CONF = server_section() + """
+[route]
+match = * -> yes
+
+[provider yes]
+type = static
+result = true
+delay = 0ms
+"""
+
+
+class EmptyFields(unittest.TestCase):
+    """Empty username or password: false before any provider (even one that
+    says true to everything)."""
+
+    def test_empty_password_is_false_without_provider(self):
+        with Dagate(STATIC_CONF) as d:
+            self.assertEqual(d.authenticate('someone@example.com', ''), 'false')
+            self.assertEqual(d.authenticate('someone@example.com', '', form='prefixed'), 'false')
+            status, _, resp = d.post(envelope('someone@example.com', 'X').replace(
+                b'<password>X</password>', b'<password/>'))
+            self.assertEqual(parse_answer(status, resp), 'false')
+            self.assertEqual(d.authenticate('someone@example.com', 'x'), 'true')
+            recs = d.wait_for_log(lambda t: len(d.audit(t)) >= 4)
+            audit = d.audit(recs)
+            self.assertEqual([r.get('outcome') for r in audit[:3]], ['empty_password'] * 3)
+            for r in audit[:3]:
+                self.assertIn(r.get('provider'), ('-', None, ''), r)
+                self.assertEqual(r.get('answer'), 'false')
+            self.assertEqual(audit[3].get('provider'), 'yes')
+
+    def test_empty_username_is_false_without_provider(self):
+        with Dagate(STATIC_CONF) as d:
+            self.assertEqual(d.authenticate('', 'secret'), 'false')
+            audit = d.audit(d.wait_for_log(lambda t: len(d.audit(t)) >= 1))
+            self.assertEqual(audit[0].get('outcome'), 'empty_username')
+            self.assertIn(audit[0].get('provider'), ('-', None, ''))
+
+    def test_spaces_are_a_password(self):
+        with Dagate(STATIC_CONF) as d:
+            self.assertEqual(d.authenticate('someone@example.com', '   '), 'true')
+
+    def test_empty_source_ip_is_accepted(self):
+        with Dagate(STATIC_CONF) as d:
+            self.assertEqual(d.authenticate('someone@example.com', 'x', source_ip=''), 'true')
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,187 @@
+"""The file provider's re-read, and the subcommands: check-config,
+hash-password, test-user."""
+
+import glob
+import os
+import re
+import shutil
+import tempfile
+import time
+import unittest
+
+from harness import Dagate, REPO, hash_password, run_dagate, server_section
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
+
+FILE_CONF = server_section() + """
+[route]
+match = * -> local
+
+[provider local]
+type = file
+path = users
+"""
+
+
+class FileProviderReload(unittest.TestCase):
+    def test_users_file_is_reread_when_it_changes(self):
+        ha, hb = hash_password('pass-a'), hash_password('pass-b')
+        with Dagate(FILE_CONF, files={'users': ('a@example.com:%s\n' % ha, 0o644)}) as d:
+            self.assertEqual(d.authenticate('a@example.com', 'pass-a'), 'true')
+            self.assertEqual(d.authenticate('b@example.com', 'pass-b'), 'false')
+            # replaced atomically (rename), as editors and config tools do
+            path = d.write_file('users', 'a@example.com:%s\nb@example.com:%s\n' % (ha, hb))
+            future = time.time() + 5
+            os.utime(path, (future, future))
+            self.assertEqual(self.poll(d, 'b@example.com', 'pass-b', 'true'), 'true')
+            # rewritten in place: a removed
+            with open(path, 'w') as f:
+                f.write('# only b now\nb@example.com:%s\n' % hb)
+            os.utime(path, (future + 5, future + 5))
+            self.assertEqual(self.poll(d, 'a@example.com', 'pass-a', 'false'), 'false')
+            self.assertEqual(d.authenticate('b@example.com', 'pass-b'), 'true')
+
+    def poll(self, d, user, pw, want, timeout=5.0):
+        end = time.monotonic() + timeout
+        while True:
+            got = d.authenticate(user, pw)
+            if got == want or time.monotonic() > end:
+                return got
+            time.sleep(0.2)
+
+    def test_missing_users_file_is_a_config_error(self):
+        with tempfile.TemporaryDirectory() as t:
+            path = os.path.join(t, 'dagate.conf')
+            with open(path, 'w') as f:
+                f.write(FILE_CONF.replace('path = users', 'path = %s/no-such-file' % t))
+            r = run_dagate(['check-config', '-c', path])
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertRegex(r.stdout + r.stderr, re.escape(path) + r':\d+: ')
+
+
+class CheckConfig(unittest.TestCase):
+    def test_shipped_config_is_ok(self):
+        r = run_dagate(['check-config', '-c', 'conf/dagate.conf'], cwd=REPO)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('configuration OK', r.stdout)
+
+    def test_config_from_environment(self):
+        r = run_dagate(['check-config'], cwd=REPO, env={'DAGATE_CONFIG': 'conf/dagate.conf'})
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('configuration OK', r.stdout)
+
+    def test_broken_fixtures(self):
+        """Each tests/integration/fixtures/broken/*.conf names the lines
+        that must be reported, in a first line "# expect-lines: N M ..."."""
+        files = sorted(glob.glob(os.path.join(FIXTURES, 'broken', '*.conf')))
+        self.assertGreater(len(files), 10)
+        for path in files:
+            with self.subTest(fixture=os.path.basename(path)):
+                with open(path) as f:
+                    first = f.readline()
+                m = re.match(r'#\s*expect-lines:\s*([\d ]+)', first)
+                self.assertIsNotNone(m, 'fixture lacks "# expect-lines:"')
+                want = sorted(int(n) for n in m.group(1).split())
+                r = run_dagate(['check-config', '-c', path], cwd=os.path.dirname(path))
+                out = r.stdout + r.stderr
+                self.assertEqual(r.returncode, 2, out)
+                self.assertNotIn('configuration OK', out)
+                got = sorted({int(n) for n in re.findall(re.escape(path) + r':(\d+): \S', out)})
+                self.assertEqual(got, want, out)
+
+    def test_serve_refuses_a_broken_config(self):
+        path = os.path.join(FIXTURES, 'broken', 'unknown-key.conf')
+        r = run_dagate(['serve', '-c', path], cwd=os.path.dirname(path), timeout=20)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn(path + ':', r.stdout + r.stderr)
+
+    def test_usage_errors(self):
+        self.assertEqual(run_dagate(['no-such-command']).returncode, 2)
+        r = run_dagate(['--help'])
+        self.assertEqual(r.returncode, 0)
+        self.assertIn('check-config', r.stdout + r.stderr)
+        r = run_dagate(['version'])
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r'\d+\.\d+')
+
+
+class HashPasswordAndTestUser(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix='dagate-cmd-')
+        cls.hash = hash_password('Tëst pass 1')
+        cls.conf = os.path.join(cls.tmp, 'dagate.conf')
+        with open(os.path.join(cls.tmp, 'users'), 'w') as f:
+            f.write('tu@example.com:%s\n' % cls.hash)
+        with open(cls.conf, 'w') as f:
+            f.write(server_section() + '[map]\nlowercase = yes\nstrip_suffix = .uat\n\n[route]\n'
+                    'match = *@example.com -> local\n\n[provider local]\ntype = file\npath = %s/users\n\n'
+                    '[provider other]\ntype = static\nresult = false\n' % cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_hash_is_yescrypt_and_salted(self):
+        self.assertTrue(self.hash.startswith('$y$'), self.hash)
+        self.assertNotEqual(hash_password('Tëst pass 1'), self.hash)
+        self.assertNotIn('Tëst', self.hash)
+
+    def test_hash_password_strips_the_newline_of_echo(self):
+        r = run_dagate(['hash-password'], stdin='Tëst pass 1\n')
+        self.assertEqual(r.returncode, 0)
+        h = r.stdout.strip().splitlines()[-1]
+        with open(os.path.join(self.tmp, 'users2'), 'w') as f:
+            f.write('tu@example.com:%s\n' % h)
+        conf2 = os.path.join(self.tmp, 'dagate2.conf')
+        with open(self.conf) as f, open(conf2, 'w') as g:
+            g.write(f.read().replace('/users\n', '/users2\n'))
+        r = run_dagate(['test-user', 'tu@example.com', '-c', conf2], stdin='Tëst pass 1')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_test_user_true(self):
+        r = run_dagate(['test-user', 'TU@example.com.uat', '-c', self.conf], stdin='Tëst pass 1')
+        out = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 0, out)
+        self.assertIn('answer: true', out)
+        self.assertIn('tu@example.com', out)     # the mapped name is shown
+        self.assertIn('local', out)              # the route's provider is shown
+        self.assertNotIn('Tëst pass 1', out)
+        self.assertNotIn(self.hash, out)
+
+    def test_test_user_false(self):
+        r = run_dagate(['test-user', 'tu@example.com', '--source-ip', '198.51.100.9', '-c', self.conf],
+                       stdin='wrong password')
+        out = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 1, out)
+        self.assertIn('answer: false', out)
+        self.assertNotIn('wrong password', out)
+
+    def test_test_user_no_route(self):
+        r = run_dagate(['test-user', 'x@elsewhere.test', '-c', self.conf], stdin='pw')
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('answer: false', r.stdout + r.stderr)
+
+    def test_test_user_provider_option(self):
+        r = run_dagate(['test-user', 'tu@example.com', '--provider', 'other', '-c', self.conf],
+                       stdin='Tëst pass 1')
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('answer: false', r.stdout + r.stderr)
+        r = run_dagate(['test-user', 'tu@example.com', '--provider', 'nosuch', '-c', self.conf],
+                       stdin='Tëst pass 1')
+        self.assertNotEqual(r.returncode, 0)
+
+    def test_test_user_empty_password(self):
+        r = run_dagate(['test-user', 'tu@example.com', '-c', self.conf], stdin='')
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('answer: false', r.stdout + r.stderr)
+
+    def test_test_user_against_shipped_config(self):
+        r = run_dagate(['test-user', 'demo@example.com', '-c', 'conf/dagate.conf'], stdin='dagate-demo',
+                       cwd=REPO)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('answer: true', r.stdout + r.stderr)
+
+
+if __name__ == '__main__':
+    unittest.main()

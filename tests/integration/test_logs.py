@@ -1,0 +1,198 @@
+"""The audit trail: one line per decision with the documented fields, text
+and JSON formats, and a canary password that never appears anywhere, at
+level debug, whatever happens to the request."""
+
+import base64
+import json
+import os
+import secrets
+import socket
+import time
+import unittest
+import urllib.parse
+
+from harness import (Dagate, Fault, envelope, hash_password, parse_answer, raw_request,
+                     run_dagate, server_section)
+
+AUDIT_FIELDS = ('request_id', 'user', 'source_ip', 'peer', 'provider', 'outcome', 'answer', 'ms')
+
+
+def forms_of(secret):
+    """The canary as it might leak: raw, XML-escaped, URL-encoded, base64, hex."""
+    raw = secret.encode()
+    out = {raw, raw.hex().encode(), base64.b64encode(raw), urllib.parse.quote(secret).encode()}
+    out.add(secret.replace('&', '&amp;').replace('<', '&lt;').encode())
+    return out
+
+
+def scenario_conf(fmt, audit):
+    return server_section(level='debug', fmt=fmt, extra='deadline = 1s\nmax_body = 8192\n').replace(
+        'audit = -', 'audit = %s' % audit) + """
+[map]
+lowercase = yes
+strip_suffix = .uat
+
+[route]
+match = *@file.example -> local
+match = *@slow.example -> slow
+match = *@down.example -> down
+match = *@no.example -> no
+match = *@yes.example -> yes
+
+[provider local]
+type = file
+path = users
+
+[provider slow]
+type = static
+result = true
+delay = 5s
+
+[provider down]
+type = static
+result = unavailable
+
+[provider no]
+type = static
+result = false
+
+[provider yes]
+type = static
+result = true
+"""
+
+
+class Canary(unittest.TestCase):
+    def drive(self, d, canary, users_hash_pw):
+        """Every kind of request and answer, each carrying the canary."""
+        a = d.authenticate
+        self.assertEqual(a('right@file.example', users_hash_pw), 'true')
+        self.assertEqual(a('right@file.example', canary), 'false')
+        self.assertEqual(a('Right@File.Example.uat', canary, form='prefixed'), 'false')
+        self.assertEqual(a('nobody@file.example', canary), 'false')
+        self.assertEqual(a('u@yes.example', canary), 'true')
+        self.assertEqual(a('u@no.example', canary), 'false')
+        self.assertEqual(a('u@nowhere.test', canary), 'false')
+        self.assertEqual(a('', canary), 'false')
+        self.assertIsInstance(a('u@down.example', canary), Fault)
+        self.assertIsInstance(a('u@slow.example', canary), Fault)
+        # a canary in the username field too (it is logged, escaped: must
+        # be the username, not the password field, that shows up)
+        bad_bodies = [
+            envelope('u@yes.example', canary).replace(b'</password>', b''),
+            envelope('u@yes.example', canary + '\x7f'),
+            envelope('u@yes.example', canary.encode() + b'\xff'),
+            envelope('u@yes.example', canary).replace(b'<password>', b'<password>&#0;'),
+            envelope('u@yes.example', canary, extra='<x xmlns="urn:other"/>'),
+            envelope('u@yes.example', canary + 'x' * 2000),
+            envelope('u@yes.example', None, extra='<password>%s</password>' % canary).replace(
+                b'<sourceIp>203.0.113.7</sourceIp>', b''),
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY c "' + canary.encode() + b'">]>'
+            + envelope('u@yes.example', 'x').split(b'?>', 1)[1],
+            canary.encode(),
+        ]
+        for body in bad_bodies:
+            status, _, resp = d.post(body)
+            self.assertEqual(status, 500)
+            self.assertEqual(parse_answer(status, resp).code, 'soap:Client')
+        self.assertEqual(d.post(envelope('u@yes.example', canary), headers={'Content-Type': 'text/plain'})[0], 415)
+        self.assertEqual(d.post(envelope('u@yes.example', canary), path='/elsewhere')[0], 404)
+        self.assertEqual(d.post(envelope('u@yes.example', canary), method='PUT')[0], 405)
+        self.assertEqual(d.post(envelope('u@yes.example', canary + 'y' * 9000))[0], 413)
+        # an Authorization header and a canary in the query string
+        decisions = 10
+        status, _, _ = d.post(envelope('u@yes.example', canary), headers={
+            'Authorization': 'Basic ' + base64.b64encode(('u:' + canary).encode()).decode()})
+        self.assertEqual(status, 200)
+        decisions += 1
+        status, _, _ = d.post(envelope('u@yes.example', canary),
+                              path=d.path + '?pw=' + urllib.parse.quote(canary))
+        decisions += status == 200
+        # a connection cut in the middle of the body
+        l = d.server_listeners()[0]
+        body = envelope('u@yes.example', canary)
+        raw_request(l.host, l.port, b'POST /Sso.asmx HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n'
+                    b'Content-Length: %d\r\n\r\n' % len(body) + body[:-40], timeout=0.3)
+        # test-user with the canary on stdin
+        r = run_dagate(['test-user', 'right@file.example', '-c', d.config_path], stdin=canary, cwd=d.dir)
+        self.assertNotIn(canary, r.stdout + r.stderr)
+        self.assertIn('answer: false', r.stdout + r.stderr)
+        return decisions   # made through HTTP above
+
+    def run_scenario(self, fmt, audit):
+        canary = 'Cn&ry<' + secrets.token_hex(12) + '>€'
+        good = 'good-' + secrets.token_hex(6)
+        users = 'right@file.example:%s\n' % hash_password(good)
+        with Dagate(scenario_conf(fmt, audit), files={'users': (users, 0o644)}) as d:
+            decisions = self.drive(d, canary, good)
+            time.sleep(0.3)
+            text = d.log()
+            audit_text = text
+            if audit != '-':
+                with open(os.path.join(d.dir, audit), 'rb') as f:
+                    audit_text = f.read().decode('utf-8', 'replace')
+            everything = (text + audit_text).encode()
+            for form in forms_of(canary) | forms_of(good):
+                self.assertNotIn(form, everything, 'secret leaked as %r' % form)
+            # the audit trail: one record per decision, all fields present
+            records = d.audit(audit_text)
+            self.assertEqual(len(records), decisions, audit_text[-6000:])
+            for rec in records:
+                for field in AUDIT_FIELDS:
+                    self.assertIn(field, rec, rec)
+                self.assertIn(rec['answer'], ('true', 'false', 'fault'))
+                int(rec['ms'])
+            self.assertEqual(len({r['request_id'] for r in records}), decisions, 'request ids are unique')
+            outcomes = sorted(r['outcome'] for r in records)
+            for want in ('ok', 'reject', 'unknown_user', 'no_route', 'empty_username', 'deadline'):
+                self.assertIn(want, outcomes)
+            self.assertIn('right@file.example', [r['user'] for r in records])
+            if fmt == 'json':
+                lines = [l for l in text.splitlines() if l.strip()]
+                for line in lines:
+                    self.assertTrue(line.startswith('{'), 'not JSON: %r' % line)
+                    json.loads(line)
+                for line in audit_text.splitlines():
+                    if line.strip():
+                        json.loads(line)
+            return text
+
+    def test_text_format_to_stderr(self):
+        self.run_scenario('text', '-')
+
+    def test_json_format_to_stderr(self):
+        self.run_scenario('json', '-')
+
+    def test_json_format_audit_file(self):
+        self.run_scenario('json', 'audit.log')
+
+    def test_text_format_audit_file(self):
+        self.run_scenario('text', 'audit.log')
+
+
+class AuditEscaping(unittest.TestCase):
+    def test_odd_username_is_one_escaped_line(self):
+        conf = server_section(level='info') + '[route]\nmatch = * -> yes\n\n[provider yes]\ntype = static\nresult = true\n'
+        with Dagate(conf) as d:
+            user = 'a "b" c=d event=forged outcome=ok \\ é@example.com'
+            self.assertEqual(d.authenticate(user, 'pw'), 'true')
+            recs = d.audit(d.wait_for_log(lambda t: len(d.audit(t)) >= 1))
+            self.assertEqual(len(recs), 1)
+            self.assertEqual(recs[0].get('event'), 'auth')
+            self.assertNotEqual(recs[0].get('user'), 'a', 'the username broke out of its field')
+            self.assertEqual([l for l in d.log().splitlines() if 'event=forged' in l and 'event=auth' not in l], [])
+
+    def test_json_username_round_trips(self):
+        conf = server_section(level='info', fmt='json') + '[route]\nmatch = * -> yes\n\n[provider yes]\ntype = static\nresult = true\n'
+        with Dagate(conf) as d:
+            user = 'quote"back\\slash@example.com'
+            self.assertEqual(d.authenticate(user, 'pw', source_ip='2001:db8::7'), 'true')
+            recs = d.audit(d.wait_for_log(lambda t: len(d.audit(t)) >= 1))
+            self.assertEqual(recs[0]['source_ip'], '2001:db8::7')
+            self.assertIn('quote', recs[0]['user'])
+            self.assertEqual(recs[0]['answer'], 'true')
+            self.assertEqual(recs[0]['provider'], 'yes')
+
+
+if __name__ == '__main__':
+    unittest.main()
