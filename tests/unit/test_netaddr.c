@@ -1,0 +1,217 @@
+/* IP addresses and CIDR lists: parsing, matching, IPv4-mapped IPv6. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "netaddr.h"
+#include "unit.h"
+
+/* CHECK_STR on a char array, without -Waddress noise */
+static const char *str(const char *s)
+{
+	return s;
+}
+
+static void test_cidr_parse(void)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		int family;
+		unsigned prefix;
+		const char *error;
+	} cases[] = {
+		{ "10.0.0.0/8", 1, AF_INET, 8, NULL },
+		{ "203.0.113.7", 1, AF_INET, 32, NULL },
+		{ "203.0.113.7/32", 1, AF_INET, 32, NULL },
+		{ "0.0.0.0/0", 1, AF_INET, 0, NULL },
+		{ "::/0", 1, AF_INET6, 0, NULL },
+		{ "::1", 1, AF_INET6, 128, NULL },
+		{ "2001:db8::/32", 1, AF_INET6, 32, NULL },
+		/* IPv4-mapped IPv6 is IPv4 */
+		{ "::ffff:10.1.2.3", 1, AF_INET, 32, NULL },
+		{ "::ffff:10.0.0.0/104", 1, AF_INET, 8, NULL },
+		{ "::ffff:0.0.0.0/96", 1, AF_INET, 0, NULL },
+		{ "10.0.0.1/8", 0, 0, 0, "host bits set" },
+		{ "2001:db8::1/32", 0, 0, 0, "host bits set" },
+		{ "10.0.0.0/33", 0, 0, 0, "bad prefix length" },
+		{ "::/129", 0, 0, 0, "bad prefix length" },
+		{ "10.0.0.0/", 0, 0, 0, "bad prefix length" },
+		{ "10.0.0.0/-1", 0, 0, 0, "bad prefix length" },
+		{ "10.0.0.0/ 8", 0, 0, 0, "bad prefix length" },
+		{ "10.0.0.0/1000", 0, 0, 0, "bad prefix length" },
+		{ "10.0.0", 0, 0, 0, "not an IP address or CIDR" },
+		{ "256.0.0.0", 0, 0, 0, "not an IP address or CIDR" },
+		{ "localhost", 0, 0, 0, "not an IP address or CIDR" },
+		{ "", 0, 0, 0, "not an IP address or CIDR" },
+		{ "fe80::1%eth0", 0, 0, 0, "not an IP address or CIDR" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cidr c;
+		const char *err = NULL;
+		int ret = cidr_parse(cases[i].text, &c, &err);
+
+		if (cases[i].ok) {
+			CHECK(ret == 0, "%s: %s", cases[i].text, err);
+			if (ret == 0) {
+				CHECK(c.family == cases[i].family, "%s: family %d",
+				      cases[i].text, c.family);
+				CHECK(c.prefix == cases[i].prefix, "%s: prefix %u",
+				      cases[i].text, c.prefix);
+			}
+		} else {
+			CHECK(ret < 0, "%s: accepted", cases[i].text);
+			CHECK_STR(str(err), cases[i].error, cases[i].text);
+		}
+	}
+}
+
+static void test_list_contains(void)
+{
+	static const struct {
+		const char *list;
+		const char *ip;
+		bool in;
+	} cases[] = {
+		{ "10.0.0.0/8", "10.255.1.2", true },
+		{ "10.0.0.0/8", "11.0.0.1", false },
+		{ "10.0.0.0/8", "::ffff:10.1.2.3", true },   /* mapped peer */
+		{ "::ffff:10.0.0.0/104", "10.9.9.9", true }, /* mapped entry */
+		{ "127.0.0.0/8, ::1", "::1", true },
+		{ "127.0.0.0/8, ::1", "::2", false },
+		{ "127.0.0.0/8 ::1", "127.0.0.1", true },
+		{ "192.168.1.128/25", "192.168.1.127", false },
+		{ "192.168.1.128/25", "192.168.1.128", true },
+		{ "192.168.1.128/25", "192.168.1.255", true },
+		{ "2001:db8::/33", "2001:db8:7fff::1", true },
+		{ "2001:db8::/33", "2001:db8:8000::1", false },
+		{ "0.0.0.0/0", "1.2.3.4", true },
+		{ "0.0.0.0/0", "2001:db8::1", false },
+		{ "::/0", "2001:db8::1", true },
+		{ "::/0", "::ffff:1.2.3.4", false },      /* mapped is IPv4 */
+		{ "0.0.0.0/0, ::/0", "::ffff:1.2.3.4", true },
+		{ "", "1.2.3.4", false },
+		{ "10.0.0.0/8", "not-an-ip", false },
+		{ "10.0.0.0/8", "", false },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cidr_list list = { NULL, 0 };
+		char err[128];
+
+		CHECK(cidr_list_parse(cases[i].list, &list, err, sizeof err) == 0,
+		      "%s: %s", cases[i].list, err);
+		CHECK(cidr_list_contains_text(&list, cases[i].ip) == cases[i].in,
+		      "%s in [%s] should be %d", cases[i].ip, cases[i].list,
+		      cases[i].in);
+		cidr_list_clear(&list);
+	}
+}
+
+static void test_list_errors(void)
+{
+	static const struct {
+		const char *list;
+		const char *error;
+	} cases[] = {
+		{ "10.0.0.0/8, 10.0.0.1/8", "host bits set in 10.0.0.1/8" },
+		{ "::1 foo", "not an IP address or CIDR in foo" },
+		{ "1.2.3.4/40", "bad prefix length in 1.2.3.4/40" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cidr_list list = { NULL, 0 };
+		char err[128];
+
+		CHECK(cidr_list_parse(cases[i].list, &list, err, sizeof err) < 0,
+		      "%s accepted", cases[i].list);
+		CHECK_STR(str(err), cases[i].error, cases[i].list);
+		/* a failed parse appends nothing */
+		CHECK(list.count == 0, "%s: %zu items left", cases[i].list, list.count);
+		cidr_list_clear(&list);
+	}
+}
+
+static void test_sockaddr(void)
+{
+	struct cidr_list list = { NULL, 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	struct sockaddr sa_unix = { .sa_family = AF_UNIX };
+	char err[128], text[64];
+
+	CHECK(cidr_list_parse("192.0.2.0/24, 2001:db8::/32", &list, err,
+			      sizeof err) == 0, "%s", err);
+	inet_pton(AF_INET, "192.0.2.9", &sin.sin_addr);
+	CHECK(cidr_list_contains_sockaddr(&list, (struct sockaddr *)&sin), "v4");
+	sockaddr_to_text((struct sockaddr *)&sin, text, sizeof text);
+	CHECK_STR(str(text), "192.0.2.9", "v4 text");
+
+	inet_pton(AF_INET6, "::ffff:192.0.2.10", &sin6.sin6_addr);
+	CHECK(cidr_list_contains_sockaddr(&list, (struct sockaddr *)&sin6),
+	      "mapped v6 peer matches the v4 entry");
+	sockaddr_to_text((struct sockaddr *)&sin6, text, sizeof text);
+	CHECK_STR(str(text), "192.0.2.10", "mapped text");
+
+	inet_pton(AF_INET6, "2001:db8::5", &sin6.sin6_addr);
+	CHECK(cidr_list_contains_sockaddr(&list, (struct sockaddr *)&sin6), "v6");
+	sockaddr_to_text((struct sockaddr *)&sin6, text, sizeof text);
+	CHECK_STR(str(text), "2001:db8::5", "v6 text");
+
+	inet_pton(AF_INET6, "2001:db9::5", &sin6.sin6_addr);
+	CHECK(!cidr_list_contains_sockaddr(&list, (struct sockaddr *)&sin6),
+	      "v6 outside");
+	CHECK(!cidr_list_contains_sockaddr(&list, &sa_unix), "AF_UNIX");
+	CHECK(!cidr_list_contains_sockaddr(&list, NULL), "NULL");
+	sockaddr_to_text(&sa_unix, text, sizeof text);
+	CHECK_STR(str(text), "?", "AF_UNIX text");
+	cidr_list_clear(&list);
+}
+
+static void test_load_file(void)
+{
+	char dir[] = "/tmp/dagate-netaddr-XXXXXX";
+	char path[128], err[256], want[256];
+	struct cidr_list list = { NULL, 0 };
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	snprintf(path, sizeof path, "%s/allow", dir);
+
+	f = fopen(path, "w");
+	fputs("# office\n10.0.0.0/8   # inline comment\n\n"
+	      "  192.0.2.0/24, 2001:db8::/32\n", f);
+	fclose(f);
+	CHECK(cidr_list_load_file(path, &list, err, sizeof err) == 0, "%s", err);
+	CHECK(list.count == 3, "count %zu", list.count);
+	CHECK(cidr_list_contains_text(&list, "2001:db8::1"), "v6 from file");
+	cidr_list_clear(&list);
+
+	f = fopen(path, "w");
+	fputs("10.0.0.0/8\n# fine\n10.0.0.1/8\n", f);
+	fclose(f);
+	CHECK(cidr_list_load_file(path, &list, err, sizeof err) < 0, "bad line");
+	snprintf(want, sizeof want, "%s:3: host bits set in 10.0.0.1/8", path);
+	CHECK_STR(str(err), want, "file error");
+	CHECK(list.count == 0, "nothing appended on error");
+	cidr_list_clear(&list);
+
+	unlink(path);
+	CHECK(cidr_list_load_file(path, &list, err, sizeof err) < 0, "missing");
+	snprintf(want, sizeof want, "%s: cannot read: No such file or directory",
+		 path);
+	CHECK_STR(str(err), want, "missing file");
+	rmdir(dir);
+}
+
+int main(void)
+{
+	test_cidr_parse();
+	test_list_contains();
+	test_list_errors();
+	test_sockaddr();
+	test_load_file();
+	return unit_done("test_netaddr");
+}
