@@ -1,1 +1,524 @@
-/* placeholder */
+/*
+ * Listeners, connection tracking and the deadline reaper. The request
+ * handlers live in endpoint.c (Salesforce) and admin.c (operators).
+ */
+#include "http_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+/* How long a keep-alive connection may sit idle between requests (and how
+ * long a client may take to send a request line). Salesforce reuses
+ * connections; 15 s keeps that useful without piling up idle sockets. */
+#define HTTP_IDLE_TIMEOUT_MS 15000
+/* The reaper's tick: the precision of every cut-off it enforces. */
+#define HTTP_REAPER_TICK_MS 50
+/* Per-connection memory for headers and buffering in MHD. */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
+/* One MHD event thread per core of these small machines. */
+#define HTTP_EVENT_THREADS 2
+
+struct http_server {
+	struct http_services svc;
+	struct MHD_Daemon **daemons;
+	size_t daemon_count;
+	char *tls_cert, *tls_key;       /* PEM in memory; the key is wiped */
+	pthread_mutex_t lock;           /* guards `tracks` */
+	struct conn_track *tracks;      /* every open connection */
+	pthread_t reaper;
+	bool reaper_running, stopping;
+	atomic_uint inflight;
+};
+
+/* ---- request contexts ------------------------------------------------ */
+
+struct request_ctx *request_ctx_new(struct http_server *srv, struct MHD_Connection *c)
+{
+	struct request_ctx *ctx = calloc(1, sizeof *ctx);
+
+	if (ctx == NULL)
+		return NULL;
+	ctx->srv = srv;
+	ctx->conn = c;
+	atomic_init(&ctx->refs, 1);
+	pthread_mutex_init(&ctx->lock, NULL);
+	ctx->started_ms = clock_now_ms();
+	ctx->deadline_ms = ctx->started_ms + srv->svc.cfg->server.deadline_ms;
+	atomic_fetch_add(&srv->inflight, 1);
+	return ctx;
+}
+
+void request_ctx_unref(struct request_ctx **ctxp)
+{
+	struct request_ctx *ctx = *ctxp;
+
+	*ctxp = NULL;
+	if (ctx == NULL || atomic_fetch_sub(&ctx->refs, 1) != 1)
+		return;
+	atomic_fetch_sub(&ctx->srv->inflight, 1);
+	if (ctx->body != NULL) {
+		explicit_bzero(ctx->body, ctx->body_cap);
+		free(ctx->body);
+	}
+	free(ctx->answer_body);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx);
+}
+
+/* ---- connection tracking --------------------------------------------- */
+
+struct conn_track {
+	struct conn_track *prev, *next;
+	struct MHD_Connection *conn;
+	int fd;
+	int64_t phase_start_ms;         /* open, or end of the last request */
+	struct request_ctx *ctx;        /* request in progress (a reference) */
+};
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	struct conn_track *t = *socket_ctx;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		t = calloc(1, sizeof *t);
+		if (t == NULL)
+			return;
+		t->conn = c;
+		t->fd = info != NULL ? info->connect_fd : -1;
+		t->phase_start_ms = clock_now_ms();
+		pthread_mutex_lock(&srv->lock);
+		t->next = srv->tracks;
+		if (srv->tracks != NULL)
+			srv->tracks->prev = t;
+		srv->tracks = t;
+		pthread_mutex_unlock(&srv->lock);
+		*socket_ctx = t;
+		return;
+	}
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		srv->tracks = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&srv->lock);
+	request_ctx_unref(&t->ctx);
+	free(t);
+	*socket_ctx = NULL;
+}
+
+static struct conn_track *track_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info != NULL ? info->socket_context : NULL;
+}
+
+/* The request line arrived: the request's deadline starts now. */
+static void *on_request_start(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http_server *srv = cls;
+	struct request_ctx *ctx = request_ctx_new(srv, c);
+	struct conn_track *t = track_of(c);
+
+	if (ctx != NULL && t != NULL) {
+		atomic_fetch_add(&ctx->refs, 1);
+		pthread_mutex_lock(&srv->lock);
+		request_ctx_unref(&t->ctx);
+		t->ctx = ctx;
+		pthread_mutex_unlock(&srv->lock);
+	}
+	return ctx;
+}
+
+static void on_request_done(void *cls, struct MHD_Connection *c, void **req_cls,
+			    enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct request_ctx *ctx = *req_cls;
+	struct conn_track *t = track_of(c);
+
+	if (t != NULL) {
+		pthread_mutex_lock(&srv->lock);
+		if (t->ctx == ctx)
+			request_ctx_unref(&t->ctx);
+		t->phase_start_ms = clock_now_ms();
+		pthread_mutex_unlock(&srv->lock);
+	}
+	request_ctx_unref(&ctx);
+	*req_cls = NULL;
+}
+
+/* ---- answers --------------------------------------------------------- */
+
+enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status,
+			     const char *content_type, const char *body, size_t len,
+			     enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
+	enum MHD_Result ret;
+
+	if (r == NULL)
+		return MHD_NO;
+	if (content_type != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+enum MHD_Result http_respond_text(struct MHD_Connection *c, unsigned status,
+				  const char *text)
+{
+	return http_respond(c, status, "text/plain; charset=utf-8", text, strlen(text),
+			    MHD_RESPMEM_PERSISTENT);
+}
+
+void http_peer_text(struct MHD_Connection *c, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	if (info == NULL || info->client_addr == NULL)
+		snprintf(out, size, "unknown");
+	else
+		sockaddr_to_text(info->client_addr, out, size);
+}
+
+bool http_peer_allowed(struct MHD_Connection *c, const struct cidr_list *allow)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	return info != NULL && info->client_addr != NULL &&
+	       cidr_list_contains_sockaddr(allow, info->client_addr);
+}
+
+/* Called by whoever finishes a suspended request first (worker or reaper):
+ * records the answer and resumes the connection. Returns false if the
+ * request was already answered. */
+bool request_ctx_answer(struct request_ctx *ctx, unsigned status, char *body,
+			size_t len, bool body_is_static)
+{
+	bool mine;
+
+	pthread_mutex_lock(&ctx->lock);
+	mine = ctx->state == REQ_SUSPENDED;
+	if (mine) {
+		ctx->state = REQ_ANSWERED;
+		ctx->answer_status = status;
+		if (body_is_static) {
+			ctx->answer_static = body;
+		} else {
+			ctx->answer_body = body;
+			body = NULL;
+		}
+		ctx->answer_len = len;
+		MHD_resume_connection(ctx->conn);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (!body_is_static)
+		free(body);
+	return mine;
+}
+
+/* ---- the reaper ------------------------------------------------------ */
+
+static void reap_once(struct http_server *srv)
+{
+	struct request_ctx *late[64];
+	size_t nlate = 0;
+	int64_t now = clock_now_ms();
+	int64_t deadline = srv->svc.cfg->server.deadline_ms;
+
+	pthread_mutex_lock(&srv->lock);
+	for (struct conn_track *t = srv->tracks; t != NULL; t = t->next) {
+		struct request_ctx *ctx = t->ctx;
+
+		if (ctx != NULL) {
+			enum request_state state;
+
+			pthread_mutex_lock(&ctx->lock);
+			state = ctx->state;
+			pthread_mutex_unlock(&ctx->lock);
+			if (state == REQ_SUSPENDED) {
+				if (now >= ctx->deadline_ms - http_answer_margin_ms(deadline) / 2 &&
+				    nlate < sizeof late / sizeof late[0]) {
+					atomic_fetch_add(&ctx->refs, 1);
+					late[nlate++] = ctx;
+				}
+			} else if (state == REQ_READING && now >= ctx->deadline_ms && t->fd >= 0) {
+				/* Still sending its request at the deadline: a
+				 * trickling client. Cut it; MHD sees the EOF. */
+				shutdown(t->fd, SHUT_RDWR);
+				t->fd = -1;
+			}
+		} else if (now - t->phase_start_ms >= HTTP_IDLE_TIMEOUT_MS && t->fd >= 0) {
+			shutdown(t->fd, SHUT_RDWR);
+			t->fd = -1;
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+
+	for (size_t i = 0; i < nlate; i++) {
+		size_t len;
+		char *fault = soap_glue_fault(false, "deadline reached", &len);
+
+		if (fault != NULL)
+			request_ctx_answer(late[i], MHD_HTTP_INTERNAL_SERVER_ERROR, fault,
+					   len, false);
+		request_ctx_unref(&late[i]);
+	}
+}
+
+static void *reaper_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	for (;;) {
+		bool stop;
+
+		clock_sleep_until(clock_now_ms() + HTTP_REAPER_TICK_MS);
+		pthread_mutex_lock(&srv->lock);
+		stop = srv->stopping;
+		pthread_mutex_unlock(&srv->lock);
+		if (stop)
+			return NULL;
+		reap_once(srv);
+	}
+}
+
+/* ---- listeners ------------------------------------------------------- */
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t len;
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	len = strlen(msg);
+	while (len > 0 && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	log_debug("libmicrohttpd: %s", msg);
+}
+
+static int listen_sockaddr(const struct listen_addr *la, struct sockaddr_storage *ss,
+			   bool *v6_r)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, la->host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(la->port);
+		*v6_r = false;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, la->host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(la->port);
+		*v6_r = true;
+		return 0;
+	}
+	return -1;
+}
+
+static const char *tls_priorities(int tls_min)
+{
+	/* Forward-secret key exchange only; Salesforce offers ECDHE-RSA. */
+	return tls_min >= 13 ? "NORMAL:-VERS-ALL:+VERS-TLS1.3:%SERVER_PRECEDENCE"
+			     : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:%SERVER_PRECEDENCE";
+}
+
+static int start_listener(struct http_server *srv, const struct listen_addr *la,
+			  bool admin, const char **error_r)
+{
+	const struct server_config *sc = &srv->svc.cfg->server;
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	bool v6, tls = !admin && sc->tls_cert != NULL;
+	struct MHD_OptionItem opts[16];
+	size_t n = 0;
+	struct MHD_Daemon *d;
+	const union MHD_DaemonInfo *info;
+	char address[80];
+
+	if (listen_sockaddr(la, &ss, &v6) < 0) {
+		*error_r = "listen address is not an IP address";
+		return -1;
+	}
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	if (tls)
+		flags |= MHD_USE_TLS;
+#define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
+	OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+	OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_EVENT_THREADS, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, sc->max_connections, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, sc->max_connections_per_ip, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_MS / 1000, NULL);
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL);
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv);
+	OPT(MHD_OPTION_URI_LOG_CALLBACK, on_request_start, srv);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_request_done, srv);
+	if (tls) {
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key);
+		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities(sc->tls_min));
+	}
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+	d = MHD_start_daemon(flags, 0, NULL, NULL,
+			     admin ? admin_handle : endpoint_handle, srv,
+			     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (d == NULL) {
+		*error_r = "cannot listen (address in use, or bad TLS certificate/key)";
+		return -1;
+	}
+	srv->daemons[srv->daemon_count++] = d;
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	snprintf(address, sizeof address, v6 ? "[%s]:%u" : "%s:%u", la->host,
+		 info != NULL ? info->port : la->port);
+	log_event("listening", "listener", admin ? "admin" : "server",
+		  "address", address, "tls", tls ? "yes" : "no", NULL);
+	return 0;
+}
+
+static int read_file(const char *path, char **out, const char **error_r)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, got;
+
+	if (f == NULL) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	do {
+		if (len + 4096 + 1 > cap) {
+			char *nb = realloc(buf, cap = len + 8192);
+
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				*error_r = "out of memory";
+				return -1;
+			}
+			buf = nb;
+		}
+		got = fread(buf + len, 1, 4096, f);
+		len += got;
+	} while (got > 0 && len < 1024 * 1024);
+	fclose(f);
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+int http_server_start(const struct http_services *svc, struct http_server **srv_r,
+		      const char **error_r)
+{
+	const struct dagate_config *cfg = svc->cfg;
+	struct http_server *srv = calloc(1, sizeof *srv);
+	size_t key_len;
+
+	*srv_r = NULL;
+	if (srv == NULL)
+		return -1;
+	srv->svc = *svc;
+	pthread_mutex_init(&srv->lock, NULL);
+	srv->daemons = calloc(cfg->server.listen_count + cfg->admin.listen_count,
+			      sizeof *srv->daemons);
+	if (srv->daemons == NULL)
+		goto fail;
+	if (cfg->server.tls_cert != NULL) {
+		if (read_file(cfg->server.tls_cert, &srv->tls_cert, error_r) < 0 ||
+		    config_read_secret_file(cfg->server.tls_key, &srv->tls_key, &key_len,
+					    error_r) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < cfg->server.listen_count; i++)
+		if (start_listener(srv, &cfg->server.listen[i], false, error_r) < 0)
+			goto fail;
+	for (size_t i = 0; i < cfg->admin.listen_count; i++)
+		if (start_listener(srv, &cfg->admin.listen[i], true, error_r) < 0)
+			goto fail;
+	if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+		*error_r = "cannot start the reaper thread";
+		goto fail;
+	}
+	srv->reaper_running = true;
+	*srv_r = srv;
+	return 0;
+fail:
+	http_server_stop(&srv);
+	return -1;
+}
+
+void http_server_quiesce(struct http_server *srv)
+{
+	for (size_t i = 0; i < srv->daemon_count; i++) {
+		MHD_socket s = MHD_quiesce_daemon(srv->daemons[i]);
+
+		if (s != MHD_INVALID_SOCKET)
+			close(s);
+	}
+}
+
+unsigned http_server_inflight(struct http_server *srv)
+{
+	return atomic_load(&srv->inflight);
+}
+
+void http_server_stop(struct http_server **srvp)
+{
+	struct http_server *srv = *srvp;
+
+	if (srv == NULL)
+		return;
+	if (srv->reaper_running) {
+		pthread_mutex_lock(&srv->lock);
+		srv->stopping = true;
+		pthread_mutex_unlock(&srv->lock);
+		pthread_join(srv->reaper, NULL);
+	}
+	for (size_t i = 0; i < srv->daemon_count; i++)
+		MHD_stop_daemon(srv->daemons[i]);
+	free(srv->daemons);
+	free(srv->tls_cert);
+	if (srv->tls_key != NULL) {
+		explicit_bzero(srv->tls_key, strlen(srv->tls_key));
+		free(srv->tls_key);
+	}
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+	*srvp = NULL;
+}
+
+const struct http_services *http_server_services(const struct http_server *srv)
+{
+	return &srv->svc;
+}

@@ -6,4 +6,7 @@ list(APPEND DAGATE_CORE_SOURCES
   service/router.c
   service/workers.c
   service/http.c
-  service/commands.c)
+  service/endpoint.c
+  service/admin.c
+  service/commands.c
+  service/serve.c)

@@ -1,0 +1,294 @@
+/*
+ * The Salesforce-facing endpoint: POST {path} Authenticate, GET {path}?wsdl.
+ * Checks run cheapest first (peer, path, method, type, size) so that
+ * nothing unwanted is read, parsed or queued.
+ */
+#include "http_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define SOAP_CONTENT_TYPE "text/xml; charset=utf-8"
+
+struct auth_job {
+	struct request_ctx *ctx;       /* a reference */
+	struct sf_authenticate req;
+	char peer[INET6_ADDRSTRLEN + 8];
+	char request_id[20];
+};
+
+static atomic_uint_fast64_t request_counter;
+static uint64_t request_id_base;
+static pthread_once_t request_id_once = PTHREAD_ONCE_INIT;
+
+static void request_id_init(void)
+{
+	if (getrandom(&request_id_base, sizeof request_id_base, 0) != sizeof request_id_base)
+		request_id_base = (uint64_t)clock_now_ms() * 2654435761u;
+}
+
+/* Unique within a process run and unlikely to repeat across runs. */
+static void request_id_next(char *out, size_t size)
+{
+	pthread_once(&request_id_once, request_id_init);
+	snprintf(out, size, "%016" PRIx64,
+		 request_id_base + atomic_fetch_add(&request_counter, 1));
+}
+
+static void audit(const char *request_id, const char *user, const char *source_ip,
+		  const char *peer, const char *provider, const char *outcome,
+		  const char *detail, const char *answer, int64_t started_ms)
+{
+	struct audit_record rec = {
+		.request_id = request_id, .user = user, .source_ip = source_ip,
+		.peer = peer, .provider = provider, .outcome = outcome,
+		.detail = detail, .answer = answer,
+		.elapsed_ms = clock_now_ms() - started_ms,
+	};
+
+	log_audit(&rec);
+}
+
+static enum MHD_Result respond_fault(struct MHD_Connection *c, bool client,
+				     const char *reason)
+{
+	size_t len;
+	char *body = soap_glue_fault(client, reason, &len);
+
+	if (body == NULL)
+		return MHD_NO;
+	return http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE, body,
+			    len, MHD_RESPMEM_MUST_FREE);
+}
+
+static const char *const answer_names[] = { "false", "true", "fault" };
+
+/* On a worker thread: decide, store the answer, resume the connection. */
+static void auth_job_run(void *arg)
+{
+	struct auth_job *job = arg;
+	struct request_ctx *ctx = job->ctx;
+	const struct http_services *svc = http_server_services(ctx->srv);
+	int64_t margin = http_answer_margin_ms(svc->cfg->server.deadline_ms);
+	struct decision d;
+	bool answered;
+	char *body;
+	size_t len;
+
+	if (clock_left_ms(ctx->deadline_ms - margin) == 0) {
+		memset(&d, 0, sizeof d);
+		d.answer = ANSWER_FAULT;
+		d.outcome = "deadline";
+		d.detail = "waited for a worker";
+		d.provider = "-";
+		snprintf(d.mapped_user, sizeof d.mapped_user, "%s", job->req.username);
+	} else {
+		struct auth_request req = {
+			.username = job->req.username,
+			.password = job->req.password,
+			.password_len = job->req.password_len,
+			.source_ip = job->req.source_ip,
+			.request_id = job->request_id,
+			.deadline_ms = ctx->deadline_ms - margin,
+		};
+
+		router_decide(svc->router, &req, NULL, &d);
+	}
+	explicit_bzero(job->req.password, job->req.password_len);
+
+	if (d.answer == ANSWER_FAULT) {
+		body = soap_glue_fault(false, d.outcome != NULL &&
+				       strcmp(d.outcome, "deadline") == 0 ?
+				       "deadline reached" : "no provider could answer", &len);
+		answered = body != NULL &&
+			   request_ctx_answer(ctx, MHD_HTTP_INTERNAL_SERVER_ERROR, body, len,
+					      false);
+	} else {
+		const char *canned = soap_glue_result(d.answer == ANSWER_TRUE, &len);
+
+		answered = request_ctx_answer(ctx, MHD_HTTP_OK, (char *)canned, len, true);
+	}
+	if (answered) {
+		audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer,
+		      d.provider, d.outcome, d.detail, answer_names[d.answer],
+		      ctx->started_ms);
+	} else {
+		/* The reaper answered with a fault at the deadline. */
+		audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer,
+		      d.provider, "deadline", d.outcome, "fault", ctx->started_ms);
+	}
+	soap_glue_request_clear(&job->req);
+	request_ctx_unref(&job->ctx);
+	free(job);
+}
+
+static bool is_soap_content_type(const char *v)
+{
+	return v != NULL && strncasecmp(v, "text/xml", 8) == 0 &&
+	       (v[8] == '\0' || v[8] == ';' || v[8] == ' ' || v[8] == '\t');
+}
+
+static bool wants_wsdl(struct MHD_Connection *c)
+{
+	return MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, "wsdl", 4,
+					     NULL, NULL) == MHD_YES ||
+	       MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, "WSDL", 4,
+					     NULL, NULL) == MHD_YES;
+}
+
+/* First call: everything decided from the request line and headers. */
+static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connection *c,
+				     const char *url, const char *method, bool *done_r)
+{
+	const struct server_config *sc = &http_server_services(ctx->srv)->cfg->server;
+	const char *length;
+	char peer[INET6_ADDRSTRLEN + 8];
+
+	*done_r = true;
+	if (!http_peer_allowed(c, &sc->allow)) {
+		http_peer_text(c, peer, sizeof peer);
+		log_warnx("refused a connection from %s: not in [server] allow", peer);
+		return http_respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
+	}
+	if (strcmp(url, sc->path) != 0)
+		return http_respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && wants_wsdl(c)) {
+		size_t len;
+		const char *wsdl = soap_glue_wsdl(&len);
+
+		return http_respond(c, MHD_HTTP_OK, SOAP_CONTENT_TYPE, wsdl, len,
+				    MHD_RESPMEM_PERSISTENT);
+	}
+	if (strcmp(method, "POST") != 0) {
+		struct MHD_Response *r = MHD_create_response_from_buffer(
+			19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
+		enum MHD_Result ret;
+
+		if (r == NULL)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST, GET");
+		ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	if (!is_soap_content_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							      MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return http_respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+					 "expected text/xml\n");
+	length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (length != NULL && strtoull(length, NULL, 10) > sc->max_body)
+		return http_respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
+	ctx->body_cap = sc->max_body;
+	ctx->body = malloc(ctx->body_cap + 1);
+	if (ctx->body == NULL)
+		return MHD_NO;
+	*done_r = false;
+	return MHD_YES;
+}
+
+/* Last call: parse, then hand the decision to a worker. */
+static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *c)
+{
+	const struct http_services *svc = http_server_services(ctx->srv);
+	struct auth_job *job = calloc(1, sizeof *job);
+	const char *error = NULL;
+
+	if (job == NULL)
+		return MHD_NO;
+	http_peer_text(c, job->peer, sizeof job->peer);
+	request_id_next(job->request_id, sizeof job->request_id);
+	if (soap_glue_parse(ctx->body, ctx->body_len, &job->req, &error) < 0) {
+		explicit_bzero(ctx->body, ctx->body_len);
+		audit(job->request_id, "-", "-", job->peer, "-", "bad_request", error,
+		      "fault", ctx->started_ms);
+		free(job);
+		return respond_fault(c, true, error != NULL ? error : "invalid request");
+	}
+	explicit_bzero(ctx->body, ctx->body_len);
+	ctx->body_len = 0;
+
+	atomic_fetch_add(&ctx->refs, 1);
+	job->ctx = ctx;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->state = REQ_SUSPENDED;
+	pthread_mutex_unlock(&ctx->lock);
+	MHD_suspend_connection(c);
+	if (workers_submit(svc->workers, auth_job_run, job) < 0) {
+		size_t len;
+		char *fault = soap_glue_fault(false, "server busy", &len);
+
+		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
+		      "-", "busy", "queue full", "fault", ctx->started_ms);
+		soap_glue_request_clear(&job->req);
+		request_ctx_unref(&job->ctx);
+		free(job);
+		if (fault == NULL || !request_ctx_answer(ctx, MHD_HTTP_INTERNAL_SERVER_ERROR,
+							 fault, len, false))
+			return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
+{
+	struct http_server *srv = cls;
+	struct request_ctx *ctx = *req_cls;
+	enum request_state state;
+	bool done;
+
+	if (ctx == NULL) {
+		/* No URI callback happened (should not): start the clock now. */
+		ctx = request_ctx_new(srv, c);
+		if (ctx == NULL)
+			return MHD_NO;
+		*req_cls = ctx;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	state = ctx->state;
+	pthread_mutex_unlock(&ctx->lock);
+
+	if (state == REQ_ANSWERED) {
+		enum MHD_Result ret = http_respond(
+			c, ctx->answer_status, SOAP_CONTENT_TYPE,
+			ctx->answer_static != NULL ? ctx->answer_static : ctx->answer_body,
+			ctx->answer_len,
+			ctx->answer_static != NULL ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
+
+		ctx->state = REQ_DONE;
+		return ret;
+	}
+	if (state != REQ_READING)
+		return MHD_YES;
+	if (!ctx->headers_checked) {
+		enum MHD_Result ret = check_headers(ctx, c, url, method, &done);
+
+		ctx->headers_checked = true;
+		if (done)
+			ctx->state = REQ_DONE;
+		return ret;
+	}
+	if (*upload_data_size > 0) {
+		if (clock_now_ms() >= ctx->deadline_ms)
+			return MHD_NO;  /* a trickling client: cut */
+		if (*upload_data_size > ctx->body_cap - ctx->body_len) {
+			char peer[INET6_ADDRSTRLEN + 8];
+
+			http_peer_text(c, peer, sizeof peer);
+			log_warnx("closed a connection from %s: body over max_body", peer);
+			return MHD_NO;
+		}
+		memcpy(ctx->body + ctx->body_len, upload_data, *upload_data_size);
+		ctx->body_len += *upload_data_size;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return dispatch(ctx, c);
+}

@@ -1,0 +1,41 @@
+/*
+ * The HTTP(S) listeners (libmicrohttpd): the Salesforce-facing endpoint of
+ * [server] and the operator's [admin] listener.
+ *
+ * Threads: MHD event threads read requests, check peer/path/method/type/
+ * size, parse the SOAP envelope and hand the decision to the worker pool
+ * with the connection suspended; the worker resumes it with the answer. A
+ * reaper thread enforces the deadline: it answers a suspended request with
+ * a soap:Server fault when its deadline comes, and cuts connections that
+ * trickle a request for longer than the deadline.
+ */
+#ifndef DAGATE_HTTP_H
+#define DAGATE_HTTP_H
+
+#include "config.h"
+#include "router.h"
+#include "workers.h"
+
+struct token_issuer;
+
+struct http_services {
+	const struct dagate_config *cfg;
+	struct router *router;
+	struct worker_pool *workers;
+	struct token_issuer *tokens;   /* NULL: no token API */
+};
+
+struct http_server;
+
+/* Bind and start every listener; logs one "listening" event each. The
+ * services must outlive the server. */
+int http_server_start(const struct http_services *svc, struct http_server **srv_r,
+		      const char **error_r);
+/* Stop accepting new connections (SIGTERM drain). */
+void http_server_quiesce(struct http_server *srv);
+/* Requests still being answered (suspended on a worker). */
+unsigned http_server_inflight(struct http_server *srv);
+/* Stop everything; call after the worker pool has drained. */
+void http_server_stop(struct http_server **srv);
+
+#endif
