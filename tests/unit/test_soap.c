@@ -1,0 +1,327 @@
+/*
+ * The SOAP contract of soap_glue.h, as tables: envelopes Salesforce may send
+ * (parsed byte-exact), envelopes nobody honest sends (refused with a fault
+ * string that never echoes input), the field validator, and the canned
+ * answers and WSDL.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "soap_glue.h"
+#include "unit.h"
+
+#define ENV_OPEN "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+#define ENV(body) "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" ENV_OPEN "\n <soapenv:Body>\n" \
+	body "\n </soapenv:Body>\n</soapenv:Envelope>\n"
+#define AUTH(fields) ENV("  <Authenticate xmlns=\"urn:authentication.soap.sforce.com\">\n" \
+	fields "\n  </Authenticate>")
+#define AUTH_NODECL(fields) ENV_OPEN "<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" \
+	fields "</Authenticate></soapenv:Body></soapenv:Envelope>"
+#define FIELDS(u, p, ip) "<username>" u "</username><password>" p "</password><sourceIp>" ip "</sourceIp>"
+
+/* A marker every bad envelope carries in a field, to prove no fault string
+ * echoes input. */
+#define MARK "zq7marker"
+#define OR_NULL(s) ((s) != NULL ? (s) : "(null)")
+
+struct good_case {
+	const char *name, *body, *username, *password, *source_ip;
+};
+
+static const struct good_case good[] = {
+	{ "default namespace", AUTH(FIELDS("john.doe@example.com", "s3cret", "203.0.113.7")),
+	  "john.doe@example.com", "s3cret", "203.0.113.7" },
+	{ "prefixed form",
+	  "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+	  "xmlns:urn=\"urn:authentication.soap.sforce.com\"><soapenv:Header/><soapenv:Body>"
+	  "<urn:Authenticate><urn:username>joe@corp.example</urn:username><urn:password>pw</urn:password>"
+	  "<urn:sourceIp>2001:db8::1</urn:sourceIp></urn:Authenticate></soapenv:Body></soapenv:Envelope>",
+	  "joe@corp.example", "pw", "2001:db8::1" },
+	{ "empty Header",
+	  ENV_OPEN "<soapenv:Header/><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", "p", "1.2.3.4") "</Authenticate></soapenv:Body></soapenv:Envelope>",
+	  "u", "p", "1.2.3.4" },
+	{ "trailing target-namespace elements ignored",
+	  AUTH(FIELDS("u", "p", "1.2.3.4") "<futureField>x</futureField><another><nested/></another>"),
+	  "u", "p", "1.2.3.4" },
+	{ "UTF-8 password byte-exact",
+	  AUTH(FIELDS("jörg@example.com", "pässwörd€😀", "1.2.3.4")),
+	  "jörg@example.com", "pässwörd€😀", "1.2.3.4" },
+	{ "password of spaces is not trimmed", AUTH(FIELDS("u", "   ", "1.2.3.4")), "u", "   ", "1.2.3.4" },
+	{ "inner whitespace kept", AUTH(FIELDS(" u ", " a  b ", "1.2.3.4")), " u ", " a  b ", "1.2.3.4" },
+	{ "entity references decoded",
+	  AUTH(FIELDS("a&amp;b", "&lt;&gt;&amp;&quot;&apos;", "1.2.3.4")), "a&b", "<>&\"'", "1.2.3.4" },
+	{ "character references decoded",
+	  AUTH(FIELDS("u", "&#65;&#x42;&#xe4;&#8364;", "1.2.3.4")), "u", "AB\xc3\xa4\xe2\x82\xac", "1.2.3.4" },
+	{ "empty fields are the router's business", AUTH(FIELDS("", "", "")), "", "", "" },
+	{ "self-closing empty password", AUTH("<username>u</username><password/><sourceIp>1</sourceIp>"),
+	  "u", "", "1" },
+	{ "password at its limit",
+	  AUTH(FIELDS("u", "%1024s", "1.2.3.4")), "u", NULL, "1.2.3.4" },
+};
+
+struct bad_case {
+	const char *name, *reason, *body;   /* reason: the fixed fault string */
+};
+
+static const struct bad_case bad[] = {
+	{ "malformed XML", "malformed XML", AUTH("<username>" MARK "</password><password>p</password><sourceIp>1</sourceIp>") },
+	{ "truncated", "malformed XML", ENV_OPEN "<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  "<username>" MARK "</username><password>p" },
+	{ "DOCTYPE with entity", "DTD not allowed", "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e \"" MARK "\">]>"
+	  AUTH_NODECL(FIELDS("u", "&e;", "1")) },
+	{ "DOCTYPE alone", "DTD not allowed", "<!DOCTYPE soapenv:Envelope>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "second XML declaration", "processing instruction not allowed", "<?xml version=\"1.0\"?>" AUTH(FIELDS("u", MARK, "1")) },
+	{ "PI inside Body", "processing instruction not allowed", ENV("<?foo " MARK "?><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", "p", "1") "</Authenticate>") },
+	{ "wrong Authenticate namespace", "not an Authenticate request", ENV("<Authenticate xmlns=\"urn:" MARK "\">" FIELDS("u", "p", "1")
+	  "</Authenticate>") },
+	{ "missing namespace", "not an Authenticate request", ENV("<Authenticate>" FIELDS("u", MARK, "1") "</Authenticate>") },
+	{ "fields without namespace", "missing or duplicated field", ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  "<username xmlns=\"\">u</username><password xmlns=\"\">" MARK "</password>"
+	  "<sourceIp xmlns=\"\">1</sourceIp></Authenticate>") },
+	{ "SOAP 1.2 envelope", "not a SOAP 1.1 envelope", "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\"><e:Body>"
+	  "<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", MARK, "1")
+	  "</Authenticate></e:Body></e:Envelope>" },
+	{ "no envelope", "not a SOAP 1.1 envelope", "<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", MARK, "1")
+	  "</Authenticate>" },
+	{ "missing username", "missing or duplicated field", AUTH("<password>" MARK "</password><sourceIp>1</sourceIp>") },
+	{ "missing sourceIp", "missing or duplicated field", AUTH("<username>u</username><password>" MARK "</password>") },
+	{ "duplicated password", "missing or duplicated field", AUTH(FIELDS("u", "p", "1") "<password>" MARK "</password>") },
+	{ "duplicated username", "missing or duplicated field", AUTH("<username>u</username>" FIELDS(MARK, "p", "1")) },
+	{ "&#0; in password", "NUL character", AUTH(FIELDS("u", "a&#0;" MARK, "1")) },
+	{ "&#x0; in password", "NUL character", AUTH(FIELDS("u", "a&#x0;" MARK, "1")) },
+	{ "&#x; in password", "NUL character", AUTH(FIELDS("u", "a&#x;" MARK, "1")) },
+	{ "&#1; in password", "control character", AUTH(FIELDS("u", "a&#1;" MARK, "1")) },
+	{ "&#10; in username", "control character", AUTH(FIELDS(MARK "&#10;x", "p", "1")) },
+	{ "reference gSOAP would mangle", "unsupported character reference", AUTH(FIELDS("u", "&#x1F600;" MARK, "1")) },
+	{ "HTML entity", "unsupported entity reference", AUTH(FIELDS("u", "&nbsp;" MARK, "1")) },
+	{ "raw 0x01 byte", "control character", AUTH(FIELDS("u", "a\x01" MARK, "1")) },
+	{ "raw TAB in password", "control character", AUTH(FIELDS("u", "a\t" MARK, "1")) },
+	{ "raw DEL in username", "control character", AUTH(FIELDS("a\x7f" MARK, "p", "1")) },
+	{ "invalid UTF-8 C3 28", "invalid UTF-8", AUTH(FIELDS("u", "\xc3\x28" MARK, "1")) },
+	{ "overlong slash", "invalid UTF-8", AUTH(FIELDS("u", "\xc0\xaf" MARK, "1")) },
+	{ "overlong 3-byte", "invalid UTF-8", AUTH(FIELDS("u", "\xe0\x80\xaf" MARK, "1")) },
+	{ "surrogate", "invalid UTF-8", AUTH(FIELDS("u", "\xed\xa0\x80" MARK, "1")) },
+	{ "above U+10FFFF", "invalid UTF-8", AUTH(FIELDS("u", "\xf4\x90\x80\x80" MARK, "1")) },
+	{ "username over limit", "field too long", AUTH(FIELDS("%513s", "p", "1")) },
+	{ "password over limit", "field too long", AUTH(FIELDS("u", "%1025s", "1")) },
+	{ "sourceIp over limit", "field too long", AUTH(FIELDS("u", "p", "%65s")) },
+	{ "trailing element in a foreign namespace", "unexpected element",
+	  AUTH(FIELDS("u", "p", "1") "<x:evil xmlns:x=\"urn:" MARK "\">y</x:evil>") },
+	{ "trailing element without namespace", "unexpected element", AUTH(FIELDS("u", "p", "1") "<evil xmlns=\"\">" MARK "</evil>") },
+	{ "second Body entry", "unexpected element", ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", "p", "1") "</Authenticate><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS(MARK, "p", "1") "</Authenticate>") },
+	{ "content after the envelope", "content after the envelope", AUTH(FIELDS("u", MARK, "1")) "<x/>" },
+	{ "mustUnderstand header", "unsupported SOAP header", ENV_OPEN "<soapenv:Header><h:x xmlns:h=\"urn:h\" soapenv:mustUnderstand=\"1\"/>"
+	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "empty Body", "not an Authenticate request", ENV("") },
+	{ "empty input", "malformed XML", "" },
+	{ "not XML", "not a SOAP 1.1 envelope", "username: " MARK },
+	{ "form post", "unsupported character reference", "username=" MARK "&password=p" },
+};
+
+/* "%Ns" in a case body stands for N 'a's (limits are too long to spell). */
+static char *expand(const char *tpl, size_t *len_r)
+{
+	size_t cap = strlen(tpl) + 4096, n = 0;
+	char *out = malloc(cap);
+
+	for (const char *p = tpl; *p != '\0'; p++) {
+		char *end;
+		unsigned long count;
+
+		if (p[0] == '%' && (count = strtoul(p + 1, &end, 10)) > 0 && *end == 's') {
+			memset(out + n, 'a', count);
+			n += count;
+			p = end;
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n] = '\0';
+	*len_r = n;
+	return out;
+}
+
+static void test_good(void)
+{
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		const struct good_case *c = &good[i];
+		struct sf_authenticate req;
+		const char *err = NULL;
+		size_t len, want_len;
+		char *body = expand(c->body, &len);
+		char *want_pw = c->password ? strdup(c->password) : expand("%1024s", &want_len);
+
+		CHECK(soap_glue_parse(body, len, &req, &err) == 0, "%s: %s", c->name, err ? err : "");
+		if (req.username != NULL) {
+			CHECK_STR(req.username, c->username, c->name);
+			CHECK_STR(req.password, want_pw, c->name);
+			CHECK(req.password_len == strlen(want_pw), "%s: password_len %zu", c->name,
+			      req.password_len);
+			CHECK_STR(req.source_ip, c->source_ip, c->name);
+		}
+		soap_glue_request_clear(&req);
+		CHECK(req.password == NULL && req.username == NULL, "%s: clear", c->name);
+		free(want_pw);
+		free(body);
+	}
+}
+
+static void test_bad(void)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const struct bad_case *c = &bad[i];
+		struct sf_authenticate req;
+		const char *err = NULL;
+		size_t len;
+		char *body = expand(c->body, &len);
+
+		CHECK(soap_glue_parse(body, len, &req, &err) == -1, "%s: accepted", c->name);
+		CHECK_STR(err, c->reason, c->name);
+		CHECK(err == NULL || (strstr(err, MARK) == NULL && strstr(err, "aaaa") == NULL),
+		      "%s: reason echoes input", c->name);
+		CHECK(req.username == NULL && req.password == NULL && req.source_ip == NULL,
+		      "%s: output not empty", c->name);
+		free(body);
+	}
+	/* A NUL byte itself, which a C string table cannot carry. */
+	static const char nul_body[] = AUTH(FIELDS("u", "a\0b", "1"));
+	struct sf_authenticate req;
+	const char *err = NULL;
+
+	CHECK(soap_glue_parse(nul_body, sizeof(nul_body) - 1, &req, &err) == -1, "raw NUL accepted");
+}
+
+static void test_field_check(void)
+{
+	static const struct {
+		const char *s;
+		size_t max;
+		bool ok;
+	} cases[] = {
+		{ "", 8, true },
+		{ "plain", 8, true },
+		{ "12345678", 8, true },
+		{ "123456789", 8, false },
+		{ "p\xc3\xa4ss\xe2\x82\xac\xf0\x9f\x98\x80", 64, true },   /* pä ss € 😀 */
+		{ "\xef\xbf\xbd", 8, true },                             /* U+FFFD */
+		{ "\xf4\x8f\xbf\xbf", 8, true },                         /* U+10FFFF */
+		{ "a\tb", 8, false },
+		{ "a\nb", 8, false },
+		{ "a\rb", 8, false },
+		{ "\x1b[2J", 8, false },
+		{ "a\x7f", 8, false },
+		{ "\xc2\x85", 8, false },                                /* C1 NEL */
+		{ "\xc3\x28", 8, false },
+		{ "\xc3", 8, false },                                    /* truncated */
+		{ "\x80", 8, false },                                    /* lone continuation */
+		{ "\xc0\xaf", 8, false },                                /* overlong */
+		{ "\xc1\xbf", 8, false },
+		{ "\xe0\x80\xaf", 8, false },
+		{ "\xf0\x80\x80\xaf", 8, false },
+		{ "\xed\xa0\x80", 8, false },                            /* surrogate */
+		{ "\xed\xbf\xbf", 8, false },
+		{ "\xf4\x90\x80\x80", 8, false },                        /* > U+10FFFF */
+		{ "\xf5\x80\x80\x80", 8, false },
+		{ "\xff", 8, false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *err = NULL;
+		int rc = sf_field_check(cases[i].s, strlen(cases[i].s), cases[i].max, &err);
+
+		CHECK((rc == 0) == cases[i].ok, "case %zu: rc %d (%s)", i, rc, err ? err : "");
+		CHECK(cases[i].ok || err != NULL, "case %zu: no reason", i);
+	}
+	const char *err = NULL;
+
+	CHECK(sf_field_check("a\0b", 3, 8, &err) == -1, "embedded NUL accepted");
+}
+
+static void test_answers(void)
+{
+	size_t len;
+	const char *t = soap_glue_result(true, &len);
+
+	CHECK(t != NULL && strlen(t) == len, "true length");
+	CHECK(t != NULL && strstr(t, "<Authenticated>true</Authenticated>") != NULL, "true body: %s", OR_NULL(t));
+	CHECK(t != NULL && strstr(t, "<AuthenticateResult xmlns=\"urn:authentication.soap.sforce.com\">"),
+	      "true namespace: %s", OR_NULL(t));
+	CHECK(t != NULL && strstr(t, "http://schemas.xmlsoap.org/soap/envelope/"), "SOAP 1.1: %s", OR_NULL(t));
+	const char *f = soap_glue_result(false, &len);
+
+	CHECK(f != NULL && strlen(f) == len, "false length");
+	CHECK(f != NULL && strstr(f, "<Authenticated>false</Authenticated>") != NULL, "false body: %s", OR_NULL(f));
+
+	char *fault = soap_glue_fault(true, "malformed XML", &len);
+
+	CHECK(fault != NULL && strlen(fault) == len, "fault length");
+	CHECK(fault != NULL && strstr(fault, ":Client</faultcode>") != NULL, "client fault: %s", OR_NULL(fault));
+	CHECK(fault != NULL && strstr(fault, "<faultstring xmlns=\"\">malformed XML</faultstring>") != NULL,
+	      "fault string: %s", OR_NULL(fault));
+	free(fault);
+	fault = soap_glue_fault(false, "no <provider> & more", &len);
+	CHECK(fault != NULL && strstr(fault, ":Server</faultcode>") != NULL, "server fault: %s", OR_NULL(fault));
+	CHECK(fault != NULL && strstr(fault, "no &lt;provider&gt; &amp; more") != NULL, "escaped: %s", OR_NULL(fault));
+	free(fault);
+
+	const char *w = soap_glue_wsdl(&len);
+
+	CHECK(w != NULL && strlen(w) == len, "wsdl length");
+	CHECK(w != NULL && strstr(w, "location=\"https://sso.corp.example/Sso.asmx?a=1&amp;b=2\""),
+	      "wsdl address");
+	CHECK(w != NULL && strstr(w, "<xsd:any namespace=\"##targetNamespace\""), "wsdl xsd:any");
+	CHECK(w != NULL && strstr(w, "@DAGATE_PUBLIC_URL@") == NULL, "placeholder left");
+	CHECK(w != NULL && strstr(w, "name=\"SforceAuthenticationService\""), "wsdl service");
+}
+
+/* Every thread gets its own gSOAP context, freed when the thread ends. */
+static void *parse_in_thread(void *arg)
+{
+	struct sf_authenticate req;
+	const char *err;
+	static const char body[] = AUTH(FIELDS("t", "pw", "1"));
+	intptr_t ok = 1;
+
+	for (int i = 0; i < 200; i++) {
+		ok &= soap_glue_parse(body, sizeof(body) - 1, &req, &err) == 0 &&
+		      strcmp(req.password, "pw") == 0;
+		soap_glue_request_clear(&req);
+	}
+	(void)arg;
+	return (void *)ok;
+}
+
+static void test_threads(void)
+{
+	pthread_t t[4];
+	void *ok;
+
+	for (int i = 0; i < 4; i++)
+		CHECK(pthread_create(&t[i], NULL, parse_in_thread, NULL) == 0, "thread %d", i);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &ok);
+		CHECK(ok == (void *)1, "thread %d parse", i);
+	}
+}
+
+int main(void)
+{
+	const char *err = NULL;
+
+	CHECK(soap_glue_init("", &err) == -1, "empty public_url accepted");
+	CHECK(soap_glue_init("https://sso.corp.example/Sso.asmx?a=1&b=2", &err) == 0, "init: %s", err);
+	test_good();
+	test_bad();
+	test_field_check();
+	test_answers();
+	test_threads();
+	soap_glue_deinit();
+	return unit_done("test_soap");
+}
