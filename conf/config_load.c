@@ -1,0 +1,811 @@
+/*
+ * Reading dagate.conf: inih splits "key = value" lines, a line reader in
+ * front of it counts lines (this inih is built without
+ * INI_HANDLER_LINENO), takes section headers and comments itself and keeps
+ * indented lines from becoming multi-line continuations. Then every
+ * section is validated against its kind's key table and the typed
+ * struct dagate_config is built.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config_internal.h"
+#include "provider.h"
+
+#define CONFIG_SYSTEM_PATH "/etc/dagate/dagate.conf"
+
+/* ---- key tables ------------------------------------------------------ */
+
+static const char *const tls_versions[] = { "1.2", "1.3", NULL };
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const log_formats[] = { "text", "json", NULL };
+
+static const struct conf_key server_keys[] = {
+	{ "listen", CONF_LISTEN, CONF_REPEATABLE, "127.0.0.1:8080", 0, 0, NULL,
+	  "address:port to serve Salesforce on; repeatable, [::1]:8443 for IPv6" },
+	{ "tls_cert", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "PEM certificate chain; with tls_key the listener speaks HTTPS only" },
+	{ "tls_key", CONF_SECRET_FILE, 0, NULL, 0, 0, NULL,
+	  "PEM private key (chmod 600)" },
+	{ "tls_min", CONF_ENUM, 0, "1.2", 0, 0, tls_versions,
+	  "lowest TLS version accepted" },
+	{ "path", CONF_STRING, 0, "/Sso.asmx", 0, 0, NULL,
+	  "path of the Delegated Gateway URL" },
+	{ "public_url", CONF_STRING, 0, NULL, 0, 0, NULL,
+	  "address the served WSDL advertises" },
+	{ "allow", CONF_CIDR_LIST, 0, "0.0.0.0/0, ::/0", 0, 0, NULL,
+	  "who may call Authenticate" },
+	{ "allow_file", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "file of CIDRs, one per line, added to allow (replaces its default)" },
+	{ "trusted_proxies", CONF_CIDR_LIST, CONF_EMPTY_OK, NULL, 0, 0, NULL,
+	  "peers whose X-Forwarded-For is believed" },
+	{ "deadline", CONF_DURATION, 0, "5s", 100, 9000, NULL,
+	  "every answer leaves within this (Salesforce gives up at 10s)" },
+	{ "max_body", CONF_UINT, 0, "16384", 1024, 1048576, NULL,
+	  "largest request body; larger gets 413 before it is read" },
+	{ "max_connections", CONF_UINT, 0, "1024", 1, 1048576, NULL,
+	  "open client connections at once" },
+	{ "max_connections_per_ip", CONF_UINT, 0, "64", 1, 1048576, NULL,
+	  "open client connections at once from one peer address" },
+	{ "workers", CONF_UINT, 0, "16", 1, 1024, NULL,
+	  "threads that run providers" },
+	{ "queue", CONF_UINT, 0, "256", 1, 65536, NULL,
+	  "requests waiting for a worker before load is shed" },
+	{ "user", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
+	  "drop to this user after binding (when started as root)" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+static const struct conf_key admin_keys[] = {
+	{ "listen", CONF_LISTEN, CONF_REPEATABLE | CONF_REQUIRED, NULL, 0, 0, NULL,
+	  "address:port of the token API, /healthz and /metrics" },
+	{ "allow", CONF_CIDR_LIST, 0, "127.0.0.0/8, ::1", 0, 0, NULL,
+	  "who may use the admin listener" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+static const struct conf_key log_keys[] = {
+	{ "level", CONF_ENUM, 0, "info", 0, 0, log_levels, "least severe level logged" },
+	{ "format", CONF_ENUM, 0, "text", 0, 0, log_formats,
+	  "text (key=value) or json" },
+	{ "audit", CONF_PATH, 0, "-", 0, 0, NULL,
+	  "\"-\" for stderr, or a file reopened on SIGHUP" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+static const struct conf_key map_keys[] = {
+	{ "lowercase", CONF_BOOL, 0, "yes", 0, 0, NULL,
+	  "lowercase the username before routing" },
+	{ "strip_suffix", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
+	  "suffixes (each starting with '.') removed from the end of the username" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+static const struct conf_key route_keys[] = {
+	{ "match", CONF_STRING, CONF_REPEATABLE, NULL, 0, 0, NULL,
+	  "GLOB -> PROVIDER[, PROVIDER...]; first match wins" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+/* Checked first, so a provider section without a usable type gets one
+ * clear error instead of one per key. */
+static const struct conf_key provider_type_key[] = {
+	{ "type", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL, "provider type" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+/* ---- section kinds --------------------------------------------------- */
+
+struct load;
+
+struct section_kind {
+	const char *kind;
+	bool named;                       /* [kind NAME] rather than [kind] */
+	const struct conf_key *keys;      /* NULL: `validate` decides */
+	void (*validate)(struct load *ld, const struct conf_section *s);
+	void (*build)(struct load *ld, const struct conf_section *s);
+};
+
+struct load {
+	struct dagate_config *cfg;
+	struct conf_errors *errors;
+	FILE *f;
+	char *raw;
+	size_t raw_size;
+	int lineno;
+	int read_errno;
+	/* the value of a line longer than inih's buffer, taken from `raw` */
+	const char *long_value;
+	struct conf_section **tail;
+	struct conf_section *current;     /* NULL: entries are dropped */
+	bool rejected;                    /* the last header was bad */
+	bool have[16];                    /* sections seen, by kind index */
+};
+
+static void validate_provider(struct load *ld, const struct conf_section *s);
+static void build_server(struct load *ld, const struct conf_section *s);
+static void build_admin(struct load *ld, const struct conf_section *s);
+static void build_log(struct load *ld, const struct conf_section *s);
+static void build_map(struct load *ld, const struct conf_section *s);
+static void build_route(struct load *ld, const struct conf_section *s);
+static void build_provider(struct load *ld, const struct conf_section *s);
+
+static const struct section_kind section_kinds[] = {
+	{ "server", false, server_keys, NULL, build_server },
+	{ "admin", false, admin_keys, NULL, build_admin },
+	{ "log", false, log_keys, NULL, build_log },
+	{ "map", false, map_keys, NULL, build_map },
+	{ "route", false, route_keys, NULL, build_route },
+	{ "provider", true, NULL, validate_provider, build_provider },
+};
+#define SECTION_KIND_COUNT (sizeof section_kinds / sizeof section_kinds[0])
+_Static_assert(SECTION_KIND_COUNT <= sizeof ((struct load *)0)->have,
+	       "grow struct load.have");
+
+static const struct section_kind *kind_find(const char *kind)
+{
+	for (size_t i = 0; i < SECTION_KIND_COUNT; i++)
+		if (strcmp(section_kinds[i].kind, kind) == 0)
+			return &section_kinds[i];
+	return NULL;
+}
+
+/* ---- reading --------------------------------------------------------- */
+
+static bool valid_name(const char *name)
+{
+	if (*name == '\0')
+		return false;
+	for (; *name != '\0'; name++)
+		if (!isalnum((unsigned char)*name) && strchr("_.-", *name) == NULL)
+			return false;
+	return true;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static void header(struct load *ld, char *line)
+{
+	const char *path = ld->cfg->path;
+	size_t len = strlen(line);
+	const struct section_kind *k;
+	struct conf_section *s;
+	char *kind, *name;
+
+	ld->current = NULL;
+	ld->rejected = true;
+	if (len < 2 || line[len - 1] != ']') {
+		conf_error_at(ld->errors, path, ld->lineno,
+			      "bad section header '%s' (use [kind] or [kind name])",
+			      line);
+		return;
+	}
+	line[len - 1] = '\0';
+	kind = trim(line + 1);
+	name = kind + strcspn(kind, " \t");
+	if (*name != '\0')
+		*name++ = '\0';
+	name = trim(name);
+	k = kind_find(kind);
+	if (k == NULL) {
+		conf_error_at(ld->errors, path, ld->lineno, "unknown section [%s]",
+			      kind);
+		return;
+	}
+	if (k->named && *name == '\0') {
+		conf_error_at(ld->errors, path, ld->lineno,
+			      "section [%s] needs a name: [%s NAME]", kind, kind);
+		return;
+	}
+	if (!k->named && *name != '\0') {
+		conf_error_at(ld->errors, path, ld->lineno,
+			      "section [%s] takes no name", kind);
+		return;
+	}
+	if (k->named && !valid_name(name)) {
+		conf_error_at(ld->errors, path, ld->lineno,
+			      "bad name '%s' for [%s] (use letters, digits, '_', "
+			      "'.' and '-')", name, kind);
+		return;
+	}
+	for (s = ld->cfg->sections; s != NULL; s = s->next) {
+		if (strcmp(s->kind, kind) != 0 ||
+		    (k->named && strcmp(s->name, name) != 0))
+			continue;
+		if (k->named)
+			conf_error_at(ld->errors, path, ld->lineno,
+				      "duplicate section [%s %s] (first at line %d)",
+				      kind, name, s->line);
+		else
+			conf_error_at(ld->errors, path, ld->lineno,
+				      "duplicate section [%s] (first at line %d)",
+				      kind, s->line);
+		return;
+	}
+	s = calloc(1, sizeof *s);
+	if (s == NULL || (s->kind = strdup(kind)) == NULL ||
+	    (k->named && (s->name = strdup(name)) == NULL)) {
+		if (s != NULL)
+			free(s->kind);
+		free(s);
+		conf_error_at(ld->errors, path, ld->lineno, "out of memory");
+		return;
+	}
+	s->file = path;
+	s->line = ld->lineno;
+	*ld->tail = s;
+	ld->tail = &s->next;
+	ld->current = s;
+	ld->rejected = false;
+}
+
+/* Cut a '#' or ';' comment that follows a blank, then trailing blanks. */
+static void strip_inline_comment(char *line)
+{
+	for (char *p = line + 1; *p != '\0'; p++) {
+		if ((*p == '#' || *p == ';') && isspace((unsigned char)p[-1])) {
+			*p = '\0';
+			break;
+		}
+	}
+	trim(line);
+}
+
+/* The ini_reader: hands inih one "key=value" line at a time. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct load *ld = stream;
+
+	for (;;) {
+		ssize_t n = getline(&ld->raw, &ld->raw_size, ld->f);
+		char *line = ld->raw, *eq, *key;
+		size_t len;
+
+		if (n < 0) {
+			if (ferror(ld->f))
+				ld->read_errno = errno != 0 ? errno : EIO;
+			return NULL;
+		}
+		ld->lineno++;
+		ld->long_value = NULL;
+		if (ld->lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
+			line += 3;
+		if (strlen(line) != (size_t)(n - (line - ld->raw))) {
+			conf_error_at(ld->errors, ld->cfg->path, ld->lineno,
+				      "NUL byte in line");
+			continue;
+		}
+		line = trim(line);
+		if (*line == '\0' || *line == '#' || *line == ';')
+			continue;
+		strip_inline_comment(line);
+		if (*line == '[') {
+			header(ld, line);
+			continue;
+		}
+		eq = strchr(line, '=');
+		key = line;
+		if (eq != NULL) {
+			*eq = '\0';
+			key = trim(line);
+		}
+		if (eq == NULL || *key == '\0' || strchr(key, ':') != NULL ||
+		    strchr(key, '[') != NULL) {
+			if (eq != NULL)
+				*eq = '=';
+			conf_error_at(ld->errors, ld->cfg->path, ld->lineno,
+				      "expected 'key = value' or '[section]', got '%s'",
+				      line);
+			continue;
+		}
+		if (ld->current == NULL) {
+			/* under a rejected header, that header's error is enough */
+			if (!ld->rejected)
+				conf_error_at(ld->errors, ld->cfg->path, ld->lineno,
+					      "'%s' outside any [section]", key);
+			continue;
+		}
+		len = strlen(key) + 1 + strlen(eq + 1);
+		if (num > 0 && len + 2 <= (size_t)num) {
+			snprintf(str, (size_t)num, "%s=%s\n", key, eq + 1);
+			return str;
+		}
+		if (num > 0 && strlen(key) + 3 <= (size_t)num) {
+			/* too long for inih's line buffer: pass the key alone */
+			ld->long_value = trim(eq + 1);
+			snprintf(str, (size_t)num, "%s=\n", key);
+			return str;
+		}
+		conf_error_at(ld->errors, ld->cfg->path, ld->lineno, "line too long");
+	}
+}
+
+static int on_entry(void *user, const char *section, const char *name,
+		    const char *value)
+{
+	struct load *ld = user;
+	struct conf_entry *e, **tail;
+
+	if (ld->current == NULL)
+		return 1;
+	e = calloc(1, sizeof *e);
+	if (e == NULL || (e->key = strdup(name)) == NULL ||
+	    (e->value = strdup(ld->long_value != NULL ? ld->long_value : value)) == NULL) {
+		if (e != NULL)
+			free(e->key);
+		free(e);
+		conf_error_at(ld->errors, ld->cfg->path, ld->lineno, "out of memory");
+		return 1;
+	}
+	e->line = ld->lineno;
+	for (tail = &ld->current->entries; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = e;
+	return 1;
+}
+
+/* ---- building the typed configuration -------------------------------- */
+
+static char *xstrdup(struct load *ld, const char *s, int line)
+{
+	char *copy;
+
+	if (s == NULL)
+		return NULL;
+	copy = strdup(s);
+	if (copy == NULL)
+		conf_error_at(ld->errors, ld->cfg->path, line, "out of memory");
+	return copy;
+}
+
+static void add_listen(struct load *ld, struct listen_addr **list,
+		       size_t *count, const char *text, int line)
+{
+	struct listen_addr *grown, *a;
+	char host[64];
+	uint16_t port;
+
+	if (conf_parse_listen(text, host, sizeof host, &port) < 0)
+		return;  /* reported by the validator */
+	grown = realloc(*list, (*count + 1) * sizeof *grown);
+	if (grown == NULL) {
+		conf_error_at(ld->errors, ld->cfg->path, line, "out of memory");
+		return;
+	}
+	*list = grown;
+	a = &grown[(*count)++];
+	a->text = xstrdup(ld, text, line);
+	a->host = xstrdup(ld, host, line);
+	a->port = port;
+	a->line = line;
+}
+
+static void add_listeners(struct load *ld, const struct conf_section *s,
+			  const struct conf_key *keys, struct listen_addr **list,
+			  size_t *count)
+{
+	const char *def = conf_get(NULL, keys, "listen");
+
+	for (const struct conf_entry *e = s != NULL ? s->entries : NULL;
+	     e != NULL; e = e->next)
+		if (strcmp(e->key, "listen") == 0)
+			add_listen(ld, list, count, e->value, e->line);
+	if (*count == 0 && def != NULL)
+		add_listen(ld, list, count, def, s != NULL ? s->line : 0);
+}
+
+static void parse_cidrs(const char *value, struct cidr_list *list)
+{
+	char err[256];
+
+	/* a bad value was reported by the validator */
+	if (value != NULL)
+		cidr_list_parse(value, list, err, sizeof err);
+}
+
+static void build_server(struct load *ld, const struct conf_section *s)
+{
+	struct server_config *sv = &ld->cfg->server;
+	const char *path = ld->cfg->path;
+	const char *cert = conf_get(s, server_keys, "tls_cert");
+	const char *key = conf_get(s, server_keys, "tls_key");
+	const char *url = conf_get(s, server_keys, "public_url");
+	const char *allow_file = conf_get(s, server_keys, "allow_file");
+	const char *v;
+
+	add_listeners(ld, s, server_keys, &sv->listen, &sv->listen_count);
+	if ((cert == NULL) != (key == NULL))
+		conf_error_at(ld->errors, path,
+			      conf_line(s, cert != NULL ? "tls_cert" : "tls_key"),
+			      "'tls_cert' and 'tls_key' go together: give both "
+			      "or neither");
+	if (cert != NULL && access(cert, R_OK) < 0)
+		conf_error_at(ld->errors, path, conf_line(s, "tls_cert"),
+			      "cannot read tls_cert %s: %s", cert, strerror(errno));
+	sv->tls_cert = xstrdup(ld, cert, 0);
+	sv->tls_key = xstrdup(ld, key, 0);
+	sv->tls_min = strcmp(conf_get(s, server_keys, "tls_min"), "1.3") == 0
+		      ? 13 : 12;
+
+	v = conf_get(s, server_keys, "path");
+	if (v[0] != '/')
+		conf_error_at(ld->errors, path, conf_line(s, "path"),
+			      "'path' must start with '/'");
+	sv->path = xstrdup(ld, v, 0);
+	if (url != NULL && strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0)
+		conf_error_at(ld->errors, path, conf_line(s, "public_url"),
+			      "'public_url' must start with http:// or https://");
+	sv->public_url = xstrdup(ld, url, 0);
+
+	/* allow_file replaces allow's default; both given: the union */
+	if (allow_file == NULL || conf_find(s, "allow") != NULL)
+		parse_cidrs(conf_get(s, server_keys, "allow"), &sv->allow);
+	if (allow_file != NULL) {
+		char err[512];
+
+		if (access(allow_file, R_OK) < 0)
+			conf_error_at(ld->errors, path, conf_line(s, "allow_file"),
+				      "cannot read allow_file %s: %s", allow_file,
+				      strerror(errno));
+		else if (cidr_list_load_file(allow_file, &sv->allow, err,
+					     sizeof err) < 0)
+			conf_error_add(ld->errors, err);
+		sv->allow_file = xstrdup(ld, allow_file, 0);
+	}
+	parse_cidrs(conf_get(s, server_keys, "trusted_proxies"),
+		    &sv->trusted_proxies);
+
+	sv->deadline_ms = conf_get_int(s, server_keys, "deadline");
+	sv->max_body = (size_t)conf_get_int(s, server_keys, "max_body");
+	sv->max_connections = (unsigned)conf_get_int(s, server_keys,
+						     "max_connections");
+	sv->max_connections_per_ip = (unsigned)conf_get_int(s, server_keys,
+							    "max_connections_per_ip");
+	sv->workers = (unsigned)conf_get_int(s, server_keys, "workers");
+	sv->queue = (unsigned)conf_get_int(s, server_keys, "queue");
+	sv->user = xstrdup(ld, conf_get(s, server_keys, "user"), 0);
+}
+
+static void build_admin(struct load *ld, const struct conf_section *s)
+{
+	struct admin_config *ad = &ld->cfg->admin;
+
+	if (s == NULL)
+		return;  /* no [admin]: no admin listener */
+	add_listeners(ld, s, admin_keys, &ad->listen, &ad->listen_count);
+	parse_cidrs(conf_get(s, admin_keys, "allow"), &ad->allow);
+}
+
+static int enum_index(const char *const *choices, const char *v)
+{
+	for (int i = 0; v != NULL && choices[i] != NULL; i++)
+		if (strcmp(choices[i], v) == 0)
+			return i;
+	return -1;
+}
+
+static void build_log(struct load *ld, const struct conf_section *s)
+{
+	struct log_config *lg = &ld->cfg->log;
+	const char *audit = conf_get(s, log_keys, "audit");
+	int level = enum_index(log_levels, conf_get(s, log_keys, "level"));
+
+	lg->level = level < 0 ? LOG_LEVEL_INFO : (enum log_level)level;
+	lg->format = enum_index(log_formats, conf_get(s, log_keys, "format")) == 1
+		     ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
+	if (strcmp(audit, "-") != 0) {
+		char *copy = strdup(audit);
+		struct stat st;
+
+		if (copy != NULL) {
+			const char *dir = dirname(copy);
+
+			if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+				conf_error_at(ld->errors, ld->cfg->path,
+					      conf_line(s, "audit"),
+					      "directory %s of audit log %s does "
+					      "not exist", dir, audit);
+		}
+		free(copy);
+	}
+	lg->audit = xstrdup(ld, audit, 0);
+}
+
+static void build_map(struct load *ld, const struct conf_section *s)
+{
+	struct map_config *mp = &ld->cfg->map;
+	const char *suffixes = conf_get(s, map_keys, "strip_suffix");
+
+	mp->lowercase = conf_get_bool(s, map_keys, "lowercase");
+	mp->strip_suffix = conf_split_list(suffixes != NULL ? suffixes : "");
+	if (mp->strip_suffix == NULL) {
+		conf_error_at(ld->errors, ld->cfg->path, 0, "out of memory");
+		return;
+	}
+	for (size_t i = 0; mp->strip_suffix[i] != NULL; i++) {
+		const char *x = mp->strip_suffix[i];
+
+		if (x[0] != '.' || x[1] == '\0')
+			conf_error_at(ld->errors, ld->cfg->path,
+				      conf_line(s, "strip_suffix"),
+				      "bad suffix '%s' for 'strip_suffix' (each "
+				      "starts with '.', like .uat)", x);
+	}
+}
+
+static bool provider_defined(const struct dagate_config *cfg, const char *name)
+{
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+		if (strcmp(s->kind, "provider") == 0 && strcmp(s->name, name) == 0)
+			return true;
+	return false;
+}
+
+static void add_route(struct load *ld, const struct conf_entry *e)
+{
+	const char *arrow = strstr(e->value, "->");
+	struct route_rule *grown, *r;
+	char **names;
+	char *glob;
+
+	if (arrow == NULL) {
+		conf_error_at(ld->errors, ld->cfg->path, e->line,
+			      "bad match '%s' (use GLOB -> PROVIDER[, PROVIDER...])",
+			      e->value);
+		return;
+	}
+	glob = strndup(e->value, (size_t)(arrow - e->value));
+	names = conf_split_list(arrow + 2);
+	if (glob == NULL || names == NULL) {
+		conf_error_at(ld->errors, ld->cfg->path, e->line, "out of memory");
+		goto fail;
+	}
+	r = NULL;
+	if (*trim(glob) == '\0' || strpbrk(trim(glob), " \t") != NULL ||
+	    names[0] == NULL) {
+		conf_error_at(ld->errors, ld->cfg->path, e->line,
+			      "bad match '%s' (use GLOB -> PROVIDER[, PROVIDER...])",
+			      e->value);
+		goto fail;
+	}
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (!provider_defined(ld->cfg, names[i]))
+			conf_error_at(ld->errors, ld->cfg->path, e->line,
+				      "route to unknown provider '%s'", names[i]);
+	grown = realloc(ld->cfg->routes, (ld->cfg->route_count + 1) * sizeof *grown);
+	if (grown == NULL) {
+		conf_error_at(ld->errors, ld->cfg->path, e->line, "out of memory");
+		goto fail;
+	}
+	ld->cfg->routes = grown;
+	r = &grown[ld->cfg->route_count++];
+	r->pattern = strdup(trim(glob));
+	r->providers = names;
+	r->line = e->line;
+	free(glob);
+	if (r->pattern == NULL)
+		conf_error_at(ld->errors, ld->cfg->path, e->line, "out of memory");
+	return;
+fail:
+	free(glob);
+	conf_strv_free(&names);
+}
+
+static void build_route(struct load *ld, const struct conf_section *s)
+{
+	bool any = false;
+
+	for (const struct conf_entry *e = s != NULL ? s->entries : NULL;
+	     e != NULL; e = e->next) {
+		if (strcmp(e->key, "match") == 0) {
+			any = true;
+			add_route(ld, e);
+		}
+	}
+	if (!any)
+		conf_error_at(ld->errors, ld->cfg->path,
+			      s != NULL ? s->line : ld->lineno,
+			      "no route: every login would be false (add [route] "
+			      "with match = GLOB -> PROVIDER)");
+}
+
+static void validate_provider(struct load *ld, const struct conf_section *s)
+{
+	const struct conf_entry *type = conf_find(s, "type");
+	const struct provider_type *pt;
+	char known[256] = "";
+	size_t used = 0;
+
+	/* without a type the other keys cannot be judged: one error only */
+	if (type == NULL) {
+		conf_error_at(ld->errors, ld->cfg->path, s->line,
+			      "missing required key 'type' in [provider %s]", s->name);
+		return;
+	}
+	if (type->value[0] == '\0') {
+		conf_error_at(ld->errors, ld->cfg->path, type->line,
+			      "'type' needs a value");
+		return;
+	}
+	pt = provider_type_find(type->value);
+	if (pt == NULL) {
+		for (size_t i = 0; provider_types[i] != NULL; i++) {
+			int w = snprintf(known + used, sizeof known - used, "%s%s",
+					 i == 0 ? "" : ", ", provider_types[i]->name);
+
+			if (w < 0 || (size_t)w >= sizeof known - used)
+				break;
+			used += (size_t)w;
+		}
+		conf_error_at(ld->errors, ld->cfg->path, type->line,
+			      "unknown provider type '%s' in [provider %s] "
+			      "(known: %s)", type->value, s->name, known);
+		return;
+	}
+	const struct conf_key *const tables[] = {
+		provider_type_key, provider_common_keys, pt->keys, NULL,
+	};
+	conf_validate_section(s, tables, ld->errors);
+}
+
+static void build_provider(struct load *ld, const struct conf_section *s)
+{
+	struct dagate_config *cfg = ld->cfg;
+	struct conf_section **grown = realloc(cfg->provider_sections,
+					      (cfg->provider_count + 1) * sizeof *grown);
+
+	if (grown == NULL) {
+		conf_error_at(ld->errors, cfg->path, s->line, "out of memory");
+		return;
+	}
+	cfg->provider_sections = grown;
+	grown[cfg->provider_count++] = (struct conf_section *)s;
+}
+
+/* ---- load / free ----------------------------------------------------- */
+
+int config_load(const char *path, struct dagate_config **cfg_r,
+		struct conf_errors *errors)
+{
+	struct load ld = { .errors = errors };
+	size_t before = errors->count;
+	int ret;
+
+	*cfg_r = NULL;
+	ld.cfg = calloc(1, sizeof *ld.cfg);
+	if (ld.cfg == NULL || (ld.cfg->path = strdup(path)) == NULL) {
+		free(ld.cfg);
+		conf_error_at(errors, path, 0, "out of memory");
+		return -1;
+	}
+	ld.tail = &ld.cfg->sections;
+	ld.f = fopen(path, "re");
+	if (ld.f == NULL) {
+		conf_error_at(errors, path, 0, "cannot read: %s", strerror(errno));
+		config_free(&ld.cfg);
+		return -1;
+	}
+	errno = 0;
+	ret = ini_parse_stream(read_line, &ld, on_entry, &ld);
+	fclose(ld.f);
+	free(ld.raw);
+	if (ld.read_errno != 0) {
+		conf_error_at(errors, path, 0, "cannot read: %s",
+			      strerror(ld.read_errno));
+		config_free(&ld.cfg);
+		return -1;
+	}
+	/* read_line hands inih only well-formed lines; this is a backstop */
+	if (ret != 0 && errors->count == before)
+		conf_error_at(errors, path, 0, "cannot parse (inih error %d)", ret);
+
+	/* Each section in file order: keys and values, then what they mean.
+	 * Sections that are absent still get their defaults built. */
+	for (const struct conf_section *s = ld.cfg->sections; s != NULL; s = s->next) {
+		const struct section_kind *k = kind_find(s->kind);
+
+		ld.have[k - section_kinds] = true;
+		if (k->validate != NULL) {
+			k->validate(&ld, s);
+		} else {
+			const struct conf_key *const tables[] = { k->keys, NULL };
+
+			conf_validate_section(s, tables, errors);
+		}
+		k->build(&ld, s);
+	}
+	for (size_t i = 0; i < SECTION_KIND_COUNT; i++)
+		if (!section_kinds[i].named && !ld.have[i])
+			section_kinds[i].build(&ld, NULL);
+
+	if (errors->count > before) {
+		config_free(&ld.cfg);
+		return -1;
+	}
+	*cfg_r = ld.cfg;
+	return 0;
+}
+
+static void free_listen(struct listen_addr **list, size_t *count)
+{
+	for (size_t i = 0; i < *count; i++) {
+		free((*list)[i].text);
+		free((*list)[i].host);
+	}
+	free(*list);
+	*list = NULL;
+	*count = 0;
+}
+
+void config_free(struct dagate_config **cfgp)
+{
+	struct dagate_config *cfg = *cfgp;
+	struct conf_section *s, *next_s;
+
+	if (cfg == NULL)
+		return;
+	free_listen(&cfg->server.listen, &cfg->server.listen_count);
+	free(cfg->server.tls_cert);
+	free(cfg->server.tls_key);
+	free(cfg->server.path);
+	free(cfg->server.public_url);
+	cidr_list_clear(&cfg->server.allow);
+	free(cfg->server.allow_file);
+	cidr_list_clear(&cfg->server.trusted_proxies);
+	free(cfg->server.user);
+	free_listen(&cfg->admin.listen, &cfg->admin.listen_count);
+	cidr_list_clear(&cfg->admin.allow);
+	free(cfg->log.audit);
+	conf_strv_free(&cfg->map.strip_suffix);
+	for (size_t i = 0; i < cfg->route_count; i++) {
+		free(cfg->routes[i].pattern);
+		conf_strv_free(&cfg->routes[i].providers);
+	}
+	free(cfg->routes);
+	free(cfg->provider_sections);
+	for (s = cfg->sections; s != NULL; s = next_s) {
+		struct conf_entry *e, *next_e;
+
+		next_s = s->next;
+		for (e = s->entries; e != NULL; e = next_e) {
+			next_e = e->next;
+			free(e->key);
+			free(e->value);
+			free(e);
+		}
+		free(s->kind);
+		free(s->name);
+		free(s);
+	}
+	free(cfg->path);
+	free(cfg);
+	*cfgp = NULL;
+}
+
+const char *config_default_path(void)
+{
+	const char *env = getenv("DAGATE_CONFIG");
+
+	return env != NULL && env[0] != '\0' ? env : CONFIG_SYSTEM_PATH;
+}
