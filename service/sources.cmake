@@ -10,3 +10,4 @@ list(APPEND DAGATE_CORE_SOURCES
   service/admin.c
   service/commands.c
   service/serve.c)
+dagate_unit_test(test_router tests/unit/test_router.c)

@@ -21,9 +21,11 @@ static int unit_checks, unit_failures;
 	} \
 } while (0)
 
-#define CHECK_STR(got, want, ctx) \
-	CHECK((got) != NULL && strcmp((got), (want)) == 0, "%s: got \"%s\", want \"%s\"", \
-	      (ctx), (got) ? (got) : "(null)", (want))
+#define CHECK_STR(got, want, ctx) do { \
+	const char *got_ = (got); \
+	CHECK(got_ != NULL && strcmp(got_, (want)) == 0, "%s: got \"%s\", want \"%s\"", \
+	      (ctx), got_ ? got_ : "(null)", (want)); \
+} while (0)
 
 static inline int unit_done(const char *name)
 {
