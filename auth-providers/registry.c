@@ -13,10 +13,12 @@
 #include "clock.h"
 
 extern const struct provider_type prov_file_type;
+extern const struct provider_type prov_ldap_type;
 extern const struct provider_type prov_static_type;
 
 const struct provider_type *const provider_types[] = {
 	&prov_file_type,
+	&prov_ldap_type,
 	&prov_static_type,
 	NULL,
 };

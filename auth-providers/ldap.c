@@ -1,0 +1,532 @@
+/*
+ * `ldap`: search-then-bind against Active Directory, OpenLDAP and other
+ * LDAPv3 directories.
+ *
+ * One login: the service connection of a pool slot (bound as bind_dn, or
+ * anonymous) searches `base` with `user_filter`; exactly one entry must
+ * match. With `group`, membership is checked next (AD nested membership via
+ * LDAP_MATCHING_RULE_IN_CHAIN, memberOf, or the group's member list). Then
+ * the slot's separate user connection binds as the entry's DN with the
+ * password: at most one bind per login, never retried once sent (AD counts
+ * every bad bind towards lockout). Searches are retried once on a fresh
+ * connection, because they change nothing.
+ */
+#include "ldap_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+/* After the directory refused the service account's password, do not try
+ * again for this long: each try counts towards the service account's own
+ * lockout on AD. */
+#define PROV_LDAP_SVC_REJECT_BACKOFF_MS 30000
+/* The user-side group test: AD's LDAP_MATCHING_RULE_IN_CHAIN (nested
+ * groups), or a plain memberOf on servers with that attribute. */
+#define PROV_LDAP_IN_CHAIN "1.2.840.113556.1.4.1941"
+
+static const struct conf_key ldap_keys[] = {
+	{ "uri", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
+	  "ldap:// or ldaps:// URIs, tried in order" },
+	{ "starttls", CONF_BOOL, 0, "no", 0, 0, NULL,
+	  "StartTLS on ldap:// URIs (certificate and host name verified)" },
+	{ "insecure", CONF_BOOL, 0, "no", 0, 0, NULL,
+	  "allow binds over ldap:// without any TLS (passwords in clear)" },
+	{ "base", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
+	  "search base for users" },
+	{ "bind_dn", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
+	  "service account for searches; unset: anonymous search" },
+	{ "bind_password_file", CONF_SECRET_FILE, 0, NULL, 0, 0, NULL,
+	  "file holding the service account's password" },
+	{ "user_filter", CONF_STRING, 0, "(|(uid=%u)(mail=%u)(userPrincipalName=%u))", 0, 0, NULL,
+	  "filter finding exactly one user: %u username, %l local part, %d domain" },
+	{ "group", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
+	  "DN of a group the user must belong to (nested on AD)" },
+	{ "pool", CONF_UINT, 0, "4", 1, 1024, NULL,
+	  "service-account connections kept open" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+struct ldap_state {
+	struct prov_ldap_conf conf;
+	struct prov_ldap_pool *pool;
+	_Atomic int64_t svc_rejected_until_ms;
+};
+
+static char *ldap_attrs_none[] = { LDAP_NO_ATTRS, NULL };
+
+static const char *detailf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *detailf(const char *fmt, ...)
+{
+	size_t size;
+	char *buf = prov_ldap_msgbuf(&size), copy[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(copy, sizeof copy, fmt, ap);  /* arguments may be in buf */
+	va_end(ap);
+	snprintf(buf, size, "%s", copy);
+	return buf;
+}
+
+static void ldap_conf_clear(struct prov_ldap_conf *c)
+{
+	prov_ldap_uris_free(&c->uris, c->uri_count);
+	free(c->ca_file);
+	free(c->base);
+	free(c->bind_dn);
+	if (c->bind_password != NULL) {
+		explicit_bzero(c->bind_password, c->bind_password_len);
+		free(c->bind_password);
+	}
+	free(c->user_filter);
+	free(c->group);
+	free(c->group_filter);
+	memset(c, 0, sizeof *c);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
+}
+
+static int ldap_conf_read(struct prov_ldap_conf *c, const struct conf_section *s,
+			  struct conf_errors *errors)
+{
+	const char *error, *pwfile = conf_get(s, ldap_keys, "bind_password_file");
+	const char *ca_file = conf_get(s, provider_common_keys, "ca_file");
+	int bad = 0;
+
+	if (prov_ldap_uris_parse(conf_get(s, ldap_keys, "uri"), &c->uris, &c->uri_count,
+				 &error) < 0) {
+		conf_error_at(errors, s->file, conf_line(s, "uri"), "%s", error);
+		bad++;
+	}
+	c->starttls = conf_get_bool(s, ldap_keys, "starttls");
+	c->insecure = conf_get_bool(s, ldap_keys, "insecure");
+	c->insecure_tls = conf_get_bool(s, provider_common_keys, "insecure_tls");
+	for (size_t i = 0; i < c->uri_count; i++) {
+		if (!c->uris[i].ldaps && !c->starttls && !c->insecure) {
+			conf_error_at(errors, s->file, conf_line(s, "uri"),
+				      "%s would send passwords without TLS: use ldaps://, "
+				      "starttls = yes, or (not for production) insecure = yes",
+				      c->uris[i].text);
+			bad++;
+			break;
+		}
+	}
+	if (ca_file != NULL && access(ca_file, R_OK) != 0) {
+		conf_error_at(errors, s->file, conf_line(s, "ca_file"),
+			      "ca_file %s is not readable", ca_file);
+		bad++;
+	}
+	c->user_filter = strdup(conf_get(s, ldap_keys, "user_filter"));
+	if (c->user_filter != NULL && prov_ldap_filter_check(c->user_filter, &error) < 0) {
+		conf_error_at(errors, s->file, conf_line(s, "user_filter"), "%s", error);
+		bad++;
+	}
+	c->ca_file = dup_or_null(ca_file);
+	c->base = strdup(conf_get(s, ldap_keys, "base"));
+	c->bind_dn = dup_or_null(conf_get(s, ldap_keys, "bind_dn"));
+	c->group = dup_or_null(conf_get(s, ldap_keys, "group"));
+	c->pool_size = (unsigned)conf_get_int(s, ldap_keys, "pool");
+	if (c->bind_dn != NULL && pwfile == NULL) {
+		conf_error_at(errors, s->file, conf_line(s, "bind_dn"),
+			      "bind_dn needs bind_password_file");
+		bad++;
+	} else if (c->bind_dn == NULL && pwfile != NULL) {
+		conf_error_at(errors, s->file, conf_line(s, "bind_password_file"),
+			      "bind_password_file without bind_dn");
+		bad++;
+	} else if (pwfile != NULL) {
+		if (config_read_secret_file(pwfile, &c->bind_password, &c->bind_password_len,
+					    &error) < 0) {
+			conf_error_at(errors, s->file, conf_line(s, "bind_password_file"),
+				      "%s: %s", pwfile, error);
+			bad++;
+		} else if (c->bind_password_len == 0) {
+			/* An empty password makes a DN bind anonymous (RFC 4513). */
+			conf_error_at(errors, s->file, conf_line(s, "bind_password_file"),
+				      "%s is empty", pwfile);
+			bad++;
+		}
+	}
+	if (c->group != NULL) {
+		char *esc = prov_ldap_escape(c->group);
+		size_t len = esc != NULL ? 2 * strlen(esc) + 64 : 0;
+
+		if (esc != NULL && (c->group_filter = malloc(len)) != NULL)
+			snprintf(c->group_filter, len, "(|(memberOf:" PROV_LDAP_IN_CHAIN ":=%s)(memberOf=%s))",
+				 esc, esc);
+		free(esc);
+	}
+	if (c->user_filter == NULL || c->base == NULL ||
+	    (c->group != NULL && c->group_filter == NULL))
+		bad++;
+	return bad > 0 ? -1 : 0;
+}
+
+static void ldap_fini(struct provider *p)
+{
+	struct ldap_state *st = p->state;
+
+	if (st == NULL)
+		return;
+	prov_ldap_pool_free(&st->pool);
+	ldap_conf_clear(&st->conf);
+	free(st);
+	p->state = NULL;
+}
+
+static int ldap_init(struct provider *p, const struct conf_section *s,
+		     struct conf_errors *errors)
+{
+	struct ldap_state *st = calloc(1, sizeof *st);
+	int version;
+
+	if (st == NULL)
+		return -1;
+	p->state = st;
+	st->conf.name = p->name;
+	atomic_init(&st->svc_rejected_until_ms, 0);
+	/* libldap's global defaults are set up here, single-threaded. */
+	ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &version);
+	if (ldap_conf_read(&st->conf, s, errors) < 0 ||
+	    prov_ldap_pool_create(st->conf.pool_size, &st->pool) < 0) {
+		ldap_fini(p);
+		return -1;
+	}
+	if (st->conf.insecure_tls)
+		log_warnx("provider %s: insecure_tls = yes: directory certificates are NOT verified",
+			  p->name);
+	if (st->conf.insecure && !st->conf.starttls)
+		log_warnx("provider %s: insecure = yes: passwords may cross the network in clear",
+			  p->name);
+	return 0;
+}
+
+/* Result codes after which the connection is not worth keeping. */
+static bool rc_lost_connection(int rc)
+{
+	return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT ||
+	       rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY || rc == LDAP_NO_MEMORY ||
+	       rc == LDAP_LOCAL_ERROR || rc == LDAP_ENCODING_ERROR || rc == LDAP_DECODING_ERROR;
+}
+
+/* A service connection in *ld: open, bound as bind_dn (if any). */
+static int svc_ready(struct ldap_state *st, LDAP **ld, const struct auth_request *req,
+		     int64_t deadline_ms, const char **detail_r)
+{
+	const struct prov_ldap_conf *c = &st->conf;
+	struct prov_ldap_bind_result br;
+
+	if (*ld != NULL && !prov_ldap_idle_alive(*ld)) {
+		PROV_LDAP_TRACE(req, "ldap: pooled service connection was closed by the server");
+		prov_ldap_close(ld);
+	}
+	if (*ld != NULL)
+		return 0;
+	if (c->bind_dn != NULL && atomic_load(&st->svc_rejected_until_ms) > clock_now_ms()) {
+		*detail_r = "service account password was refused recently";
+		return -1;
+	}
+	if (prov_ldap_connect(c, deadline_ms, req, ld, detail_r) < 0)
+		return -1;
+	if (c->bind_dn == NULL) {
+		PROV_LDAP_TRACE(req, "ldap: no bind_dn: searching anonymously");
+		return 0;
+	}
+	if (prov_ldap_simple_bind(*ld, c->bind_dn, c->bind_password, c->bind_password_len,
+				  false, deadline_ms, &br) == 0 && br.answered && br.rc == LDAP_SUCCESS) {
+		PROV_LDAP_TRACE(req, "ldap: service bind as %s: ok", c->bind_dn);
+		return 0;
+	}
+	if (br.answered && br.rc == LDAP_INVALID_CREDENTIALS) {
+		atomic_store(&st->svc_rejected_until_ms,
+			     clock_now_ms() + PROV_LDAP_SVC_REJECT_BACKOFF_MS);
+		log_errorx("ldap %s: service bind as %s refused: %s (not retried for %ds)",
+			   c->name, c->bind_dn, br.detail, PROV_LDAP_SVC_REJECT_BACKOFF_MS / 1000);
+	}
+	PROV_LDAP_TRACE(req, "ldap: service bind as %s failed: %s", c->bind_dn, br.detail);
+	*detail_r = detailf("service bind failed: %s", br.detail);
+	prov_ldap_close(ld);
+	return -1;
+}
+
+static int search(LDAP *ld, const char *base, int scope, const char *filter,
+		  int sizelimit, int64_t deadline_ms, LDAPMessage **res_r)
+{
+	struct timeval tv;
+	int64_t left = clock_left_ms(deadline_ms);
+
+	*res_r = NULL;
+	if (left < PROV_LDAP_MIN_OP_MS)
+		return LDAP_TIMEOUT;
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	prov_ldap_set_timeouts(ld, deadline_ms);
+	return ldap_search_ext_s(ld, base, scope, filter, ldap_attrs_none, 0, NULL, NULL,
+				 &tv, sizelimit, res_r);
+}
+
+/* Find the user's DN with the service connection; one retry on a fresh
+ * connection when the pooled one turns out dead. */
+static enum auth_result find_user(struct ldap_state *st, struct prov_ldap_slot *slot,
+				  const struct auth_request *req, const char *filter,
+				  char **dn_r, const char **detail_r)
+{
+	const struct prov_ldap_conf *c = &st->conf;
+	LDAPMessage *res = NULL;
+	int rc = LDAP_SERVER_DOWN, count;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (svc_ready(st, &slot->svc, req, req->deadline_ms, detail_r) < 0)
+			return AUTH_UNAVAILABLE;
+		rc = search(slot->svc, c->base, LDAP_SCOPE_SUBTREE, filter, PROV_LDAP_SIZELIMIT,
+			    req->deadline_ms, &res);
+		if (!rc_lost_connection(rc))
+			break;
+		PROV_LDAP_TRACE(req, "ldap: search failed: %s", ldap_err2string(rc));
+		ldap_msgfree(res);
+		res = NULL;
+		prov_ldap_close(&slot->svc);
+	}
+	if (rc_lost_connection(rc)) {
+		*detail_r = detailf("search failed: %s", ldap_err2string(rc));
+		return AUTH_UNAVAILABLE;
+	}
+	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+		ldap_msgfree(res);
+		PROV_LDAP_TRACE(req, "ldap: search base=%s filter=%s failed: %s", c->base, filter,
+				ldap_err2string(rc));
+		*detail_r = detailf("search failed: %s (%d)", ldap_err2string(rc), rc);
+		return AUTH_ERROR;
+	}
+	count = ldap_count_entries(slot->svc, res);
+	PROV_LDAP_TRACE(req, "ldap: search base=%s filter=%s: %d entr%s%s", c->base, filter,
+			count, count == 1 ? "y" : "ies", count > 1 ? " (or more)" : "");
+	if (count == 1)
+		*dn_r = ldap_get_dn(slot->svc, ldap_first_entry(slot->svc, res));
+	ldap_msgfree(res);
+	if (count == 0) {
+		*detail_r = "no entry matches";
+		return AUTH_UNKNOWN_USER;
+	}
+	if (count > 1) {
+		*detail_r = "ambiguous: several entries match";
+		return AUTH_ERROR;
+	}
+	if (*dn_r == NULL) {
+		*detail_r = "entry without DN";
+		return AUTH_ERROR;
+	}
+	PROV_LDAP_TRACE(req, "ldap: user entry: %s", *dn_r);
+	return AUTH_OK;
+}
+
+/* Is `dn` in c->group? User side first (AD nested, memberOf), then the
+ * group's own member / uniqueMember list. */
+static enum auth_result check_group(struct ldap_state *st, struct prov_ldap_slot *slot,
+				    const struct auth_request *req, const char *dn,
+				    const char **detail_r)
+{
+	const struct prov_ldap_conf *c = &st->conf;
+	LDAPMessage *res = NULL;
+	char *esc, *filter;
+	size_t len;
+	int rc, count;
+
+	rc = search(slot->svc, dn, LDAP_SCOPE_BASE, c->group_filter, 1, req->deadline_ms, &res);
+	count = rc == LDAP_SUCCESS ? ldap_count_entries(slot->svc, res) : 0;
+	ldap_msgfree(res);
+	if (rc_lost_connection(rc)) {
+		prov_ldap_close(&slot->svc);
+		*detail_r = detailf("group check failed: %s", ldap_err2string(rc));
+		return AUTH_UNAVAILABLE;
+	}
+	if (count > 0) {
+		PROV_LDAP_TRACE(req, "ldap: member of %s (memberOf, nested on AD)", c->group);
+		return AUTH_OK;
+	}
+	if ((esc = prov_ldap_escape(dn)) == NULL)
+		return AUTH_ERROR;
+	len = 2 * strlen(esc) + 40;
+	filter = malloc(len);
+	if (filter == NULL) {
+		free(esc);
+		return AUTH_ERROR;
+	}
+	snprintf(filter, len, "(|(member=%s)(uniqueMember=%s))", esc, esc);
+	free(esc);
+	rc = search(slot->svc, c->group, LDAP_SCOPE_BASE, filter, 1, req->deadline_ms, &res);
+	free(filter);
+	count = rc == LDAP_SUCCESS ? ldap_count_entries(slot->svc, res) : 0;
+	ldap_msgfree(res);
+	if (rc_lost_connection(rc)) {
+		prov_ldap_close(&slot->svc);
+		*detail_r = detailf("group check failed: %s", ldap_err2string(rc));
+		return AUTH_UNAVAILABLE;
+	}
+	if (rc == LDAP_NO_SUCH_OBJECT) {
+		log_errorx("ldap %s: group %s does not exist", c->name, c->group);
+		*detail_r = "required group does not exist";
+		return AUTH_ERROR;
+	}
+	if (rc != LDAP_SUCCESS) {
+		*detail_r = detailf("group check failed: %s (%d)", ldap_err2string(rc), rc);
+		return AUTH_ERROR;
+	}
+	if (count > 0) {
+		PROV_LDAP_TRACE(req, "ldap: member of %s (group's member list)", c->group);
+		return AUTH_OK;
+	}
+	PROV_LDAP_TRACE(req, "ldap: NOT a member of %s", c->group);
+	*detail_r = "not in the required group";
+	return AUTH_REJECT;
+}
+
+/* The one bind of this login, on the slot's user connection. */
+static enum auth_result bind_user(struct ldap_state *st, struct prov_ldap_slot *slot,
+				  const struct auth_request *req, const char *dn,
+				  const char **detail_r)
+{
+	struct prov_ldap_bind_result br;
+	enum auth_result result;
+
+	if (slot->user != NULL && !prov_ldap_idle_alive(slot->user))
+		prov_ldap_close(&slot->user);
+	/* Until the bind is sent, failing over is safe: nothing was tried. */
+	if (slot->user == NULL &&
+	    prov_ldap_connect(&st->conf, req->deadline_ms, req, &slot->user, detail_r) < 0)
+		return AUTH_UNAVAILABLE;
+	if (prov_ldap_simple_bind(slot->user, dn, req->password, req->password_len, true,
+				  req->deadline_ms, &br) < 0) {
+		*detail_r = detailf("%s", br.detail);
+		return AUTH_UNAVAILABLE;
+	}
+	if (!br.answered) {
+		/* Sent but unanswered: it may have counted. Not retried. */
+		prov_ldap_close(&slot->user);
+		PROV_LDAP_TRACE(req, "ldap: bind as %s: %s (not retried)", dn, br.detail);
+		*detail_r = detailf("%s", br.detail);
+		return AUTH_UNAVAILABLE;
+	}
+	if (br.pp_error >= 0)
+		result = prov_ldap_ppolicy_outcome(br.pp_error, detail_r);
+	else if (br.rc == LDAP_INVALID_CREDENTIALS)
+		result = prov_ldap_ad_outcome(br.ad_code, detail_r);
+	else
+		result = prov_ldap_bind_rc_outcome(br.rc, detail_r);
+	if (result == AUTH_OK && br.rc != LDAP_SUCCESS)
+		result = prov_ldap_bind_rc_outcome(br.rc, detail_r);
+	if (rc_lost_connection(br.rc))
+		prov_ldap_close(&slot->user);
+	PROV_LDAP_TRACE(req, "ldap: bind as %s: %s -> %s%s%s", dn, br.detail,
+			auth_result_name(result), *detail_r != NULL ? " " : "",
+			*detail_r != NULL ? *detail_r : "");
+	return result;
+}
+
+static enum auth_result ldap_authenticate(struct provider *p, const struct auth_request *req,
+					  const char **detail_r)
+{
+	struct ldap_state *st = p->state;
+	struct prov_ldap_slot *slot;
+	enum auth_result result;
+	char *filter, *dn = NULL;
+
+	/* RFC 4513 5.1.2: a DN with an empty password is an anonymous bind,
+	 * which AD and others answer with success. Never let one through,
+	 * whatever the callers checked. */
+	if (req->password_len == 0 || req->password[0] == '\0') {
+		PROV_LDAP_TRACE(req, "ldap: empty password refused without asking the directory");
+		*detail_r = "empty password";
+		return AUTH_REJECT;
+	}
+	filter = prov_ldap_filter_expand(st->conf.user_filter, req->username);
+	if (filter == NULL) {
+		*detail_r = "username too long for the filter";
+		return AUTH_UNKNOWN_USER;
+	}
+	if (prov_ldap_pool_get(st->pool, req->deadline_ms, &slot) < 0) {
+		free(filter);
+		*detail_r = "no pooled connection free before the deadline";
+		return AUTH_UNAVAILABLE;
+	}
+	result = find_user(st, slot, req, filter, &dn, detail_r);
+	if (result == AUTH_OK && st->conf.group != NULL)
+		result = check_group(st, slot, req, dn, detail_r);
+	if (result == AUTH_OK)
+		result = bind_user(st, slot, req, dn, detail_r);
+	prov_ldap_pool_put(st->pool, slot);
+	ldap_memfree(dn);
+	free(filter);
+	return result;
+}
+
+/* Every URI: connect, TLS and certificate, service bind, base readable. */
+static int ldap_probe(struct provider *p, int64_t deadline_ms, const char **detail_r)
+{
+	static _Thread_local char out[1024];
+	struct ldap_state *st = p->state;
+	const struct prov_ldap_conf *c = &st->conf;
+	size_t used = 0;
+	int failed = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < c->uri_count; i++) {
+		int64_t share = clock_left_ms(deadline_ms) / (int64_t)(c->uri_count - i);
+		int64_t until = clock_now_ms() + share;
+		struct prov_ldap_bind_result br = { .answered = false };
+		LDAPMessage *res = NULL;
+		const char *error = NULL;
+		char line[400];
+		LDAP *ld = NULL;
+		int rc;
+
+		if (prov_ldap_connect_uri(c, i, until, NULL, &ld, &error) < 0) {
+			snprintf(line, sizeof line, "%s", error);
+		} else if (c->bind_dn != NULL &&
+			   (prov_ldap_simple_bind(ld, c->bind_dn, c->bind_password,
+						  c->bind_password_len, false, until, &br) < 0 ||
+			    !br.answered || br.rc != LDAP_SUCCESS)) {
+			snprintf(line, sizeof line, "%s: TLS ok, service bind failed: %s",
+				 c->uris[i].text, br.detail);
+		} else if ((rc = search(ld, c->base, LDAP_SCOPE_BASE, "(objectClass=*)", 1,
+					until, &res)) != LDAP_SUCCESS) {
+			snprintf(line, sizeof line, "%s: %s, base %s not readable: %s",
+				 c->uris[i].text, c->bind_dn != NULL ? "bound" : "anonymous",
+				 c->base, ldap_err2string(rc));
+		} else {
+			snprintf(line, sizeof line, "%s: %s, %s, base readable", c->uris[i].text,
+				 c->uris[i].ldaps || c->starttls ?
+				 (c->insecure_tls ? "TLS (certificate NOT verified)" :
+				  "TLS with verified certificate") : "NO TLS",
+				 c->bind_dn != NULL ? "service bind ok" : "anonymous");
+			error = "";
+		}
+		if (error == NULL || error[0] != '\0')
+			failed++;
+		ldap_msgfree(res);
+		prov_ldap_close(&ld);
+		used += snprintf(out + used, sizeof out - used, "%s%s", i > 0 ? "; " : "", line);
+		if (used >= sizeof out)
+			used = sizeof out - 1;
+	}
+	*detail_r = out;
+	return failed > 0 ? -1 : 0;
+}
+
+const struct provider_type prov_ldap_type = {
+	.name = "ldap",
+	.keys = ldap_keys,
+	.init = ldap_init,
+	.authenticate = ldap_authenticate,
+	.probe = ldap_probe,
+	.fini = ldap_fini,
+};

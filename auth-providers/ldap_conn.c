@@ -1,0 +1,308 @@
+/*
+ * One LDAP connection: URIs in order, TLS context per connection, every
+ * libldap timeout derived from the deadline, binds that wait no longer
+ * than the deadline.
+ */
+#include "ldap_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define PROV_LDAP_MSG_MAX 384
+
+char *prov_ldap_msgbuf(size_t *size_r)
+{
+	static _Thread_local char buf[PROV_LDAP_MSG_MAX];
+
+	*size_r = sizeof buf;
+	return buf;
+}
+
+static const char *msgf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *msgf(const char *fmt, ...)
+{
+	size_t size;
+	char *buf = prov_ldap_msgbuf(&size);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+static void ms_to_tv(int64_t ms, struct timeval *tv)
+{
+	if (ms < 1)
+		ms = 1;
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static void set_timeouts_ms(LDAP *ld, int64_t ms)
+{
+	struct timeval tv;
+
+	ms_to_tv(ms, &tv);
+	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
+}
+
+void prov_ldap_set_timeouts(LDAP *ld, int64_t deadline_ms)
+{
+	set_timeouts_ms(ld, clock_left_ms(deadline_ms));
+}
+
+void prov_ldap_close(LDAP **ldp)
+{
+	if (*ldp == NULL)
+		return;
+	ldap_unbind_ext(*ldp, NULL, NULL);
+	*ldp = NULL;
+}
+
+/* libldap's own words for a failure, plus its diagnostic if any. */
+static const char *ld_error(LDAP *ld, int rc, const char *what)
+{
+	char *diag = NULL, prefix[PROV_LDAP_MSG_MAX];
+	const char *out;
+
+	snprintf(prefix, sizeof prefix, "%s", what);  /* may be the msgbuf */
+	if (ld != NULL)
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	out = msgf("%s: %s (%d)%s%s", prefix, ldap_err2string(rc), rc,
+		   diag != NULL && diag[0] != '\0' ? ": " : "",
+		   diag != NULL ? diag : "");
+	ldap_memfree(diag);
+	return out;
+}
+
+/* Options that make a handle safe before it ever connects. */
+static int ld_prepare(const struct prov_ldap_conf *c, LDAP *ld)
+{
+	int version = LDAP_VERSION3;
+	int reqcert = c->insecure_tls ? LDAP_OPT_X_TLS_NEVER : LDAP_OPT_X_TLS_HARD;
+	int tls_min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
+	int server = 0;
+
+	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &reqcert) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls_min) != LDAP_OPT_SUCCESS)
+		return -1;
+	if (c->ca_file != NULL &&
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, c->ca_file) != LDAP_OPT_SUCCESS)
+		return -1;
+	/* A context of this handle's own: the settings above, nothing global. */
+	if (ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &server) != LDAP_OPT_SUCCESS)
+		return -1;
+	return 0;
+}
+
+int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
+			  int64_t deadline_ms, const struct auth_request *req,
+			  LDAP **ld_r, const char **error_r)
+{
+	const struct prov_ldap_uri *uri = &c->uris[i];
+	int64_t left = clock_left_ms(deadline_ms);
+	LDAP *ld = NULL;
+	int rc;
+
+	*ld_r = NULL;
+	if (left < PROV_LDAP_MIN_OP_MS) {
+		*error_r = msgf("%s: no time left to connect", uri->text);
+		return -1;
+	}
+	PROV_LDAP_TRACE(req, "ldap: connecting to %s (budget %lldms)", uri->text,
+			(long long)left);
+	rc = ldap_initialize(&ld, uri->text);
+	if (rc != LDAP_SUCCESS) {
+		*error_r = ld_error(NULL, rc, uri->text);
+		return -1;
+	}
+	set_timeouts_ms(ld, left);
+	if (ld_prepare(c, ld) < 0) {
+		*error_r = msgf("%s: cannot set up the TLS context (ca_file %s)",
+				uri->text, c->ca_file != NULL ? c->ca_file : "system");
+		goto fail;
+	}
+	/* TCP connect and, for ldaps://, the TLS handshake and certificate
+	 * check, bounded by LDAP_OPT_NETWORK_TIMEOUT. */
+	rc = ldap_connect(ld);
+	if (rc != LDAP_SUCCESS) {
+		/* libldap reports a failed certificate check as "Can't contact
+		 * LDAP server": say that TLS may be the reason. */
+		*error_r = ld_error(ld, rc, uri->ldaps ? msgf("%s (TCP or TLS)", uri->text)
+						       : uri->text);
+		goto fail;
+	}
+	if (uri->ldaps) {
+		PROV_LDAP_TRACE(req, "ldap: %s: TLS established, certificate %s", uri->text,
+				c->insecure_tls ? "NOT verified (insecure_tls)"
+						: "and host name verified");
+	} else if (c->starttls) {
+		set_timeouts_ms(ld, clock_left_ms(deadline_ms));
+		rc = ldap_start_tls_s(ld, NULL, NULL);
+		if (rc != LDAP_SUCCESS) {
+			*error_r = ld_error(ld, rc, msgf("%s: StartTLS", uri->text));
+			goto fail;
+		}
+		PROV_LDAP_TRACE(req, "ldap: %s: StartTLS established, certificate %s", uri->text,
+				c->insecure_tls ? "NOT verified (insecure_tls)"
+						: "and host name verified");
+	} else {
+		PROV_LDAP_TRACE(req, "ldap: %s: connected WITHOUT TLS (insecure = yes)", uri->text);
+	}
+	if ((uri->ldaps || c->starttls) && !ldap_tls_inplace(ld)) {
+		*error_r = msgf("%s: TLS expected but not in place", uri->text);
+		goto fail;
+	}
+	if (clock_left_ms(deadline_ms) <= 0) {
+		*error_r = msgf("%s: connected too late", uri->text);
+		goto fail;
+	}
+	*ld_r = ld;
+	return 0;
+fail:
+	prov_ldap_close(&ld);
+	return -1;
+}
+
+int prov_ldap_connect(const struct prov_ldap_conf *c, int64_t deadline_ms,
+		      const struct auth_request *req, LDAP **ld_r,
+		      const char **error_r)
+{
+	bool tried[c->uri_count];
+	size_t remaining = c->uri_count;
+	char last[PROV_LDAP_MSG_MAX] = "no URI";
+
+	memset(tried, 0, sizeof tried);
+	*ld_r = NULL;
+	/* Two passes: servers not marked down first, then the others. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < c->uri_count; i++) {
+			struct prov_ldap_uri *uri = &c->uris[i];
+			int64_t now = clock_now_ms(), share;
+			const char *error;
+
+			if (tried[i])
+				continue;
+			if (pass == 0 && atomic_load(&uri->down_until_ms) > now &&
+			    remaining > 1)
+				continue;
+			tried[i] = true;
+			share = (deadline_ms - now) / (int64_t)remaining;
+			remaining--;
+			if (prov_ldap_connect_uri(c, i, now + share, req, ld_r, &error) == 0) {
+				atomic_store(&uri->down_until_ms, 0);
+				return 0;
+			}
+			snprintf(last, sizeof last, "%s", error);
+			atomic_store(&uri->down_until_ms, clock_now_ms() + PROV_LDAP_DOWN_BACKOFF_MS);
+			log_warnx("ldap %s: %s", c->name, error);
+			PROV_LDAP_TRACE(req, "ldap: %s", error);
+		}
+	}
+	*error_r = msgf("%s", last);
+	return -1;
+}
+
+bool prov_ldap_idle_alive(LDAP *ld)
+{
+	struct pollfd pfd = { .fd = -1, .events = POLLIN | POLLRDHUP };
+
+	if (ldap_get_option(ld, LDAP_OPT_DESC, &pfd.fd) != LDAP_OPT_SUCCESS || pfd.fd < 0)
+		return false;
+	/* An idle connection has nothing to read: readable means EOF, a
+	 * reset, or a Notice of Disconnection. None of them is usable. */
+	if (poll(&pfd, 1, 0) != 0)
+		return false;
+	return true;
+}
+
+int prov_ldap_simple_bind(LDAP *ld, const char *dn, const char *password,
+			  size_t password_len, bool ppolicy,
+			  int64_t deadline_ms, struct prov_ldap_bind_result *out)
+{
+	struct berval cred = { password_len, (char *)password };
+	LDAPControl *pp_req = NULL, *sctrls[2] = { NULL, NULL };
+	LDAPControl **rctrls = NULL;
+	LDAPMessage *res = NULL;
+	char *diag = NULL;
+	struct timeval tv;
+	int msgid = -1, rc, err = LDAP_OTHER;
+
+	memset(out, 0, sizeof *out);
+	out->ad_code = -1;
+	out->pp_error = -1;
+	if (clock_left_ms(deadline_ms) < PROV_LDAP_MIN_OP_MS) {
+		snprintf(out->detail, sizeof out->detail, "no time left to bind");
+		return -1;
+	}
+	if (ppolicy && ldap_create_passwordpolicy_control(ld, &pp_req) == LDAP_SUCCESS) {
+		pp_req->ldctl_iscritical = 0;
+		sctrls[0] = pp_req;
+	}
+	prov_ldap_set_timeouts(ld, deadline_ms);
+	rc = ldap_sasl_bind(ld, dn, LDAP_SASL_SIMPLE, &cred,
+			    sctrls[0] != NULL ? sctrls : NULL, NULL, &msgid);
+	if (pp_req != NULL)
+		ldap_control_free(pp_req);
+	if (rc != LDAP_SUCCESS) {
+		/* Encoding or write failure: the request may be partly on the
+		 * wire, so this still counts as sent. */
+		snprintf(out->detail, sizeof out->detail, "bind not sent completely: %s",
+			 ldap_err2string(rc));
+		return 0;
+	}
+	ms_to_tv(clock_left_ms(deadline_ms), &tv);
+	rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res);
+	if (rc == 0) {
+		snprintf(out->detail, sizeof out->detail, "no answer to the bind before the deadline");
+		return 0;
+	}
+	if (rc < 0 || res == NULL) {
+		ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &err);
+		snprintf(out->detail, sizeof out->detail, "connection lost after the bind was sent: %s",
+			 ldap_err2string(err));
+		return 0;
+	}
+	rc = ldap_parse_result(ld, res, &err, NULL, &diag, NULL, &rctrls, 1);
+	if (rc != LDAP_SUCCESS) {
+		snprintf(out->detail, sizeof out->detail, "unreadable bind response: %s",
+			 ldap_err2string(rc));
+		ldap_memfree(diag);
+		ldap_controls_free(rctrls);
+		return 0;
+	}
+	out->answered = true;
+	out->rc = err;
+	out->ad_code = prov_ldap_ad_data_code(diag);
+	if (rctrls != NULL) {
+		LDAPControl *ctrl = ldap_control_find(LDAP_CONTROL_PASSWORDPOLICYRESPONSE,
+						      rctrls, NULL);
+		ber_int_t expire, grace;
+		LDAPPasswordPolicyError pperr;
+
+		if (ctrl != NULL &&
+		    ldap_parse_passwordpolicy_control(ld, ctrl, &expire, &grace, &pperr) == LDAP_SUCCESS)
+			out->pp_error = pperr == PP_noError ? -1 : (int)pperr;
+		ldap_controls_free(rctrls);
+	}
+	/* The diagnostic is the server's text about the bind, never an echo
+	 * of the password; keep it short for the logs. */
+	snprintf(out->detail, sizeof out->detail, "%s (%d)%s%.100s", ldap_err2string(err), err,
+		 diag != NULL && diag[0] != '\0' ? ": " : "", diag != NULL ? diag : "");
+	ldap_memfree(diag);
+	return 0;
+}
