@@ -269,10 +269,14 @@ class Dagate:
                 break
             rc = self.proc.poll()
             if rc is not None:
+                self.proc = None
+                self._logf.close()
                 raise DagateStartError('dagate exited with %d before listening:\n%s'
                                        % (rc, self.log()))
             if time.monotonic() > deadline:
                 self._kill()
+                self.proc = None
+                self._logf.close()
                 raise DagateStartError('dagate logged %d of %d listeners within %.0f s:\n%s'
                                        % (len(self.listeners), expected, START_TIMEOUT, self.log()))
             time.sleep(0.05)

@@ -106,6 +106,8 @@ class FileProviderAnswers(unittest.TestCase):
         self.assertNotEqual(nfd.encode(), PW_UNICODE.encode())
         self.assertEqual(self.d.authenticate('uni@example.com', nfd), 'false')
         self.assertEqual(self.d.authenticate('uni@example.com', PW_UNICODE[:-1]), 'false')
+
+    def test_non_ascii_as_character_references(self):
         # the same characters as numeric character references are the same bytes
         refs = ''.join('&#%d;' % ord(c) if ord(c) > 127 else c for c in PW_UNICODE)
         body = envelope('uni@example.com', 'PLACEHOLDER').replace(b'PLACEHOLDER', refs.encode())
