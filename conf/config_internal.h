@@ -17,4 +17,18 @@ void conf_format_duration(int64_t ms, char *buf, size_t size);
 int conf_parse_listen(const char *text, char *host, size_t host_size,
 		      uint16_t *port_r);
 
+/* Section kinds for the reader: -1 unknown, 0 [kind], 1 [kind NAME]. */
+typedef int conf_kind_lookup_fn(const char *kind);
+
+/* Read `path` into sections (file order; s->file points at `path`, which
+ * must outlive them). Syntax and header errors go to `errors`. Returns 0,
+ * or an errno value when the file cannot be read (then nothing is added).
+ * *lines_r: the number of lines read. */
+int conf_read_sections(const char *path, conf_kind_lookup_fn *kind_lookup,
+		       struct conf_section **sections_r, int *lines_r,
+		       struct conf_errors *errors);
+void conf_sections_free(struct conf_section **sections);
+/* Trim blanks at both ends in place; returns the new start. */
+char *conf_trim(char *s);
+
 #endif

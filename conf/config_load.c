@@ -1,10 +1,7 @@
 /*
- * Reading dagate.conf: inih splits "key = value" lines, a line reader in
- * front of it counts lines (this inih is built without
- * INI_HANDLER_LINENO), takes section headers and comments itself and keeps
- * indented lines from becoming multi-line continuations. Then every
- * section is validated against its kind's key table and the typed
- * struct dagate_config is built.
+ * Loading dagate.conf: the section kinds and their key tables, validation
+ * of every section, and the typed struct dagate_config built from them.
+ * The file itself is read by config_read.c.
  */
 #include "config.h"
 
@@ -16,8 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <ini.h>
 
 #include "config_internal.h"
 #include "provider.h"
@@ -119,16 +114,7 @@ struct section_kind {
 struct load {
 	struct dagate_config *cfg;
 	struct conf_errors *errors;
-	FILE *f;
-	char *raw;
-	size_t raw_size;
-	int lineno;
-	int read_errno;
-	/* the value of a line longer than inih's buffer, taken from `raw` */
-	const char *long_value;
-	struct conf_section **tail;
-	struct conf_section *current;     /* NULL: entries are dropped */
-	bool rejected;                    /* the last header was bad */
+	int lines;                        /* lines in the file */
 	bool have[16];                    /* sections seen, by kind index */
 };
 
@@ -160,208 +146,11 @@ static const struct section_kind *kind_find(const char *kind)
 	return NULL;
 }
 
-/* ---- reading --------------------------------------------------------- */
-
-static bool valid_name(const char *name)
+static int kind_lookup(const char *kind)
 {
-	if (*name == '\0')
-		return false;
-	for (; *name != '\0'; name++)
-		if (!isalnum((unsigned char)*name) && strchr("_.-", *name) == NULL)
-			return false;
-	return true;
-}
+	const struct section_kind *k = kind_find(kind);
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
-static void header(struct load *ld, char *line)
-{
-	const char *path = ld->cfg->path;
-	size_t len = strlen(line);
-	const struct section_kind *k;
-	struct conf_section *s;
-	char *kind, *name;
-
-	ld->current = NULL;
-	ld->rejected = true;
-	if (len < 2 || line[len - 1] != ']') {
-		conf_error_at(ld->errors, path, ld->lineno,
-			      "bad section header '%s' (use [kind] or [kind name])",
-			      line);
-		return;
-	}
-	line[len - 1] = '\0';
-	kind = trim(line + 1);
-	name = kind + strcspn(kind, " \t");
-	if (*name != '\0')
-		*name++ = '\0';
-	name = trim(name);
-	k = kind_find(kind);
-	if (k == NULL) {
-		conf_error_at(ld->errors, path, ld->lineno, "unknown section [%s]",
-			      kind);
-		return;
-	}
-	if (k->named && *name == '\0') {
-		conf_error_at(ld->errors, path, ld->lineno,
-			      "section [%s] needs a name: [%s NAME]", kind, kind);
-		return;
-	}
-	if (!k->named && *name != '\0') {
-		conf_error_at(ld->errors, path, ld->lineno,
-			      "section [%s] takes no name", kind);
-		return;
-	}
-	if (k->named && !valid_name(name)) {
-		conf_error_at(ld->errors, path, ld->lineno,
-			      "bad name '%s' for [%s] (use letters, digits, '_', "
-			      "'.' and '-')", name, kind);
-		return;
-	}
-	for (s = ld->cfg->sections; s != NULL; s = s->next) {
-		if (strcmp(s->kind, kind) != 0 ||
-		    (k->named && strcmp(s->name, name) != 0))
-			continue;
-		if (k->named)
-			conf_error_at(ld->errors, path, ld->lineno,
-				      "duplicate section [%s %s] (first at line %d)",
-				      kind, name, s->line);
-		else
-			conf_error_at(ld->errors, path, ld->lineno,
-				      "duplicate section [%s] (first at line %d)",
-				      kind, s->line);
-		return;
-	}
-	s = calloc(1, sizeof *s);
-	if (s == NULL || (s->kind = strdup(kind)) == NULL ||
-	    (k->named && (s->name = strdup(name)) == NULL)) {
-		if (s != NULL)
-			free(s->kind);
-		free(s);
-		conf_error_at(ld->errors, path, ld->lineno, "out of memory");
-		return;
-	}
-	s->file = path;
-	s->line = ld->lineno;
-	*ld->tail = s;
-	ld->tail = &s->next;
-	ld->current = s;
-	ld->rejected = false;
-}
-
-/* Cut a '#' or ';' comment that follows a blank, then trailing blanks. */
-static void strip_inline_comment(char *line)
-{
-	for (char *p = line + 1; *p != '\0'; p++) {
-		if ((*p == '#' || *p == ';') && isspace((unsigned char)p[-1])) {
-			*p = '\0';
-			break;
-		}
-	}
-	trim(line);
-}
-
-/* The ini_reader: hands inih one "key=value" line at a time. */
-static char *read_line(char *str, int num, void *stream)
-{
-	struct load *ld = stream;
-
-	for (;;) {
-		ssize_t n = getline(&ld->raw, &ld->raw_size, ld->f);
-		char *line = ld->raw, *eq, *key;
-		size_t len;
-
-		if (n < 0) {
-			if (ferror(ld->f))
-				ld->read_errno = errno != 0 ? errno : EIO;
-			return NULL;
-		}
-		ld->lineno++;
-		ld->long_value = NULL;
-		if (ld->lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
-			line += 3;
-		if (strlen(line) != (size_t)(n - (line - ld->raw))) {
-			conf_error_at(ld->errors, ld->cfg->path, ld->lineno,
-				      "NUL byte in line");
-			continue;
-		}
-		line = trim(line);
-		if (*line == '\0' || *line == '#' || *line == ';')
-			continue;
-		strip_inline_comment(line);
-		if (*line == '[') {
-			header(ld, line);
-			continue;
-		}
-		eq = strchr(line, '=');
-		key = line;
-		if (eq != NULL) {
-			*eq = '\0';
-			key = trim(line);
-		}
-		if (eq == NULL || *key == '\0' || strchr(key, ':') != NULL ||
-		    strchr(key, '[') != NULL) {
-			if (eq != NULL)
-				*eq = '=';
-			conf_error_at(ld->errors, ld->cfg->path, ld->lineno,
-				      "expected 'key = value' or '[section]', got '%s'",
-				      line);
-			continue;
-		}
-		if (ld->current == NULL) {
-			/* under a rejected header, that header's error is enough */
-			if (!ld->rejected)
-				conf_error_at(ld->errors, ld->cfg->path, ld->lineno,
-					      "'%s' outside any [section]", key);
-			continue;
-		}
-		len = strlen(key) + 1 + strlen(eq + 1);
-		if (num > 0 && len + 2 <= (size_t)num) {
-			snprintf(str, (size_t)num, "%s=%s\n", key, eq + 1);
-			return str;
-		}
-		if (num > 0 && strlen(key) + 3 <= (size_t)num) {
-			/* too long for inih's line buffer: pass the key alone */
-			ld->long_value = trim(eq + 1);
-			snprintf(str, (size_t)num, "%s=\n", key);
-			return str;
-		}
-		conf_error_at(ld->errors, ld->cfg->path, ld->lineno, "line too long");
-	}
-}
-
-static int on_entry(void *user, const char *section, const char *name,
-		    const char *value)
-{
-	struct load *ld = user;
-	struct conf_entry *e, **tail;
-
-	if (ld->current == NULL)
-		return 1;
-	e = calloc(1, sizeof *e);
-	if (e == NULL || (e->key = strdup(name)) == NULL ||
-	    (e->value = strdup(ld->long_value != NULL ? ld->long_value : value)) == NULL) {
-		if (e != NULL)
-			free(e->key);
-		free(e);
-		conf_error_at(ld->errors, ld->cfg->path, ld->lineno, "out of memory");
-		return 1;
-	}
-	e->line = ld->lineno;
-	for (tail = &ld->current->entries; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = e;
-	return 1;
+	return k == NULL ? -1 : k->named ? 1 : 0;
 }
 
 /* ---- building the typed configuration -------------------------------- */
@@ -582,7 +371,7 @@ static void add_route(struct load *ld, const struct conf_entry *e)
 		goto fail;
 	}
 	r = NULL;
-	if (*trim(glob) == '\0' || strpbrk(trim(glob), " \t") != NULL ||
+	if (*conf_trim(glob) == '\0' || strpbrk(conf_trim(glob), " \t") != NULL ||
 	    names[0] == NULL) {
 		conf_error_at(ld->errors, ld->cfg->path, e->line,
 			      "bad match '%s' (use GLOB -> PROVIDER[, PROVIDER...])",
@@ -600,7 +389,7 @@ static void add_route(struct load *ld, const struct conf_entry *e)
 	}
 	ld->cfg->routes = grown;
 	r = &grown[ld->cfg->route_count++];
-	r->pattern = strdup(trim(glob));
+	r->pattern = strdup(conf_trim(glob));
 	r->providers = names;
 	r->line = e->line;
 	free(glob);
@@ -625,7 +414,7 @@ static void build_route(struct load *ld, const struct conf_section *s)
 	}
 	if (!any)
 		conf_error_at(ld->errors, ld->cfg->path,
-			      s != NULL ? s->line : ld->lineno,
+			      s != NULL ? s->line : ld->lines,
 			      "no route: every login would be false (add [route] "
 			      "with match = GLOB -> PROVIDER)");
 }
@@ -699,26 +488,13 @@ int config_load(const char *path, struct dagate_config **cfg_r,
 		conf_error_at(errors, path, 0, "out of memory");
 		return -1;
 	}
-	ld.tail = &ld.cfg->sections;
-	ld.f = fopen(path, "re");
-	if (ld.f == NULL) {
-		conf_error_at(errors, path, 0, "cannot read: %s", strerror(errno));
+	ret = conf_read_sections(ld.cfg->path, kind_lookup, &ld.cfg->sections,
+				 &ld.lines, errors);
+	if (ret != 0) {
+		conf_error_at(errors, path, 0, "cannot read: %s", strerror(ret));
 		config_free(&ld.cfg);
 		return -1;
 	}
-	errno = 0;
-	ret = ini_parse_stream(read_line, &ld, on_entry, &ld);
-	fclose(ld.f);
-	free(ld.raw);
-	if (ld.read_errno != 0) {
-		conf_error_at(errors, path, 0, "cannot read: %s",
-			      strerror(ld.read_errno));
-		config_free(&ld.cfg);
-		return -1;
-	}
-	/* read_line hands inih only well-formed lines; this is a backstop */
-	if (ret != 0 && errors->count == before)
-		conf_error_at(errors, path, 0, "cannot parse (inih error %d)", ret);
 
 	/* Each section in file order: keys and values, then what they mean.
 	 * Sections that are absent still get their defaults built. */
@@ -761,7 +537,6 @@ static void free_listen(struct listen_addr **list, size_t *count)
 void config_free(struct dagate_config **cfgp)
 {
 	struct dagate_config *cfg = *cfgp;
-	struct conf_section *s, *next_s;
 
 	if (cfg == NULL)
 		return;
@@ -784,20 +559,7 @@ void config_free(struct dagate_config **cfgp)
 	}
 	free(cfg->routes);
 	free(cfg->provider_sections);
-	for (s = cfg->sections; s != NULL; s = next_s) {
-		struct conf_entry *e, *next_e;
-
-		next_s = s->next;
-		for (e = s->entries; e != NULL; e = next_e) {
-			next_e = e->next;
-			free(e->key);
-			free(e->value);
-			free(e);
-		}
-		free(s->kind);
-		free(s->name);
-		free(s);
-	}
+	conf_sections_free(&cfg->sections);
 	free(cfg->path);
 	free(cfg);
 	*cfgp = NULL;
