@@ -215,17 +215,15 @@ static const char *secret_errno(const char *path, int err)
 	return secret_error;
 }
 
-/* Open without following a final symlink and without blocking on a FIFO,
- * then judge the opened file itself (no window between check and use). */
+/* Open without blocking on a FIFO, then judge the opened file itself (no
+ * window between check and use). Symlinks are followed, as certbot's
+ * live/ keys are links: what must be private is the file they lead to. */
 static int secret_open(const char *path, struct stat *st, const char **error_r)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
-		if (errno == ELOOP)
-			*error_r = secret_bad(path, "is a symbolic link (name the file itself)");
-		else
-			*error_r = secret_errno(path, errno);
+		*error_r = secret_errno(path, errno);
 		return -1;
 	}
 	if (fstat(fd, st) < 0) {
