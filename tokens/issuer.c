@@ -1,0 +1,542 @@
+/*
+ * The issuer: [tokens] and [requester NAME], issuing and redeeming.
+ */
+#include "tokens.h"
+
+#include <fnmatch.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "clock.h"
+#include "issuer.h"
+#include "log.h"
+#include "router.h"
+#include "store.h"
+
+static const struct conf_key tokens_keys[] = {
+	{ "store", CONF_STRING, 0, "lmdb:./var/tokens", 0, 0, NULL,
+	  "lmdb:DIR, or redis[s]://[USER@]HOST[:PORT][/DB] for several instances" },
+	{ "key_file", CONF_PATH, 0, "./var/token.key", 0, 0, NULL,
+	  "HMAC key (64 hex digits), created 0600 on first start if absent" },
+	{ "ttl", CONF_DURATION, 0, "5m", TOKEN_TTL_MIN_MS, TOKEN_TTL_MAX_MS, NULL,
+	  "default token lifetime" },
+	{ "max_ttl", CONF_DURATION, 0, "1h", TOKEN_TTL_MIN_MS, TOKEN_TTL_MAX_MS, NULL,
+	  "longest lifetime a requester may ask for (never above 24h)" },
+	{ "timeout", CONF_DURATION, 0, "1s", 10, 9000, NULL,
+	  "longest a store operation may take (also bounded by the request deadline)" },
+	{ "password_file", CONF_SECRET_FILE, 0, NULL, 0, 0, NULL,
+	  "Redis AUTH password (the URL's USER@ names the ACL user)" },
+	{ "ca_file", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "CA certificates for rediss:// (default: the system's)" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+static const struct conf_key requester_keys[] = {
+	{ "secret_file", CONF_SECRET_FILE, CONF_REQUIRED, NULL, 0, 0, NULL,
+	  "HTTP Basic password of this requester on the token API" },
+	{ "allow", CONF_CIDR_LIST, CONF_REQUIRED, NULL, 0, 0, NULL,
+	  "peers that may call the token API as this requester" },
+	{ "source_ip", CONF_CIDR_LIST, CONF_EMPTY_OK, NULL, 0, 0, NULL,
+	  "sourceIp values Salesforce may report when the token is used (optional)" },
+	{ "users", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
+	  "globs of (mapped) users this requester may get tokens for" },
+	{ "deny_users", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
+	  "globs of users never issued a token, whatever `users` says" },
+	{ "rate", CONF_STRING, 0, "10/1s", 0, 0, NULL,
+	  "most tokens issued per period, e.g. 10/1s or 600/1m (per instance)" },
+	{ "max_outstanding", CONF_UINT, 0, "1000", 1, 100000, NULL,
+	  "most unredeemed, unexpired tokens at once (across instances)" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+static const struct conf_key *const tokens_tables[] = { tokens_keys, NULL };
+static const struct conf_key *const requester_tables[] = { requester_keys, NULL };
+
+static int64_t token_wall_ms(void *ctx)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
+static void requester_free(struct token_requester *r)
+{
+	free(r->name);
+	explicit_bzero(r->secret_digest, sizeof r->secret_digest);
+	cidr_list_clear(&r->allow);
+	cidr_list_clear(&r->source_ip);
+	free(r->source_ip_text);
+	conf_strv_free(&r->users);
+	conf_strv_free(&r->deny_users);
+	pthread_mutex_destroy(&r->lock);
+}
+
+void token_secret_digest(const char *secret, size_t len, uint8_t out[32])
+{
+	unsigned n = 32;
+
+	EVP_Digest(secret, len, out, &n, EVP_sha256(), NULL);
+}
+
+/* Validate (and with `r` != NULL, read) one [requester NAME]. */
+static int requester_load(const struct conf_section *s, struct conf_errors *errors,
+			  struct token_requester *r)
+{
+	size_t before = errors->count;
+	const char *rate = conf_get(s, requester_keys, "rate");
+	const char *src = conf_get(s, requester_keys, "source_ip");
+	unsigned count;
+	int64_t per;
+	char buf[160];
+
+	conf_validate_section(s, requester_tables, errors);
+	if (s->name == NULL || s->name[0] == '\0' || strlen(s->name) > TOKEN_REQUESTER_MAX ||
+	    strchr(s->name, ':') != NULL)
+		conf_error_at(errors, s->file, s->line,
+			      "[requester NAME] needs a name of at most %d characters without ':'",
+			      TOKEN_REQUESTER_MAX);
+	if (rate != NULL && token_parse_rate(rate, &count, &per) < 0)
+		conf_error_at(errors, s->file, conf_line(s, "rate"),
+			      "bad rate '%s' (use COUNT/DURATION, e.g. 10/1s)", rate);
+	if (src != NULL && strlen(src) > TOKEN_SOURCE_IP_MAX)
+		conf_error_at(errors, s->file, conf_line(s, "source_ip"),
+			      "source_ip is longer than %d characters", TOKEN_SOURCE_IP_MAX);
+	if (errors->count != before || r == NULL)
+		return errors->count == before ? 0 : -1;
+
+	char *secret = NULL;
+	size_t secret_len = 0;
+	const char *err = NULL;
+
+	pthread_mutex_init(&r->lock, NULL);
+	r->name = strdup(s->name);
+	r->rate_count = count;
+	r->rate_per_ms = per;
+	r->tokens_left = count;
+	r->max_outstanding = (unsigned)conf_get_int(s, requester_keys, "max_outstanding");
+	r->users = conf_split_list(conf_get(s, requester_keys, "users"));
+	r->deny_users = conf_split_list(conf_get(s, requester_keys, "deny_users") != NULL
+					? conf_get(s, requester_keys, "deny_users") : "");
+	r->source_ip_text = strdup(src != NULL ? src : "");
+	if (cidr_list_parse(conf_get(s, requester_keys, "allow"), &r->allow, buf, sizeof buf) < 0 ||
+	    (src != NULL && src[0] != '\0' &&
+	     cidr_list_parse(src, &r->source_ip, buf, sizeof buf) < 0))
+		conf_error_at(errors, s->file, s->line, "%s", buf);
+	if (config_read_secret_file(conf_get(s, requester_keys, "secret_file"), &secret,
+				    &secret_len, &err) < 0) {
+		conf_error_at(errors, s->file, conf_line(s, "secret_file"), "%s", err);
+	} else {
+		if (secret_len == 0)
+			conf_error_at(errors, s->file, conf_line(s, "secret_file"),
+				      "the secret file is empty");
+		token_secret_digest(secret, secret_len, r->secret_digest);
+		explicit_bzero(secret, secret_len);
+		free(secret);
+	}
+	if (r->name == NULL || r->users == NULL || r->deny_users == NULL ||
+	    r->source_ip_text == NULL)
+		conf_error_at(errors, s->file, s->line, "out of memory");
+	return errors->count == before ? 0 : -1;
+}
+
+static const struct conf_section *tokens_section(const struct dagate_config *cfg)
+{
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+		if (strcmp(s->kind, "tokens") == 0)
+			return s;
+	return NULL;
+}
+
+static int tokens_check(const struct dagate_config *cfg, const struct conf_section *t,
+			struct conf_errors *errors)
+{
+	size_t before = errors->count;
+	const char *err;
+
+	conf_validate_section(t, tokens_tables, errors);
+	if (t->name != NULL)
+		conf_error_at(errors, t->file, t->line, "[tokens] takes no name");
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next) {
+		if (s != t && strcmp(s->kind, "tokens") == 0)
+			conf_error_at(errors, s->file, s->line,
+				      "[tokens] given twice (first at line %d)", t->line);
+		if (strcmp(s->kind, "requester") != 0)
+			continue;
+		requester_load(s, errors, NULL);
+		for (const struct conf_section *o = cfg->sections; o != s; o = o->next)
+			if (strcmp(o->kind, "requester") == 0 && o->name != NULL &&
+			    s->name != NULL && strcmp(o->name, s->name) == 0)
+				conf_error_at(errors, s->file, s->line,
+					      "[requester %s] given twice (first at line %d)",
+					      s->name, o->line);
+	}
+	if (errors->count != before)
+		return -1;
+	if (!token_store_spec_valid(conf_get(t, tokens_keys, "store"), &err))
+		conf_error_at(errors, t->file, conf_line(t, "store"), "%s", err);
+	if (conf_get_int(t, tokens_keys, "ttl") > conf_get_int(t, tokens_keys, "max_ttl"))
+		conf_error_at(errors, t->file, conf_line(t, "ttl"),
+			      "'ttl' must not exceed 'max_ttl'");
+	return errors->count == before ? 0 : -1;
+}
+
+int token_config_validate(const struct dagate_config *cfg, struct conf_errors *errors)
+{
+	const struct conf_section *t = tokens_section(cfg);
+	size_t before = errors->count;
+
+	if (t == NULL) {
+		for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+			if (strcmp(s->kind, "requester") == 0)
+				conf_error_at(errors, s->file, s->line,
+					      "[requester %s] needs a [tokens] section",
+					      s->name != NULL ? s->name : "");
+		return (int)(errors->count - before);
+	}
+	tokens_check(cfg, t, errors);
+	return (int)(errors->count - before);
+}
+
+static int map_copy(const struct map_config *from, struct map_config *to)
+{
+	size_t n = 0;
+
+	to->lowercase = from->lowercase;
+	while (from->strip_suffix != NULL && from->strip_suffix[n] != NULL)
+		n++;
+	if ((to->strip_suffix = calloc(n + 1, sizeof *to->strip_suffix)) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((to->strip_suffix[i] = strdup(from->strip_suffix[i])) == NULL)
+			return -1;
+	return 0;
+}
+
+int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *errors,
+			struct token_issuer **issuer_r)
+{
+	const struct conf_section *t = tokens_section(cfg);
+	struct token_issuer *ti;
+	struct token_store_options opt = { 0 };
+	char *password = NULL;
+	size_t password_len = 0, before = errors->count;
+	const char *err = NULL, *path;
+
+	*issuer_r = NULL;
+	if (token_config_validate(cfg, errors) > 0)
+		return -1;
+	if (t == NULL)
+		return 0;
+	if ((ti = calloc(1, sizeof *ti)) == NULL || map_copy(&cfg->map, &ti->map) < 0) {
+		conf_error_at(errors, t->file, t->line, "out of memory");
+		token_issuer_free(&ti);
+		return -1;
+	}
+	ti->clock = token_wall_ms;
+	ti->ttl_ms = conf_get_int(t, tokens_keys, "ttl");
+	ti->max_ttl_ms = conf_get_int(t, tokens_keys, "max_ttl");
+	ti->timeout_ms = conf_get_int(t, tokens_keys, "timeout");
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+		if (strcmp(s->kind, "requester") == 0)
+			ti->requester_count++;
+	ti->requesters = calloc(ti->requester_count + 1, sizeof *ti->requesters);
+	if (ti->requesters == NULL) {
+		conf_error_at(errors, t->file, t->line, "out of memory");
+		token_issuer_free(&ti);
+		return -1;
+	}
+	ti->requester_count = 0;
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+		if (strcmp(s->kind, "requester") == 0)
+			requester_load(s, errors, &ti->requesters[ti->requester_count++]);
+	path = conf_get(t, tokens_keys, "key_file");
+	if (errors->count == before && token_key_load(path, true, ti->key, &err) < 0)
+		conf_error_at(errors, t->file, conf_line(t, "key_file"), "key_file %s: %s",
+			      path, err);
+	path = conf_get(t, tokens_keys, "password_file");
+	if (errors->count == before && path != NULL &&
+	    config_read_secret_file(path, &password, &password_len, &err) < 0)
+		conf_error_at(errors, t->file, conf_line(t, "password_file"), "%s", err);
+	opt.timeout_ms = ti->timeout_ms;
+	opt.password = password;
+	opt.ca_file = conf_get(t, tokens_keys, "ca_file");
+	path = conf_get(t, tokens_keys, "store");
+	if (errors->count == before && token_store_open(path, &opt, &ti->store, &err) < 0)
+		conf_error_at(errors, t->file, conf_line(t, "store"), "store %s: %s", path, err);
+	if (password != NULL) {
+		explicit_bzero(password, password_len);
+		free(password);
+	}
+	if (errors->count != before) {
+		token_issuer_free(&ti);
+		return -1;
+	}
+	*issuer_r = ti;
+	return 0;
+}
+
+void token_issuer_free(struct token_issuer **issuer)
+{
+	struct token_issuer *ti = *issuer;
+
+	if (ti == NULL)
+		return;
+	token_store_close(&ti->store);
+	for (size_t i = 0; ti->requesters != NULL && i < ti->requester_count; i++)
+		requester_free(&ti->requesters[i]);
+	free(ti->requesters);
+	conf_strv_free(&ti->map.strip_suffix);
+	explicit_bzero(ti->key, sizeof ti->key);
+	free(ti);
+	*issuer = NULL;
+}
+
+void token_issuer_set_clock(struct token_issuer *ti, token_clock_fn *fn, void *ctx)
+{
+	ti->clock = fn != NULL ? fn : token_wall_ms;
+	ti->clock_ctx = ctx;
+}
+
+void token_issuer_stats(struct token_issuer *ti, struct token_stats *out)
+{
+	out->issued = atomic_load(&ti->n_issued);
+	out->redeemed = atomic_load(&ti->n_redeemed);
+	out->rejected = atomic_load(&ti->n_rejected);
+	out->unavailable = atomic_load(&ti->n_unavailable);
+	out->issue_refused = atomic_load(&ti->n_issue_refused);
+}
+
+struct token_requester *token_requester_find(struct token_issuer *ti, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < ti->requester_count; i++)
+		if (strcmp(ti->requesters[i].name, name) == 0)
+			return &ti->requesters[i];
+	return NULL;
+}
+
+/* ---- issuing ------------------------------------------------------------- */
+
+static bool globs_match(char **globs, const char *user)
+{
+	for (size_t i = 0; globs != NULL && globs[i] != NULL; i++)
+		if (fnmatch(globs[i], user, FNM_CASEFOLD) == 0)
+			return true;
+	return false;
+}
+
+bool token_user_allowed(const struct token_requester *r, const char *mapped)
+{
+	return globs_match(r->users, mapped) && !globs_match(r->deny_users, mapped);
+}
+
+/* Token bucket: rate_count tokens, refilled evenly over rate_per_ms. */
+static bool rate_take(struct token_requester *r, int64_t now_ms)
+{
+	bool ok;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->rate_last_ms != 0 && now_ms > r->rate_last_ms) {
+		r->tokens_left += (double)(now_ms - r->rate_last_ms) * r->rate_count /
+				  (double)r->rate_per_ms;
+		if (r->tokens_left > r->rate_count)
+			r->tokens_left = r->rate_count;
+	}
+	if (r->rate_last_ms == 0 || now_ms > r->rate_last_ms)
+		r->rate_last_ms = now_ms;
+	ok = r->tokens_left >= 1.0;
+	if (ok)
+		r->tokens_left -= 1.0;
+	pthread_mutex_unlock(&r->lock);
+	return ok;
+}
+
+const char *token_issue_status_text(enum token_issue_status st)
+{
+	switch (st) {
+	case TOKEN_ISSUE_OK: return "issued";
+	case TOKEN_ISSUE_BAD_USER: return "bad user";
+	case TOKEN_ISSUE_BAD_TTL: return "ttl out of range";
+	case TOKEN_ISSUE_USER_DENIED: return "user not allowed for this requester";
+	case TOKEN_ISSUE_RATE: return "issuance rate exceeded";
+	case TOKEN_ISSUE_OUTSTANDING: return "too many outstanding tokens";
+	case TOKEN_ISSUE_UNAVAILABLE: return "token store unavailable";
+	case TOKEN_ISSUE_NO_REQUESTER: return "no such requester";
+	}
+	return "?";
+}
+
+static bool user_text_ok(const char *user)
+{
+	size_t len = strlen(user);
+
+	if (len == 0 || len > MAPPED_USER_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
+			return false;
+	return true;
+}
+
+enum token_issue_status token_issue(struct token_issuer *ti, const char *requester,
+				    const char *user, int64_t ttl_ms, int64_t deadline_ms,
+				    char *token_r, char *mapped_r, int64_t *expires_ms_r)
+{
+	struct token_requester *r = token_requester_find(ti, requester);
+	struct token_record *rec = NULL;
+	uint8_t hash[TOKEN_HASH_LEN];
+	char fp[TOKEN_FINGERPRINT_LEN + 1] = "-";
+	enum token_issue_status st = TOKEN_ISSUE_OK;
+	int64_t now;
+
+	token_r[0] = '\0';
+	mapped_r[0] = '\0';
+	if (r == NULL)
+		return TOKEN_ISSUE_NO_REQUESTER;
+	if (ttl_ms == 0)
+		ttl_ms = ti->ttl_ms;
+	if (!user_text_ok(user) ||
+	    router_map_username(&ti->map, user, mapped_r, MAPPED_USER_MAX + 1) < 0 ||
+	    mapped_r[0] == '\0') {
+		st = TOKEN_ISSUE_BAD_USER;
+	} else if (ttl_ms < TOKEN_TTL_MIN_MS || ttl_ms > ti->max_ttl_ms) {
+		st = TOKEN_ISSUE_BAD_TTL;
+	} else if (!token_user_allowed(r, mapped_r)) {
+		st = TOKEN_ISSUE_USER_DENIED;
+	} else if (!rate_take(r, clock_now_ms())) {
+		st = TOKEN_ISSUE_RATE;
+	} else if ((rec = calloc(1, sizeof *rec)) == NULL || token_generate(token_r) < 0 ||
+		   token_hash(ti->key, token_r, TOKEN_LEN, hash) < 0) {
+		st = TOKEN_ISSUE_UNAVAILABLE;
+		log_errorx("tokens: no randomness or no memory: refusing to issue");
+	} else {
+		now = ti->clock(ti->clock_ctx);
+		rec->issued_ms = now;
+		rec->expires_ms = now + ttl_ms;
+		snprintf(rec->requester, sizeof rec->requester, "%s", r->name);
+		snprintf(rec->user, sizeof rec->user, "%s", mapped_r);
+		snprintf(rec->source_ip, sizeof rec->source_ip, "%s", r->source_ip_text);
+		token_fingerprint(hash, fp);
+		switch (ti->store->ops->put(ti->store, hash, rec, r->max_outstanding, now,
+					    deadline_ms)) {
+		case TS_OK:
+			*expires_ms_r = rec->expires_ms;
+			break;
+		case TS_FULL:
+			st = TOKEN_ISSUE_OUTSTANDING;
+			break;
+		default:
+			st = TOKEN_ISSUE_UNAVAILABLE;
+			break;
+		}
+	}
+	free(rec);
+	explicit_bzero(hash, sizeof hash);
+	if (st != TOKEN_ISSUE_OK)
+		explicit_bzero(token_r, TOKEN_LEN + 1);
+	atomic_fetch_add(st == TOKEN_ISSUE_OK ? &ti->n_issued : &ti->n_issue_refused, 1);
+	log_security("token_issue", "requester", r->name,
+		     "user", mapped_r[0] != '\0' ? mapped_r : "-",
+		     "outcome", st == TOKEN_ISSUE_OK ? "ok" : token_issue_status_text(st),
+		     "fingerprint", st == TOKEN_ISSUE_OK ? fp : "-", NULL);
+	return st;
+}
+
+/* ---- redeeming ----------------------------------------------------------- */
+
+static bool users_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}
+
+static bool source_ip_allowed(const char *list_text, const char *source_ip)
+{
+	struct cidr_list list = { NULL, 0 };
+	char err[128];
+	bool ok;
+
+	if (list_text[0] == '\0')
+		return true;
+	/* A stored list that no longer parses allows nothing: fail closed. */
+	ok = cidr_list_parse(list_text, &list, err, sizeof err) == 0 && source_ip != NULL &&
+	     cidr_list_contains_text(&list, source_ip);
+	cidr_list_clear(&list);
+	return ok;
+}
+
+enum auth_result token_redeem(struct token_issuer *ti, const char *mapped_user,
+			      const char *token, size_t len, const char *source_ip,
+			      const char *request_id, int64_t deadline_ms,
+			      const char **detail_r)
+{
+	struct token_record *rec = malloc(sizeof *rec);
+	uint8_t hash[TOKEN_HASH_LEN];
+	char fp[TOKEN_FINGERPRINT_LEN + 1] = "-";
+	enum auth_result res = AUTH_REJECT;
+	enum token_store_status st;
+	const char *detail = "unknown";
+
+	if (rec == NULL) {
+		*detail_r = "out of memory";
+		return AUTH_ERROR;
+	}
+	rec->requester[0] = '\0';
+	if (!token_has_form(token, len)) {
+		detail = "not_a_token";
+		goto out;
+	}
+	if (token_hash(ti->key, token, len, hash) < 0) {
+		res = AUTH_ERROR;
+		detail = "hmac_failed";
+		goto out;
+	}
+	token_fingerprint(hash, fp);
+	st = ti->store->ops->consume(ti->store, hash, ti->clock(ti->clock_ctx), deadline_ms, rec);
+	if (st != TS_OK && st != TS_EXPIRED)
+		rec->requester[0] = '\0';
+	switch (st) {
+	case TS_OK:
+		if (!users_equal(rec->user, mapped_user))
+			detail = "user_mismatch";
+		else if (!source_ip_allowed(rec->source_ip, source_ip))
+			detail = "source_ip_mismatch";
+		else {
+			res = AUTH_OK;
+			detail = "ok";
+		}
+		break;
+	case TS_EXPIRED:
+		detail = "expired";
+		break;
+	case TS_NOT_FOUND:
+		detail = "unknown";
+		break;
+	default:
+		res = AUTH_UNAVAILABLE;
+		detail = "store_unavailable";
+		break;
+	}
+out:
+	atomic_fetch_add(res == AUTH_OK ? &ti->n_redeemed
+			 : res == AUTH_REJECT ? &ti->n_rejected : &ti->n_unavailable, 1);
+	log_security(res == AUTH_OK ? "token_redeem" : "token_reject",
+		     "request_id", request_id != NULL ? request_id : "-",
+		     "requester", rec->requester[0] != '\0' ? rec->requester : "-",
+		     "user", mapped_user != NULL ? mapped_user : "-",
+		     "bound_user", rec->requester[0] != '\0' ? rec->user : "-",
+		     "source_ip", source_ip != NULL ? source_ip : "-",
+		     "outcome", detail, "fingerprint", fp, NULL);
+	explicit_bzero(hash, sizeof hash);
+	free(rec);
+	*detail_r = res == AUTH_OK ? NULL : detail;
+	return res;
+}
