@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "tokens.h"
 #include "provider.h"
 
 #define CONFIG_SYSTEM_PATH "/etc/dagate/dagate.conf"
@@ -125,6 +126,11 @@ static void build_log(struct load *ld, const struct conf_section *s);
 static void build_map(struct load *ld, const struct conf_section *s);
 static void build_route(struct load *ld, const struct conf_section *s);
 static void build_provider(struct load *ld, const struct conf_section *s);
+/* [tokens] and [requester NAME] belong to tokens/, which validates them
+ * (token_config_validate, called at the end of config_load) and reads
+ * them from cfg->sections. */
+static void validated_by_tokens(struct load *ld, const struct conf_section *s) {}
+static void built_by_tokens(struct load *ld, const struct conf_section *s) {}
 
 static const struct section_kind section_kinds[] = {
 	{ "server", false, server_keys, NULL, build_server },
@@ -133,6 +139,8 @@ static const struct section_kind section_kinds[] = {
 	{ "map", false, map_keys, NULL, build_map },
 	{ "route", false, route_keys, NULL, build_route },
 	{ "provider", true, NULL, validate_provider, build_provider },
+	{ "tokens", false, NULL, validated_by_tokens, built_by_tokens },
+	{ "requester", true, NULL, validated_by_tokens, built_by_tokens },
 };
 #define SECTION_KIND_COUNT (sizeof section_kinds / sizeof section_kinds[0])
 _Static_assert(SECTION_KIND_COUNT <= sizeof ((struct load *)0)->have,
@@ -514,6 +522,7 @@ int config_load(const char *path, struct dagate_config **cfg_r,
 	for (size_t i = 0; i < SECTION_KIND_COUNT; i++)
 		if (!section_kinds[i].named && !ld.have[i])
 			section_kinds[i].build(&ld, NULL);
+	token_config_validate(ld.cfg, errors);
 
 	if (errors->count > before) {
 		config_free(&ld.cfg);
