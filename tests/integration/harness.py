@@ -39,6 +39,7 @@ SOAP_ENV_NS = 'http://schemas.xmlsoap.org/soap/envelope/'
 SF_NS = 'urn:authentication.soap.sforce.com'
 START_TIMEOUT = 10.0
 SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer',
+                     'LeakSanitizer has encountered a fatal error',
                      'runtime error:', 'WARNING: ThreadSanitizer',
                      'SUMMARY: UndefinedBehaviorSanitizer')
 
@@ -77,9 +78,13 @@ def run_dagate(args, *, stdin=None, env=None, cwd=None, timeout=60):
     p = subprocess.run([dagate_bin()] + list(args), input=_to_bytes(stdin) or b'',
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        env=sanitizer_env(env), cwd=cwd or REPO, timeout=timeout)
-    return subprocess.CompletedProcess(
+    out = subprocess.CompletedProcess(
         p.args, p.returncode, p.stdout.decode('utf-8', 'replace'),
         p.stderr.decode('utf-8', 'replace'))
+    reports = [m for m in SANITIZER_MARKERS if m in out.stderr]
+    if reports:
+        raise AssertionError('sanitizer report from dagate %s:\n%s' % (' '.join(args), out.stderr[-20000:]))
+    return out
 
 
 def _esc(value):
