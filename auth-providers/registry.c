@@ -15,11 +15,17 @@
 extern const struct provider_type prov_file_type;
 extern const struct provider_type prov_ldap_type;
 extern const struct provider_type prov_static_type;
+extern const struct provider_type prov_smtp_type;
+extern const struct provider_type prov_http_type;
+extern const struct provider_type prov_relay_type;
 
 const struct provider_type *const provider_types[] = {
 	&prov_file_type,
 	&prov_ldap_type,
 	&prov_static_type,
+	&prov_smtp_type,
+	&prov_http_type,
+	&prov_relay_type,
 	NULL,
 };
 

@@ -1,0 +1,90 @@
+/*
+ * What the libcurl-based providers (smtp, http, relay) share: one safe way
+ * to set up an easy handle, the login template, a bounded response buffer.
+ *
+ * Every handle made here: verifies the peer's certificate and host name
+ * against `ca_file` (or the system store) unless `insecure_tls`; speaks
+ * TLS 1.2 or later; follows no redirect; allows only the protocols asked
+ * for; ignores proxy and netrc settings from the environment; uses no
+ * signals; and times out at the absolute deadline it was made for.
+ *
+ * Credentials: the caller hands them to libcurl with CURLOPT_USERNAME /
+ * CURLOPT_PASSWORD, never in a URL. libcurl's own heap is wiped on free
+ * (curlc_global_init installs wiping allocators), so its internal copies of
+ * passwords and Authorization headers do not linger in freed memory.
+ *
+ * Threads: curlc_global_init() runs from provider init (single-threaded);
+ * everything else is safe from any thread, one handle per call.
+ */
+#ifndef DAGATE_CURL_COMMON_H
+#define DAGATE_CURL_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+
+/* Largest backend answer read (an AuthenticateResult is ~300 bytes; an
+ * intranet page may be larger, but its body is never needed). */
+#define CURLC_BODY_MAX (64 * 1024)
+/* Longest login built from a template: usernames are capped at 512 bytes
+ * by the SOAP layer, and a template may repeat them. */
+#define CURLC_LOGIN_MAX 1024
+
+struct curlc_tls {
+	char *ca_file;   /* NULL: system store */
+	bool insecure;   /* insecure_tls = yes: no verification (logged) */
+};
+
+int curlc_global_init(const char **error_r);
+
+/* Read `ca_file` / `insecure_tls` (provider_common_keys) into `tls`, logging
+ * the insecure case loudly for provider `name`. Returns -1 on OOM. */
+int curlc_tls_from_conf(struct curlc_tls *tls, const struct conf_section *s,
+			const char *name);
+void curlc_tls_clear(struct curlc_tls *tls);
+
+/* A response accumulated by curlc_write_cb (CURLOPT_WRITEDATA). More than
+ * CURLC_BODY_MAX bytes make the transfer fail (CURLE_WRITE_ERROR). */
+struct curlc_body {
+	char data[CURLC_BODY_MAX + 1];  /* NUL-terminated */
+	size_t len;
+	bool overflow;
+};
+size_t curlc_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
+/* Discards the body (for checks that only need the status). */
+size_t curlc_discard_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+/* A new easy handle for `url` with the settings above. `protocols` is a
+ * CURLOPT_PROTOCOLS_STR list ("https", "smtp,smtps"). `errbuf` must hold
+ * CURL_ERROR_SIZE bytes and outlive the handle. Returns NULL with *error_r
+ * when the deadline has already passed ("timeout") or on failure. */
+CURL *curlc_new(const char *url, const char *protocols,
+		const struct curlc_tls *tls, int64_t deadline_ms,
+		char *errbuf, const char **error_r);
+
+/* Short, fixed description of a libcurl failure for audit details and
+ * probe rows (never includes server text or credentials). */
+const char *curlc_failure(CURLcode code);
+
+/* Build the backend login from `tmpl`: %u the mapped username, %l its local
+ * part (before the last '@', or all of it), %d its domain (after the last
+ * '@'), %% a percent sign. Returns -1 with *error_r when the template is
+ * invalid or the username has no domain for %d, or the result would exceed
+ * `size` - 1 bytes. Pure (unit-tested). */
+int curlc_login_expand(const char *tmpl, const char *username, char *out,
+		       size_t size, const char **error_r);
+/* Validate a template at start-up (unknown % escapes). */
+int curlc_login_check(const char *tmpl, const char **error_r);
+
+/* The earlier of `deadline_ms` and now + `timeout_ms` (for probe hooks,
+ * which get the command's deadline and not the provider's timeout). */
+int64_t curlc_probe_deadline(int64_t deadline_ms, int64_t timeout_ms);
+
+/* 32 random bytes as 64 hex characters plus NUL (negative controls). */
+int curlc_random_hex(char out[65]);
+
+#endif

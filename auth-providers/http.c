@@ -1,0 +1,310 @@
+/*
+ * `http`: a login is an HTTP request to `url` with the user's credentials.
+ *
+ * ok only on the configured 2xx status (`ok_status`); 401 and 403 are a
+ * reject; everything else (other statuses, redirects, which are never
+ * followed, timeouts, TLS failures) is unavailable. Exactly one auth scheme
+ * is offered, so a server cannot talk dagate down from digest to basic.
+ * Every check uses a new handle and thus a new connection; for ntlm and
+ * negotiate that is also asked for explicitly, because those authenticate
+ * the connection rather than the request.
+ *
+ * Negative control: a URL that accepts anyone (a location without
+ * auth_basic, a guest account) would let every password in. At start-up,
+ * in `dagate probe` and every HTTP_CONTROL_INTERVAL_MS, a request with a
+ * random user and password must be refused with 401/403. If it is accepted,
+ * the provider is disabled (every login: unavailable) and says so loudly.
+ */
+#include "provider.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "curl_common.h"
+#include "log.h"
+
+/* How often the negative control is repeated while serving: a server's
+ * configuration can change under us, but checking it on every login would
+ * double the backend's load. */
+#define HTTP_CONTROL_INTERVAL_MS (10 * 60 * 1000)
+
+static const char *const http_auth_names[] = { "basic", "digest", "ntlm", NULL };
+
+static const struct conf_key http_keys[] = {
+	{ "url", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
+	  "https:// address that answers ok_status only to valid credentials" },
+	{ "auth", CONF_ENUM, 0, "basic", 0, 0, http_auth_names,
+	  "HTTP authentication scheme: basic, digest or ntlm" },
+	{ "login", CONF_STRING, 0, "%u", 0, 0, NULL,
+	  "user name sent: %u mapped username, %l its local part, %d its domain" },
+	{ "ok_status", CONF_UINT, 0, "200", 200, 299, NULL,
+	  "the status that means valid credentials" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+enum http_control {
+	HTTP_CONTROL_UNKNOWN = 0,   /* not run, or the server did not answer */
+	HTTP_CONTROL_PASSED,        /* random credentials refused */
+	HTTP_CONTROL_FAILED,        /* random credentials accepted: disabled */
+};
+
+struct http_state {
+	char *url;
+	char *login;
+	long auth;                  /* CURLAUTH_* */
+	const char *auth_name;
+	long ok_status;
+	struct curlc_tls tls;
+	atomic_int control;         /* enum http_control */
+	_Atomic int64_t control_at; /* clock_now_ms() of the last control */
+	atomic_flag control_busy;   /* one periodic re-check at a time */
+};
+
+/* One request. Returns the HTTP status, or 0 with *error_r on failure. */
+static long http_request(struct http_state *st, const char *login,
+			 const char *password, int64_t deadline_ms,
+			 const char **error_r)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	CURL *h = curlc_new(st->url, "https", &st->tls, deadline_ms, errbuf, error_r);
+	bool per_connection = st->auth == CURLAUTH_NTLM;
+	long status = 0;
+	CURLcode rc;
+
+	if (h == NULL)
+		return 0;
+	if (curl_easy_setopt(h, CURLOPT_HTTPAUTH, st->auth) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_USERNAME, login) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PASSWORD, password) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, per_connection ? 1L : 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, per_connection ? 1L : 0L) != CURLE_OK) {
+		*error_r = "libcurl option refused";
+	} else {
+		rc = curl_easy_perform(h);
+		if (rc == CURLE_OK) {
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		} else {
+			*error_r = curlc_failure(rc);
+			log_debug("http %s: %s (%s)", st->url, *error_r, errbuf);
+		}
+	}
+	curl_easy_cleanup(h);
+	return status;
+}
+
+/* Random credentials must be refused. Updates st->control. */
+static enum http_control http_run_control(struct provider *p, int64_t deadline_ms,
+					  long *status_r, const char **error_r)
+{
+	struct http_state *st = p->state;
+	char user[80], password[65];
+	enum http_control prev, now;
+	long status;
+
+	*status_r = 0;
+	if (curlc_random_hex(password) < 0) {
+		*error_r = "no randomness";
+		return (enum http_control)atomic_load(&st->control);
+	}
+	snprintf(user, sizeof user, "dagate-control-%.16s", password + 48);
+	status = http_request(st, user, password, deadline_ms, error_r);
+	explicit_bzero(password, sizeof password);
+	*status_r = status;
+	if (status == 401 || status == 403)
+		now = HTTP_CONTROL_PASSED;
+	else if (status >= 200 && status <= 299)
+		now = HTTP_CONTROL_FAILED;
+	else
+		return (enum http_control)atomic_load(&st->control);  /* no verdict */
+	atomic_store(&st->control_at, clock_now_ms());
+	prev = (enum http_control)atomic_exchange(&st->control, (int)now);
+	if (now == HTTP_CONTROL_FAILED && prev != HTTP_CONTROL_FAILED)
+		log_errorx("provider %s: DISABLED: %s answered %ld to a random user and "
+			   "password, so it would accept any password; every login through "
+			   "this provider answers 'unavailable' until it refuses them",
+			   p->name, st->url, status);
+	else if (now == HTTP_CONTROL_PASSED && prev == HTTP_CONTROL_FAILED)
+		log_warnx("provider %s: %s refuses random credentials again; enabled",
+			  p->name, st->url);
+	return now;
+}
+
+/* The control state to act on for one login, re-running it when due. */
+static enum http_control http_control_for_login(struct provider *p,
+						const struct auth_request *req)
+{
+	struct http_state *st = p->state;
+	enum http_control c = (enum http_control)atomic_load(&st->control);
+	const char *error = NULL;
+	long status;
+
+	if (c == HTTP_CONTROL_UNKNOWN) {
+		auth_trace_step(req, "http: negative control (random credentials) first");
+		return http_run_control(p, req->deadline_ms, &status, &error);
+	}
+	if (clock_now_ms() - atomic_load(&st->control_at) > HTTP_CONTROL_INTERVAL_MS &&
+	    !atomic_flag_test_and_set(&st->control_busy)) {
+		c = http_run_control(p, req->deadline_ms, &status, &error);
+		atomic_flag_clear(&st->control_busy);
+	}
+	return c;
+}
+
+static enum auth_result http_authenticate(struct provider *p,
+					  const struct auth_request *req,
+					  const char **detail_r)
+{
+	struct http_state *st = p->state;
+	char login[CURLC_LOGIN_MAX];
+	const char *error = "no answer";
+	long status;
+
+	if (req->password_len == 0 || req->password[0] == '\0') {
+		*detail_r = "empty password";
+		return AUTH_REJECT;
+	}
+	switch (http_control_for_login(p, req)) {
+	case HTTP_CONTROL_FAILED:
+		auth_trace_step(req, "http: disabled: %s accepts random credentials", st->url);
+		*detail_r = "disabled: accepts random credentials";
+		return AUTH_UNAVAILABLE;
+	case HTTP_CONTROL_UNKNOWN:
+		auth_trace_step(req, "http: negative control got no verdict");
+		*detail_r = "negative control: no verdict";
+		return AUTH_UNAVAILABLE;
+	case HTTP_CONTROL_PASSED:
+		break;
+	}
+	if (curlc_login_expand(st->login, req->username, login, sizeof login, &error) < 0) {
+		*detail_r = error;
+		return AUTH_UNKNOWN_USER;
+	}
+	if (st->auth == CURLAUTH_BASIC && strchr(login, ':') != NULL) {
+		/* Basic cannot carry it: "user:pass" would split at the wrong colon */
+		*detail_r = "':' in login";
+		return AUTH_UNKNOWN_USER;
+	}
+	auth_trace_step(req, "http: GET %s with %s as %s", st->url, st->auth_name, login);
+	status = http_request(st, login, req->password, req->deadline_ms, &error);
+	explicit_bzero(login, sizeof login);
+	if (status == 0) {
+		auth_trace_step(req, "http: no answer: %s", error);
+		*detail_r = error;
+		return AUTH_UNAVAILABLE;
+	}
+	auth_trace_step(req, "http: TLS verified, status %ld", status);
+	if (status == st->ok_status)
+		return AUTH_OK;
+	if (status == 401 || status == 403) {
+		*detail_r = status == 401 ? "http:401" : "http:403";
+		return AUTH_REJECT;
+	}
+	*detail_r = status >= 300 && status < 400 ? "redirect not followed"
+		  : status >= 500 ? "server error" : "unexpected status";
+	return AUTH_UNAVAILABLE;
+}
+
+static int http_probe(struct provider *p, int64_t deadline_ms, const char **detail_r)
+{
+	long status;
+	const char *error = "no answer";
+
+	switch (http_run_control(p, curlc_probe_deadline(deadline_ms, p->timeout_ms),
+				 &status, &error)) {
+	case HTTP_CONTROL_PASSED:
+		*detail_r = "TLS verified, random credentials refused";
+		return 0;
+	case HTTP_CONTROL_FAILED:
+		*detail_r = "random credentials ACCEPTED: provider disabled";
+		return -1;
+	case HTTP_CONTROL_UNKNOWN:
+		break;
+	}
+	*detail_r = status != 0 ? "random credentials neither accepted nor refused" : error;
+	return -1;
+}
+
+static void http_fini(struct provider *p)
+{
+	struct http_state *st = p->state;
+
+	if (st == NULL)
+		return;
+	free(st->url);
+	free(st->login);
+	curlc_tls_clear(&st->tls);
+	free(st);
+	p->state = NULL;
+}
+
+static int http_init(struct provider *p, const struct conf_section *s,
+		     struct conf_errors *errors)
+{
+	struct http_state *st = calloc(1, sizeof *st);
+	const char *url = conf_get(s, http_keys, "url");
+	const char *login = conf_get(s, http_keys, "login");
+	const char *auth = conf_get(s, http_keys, "auth");
+	const char *error;
+	long status;
+	int ret = 0;
+
+	if (st == NULL)
+		return -1;
+	p->state = st;
+	atomic_init(&st->control, HTTP_CONTROL_UNKNOWN);
+	atomic_init(&st->control_at, 0);
+	atomic_flag_clear(&st->control_busy);
+	if (curlc_global_init(&error) < 0) {
+		conf_error_at(errors, s->file, s->line, "%s", error);
+		ret = -1;
+	}
+	if (strncasecmp(url, "https://", 8) != 0) {
+		conf_error_at(errors, s->file, conf_line(s, "url"),
+			      "url must be https:// (passwords are sent)");
+		ret = -1;
+	}
+	if (strchr(url, '@') != NULL) {
+		conf_error_at(errors, s->file, conf_line(s, "url"),
+			      "url must not contain credentials");
+		ret = -1;
+	}
+	if (curlc_login_check(login, &error) < 0) {
+		conf_error_at(errors, s->file, conf_line(s, "login"), "login: %s", error);
+		ret = -1;
+	}
+	st->auth_name = strcmp(auth, "digest") == 0 ? "digest"
+		      : strcmp(auth, "ntlm") == 0 ? "ntlm" : "basic";
+	st->auth = strcmp(auth, "digest") == 0 ? CURLAUTH_DIGEST
+		 : strcmp(auth, "ntlm") == 0 ? CURLAUTH_NTLM : CURLAUTH_BASIC;
+	st->ok_status = (long)conf_get_int(s, http_keys, "ok_status");
+	st->url = strdup(url);
+	st->login = strdup(login);
+	if (st->url == NULL || st->login == NULL ||
+	    curlc_tls_from_conf(&st->tls, s, p->name) < 0)
+		ret = -1;
+	if (ret < 0) {
+		http_fini(p);
+		return -1;
+	}
+	/* Start-up negative control; a server that is down now is checked
+	 * before the first login instead. */
+	if (http_run_control(p, curlc_probe_deadline(INT64_MAX, p->timeout_ms),
+			     &status, &error) == HTTP_CONTROL_UNKNOWN)
+		log_warnx("provider %s: negative control not possible at start-up (%s); "
+			  "it runs before the first login", p->name,
+			  status != 0 ? "unexpected status" : error);
+	return 0;
+}
+
+const struct provider_type prov_http_type = {
+	.name = "http",
+	.keys = http_keys,
+	.init = http_init,
+	.authenticate = http_authenticate,
+	.probe = http_probe,
+	.fini = http_fini,
+};

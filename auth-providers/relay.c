@@ -1,0 +1,456 @@
+/*
+ * `relay`: forward Authenticate (username, password, sourceIp) to another
+ * Delegated Authentication endpoint over verified HTTPS.
+ *
+ * The request and the answer go through the gSOAP binding generated from
+ * wsdl/authentication.wsdl. The answer counts only when it is HTTP 200 with
+ * exactly one well-formed Envelope/Body/AuthenticateResult holding exactly
+ * one Authenticated, and nothing else in the Body or after the Envelope.
+ * true -> ok, false -> reject (the remote service decided), anything else
+ * (HTML, a fault, a redirect, a timeout) -> unavailable.
+ *
+ * The loop guard is described in relay.h.
+ */
+#include "provider.h"
+#include "relay.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "soapH.h"
+
+#include "curl_common.h"
+#include "log.h"
+
+static const struct conf_key relay_keys[] = {
+	{ "url", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
+	  "https:// address of the other Delegated Authentication endpoint" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+
+/* Our own namespace table: the relay never depends on the server's. */
+static struct Namespace relay_namespaces[] = {
+	{ "SOAP-ENV", "http://schemas.xmlsoap.org/soap/envelope/", NULL, NULL },
+	{ "SOAP-ENC", "http://schemas.xmlsoap.org/soap/encoding/", NULL, NULL },
+	{ "xsi", "http://www.w3.org/2001/XMLSchema-instance", NULL, NULL },
+	{ "xsd", "http://www.w3.org/2001/XMLSchema", NULL, NULL },
+	{ "sf", "urn:authentication.soap.sforce.com", NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
+};
+
+struct relay_state {
+	char *url;
+	struct curlc_tls tls;
+};
+
+/* ---- instance id and logins in flight (the loop guard) ------------------- */
+
+struct relay_flight {
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	struct relay_flight *next;
+};
+
+static pthread_once_t relay_once = PTHREAD_ONCE_INIT;
+static char relay_id[65];
+static unsigned char relay_key[32];   /* HMAC key for logins in flight */
+static bool relay_ready;
+static pthread_mutex_t relay_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct relay_flight *relay_flights;   /* under relay_lock */
+
+static void relay_do_init(void)
+{
+	relay_ready = curlc_random_hex(relay_id) == 0 &&
+		      RAND_bytes(relay_key, sizeof relay_key) == 1;
+}
+
+const char *relay_instance_id(void)
+{
+	pthread_once(&relay_once, relay_do_init);
+	return relay_ready ? relay_id : "";
+}
+
+static void relay_mac_field(EVP_MAC_CTX *ctx, const char *s, size_t len)
+{
+	unsigned char n[8];
+
+	for (int i = 0; i < 8; i++)
+		n[i] = (unsigned char)((uint64_t)len >> (8 * i));
+	EVP_MAC_update(ctx, n, sizeof n);
+	EVP_MAC_update(ctx, (const unsigned char *)s, len);
+}
+
+/* HMAC-SHA256 over the three fields, length-prefixed. */
+static int relay_login_mac(const char *username, const char *password,
+			   size_t password_len, const char *source_ip,
+			   unsigned char mac[EVP_MAX_MD_SIZE])
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = alg != NULL ? EVP_MAC_CTX_new(alg) : NULL;
+	size_t len = 0;
+	int ret = -1;
+
+	memset(mac, 0, EVP_MAX_MD_SIZE);
+	if (ctx != NULL && relay_ready &&
+	    EVP_MAC_init(ctx, relay_key, sizeof relay_key, params) == 1) {
+		relay_mac_field(ctx, username, strlen(username));
+		relay_mac_field(ctx, password, password_len);
+		relay_mac_field(ctx, source_ip, strlen(source_ip));
+		if (EVP_MAC_final(ctx, mac, &len, EVP_MAX_MD_SIZE) == 1)
+			ret = 0;
+	}
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(alg);
+	return ret;
+}
+
+bool relay_loop_detected(const char *header_value, const char *username,
+			 const char *password, size_t password_len,
+			 const char *source_ip)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	bool loop = false;
+
+	if (header_value == NULL)
+		return false;
+	pthread_once(&relay_once, relay_do_init);
+	if (!relay_ready)
+		return false;
+	if (strcasecmp(header_value, relay_id) == 0)
+		return true;
+	if (relay_login_mac(username, password, password_len,
+			    source_ip != NULL ? source_ip : "", mac) < 0)
+		return false;
+	pthread_mutex_lock(&relay_lock);
+	for (const struct relay_flight *f = relay_flights; f != NULL; f = f->next)
+		if (CRYPTO_memcmp(f->mac, mac, sizeof mac) == 0)
+			loop = true;
+	pthread_mutex_unlock(&relay_lock);
+	explicit_bzero(mac, sizeof mac);
+	return loop;
+}
+
+static void relay_flight_add(struct relay_flight *f)
+{
+	pthread_mutex_lock(&relay_lock);
+	f->next = relay_flights;
+	relay_flights = f;
+	pthread_mutex_unlock(&relay_lock);
+}
+
+static void relay_flight_remove(struct relay_flight *f)
+{
+	pthread_mutex_lock(&relay_lock);
+	for (struct relay_flight **pp = &relay_flights; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&relay_lock);
+	explicit_bzero(f->mac, sizeof f->mac);
+}
+
+/* ---- SOAP ------------------------------------------------------------------ */
+
+static struct soap *relay_soap_new(void)
+{
+	struct soap *soap = soap_new1(SOAP_ENC_PLAIN | SOAP_XML_STRICT | SOAP_C_UTFSTRING |
+				      SOAP_XML_NOTYPE);
+
+	if (soap != NULL)
+		soap_set_namespaces(soap, relay_namespaces);
+	return soap;
+}
+
+static void relay_soap_free(struct soap *soap)
+{
+	/* the send and receive buffers held the password */
+	explicit_bzero(soap->buf, sizeof soap->buf);
+	soap_destroy(soap);
+	soap_end(soap);
+	soap_free(soap);
+}
+
+/* The Authenticate envelope as a malloc'd string (caller wipes and frees). */
+static char *relay_build_request(const struct auth_request *req)
+{
+	struct _sf__Authenticate a;
+	struct soap *soap = relay_soap_new();
+	const char *out = NULL;
+	char *copy = NULL;
+
+	if (soap == NULL)
+		return NULL;
+	soap_default__sf__Authenticate(soap, &a);
+	a.username = (char *)req->username;
+	a.password = (char *)req->password;
+	a.sourceIp = (char *)(req->source_ip != NULL ? req->source_ip : "");
+	soap->os = &out;
+	if (soap_begin_send(soap) == SOAP_OK &&
+	    soap_envelope_begin_out(soap) == SOAP_OK &&
+	    soap_body_begin_out(soap) == SOAP_OK &&
+	    soap_put__sf__Authenticate(soap, &a, "sf:Authenticate", "") == SOAP_OK &&
+	    soap_body_end_out(soap) == SOAP_OK &&
+	    soap_envelope_end_out(soap) == SOAP_OK &&
+	    soap_end_send(soap) == SOAP_OK && out != NULL)
+		copy = strdup(out);
+	if (out != NULL)
+		explicit_bzero((char *)out, strlen(out));
+	soap->os = NULL;
+	relay_soap_free(soap);
+	return copy;
+}
+
+static bool relay_only_space(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && s[i] != '\0'; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return false;
+	return true;
+}
+
+/* Next thing in the stream must not be another element. */
+static int relay_no_more_elements(struct soap *soap)
+{
+	if (soap_peek_element(soap) != SOAP_NO_TAG)
+		return soap->error = SOAP_TAG_MISMATCH;
+	soap->error = SOAP_OK;
+	return SOAP_OK;
+}
+
+int relay_parse_answer(const char *body, size_t len, bool *authenticated_r,
+		       const char **error_r)
+{
+	struct _sf__AuthenticateResult result;
+	struct soap *soap;
+	int ret = -1;
+
+	*authenticated_r = false;
+	*error_r = "not an AuthenticateResult";
+	if (strlen(body) != len)
+		return -1;   /* NUL inside */
+	soap = relay_soap_new();
+	if (soap == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	soap_default__sf__AuthenticateResult(soap, &result);
+	soap->is = body;
+	if (soap_begin_recv(soap) == SOAP_OK &&
+	    soap_envelope_begin_in(soap) == SOAP_OK &&
+	    soap_recv_header(soap) == SOAP_OK &&
+	    soap_body_begin_in(soap) == SOAP_OK &&
+	    soap_in__sf__AuthenticateResult(soap, "sf:AuthenticateResult", &result, NULL) != NULL &&
+	    relay_no_more_elements(soap) == SOAP_OK &&
+	    soap_body_end_in(soap) == SOAP_OK &&
+	    relay_no_more_elements(soap) == SOAP_OK &&
+	    soap_envelope_end_in(soap) == SOAP_OK &&
+	    soap_end_recv(soap) == SOAP_OK &&
+	    relay_only_space(soap->buf + soap->bufidx, soap->buflen - soap->bufidx) &&
+	    relay_only_space(soap->is != NULL ? soap->is : "", SIZE_MAX)) {
+		*authenticated_r = result.Authenticated == xsd__boolean__true_;
+		ret = 0;
+	}
+	soap->is = NULL;
+	relay_soap_free(soap);
+	return ret;
+}
+
+/* ---- the provider ---------------------------------------------------------- */
+
+static int relay_init(struct provider *p, const struct conf_section *s,
+		      struct conf_errors *errors)
+{
+	struct relay_state *st = calloc(1, sizeof *st);
+	const char *url = conf_get(s, relay_keys, "url");
+	const char *error;
+	int ret = 0;
+
+	if (st == NULL)
+		return -1;
+	p->state = st;
+	if (curlc_global_init(&error) < 0) {
+		conf_error_at(errors, s->file, s->line, "%s", error);
+		ret = -1;
+	}
+	if (strncasecmp(url, "https://", 8) != 0) {
+		conf_error_at(errors, s->file, conf_line(s, "url"),
+			      "url must be https:// (passwords are forwarded)");
+		ret = -1;
+	}
+	if (strchr(url, '@') != NULL) {
+		conf_error_at(errors, s->file, conf_line(s, "url"),
+			      "url must not contain credentials");
+		ret = -1;
+	}
+	if (relay_instance_id()[0] == '\0') {
+		conf_error_at(errors, s->file, s->line, "no randomness for the relay id");
+		ret = -1;
+	}
+	st->url = strdup(url);
+	if (st->url == NULL || curlc_tls_from_conf(&st->tls, s, p->name) < 0)
+		ret = -1;
+	if (ret < 0) {
+		p->type->fini(p);
+		return -1;
+	}
+	return 0;
+}
+
+static enum auth_result relay_authenticate(struct provider *p,
+					   const struct auth_request *req,
+					   const char **detail_r)
+{
+	struct relay_state *st = p->state;
+	struct relay_flight flight;
+	struct curl_slist *headers = NULL;
+	struct curlc_body *answer = NULL;
+	char errbuf[CURL_ERROR_SIZE], hdr[128];
+	enum auth_result result = AUTH_UNAVAILABLE;
+	const char *error = "out of memory";
+	char *content_type = NULL;
+	char *body = NULL;
+	bool authenticated;
+	long status = 0;
+	CURL *h = NULL;
+	CURLcode rc;
+
+	if (req->password_len == 0 || req->password[0] == '\0') {
+		*detail_r = "empty password";
+		return AUTH_REJECT;
+	}
+	if (relay_login_mac(req->username, req->password, req->password_len,
+			    req->source_ip != NULL ? req->source_ip : "", flight.mac) < 0) {
+		*detail_r = "loop guard unavailable";
+		return AUTH_ERROR;
+	}
+	relay_flight_add(&flight);
+	snprintf(hdr, sizeof hdr, RELAY_HEADER ": %s", relay_id);
+	body = relay_build_request(req);
+	answer = calloc(1, sizeof *answer);
+	if (body == NULL || answer == NULL ||
+	    (headers = curl_slist_append(headers, "Content-Type: text/xml; charset=utf-8")) == NULL ||
+	    (headers = curl_slist_append(headers, "SOAPAction: \"\"")) == NULL ||
+	    (headers = curl_slist_append(headers, "Expect:")) == NULL ||
+	    (headers = curl_slist_append(headers, hdr)) == NULL)
+		goto done;
+	h = curlc_new(st->url, "https", &st->tls, req->deadline_ms, errbuf, &error);
+	if (h == NULL)
+		goto done;
+	auth_trace_step(req, "relay: POST %s", st->url);
+	if (curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body)) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curlc_write_cb) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, answer) != CURLE_OK) {
+		error = "libcurl option refused";
+		goto done;
+	}
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		error = curlc_failure(rc);
+		log_debug("relay %s: %s (%s)", st->url, error, errbuf);
+		goto done;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &content_type);
+	auth_trace_step(req, "relay: TLS verified, HTTP %ld", status);
+	if (status != 200) {
+		error = status == 500 ? "remote fault" : "unexpected HTTP status";
+		goto done;
+	}
+	if (content_type == NULL || strncasecmp(content_type, "text/xml", 8) != 0) {
+		error = "answer is not text/xml";
+		goto done;
+	}
+	if (relay_parse_answer(answer->data, answer->len, &authenticated, &error) < 0)
+		goto done;
+	auth_trace_step(req, "relay: Authenticated = %s", authenticated ? "true" : "false");
+	result = authenticated ? AUTH_OK : AUTH_REJECT;
+	error = NULL;
+done:
+	relay_flight_remove(&flight);
+	if (h != NULL)
+		curl_easy_cleanup(h);
+	curl_slist_free_all(headers);
+	if (body != NULL) {
+		explicit_bzero(body, strlen(body));
+		free(body);
+	}
+	if (answer != NULL) {
+		explicit_bzero(answer, sizeof *answer);
+		free(answer);
+	}
+	if (result == AUTH_UNAVAILABLE)
+		auth_trace_step(req, "relay: no answer: %s", error);
+	*detail_r = error;
+	return result;
+}
+
+/* Reachability: GET {url}?wsdl over verified TLS, no credentials. */
+static int relay_probe(struct provider *p, int64_t deadline_ms, const char **detail_r)
+{
+	struct relay_state *st = p->state;
+	char errbuf[CURL_ERROR_SIZE];
+	size_t len = strlen(st->url);
+	char *url = malloc(len + sizeof "?wsdl");
+	long status = 0;
+	CURL *h;
+	CURLcode rc;
+
+	if (url == NULL) {
+		*detail_r = "out of memory";
+		return -1;
+	}
+	snprintf(url, len + sizeof "?wsdl", "%s%s", st->url,
+		 strchr(st->url, '?') != NULL ? "" : "?wsdl");
+	h = curlc_new(url, "https", &st->tls,
+		      curlc_probe_deadline(deadline_ms, p->timeout_ms), errbuf, detail_r);
+	free(url);
+	if (h == NULL)
+		return -1;
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	if (rc != CURLE_OK) {
+		*detail_r = curlc_failure(rc);
+		return -1;
+	}
+	if (status != 200) {
+		*detail_r = "TLS verified, but the WSDL is not served (HTTP status not 200)";
+		return -1;
+	}
+	*detail_r = "TLS verified, WSDL served";
+	return 0;
+}
+
+static void relay_fini(struct provider *p)
+{
+	struct relay_state *st = p->state;
+
+	if (st == NULL)
+		return;
+	free(st->url);
+	curlc_tls_clear(&st->tls);
+	free(st);
+	p->state = NULL;
+}
+
+const struct provider_type prov_relay_type = {
+	.name = "relay",
+	.keys = relay_keys,
+	.init = relay_init,
+	.authenticate = relay_authenticate,
+	.probe = relay_probe,
+	.fini = relay_fini,
+};

@@ -1,0 +1,224 @@
+/*
+ * The pure parts of the libcurl providers: login templates, the relay's
+ * strict reading of an AuthenticateResult, and the loop guard's header rule.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "clock.h"
+#include "curl_common.h"
+#include "provider.h"
+#include "relay.h"
+#include "unit.h"
+
+extern const struct provider_type prov_smtp_type;
+extern const struct provider_type prov_http_type;
+extern const struct provider_type prov_relay_type;
+
+static void test_login_expand(void)
+{
+	static const struct {
+		const char *tmpl, *user, *want;  /* want NULL: error */
+	} cases[] = {
+		{ "%u", "joe@corp.example", "joe@corp.example" },
+		{ "%l", "joe@corp.example", "joe" },
+		{ "%d", "joe@corp.example", "corp.example" },
+		{ "CORP\\%l", "joe@corp.example", "CORP\\joe" },
+		{ "%l@mail.%d", "joe@corp.example", "joe@mail.corp.example" },
+		{ "100%%-%l", "joe@x", "100%-joe" },
+		{ "%l", "no-domain", "no-domain" },
+		{ "%u", "no-domain", "no-domain" },
+		{ "%d", "no-domain", NULL },
+		{ "%d", "trailing@", NULL },
+		{ "%l", "a@b@c.example", "a@b" },          /* last '@' splits */
+		{ "%d", "a@b@c.example", "c.example" },
+		{ "%x", "joe@x", NULL },                    /* unknown escape */
+		{ "joe%", "joe@x", NULL },                  /* dangling % */
+		{ "%l", "@x", NULL },                       /* empty result */
+		{ "plain", "joe@x", "plain" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char out[64];
+		const char *error = NULL;
+		int ret = curlc_login_expand(cases[i].tmpl, cases[i].user, out, sizeof out, &error);
+
+		if (cases[i].want == NULL) {
+			CHECK(ret < 0 && error != NULL, "%s on %s should fail", cases[i].tmpl,
+			      cases[i].user);
+		} else {
+			CHECK(ret == 0, "%s on %s: %s", cases[i].tmpl, cases[i].user,
+			      error ? error : "");
+			CHECK_STR(out, cases[i].want, cases[i].tmpl);
+		}
+	}
+}
+
+static void test_login_limits(void)
+{
+	char user[600], out[CURLC_LOGIN_MAX];
+	const char *error = NULL;
+
+	memset(user, 'a', sizeof user - 1);
+	user[sizeof user - 1] = '\0';
+	CHECK(curlc_login_expand("%u", user, out, sizeof out, &error) == 0, "599 bytes fit");
+	CHECK(curlc_login_expand("%u%u", user, out, sizeof out, &error) < 0,
+	      "1198 bytes do not fit in %d", CURLC_LOGIN_MAX);
+	CHECK(out[0] == '\0', "no partial login is left behind");
+	CHECK(curlc_login_expand("%u", "abc", out, 4, &error) == 0, "exact fit");
+	CHECK(curlc_login_expand("%u", "abcd", out, 4, &error) < 0, "one byte over");
+	CHECK(curlc_login_check("%u", &error) == 0, "default template");
+	CHECK(curlc_login_check("%l@%d", &error) == 0, "split template");
+	CHECK(curlc_login_check("%q", &error) < 0, "bad template");
+}
+
+#define ENV_OPEN "<?xml version=\"1.0\" encoding=\"UTF-8\"?>" \
+	"<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body>"
+#define ENV_CLOSE "</soapenv:Body></soapenv:Envelope>"
+#define RESULT(x) "<AuthenticateResult xmlns=\"urn:authentication.soap.sforce.com\">" x \
+	"</AuthenticateResult>"
+
+static void test_relay_parse(void)
+{
+	static const struct {
+		const char *name, *body;
+		int want;  /* 1 true, 0 false, -1 refused */
+	} cases[] = {
+		{ "true", ENV_OPEN RESULT("<Authenticated>true</Authenticated>") ENV_CLOSE, 1 },
+		{ "false", ENV_OPEN RESULT("<Authenticated>false</Authenticated>") ENV_CLOSE, 0 },
+		{ "xsd:boolean 1", ENV_OPEN RESULT("<Authenticated>1</Authenticated>") ENV_CLOSE, 1 },
+		{ "prefixed + empty header",
+		  "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+		  "xmlns:a=\"urn:authentication.soap.sforce.com\"><s:Header/><s:Body>"
+		  "<a:AuthenticateResult><a:Authenticated>true</a:Authenticated>"
+		  "</a:AuthenticateResult></s:Body></s:Envelope>\n", 1 },
+		{ "two Authenticated", ENV_OPEN RESULT("<Authenticated>false</Authenticated>"
+		  "<Authenticated>true</Authenticated>") ENV_CLOSE, -1 },
+		{ "no Authenticated", ENV_OPEN RESULT("") ENV_CLOSE, -1 },
+		{ "two results", ENV_OPEN RESULT("<Authenticated>false</Authenticated>")
+		  RESULT("<Authenticated>true</Authenticated>") ENV_CLOSE, -1 },
+		{ "extra child", ENV_OPEN RESULT("<Authenticated>false</Authenticated><x>true</x>")
+		  ENV_CLOSE, -1 },
+		{ "wrong namespace", ENV_OPEN "<AuthenticateResult xmlns=\"urn:other\">"
+		  "<Authenticated>true</Authenticated></AuthenticateResult>" ENV_CLOSE, -1 },
+		{ "not a boolean", ENV_OPEN RESULT("<Authenticated>yes</Authenticated>") ENV_CLOSE, -1 },
+		{ "nested true", ENV_OPEN RESULT("<Authenticated>false<b>true</b></Authenticated>")
+		  ENV_CLOSE, -1 },
+		{ "fault", ENV_OPEN "<soapenv:Fault><faultcode>soapenv:Server</faultcode>"
+		  "<faultstring>down</faultstring></soapenv:Fault>" ENV_CLOSE, -1 },
+		{ "other element", ENV_OPEN "<Foo xmlns=\"urn:authentication.soap.sforce.com\">"
+		  "<Authenticated>true</Authenticated></Foo>" ENV_CLOSE, -1 },
+		{ "after body", "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+		  "<soapenv:Body>" RESULT("<Authenticated>false</Authenticated>") "</soapenv:Body>"
+		  "<x>true</x></soapenv:Envelope>", -1 },
+		{ "after envelope", ENV_OPEN RESULT("<Authenticated>false</Authenticated>") ENV_CLOSE
+		  "<x>true</x>", -1 },
+		{ "DTD entity", "<!DOCTYPE x [<!ENTITY a \"true\">]>" ENV_OPEN
+		  RESULT("<Authenticated>&a;</Authenticated>") ENV_CLOSE, -1 },
+		{ "HTML", "<html><body>Authenticated true</body></html>", -1 },
+		{ "empty", "", -1 },
+		{ "SOAP 1.2", "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\"><e:Body>"
+		  RESULT("<Authenticated>true</Authenticated>") "</e:Body></e:Envelope>", -1 },
+		{ "mustUnderstand header", "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+		  "<soapenv:Header><h xmlns=\"urn:x\" soapenv:mustUnderstand=\"1\"/></soapenv:Header>"
+		  "<soapenv:Body>" RESULT("<Authenticated>true</Authenticated>") ENV_CLOSE, -1 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		bool auth = true;
+		const char *error = NULL;
+		int ret = relay_parse_answer(cases[i].body, strlen(cases[i].body), &auth, &error);
+
+		if (cases[i].want < 0) {
+			CHECK(ret < 0 && !auth && error != NULL, "%s must be refused", cases[i].name);
+		} else {
+			CHECK(ret == 0, "%s must parse (%s)", cases[i].name, error ? error : "");
+			CHECK(auth == (cases[i].want == 1), "%s: wrong value", cases[i].name);
+		}
+	}
+	{
+		/* a NUL byte hides the rest from a C-string parser: refused */
+		static const char body[] = ENV_OPEN RESULT("<Authenticated>true</Authenticated>")
+			ENV_CLOSE "\0<x/>";
+		bool auth = true;
+		const char *error = NULL;
+
+		CHECK(relay_parse_answer(body, sizeof body - 1, &auth, &error) < 0 && !auth,
+		      "embedded NUL must be refused");
+	}
+}
+
+static void test_loop_guard(void)
+{
+	const char *id = relay_instance_id();
+
+	CHECK(strlen(id) == 64, "instance id is 64 hex characters");
+	CHECK(!relay_loop_detected(NULL, "joe", "pw", 2, "1.2.3.4"),
+	      "no header (Salesforce itself): never a loop");
+	CHECK(relay_loop_detected(id, "joe", "pw", 2, "1.2.3.4"),
+	      "our own id coming back: a loop");
+	CHECK(!relay_loop_detected("0123456789abcdef0123456789abcdef"
+				   "0123456789abcdef0123456789abcdef", "joe", "pw", 2, "1.2.3.4"),
+	      "another instance's id with no login in flight: not a loop");
+	CHECK(!relay_loop_detected("", "joe", "pw", 2, ""), "empty header: not a loop");
+}
+
+static void test_failures(void)
+{
+	CHECK_STR(curlc_failure(CURLE_OPERATION_TIMEDOUT), "timeout", "timeout");
+	CHECK_STR(curlc_failure(CURLE_PEER_FAILED_VERIFICATION), "certificate not trusted", "cert");
+	CHECK_STR(curlc_failure(CURLE_COULDNT_CONNECT), "cannot connect", "connect");
+	CHECK_STR(curlc_failure(CURLE_TOO_MANY_REDIRECTS), "transfer failed", "default");
+}
+
+/* The empty-password guard inside each provider: a reject before any
+ * connection (the backends named here refuse connections, so reaching the
+ * network would have answered "unavailable"). */
+static void test_empty_password_guard(void)
+{
+	static const struct {
+		const struct provider_type *type;
+		const char *key, *value;
+	} cases[] = {
+		{ &prov_smtp_type, "uri", "smtp://127.0.0.1:1" },
+		{ &prov_http_type, "url", "https://127.0.0.1:1/check" },
+		{ &prov_relay_type, "url", "https://127.0.0.1:1/Sso.asmx" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct conf_entry type = { (char *)"type", (char *)cases[i].type->name, 1, NULL };
+		struct conf_entry target = { (char *)cases[i].key, (char *)cases[i].value, 2, &type };
+		struct conf_section section = { (char *)"provider", (char *)"p", "test.conf", 1,
+						&target, NULL };
+		struct provider p = { .type = cases[i].type, .name = (char *)"p",
+				      .timeout_ms = 500, .max_inflight = 1 };
+		struct conf_errors errors = { 0 };
+		struct auth_request req = {
+			.username = "joe@corp.example", .password = "", .password_len = 0,
+			.source_ip = "203.0.113.7", .request_id = "unit",
+			.deadline_ms = clock_now_ms() + 500,
+		};
+		const char *detail = NULL;
+
+		CHECK(cases[i].type->init(&p, &section, &errors) == 0, "%s init: %s",
+		      cases[i].type->name, errors.count ? errors.lines[0] : "");
+		if (p.state == NULL)
+			continue;
+		CHECK(cases[i].type->authenticate(&p, &req, &detail) == AUTH_REJECT,
+		      "%s: empty password must be a reject", cases[i].type->name);
+		CHECK_STR(detail, "empty password", cases[i].type->name);
+		cases[i].type->fini(&p);
+		conf_errors_clear(&errors);
+	}
+}
+
+int main(void)
+{
+	test_login_expand();
+	test_login_limits();
+	test_relay_parse();
+	test_loop_guard();
+	test_failures();
+	test_empty_password_guard();
+	return unit_done("test_curl");
+}
