@@ -373,6 +373,20 @@ const char *token_issue_status_text(enum token_issue_status st)
 	return "?";
 }
 
+/* The audit outcome of an issuance. */
+static const char *issue_outcome(enum token_issue_status st)
+{
+	static const char *const names[] = {
+		[TOKEN_ISSUE_OK] = "ok", [TOKEN_ISSUE_BAD_USER] = "bad_user",
+		[TOKEN_ISSUE_BAD_TTL] = "bad_ttl", [TOKEN_ISSUE_USER_DENIED] = "user_denied",
+		[TOKEN_ISSUE_RATE] = "rate_limited", [TOKEN_ISSUE_OUTSTANDING] = "too_many_outstanding",
+		[TOKEN_ISSUE_UNAVAILABLE] = "store_unavailable",
+		[TOKEN_ISSUE_NO_REQUESTER] = "no_requester",
+	};
+
+	return names[st];
+}
+
 static bool user_text_ok(const char *user)
 {
 	size_t len = strlen(user);
@@ -444,7 +458,7 @@ enum token_issue_status token_issue(struct token_issuer *ti, const char *request
 	atomic_fetch_add(st == TOKEN_ISSUE_OK ? &ti->n_issued : &ti->n_issue_refused, 1);
 	log_security("token_issue", "requester", r->name,
 		     "user", mapped_r[0] != '\0' ? mapped_r : "-",
-		     "outcome", st == TOKEN_ISSUE_OK ? "ok" : token_issue_status_text(st),
+		     "outcome", issue_outcome(st),
 		     "fingerprint", st == TOKEN_ISSUE_OK ? fp : "-", NULL);
 	return st;
 }

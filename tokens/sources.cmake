@@ -7,3 +7,4 @@ list(APPEND DAGATE_CORE_SOURCES
   tokens/api.c
   tokens/cli.c)
 dagate_unit_test(test_tokens tests/unit/test_tokens.c)
+dagate_unit_test(test_token_redis tests/unit/test_token_redis.c)
