@@ -333,10 +333,15 @@ static const char *extras_check(const struct _sf__Authenticate *req)
 
 		if (elt->nstr == NULL || strcmp(elt->nstr, SF_NS) != 0)
 			return "unexpected element";
+		const char *local;
+
 		if (elt->name == NULL)
 			return "unexpected element";
-		if (strcmp(elt->name, "username") == 0 || strcmp(elt->name, "password") == 0 ||
-		    strcmp(elt->name, "sourceIp") == 0)
+		/* gSOAP keeps the prefix as written: "urn:username". */
+		local = strchr(elt->name, ':');
+		local = local != NULL ? local + 1 : elt->name;
+		if (strcmp(local, "username") == 0 || strcmp(local, "password") == 0 ||
+		    strcmp(local, "sourceIp") == 0)
 			return "missing or duplicated field";
 	}
 	return NULL;

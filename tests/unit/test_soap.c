@@ -92,6 +92,11 @@ static const struct bad_case bad[] = {
 	{ "missing sourceIp", "missing or duplicated field", AUTH("<username>u</username><password>" MARK "</password>") },
 	{ "duplicated password", "missing or duplicated field", AUTH(FIELDS("u", "p", "1") "<password>" MARK "</password>") },
 	{ "duplicated username", "missing or duplicated field", AUTH("<username>u</username>" FIELDS(MARK, "p", "1")) },
+	{ "duplicated username, prefixed", "missing or duplicated field",
+	  "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+	  "xmlns:urn=\"urn:authentication.soap.sforce.com\"><soapenv:Body><urn:Authenticate>"
+	  "<urn:username>x</urn:username><urn:username>u</urn:username><urn:password>" MARK "</urn:password>"
+	  "<urn:sourceIp>1</urn:sourceIp></urn:Authenticate></soapenv:Body></soapenv:Envelope>" },
 	{ "&#0; in password", "NUL character", AUTH(FIELDS("u", "a&#0;" MARK, "1")) },
 	{ "&#x0; in password", "NUL character", AUTH(FIELDS("u", "a&#x0;" MARK, "1")) },
 	{ "&#x; in password", "NUL character", AUTH(FIELDS("u", "a&#x;" MARK, "1")) },
