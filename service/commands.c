@@ -33,8 +33,16 @@ int app_load(const char *config_path, struct app *app)
 	struct conf_errors errors = { 0 };
 
 	memset(app, 0, sizeof *app);
-	if (config_load(config_path, &app->cfg, &errors) < 0 ||
-	    provider_set_create(app->cfg, &errors, &app->providers) < 0 ||
+	if (config_load(config_path, &app->cfg, &errors) < 0) {
+		app_print_errors(&errors);
+		conf_errors_clear(&errors);
+		return -1;
+	}
+	/* Level and format first, so that providers' start-up messages
+	 * already come out as configured. The audit file opens in serve. */
+	log_set_level(app->cfg->log.level);
+	log_set_format(app->cfg->log.format);
+	if (provider_set_create(app->cfg, &errors, &app->providers) < 0 ||
 	    router_create(app->cfg, app->providers, &errors, &app->router) < 0) {
 		app_print_errors(&errors);
 		conf_errors_clear(&errors);
@@ -161,7 +169,7 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+s:p:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:p:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': source_ip = optarg; break;
 		case 'p': provider = optarg; break;
@@ -183,7 +191,6 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	}
 	if (app_load(config_path, &app) < 0)
 		return 2;
-	log_setup(&app.cfg->log, &error);
 	len = read_secret("password: ", pw, sizeof pw);
 	if (len < 0 || sf_field_check(pw, (size_t)len, SF_PASSWORD_MAX, &error) < 0) {
 		fprintf(stderr, "test-user: unusable password\n");

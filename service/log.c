@@ -78,6 +78,11 @@ void log_set_level(enum log_level level)
 	log_level = level;
 }
 
+void log_set_format(enum log_format format)
+{
+	log_format = format;
+}
+
 void log_escape(const char *in, size_t in_len, char *out, size_t size)
 {
 	size_t o = 0;

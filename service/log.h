@@ -26,6 +26,7 @@
 int log_setup(const struct log_config *cfg, const char **error_r);
 int log_reopen(void);
 void log_set_level(enum log_level level);
+void log_set_format(enum log_format format);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
