@@ -165,8 +165,8 @@ CURL *curlc_new(const char *url, const char *protocols,
 	CURLC_SET(h, CURLOPT_URL, url);
 	CURLC_SET(h, CURLOPT_PROTOCOLS_STR, protocols);
 	CURLC_SET(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+	/* no CURLOPT_MAXREDIRS 0: libcurl counts digest's second round as one */
 	CURLC_SET(h, CURLOPT_FOLLOWLOCATION, 0L);
-	CURLC_SET(h, CURLOPT_MAXREDIRS, 0L);
 	CURLC_SET(h, CURLOPT_NOSIGNAL, 1L);
 	CURLC_SET(h, CURLOPT_NOPROGRESS, 1L);
 	/* $https_proxy or ~/.netrc must not redirect or add credentials */

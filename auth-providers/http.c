@@ -133,22 +133,27 @@ static enum http_control http_run_control(struct provider *p, int64_t deadline_m
 	return now;
 }
 
-/* The control state to act on for one login, re-running it when due. */
+/* The control state to act on for one login, re-running it when due.
+ * *error_r says why there is no verdict (HTTP_CONTROL_UNKNOWN). */
 static enum http_control http_control_for_login(struct provider *p,
-						const struct auth_request *req)
+						const struct auth_request *req,
+						const char **error_r)
 {
 	struct http_state *st = p->state;
 	enum http_control c = (enum http_control)atomic_load(&st->control);
-	const char *error = NULL;
 	long status;
 
+	*error_r = "negative control: no verdict";
 	if (c == HTTP_CONTROL_UNKNOWN) {
 		auth_trace_step(req, "http: negative control (random credentials) first");
-		return http_run_control(p, req->deadline_ms, &status, &error);
+		c = http_run_control(p, req->deadline_ms, &status, error_r);
+		if (c == HTTP_CONTROL_UNKNOWN && status != 0)
+			*error_r = "negative control: neither accepted nor refused";
+		return c;
 	}
 	if (clock_now_ms() - atomic_load(&st->control_at) > HTTP_CONTROL_INTERVAL_MS &&
 	    !atomic_flag_test_and_set(&st->control_busy)) {
-		c = http_run_control(p, req->deadline_ms, &status, &error);
+		c = http_run_control(p, req->deadline_ms, &status, error_r);
 		atomic_flag_clear(&st->control_busy);
 	}
 	return c;
@@ -167,14 +172,14 @@ static enum auth_result http_authenticate(struct provider *p,
 		*detail_r = "empty password";
 		return AUTH_REJECT;
 	}
-	switch (http_control_for_login(p, req)) {
+	switch (http_control_for_login(p, req, &error)) {
 	case HTTP_CONTROL_FAILED:
 		auth_trace_step(req, "http: disabled: %s accepts random credentials", st->url);
 		*detail_r = "disabled: accepts random credentials";
 		return AUTH_UNAVAILABLE;
 	case HTTP_CONTROL_UNKNOWN:
-		auth_trace_step(req, "http: negative control got no verdict");
-		*detail_r = "negative control: no verdict";
+		auth_trace_step(req, "http: no answer: %s", error);
+		*detail_r = error;
 		return AUTH_UNAVAILABLE;
 	case HTTP_CONTROL_PASSED:
 		break;

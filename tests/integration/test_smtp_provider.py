@@ -43,6 +43,7 @@ class SmtpProvider(unittest.TestCase):
             cls.stall = StallingServer()
             cls.servers.append(cls.stall)
             cls.config = cls._config()
+            cls.answers = {}
             cls.d = Dagate(cls.config)
         except BaseException:
             cls._stop_servers()
@@ -137,9 +138,21 @@ result = false
             cls._stop_servers()
 
     def last_audit(self, user):
-        recs = [r for r in self.d.audit() if r.get('user') == user]
-        self.assertTrue(recs, 'no audit record for %s' % user)
+        """The audit record of the last answer for `user` (the record may be
+        written just after the answer was sent: wait for it)."""
+        want = self.answers.get(user, 0)
+        end = time.monotonic() + 3
+        while True:
+            recs = [r for r in self.d.audit() if r.get('user') == user]
+            if len(recs) >= want or time.monotonic() > end:
+                break
+            time.sleep(0.02)
+        self.assertEqual(len(recs), want, 'audit records for %s' % user)
         return recs[-1]
+
+    def authenticate(self, user, password):
+        self.answers[user] = self.answers.get(user, 0) + 1
+        return self.d.authenticate(user, password)
 
     def clear(self):
         for s in self.servers:
@@ -150,7 +163,7 @@ result = false
 
     def test_starttls_good_password_is_true(self):
         self.clear()
-        self.assertEqual(self.d.authenticate('joe@corp.example', USERS['joe@corp.example']),
+        self.assertEqual(self.authenticate('joe@corp.example', USERS['joe@corp.example']),
                          'true')
         # AUTH happened, on TLS, with PLAIN; the server only offers AUTH after STARTTLS
         self.assertEqual(self.starttls.auth_attempts, [('joe@corp.example', 'PLAIN', True)])
@@ -158,28 +171,28 @@ result = false
         self.assertEqual(self.last_audit('joe@corp.example').get('provider'), 'mail')
 
     def test_starttls_bad_password_is_false(self):
-        self.assertEqual(self.d.authenticate('joe@corp.example', BAD_PW), 'false')
+        self.assertEqual(self.authenticate('joe@corp.example', BAD_PW), 'false')
         rec = self.last_audit('joe@corp.example')
         self.assertEqual(rec.get('outcome'), 'reject')
         self.assertEqual(rec.get('detail'), 'smtp:535')
 
     def test_unknown_user_is_false(self):
-        self.assertEqual(self.d.authenticate('nobody@corp.example', 'Some-pw-1'), 'false')
+        self.assertEqual(self.authenticate('nobody@corp.example', 'Some-pw-1'), 'false')
 
     def test_auth_login_mechanism_and_template(self):
         self.clear()
-        self.assertEqual(self.d.authenticate('joe@login.example', USERS['joe@corp.example']),
+        self.assertEqual(self.authenticate('joe@login.example', USERS['joe@corp.example']),
                          'true')
         self.assertEqual(self.starttls.auth_attempts, [('joe@corp.example', 'LOGIN', True)])
-        self.assertEqual(self.d.authenticate('joe@login.example', BAD_PW), 'false')
+        self.assertEqual(self.authenticate('joe@login.example', BAD_PW), 'false')
 
     # -- implicit TLS ------------------------------------------------------------
 
     def test_implicit_tls(self):
         self.clear()
-        self.assertEqual(self.d.authenticate('ann@implicit.example', USERS['ann']), 'true')
+        self.assertEqual(self.authenticate('ann@implicit.example', USERS['ann']), 'true')
         self.assertEqual(self.implicit.auth_attempts, [('ann', 'PLAIN', True)])
-        self.assertEqual(self.d.authenticate('ann@implicit.example', BAD_PW), 'false')
+        self.assertEqual(self.authenticate('ann@implicit.example', BAD_PW), 'false')
         self.assertEqual(self.implicit.mail_transactions, [])
 
     # -- servers that must never count as a login ---------------------------------
@@ -187,14 +200,14 @@ result = false
     def test_auth_in_clear_text_only_is_unavailable_and_gets_no_password(self):
         self.clear()
         # no STARTTLS: the next provider of the route answers
-        self.assertEqual(self.d.authenticate('joe@plain.example', 'Joe-smtp-pw-1'), 'false')
+        self.assertEqual(self.authenticate('joe@plain.example', 'Joe-smtp-pw-1'), 'false')
         rec = self.last_audit('joe@plain.example')
         self.assertEqual(rec.get('provider'), 'fallback')
         self.assertEqual(self.plain.auth_attempts, [], 'credentials sent without TLS')
 
     def test_server_without_auth_is_not_a_login(self):
         # libcurl alone would report success here (it skips AUTH when none is offered)
-        answer = self.d.authenticate('joe@noauth.example', 'anything-at-all')
+        answer = self.authenticate('joe@noauth.example', 'anything-at-all')
         self.assertIsInstance(answer, Fault)
         self.assertEqual(answer.code, 'soap:Server')
         rec = self.last_audit('joe@noauth.example')
@@ -203,7 +216,7 @@ result = false
 
     def test_untrusted_certificate_sends_no_credentials(self):
         self.clear()
-        answer = self.d.authenticate('joe@untrusted.example', 'Joe-smtp-pw-1')
+        answer = self.authenticate('joe@untrusted.example', 'Joe-smtp-pw-1')
         self.assertIsInstance(answer, Fault)
         self.assertEqual(self.untrusted.auth_attempts, [])
         self.assertEqual(self.last_audit('joe@untrusted.example').get('detail'),
@@ -213,17 +226,17 @@ result = false
 
     def test_stalling_server_faults_within_the_deadline(self):
         started = time.monotonic()
-        answer = self.d.authenticate('joe@stall.example', 'Joe-smtp-pw-1')
+        answer = self.authenticate('joe@stall.example', 'Joe-smtp-pw-1')
         elapsed = time.monotonic() - started
         self.assertIsInstance(answer, Fault)
         self.assertLess(elapsed, DEADLINE_MS / 1000 + 1.0)
         self.assertGreater(elapsed, 1.0, 'the stall should have been waited for')
 
     def test_server_down_goes_to_the_next_provider(self):
-        self.assertEqual(self.d.authenticate('joe@down.example', 'Joe-smtp-pw-1'), 'false')
+        self.assertEqual(self.authenticate('joe@down.example', 'Joe-smtp-pw-1'), 'false')
         self.assertEqual(self.last_audit('joe@down.example').get('provider'), 'fallback')
         started = time.monotonic()
-        answer = self.d.authenticate('joe@downonly.example', 'Joe-smtp-pw-1')
+        answer = self.authenticate('joe@downonly.example', 'Joe-smtp-pw-1')
         self.assertIsInstance(answer, Fault)
         self.assertLess(time.monotonic() - started, 1.0, 'a refused connection is immediate')
 

@@ -1,0 +1,174 @@
+"""A private nginx (Debian's nginx-light) with HTTP Basic authentication over
+TLS, for the http provider's tests. Prefix, config, logs and pid live in a
+temporary directory; it listens on free loopback ports and is stopped by PID.
+
+    with Nginx(certs, users={'joe': 'pw'}) as n:
+        n.url('/check')      https://127.0.0.1:PORT/check
+        n.requests()         [(method, path, status, remote_user)] from the access log
+
+Locations on the TLS port (all but /open require valid Basic credentials):
+  /check      200 "ok"
+  /open       200 to anyone (the negative control must catch it)
+  /slow       200 after SLOW_SECONDS (echo_sleep)
+  /redirect   302 to /check (proxied, so only after authentication)
+  /error      500 (proxied, after authentication)
+  /forbidden  403 to everyone (deny all)
+
+A server that cannot start raises: a missing server is a failure.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+NGINX = '/usr/sbin/nginx'
+ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
+START_TIMEOUT = 10.0
+SLOW_SECONDS = 5
+
+
+def free_port(host='127.0.0.1'):
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+CONF = """
+load_module {echo};
+daemon off;
+master_process on;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 128; }}
+http {{
+    log_format dagate '$request_method $uri $status "$remote_user"';
+    access_log {dir}/access.log dagate;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    default_type text/plain;
+
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        auth_basic "dagate test";
+        auth_basic_user_file {dir}/htpasswd;
+
+        location = /check {{ echo "ok"; }}
+        location = /open {{ auth_basic off; echo "anyone"; }}
+        location = /slow {{ echo_sleep {slow}; echo "ok"; }}
+        location = /redirect {{ proxy_pass http://127.0.0.1:{inner}/r302; }}
+        location = /error {{ proxy_pass http://127.0.0.1:{inner}/r500; }}
+        location = /forbidden {{ deny all; echo "never"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{inner};
+        location = /r302 {{ return 302 https://127.0.0.1:{port}/check; }}
+        location = /r500 {{ return 500; }}
+    }}
+}}
+"""
+
+
+def _sha512_crypt(password):
+    r = subprocess.run(['openssl', 'passwd', '-6', '-stdin'], input=password.encode(),
+                       stdout=subprocess.PIPE, check=True, timeout=30)
+    return r.stdout.decode().strip()
+
+
+class Nginx:
+    def __init__(self, certs, *, users):
+        self.dir = tempfile.mkdtemp(prefix='dagate-nginx-')
+        self.port = free_port()
+        self.inner = free_port()
+        # workers run as nobody when started by root: they read htpasswd
+        os.chmod(self.dir, 0o755)
+        os.makedirs(os.path.join(self.dir, 'tmp'))
+        with open(os.path.join(self.dir, 'htpasswd'), 'w') as f:
+            for user, password in users.items():
+                f.write('%s:%s\n' % (user, _sha512_crypt(password)))
+        with open(os.path.join(self.dir, 'nginx.conf'), 'w') as f:
+            f.write(CONF.format(echo=ECHO_MODULE, dir=self.dir, port=self.port,
+                                inner=self.inner, cert=certs.cert, key=certs.key,
+                                slow=SLOW_SECONDS))
+        self.proc = None
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
+        self.proc = subprocess.Popen(
+            [NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
+             '-c', os.path.join(self.dir, 'nginx.conf')],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError('nginx exited with %d: %s %s' % (
+                    self.proc.returncode, self.proc.stderr.read().decode('utf-8', 'replace'),
+                    self._error_log()))
+            try:
+                socket.create_connection(('127.0.0.1', self.port), timeout=0.5).close()
+                return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError('nginx did not listen within %.0f s: %s'
+                                     % (START_TIMEOUT, self._error_log()))
+            time.sleep(0.05)
+
+    def _error_log(self):
+        try:
+            with open(os.path.join(self.dir, 'error.log'), errors='replace') as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ''
+
+    def url(self, path):
+        return 'https://127.0.0.1:%d%s' % (self.port, path)
+
+    def requests(self):
+        """[(method, path, status, remote_user)] from the access log."""
+        out = []
+        try:
+            with open(os.path.join(self.dir, 'access.log'), errors='replace') as f:
+                for line in f:
+                    parts = line.split(' ', 3)
+                    if len(parts) == 4:
+                        out.append((parts[0], parts[1], int(parts[2]), parts[3].strip().strip('"')))
+        except FileNotFoundError:
+            pass
+        return out
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False

@@ -1,0 +1,219 @@
+"""The http provider against real web servers: nginx with auth_basic (and a
+slow, a redirecting, a failing, a forbidding and an open location) and
+Apache with mod_auth_digest; the negative control that disables a URL which
+accepts anyone; untrusted certificates, a closed port; test-user and probe.
+
+Not covered here: `auth = ntlm` (no NTLM endpoint in the suite yet) and
+Negotiate (not implemented)."""
+
+import os
+import shutil
+import socket
+import tempfile
+import time
+import unittest
+
+from harness import Dagate, Fault, make_ca_and_cert, run_dagate, server_section
+from backends.apache import Apache
+from backends.nginx import Nginx
+
+USERS = {'joe': 'Joe-web-pw-1', 'ann': 'Ann-web-pw-2'}
+BAD_PW = 'Wrong-web-pw-9'
+DEADLINE_MS = 2000
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class HttpProvider(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix='dagate-http-')
+        cls.certs = make_ca_and_cert(os.path.join(cls.tmp, 'good'), 'rsa')
+        cls.other = make_ca_and_cert(os.path.join(cls.tmp, 'other'), 'ec')
+        cls.nginx = cls.apache = None
+        try:
+            cls.nginx = Nginx(cls.certs, users=USERS)
+            cls.apache = Apache(cls.certs, users=USERS)
+            cls.answers = {}
+            cls.d = Dagate(cls._config())
+        except BaseException:
+            cls._stop_servers()
+            raise
+
+    @classmethod
+    def _config(cls):
+        n = cls.nginx.url
+        providers = [
+            ('web', n('/check'), ''),
+            ('digest', cls.apache.url('/check'), 'auth = digest\n'),
+            ('open', n('/open'), ''),
+            ('slow', n('/slow'), ''),
+            ('redirect', n('/redirect'), ''),
+            ('error', n('/error'), ''),
+            ('forbidden', n('/forbidden'), ''),
+            ('untrusted', n('/check'), 'ca_file = %s\n' % cls.other.ca_cert),
+            ('down', 'https://127.0.0.1:%d/check' % closed_port(), ''),
+            ('wrongstatus', n('/check'), 'ok_status = 204\n'),
+        ]
+        text = server_section(extra='deadline = %dms\n' % DEADLINE_MS) + """
+[route]
+match = *@basic.example -> web
+match = *@digest.example -> digest
+match = *@open.example -> open, fallback
+match = *@slow.example -> slow
+match = *@redirect.example -> redirect
+match = *@error.example -> error, fallback
+match = *@forbidden.example -> forbidden
+match = *@untrusted.example -> untrusted
+match = *@down.example -> down, fallback
+match = *@status.example -> wrongstatus
+
+[provider fallback]
+type = static
+result = false
+"""
+        for name, url, extra in providers:
+            text += '\n[provider %s]\ntype = http\nurl = %s\nlogin = %%l\n' % (name, url)
+            if 'ca_file' not in extra:
+                text += 'ca_file = %s\n' % cls.certs.ca_cert
+            text += extra
+        return text
+
+    @classmethod
+    def _stop_servers(cls):
+        for s in (cls.nginx, cls.apache):
+            if s is not None:
+                s.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            log = cls.d.log()
+            cls.d.__exit__(None, None, None)
+            for pw in list(USERS.values()) + [BAD_PW]:
+                assert pw not in log, 'a password reached the log'
+        finally:
+            cls._stop_servers()
+
+    def last_audit(self, user):
+        """The audit record of the last answer for `user` (the record may be
+        written just after the answer was sent: wait for it)."""
+        want = self.answers.get(user, 0)
+        end = time.monotonic() + 3
+        while True:
+            recs = [r for r in self.d.audit() if r.get('user') == user]
+            if len(recs) >= want or time.monotonic() > end:
+                break
+            time.sleep(0.02)
+        self.assertEqual(len(recs), want, 'audit records for %s' % user)
+        return recs[-1]
+
+    def authenticate(self, user, password):
+        self.answers[user] = self.answers.get(user, 0) + 1
+        return self.d.authenticate(user, password)
+
+    # -- basic (nginx) and digest (Apache) ----------------------------------------
+
+    def test_basic_good_bad_unknown(self):
+        self.assertEqual(self.authenticate('joe@basic.example', USERS['joe']), 'true')
+        self.assertIn(('GET', '/check', 200, 'joe'), self.nginx.requests())
+        self.assertEqual(self.authenticate('joe@basic.example', BAD_PW), 'false')
+        rec = self.last_audit('joe@basic.example')
+        self.assertEqual((rec.get('outcome'), rec.get('detail')), ('reject', 'http:401'))
+        self.assertEqual(self.authenticate('nobody@basic.example', 'Some-pw-1'), 'false')
+
+    def test_negative_control_ran_at_start_up(self):
+        users = [u for (_, path, status, u) in self.nginx.requests()
+                 if path == '/check' and status == 401]
+        self.assertTrue(any(u.startswith('dagate-control-') for u in users), users)
+
+    def test_digest_good_bad_unknown(self):
+        self.assertEqual(self.authenticate('ann@digest.example', USERS['ann']), 'true')
+        self.assertEqual(self.authenticate('ann@digest.example', BAD_PW), 'false')
+        self.assertEqual(self.authenticate('nobody@digest.example', 'Some-pw-1'), 'false')
+
+    def test_forbidden_is_false(self):
+        self.assertEqual(self.authenticate('joe@forbidden.example', USERS['joe']), 'false')
+        self.assertEqual(self.last_audit('joe@forbidden.example').get('detail'), 'http:403')
+
+    # -- a URL that accepts anyone -----------------------------------------------------
+
+    def test_url_accepting_random_credentials_is_disabled_loudly(self):
+        self.assertIn('provider open: DISABLED', self.d.log())
+        before = [r for r in self.nginx.requests() if r[1] == '/open']
+        # the route goes on to the next provider; /open never sees the real login
+        self.assertEqual(self.authenticate('joe@open.example', USERS['joe']), 'false')
+        self.assertEqual(self.last_audit('joe@open.example').get('provider'), 'fallback')
+        after = [r for r in self.nginx.requests() if r[1] == '/open']
+        self.assertEqual(before, after)
+        self.assertTrue(all(u.startswith('dagate-control-') for (_, _, _, u) in after), after)
+
+    # -- answers that are not a login ------------------------------------------------------
+
+    def test_slow_server_faults_within_the_deadline(self):
+        started = time.monotonic()
+        answer = self.authenticate('joe@slow.example', USERS['joe'])
+        elapsed = time.monotonic() - started
+        self.assertIsInstance(answer, Fault)
+        self.assertLess(elapsed, DEADLINE_MS / 1000 + 1.0)
+        self.assertGreater(elapsed, 1.0)
+
+    def test_redirect_is_not_followed(self):
+        checks = len([r for r in self.nginx.requests() if r[1] == '/check'])
+        answer = self.authenticate('joe@redirect.example', USERS['joe'])
+        self.assertIsInstance(answer, Fault)
+        self.assertEqual(self.last_audit('joe@redirect.example').get('detail'),
+                         'redirect not followed')
+        self.assertEqual(len([r for r in self.nginx.requests() if r[1] == '/check']), checks)
+
+    def test_server_error_goes_to_the_next_provider(self):
+        self.assertEqual(self.authenticate('joe@error.example', USERS['joe']), 'false')
+        self.assertEqual(self.last_audit('joe@error.example').get('provider'), 'fallback')
+
+    def test_other_2xx_than_ok_status_is_not_a_login(self):
+        answer = self.authenticate('joe@status.example', USERS['joe'])
+        self.assertIsInstance(answer, Fault)
+        self.assertEqual(self.last_audit('joe@status.example').get('detail'), 'unexpected status')
+
+    def test_untrusted_certificate_sends_no_credentials(self):
+        seen = len(self.nginx.requests())
+        answer = self.authenticate('joe@untrusted.example', USERS['joe'])
+        self.assertIsInstance(answer, Fault)
+        self.assertEqual(self.last_audit('joe@untrusted.example').get('detail'),
+                         'certificate not trusted')
+        self.assertEqual(len(self.nginx.requests()), seen, 'an HTTP request got through')
+
+    def test_server_down_goes_to_the_next_provider(self):
+        self.assertEqual(self.authenticate('joe@down.example', USERS['joe']), 'false')
+        self.assertEqual(self.last_audit('joe@down.example').get('provider'), 'fallback')
+
+    # -- the command line -------------------------------------------------------------------
+
+    def test_test_user(self):
+        r = run_dagate(['test-user', '-c', self.d.config_path, 'joe@basic.example'],
+                       stdin=USERS['joe'] + '\n')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('with basic as joe', r.stdout)
+        self.assertIn('status 200', r.stdout)
+        self.assertNotIn(USERS['joe'], r.stdout + r.stderr)
+
+    def test_probe_rows(self):
+        r = run_dagate(['probe', '-c', self.d.config_path])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        rows = {line.split()[0]: line for line in r.stdout.splitlines()[1:] if line.strip()}
+        self.assertRegex(rows['web'], r'\bok\b.*random credentials refused')
+        self.assertRegex(rows['digest'], r'\bok\b.*random credentials refused')
+        self.assertRegex(rows['open'], r'\bFAIL\b.*random credentials ACCEPTED')
+        self.assertRegex(rows['untrusted'], r'\bFAIL\b.*certificate not trusted')
+        self.assertRegex(rows['down'], r'\bFAIL\b.*cannot connect')
+
+
+if __name__ == '__main__':
+    unittest.main()
