@@ -16,6 +16,9 @@
 #include "log.h"
 
 #define SOAP_CONTENT_TYPE "text/xml; charset=utf-8"
+/* A chunked body over max_body is skipped up to this, then the connection
+ * is closed: enough for a polite 413, too little to keep a thread busy. */
+#define HTTP_DISCARD_MAX (1024 * 1024)
 
 struct auth_job {
 	struct request_ctx *ctx;       /* a reference */
@@ -278,17 +281,22 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 	if (*upload_data_size > 0) {
 		if (clock_now_ms() >= ctx->deadline_ms)
 			return MHD_NO;  /* a trickling client: cut */
-		if (*upload_data_size > ctx->body_cap - ctx->body_len) {
-			char peer[INET6_ADDRSTRLEN + 8];
-
-			http_peer_text(c, peer, sizeof peer);
-			log_warnx("closed a connection from %s: body over max_body", peer);
-			return MHD_NO;
+		if (ctx->too_large || *upload_data_size > ctx->body_cap - ctx->body_len) {
+			/* A chunked body grew past max_body. MHD cannot answer
+			 * mid-body: skip the rest (bounded) and answer 413. */
+			ctx->too_large = true;
+			ctx->discarded += *upload_data_size;
+			*upload_data_size = 0;
+			return ctx->discarded > HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
 		}
 		memcpy(ctx->body + ctx->body_len, upload_data, *upload_data_size);
 		ctx->body_len += *upload_data_size;
 		*upload_data_size = 0;
 		return MHD_YES;
+	}
+	if (ctx->too_large) {
+		ctx->state = REQ_DONE;
+		return http_respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
 	}
 	return dispatch(ctx, c);
 }

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ struct conn_track {
 	struct MHD_Connection *conn;
 	int fd;
 	int64_t phase_start_ms;         /* open, or end of the last request */
+	int64_t first_data_ms;          /* first bytes of the next request, 0 */
 	struct request_ctx *ctx;        /* request in progress (a reference) */
 };
 
@@ -145,6 +147,11 @@ static void *on_request_start(void *cls, const char *uri, struct MHD_Connection 
 		pthread_mutex_lock(&srv->lock);
 		request_ctx_unref(&t->ctx);
 		t->ctx = ctx;
+		/* The deadline counts from the request's first byte. */
+		if (t->first_data_ms != 0 && t->first_data_ms < ctx->started_ms) {
+			ctx->deadline_ms -= ctx->started_ms - t->first_data_ms;
+			ctx->started_ms = t->first_data_ms;
+		}
 		pthread_mutex_unlock(&srv->lock);
 	}
 	return ctx;
@@ -162,6 +169,7 @@ static void on_request_done(void *cls, struct MHD_Connection *c, void **req_cls,
 		if (t->ctx == ctx)
 			request_ctx_unref(&t->ctx);
 		t->phase_start_ms = clock_now_ms();
+		t->first_data_ms = 0;
 		pthread_mutex_unlock(&srv->lock);
 	}
 	request_ctx_unref(&ctx);
@@ -244,6 +252,24 @@ bool request_ctx_answer(struct request_ctx *ctx, unsigned status, char *body,
 
 /* ---- the reaper ------------------------------------------------------ */
 
+/* Between requests MHD tells nothing until a whole request line is in, so
+ * a client trickling that line looks idle. The kernel knows when data last
+ * arrived: the first tick that sees data newer than the end of the last
+ * request marks the start of the next one. */
+static void track_note_first_data(struct conn_track *t, int64_t now)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	int64_t last;
+
+	if (t->first_data_ms != 0 ||
+	    getsockopt(t->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return;
+	last = now - (int64_t)ti.tcpi_last_data_recv;
+	if (last > t->phase_start_ms)
+		t->first_data_ms = last;
+}
+
 static void reap_once(struct http_server *srv)
 {
 	struct request_ctx *late[64];
@@ -273,9 +299,14 @@ static void reap_once(struct http_server *srv)
 				shutdown(t->fd, SHUT_RDWR);
 				t->fd = -1;
 			}
-		} else if (now - t->phase_start_ms >= HTTP_IDLE_TIMEOUT_MS && t->fd >= 0) {
-			shutdown(t->fd, SHUT_RDWR);
-			t->fd = -1;
+		} else if (t->fd >= 0) {
+			track_note_first_data(t, now);
+			if ((t->first_data_ms != 0 && now - t->first_data_ms >= deadline) ||
+			    now - t->phase_start_ms >= HTTP_IDLE_TIMEOUT_MS) {
+				/* Idle too long, or a request line trickling. */
+				shutdown(t->fd, SHUT_RDWR);
+				t->fd = -1;
+			}
 		}
 	}
 	pthread_mutex_unlock(&srv->lock);

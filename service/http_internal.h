@@ -35,6 +35,8 @@ struct request_ctx {
 	enum request_state state;
 	int64_t started_ms, deadline_ms;
 	bool headers_checked;
+	bool too_large;         /* chunked body past max_body: 413 at the end */
+	size_t discarded;
 	char *body;             /* wiped on free: it holds a password */
 	size_t body_len, body_cap;
 	unsigned answer_status;
