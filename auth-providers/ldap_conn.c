@@ -86,6 +86,116 @@ static const char *ld_error(LDAP *ld, int rc, const char *what)
 	return out;
 }
 
+/* libldap 2.5 bounds the TCP connect with LDAP_OPT_NETWORK_TIMEOUT, but
+ * on a non-blocking socket it retries the TLS handshake in a busy loop for
+ * as long as the server stays silent. A sockbuf layer under TLS, pushed as
+ * soon as the socket is connected, waits in poll() instead and fails the
+ * read or write once the connection's deadline has passed. It is disarmed
+ * when the connection is ready; after that libldap polls before reading. */
+#define SB_OPT_DISARM (LBER_SB_OPT_OPT_MAX + 0x4c00)  /* private to this layer */
+
+static int sb_deadline_setup(Sockbuf_IO_Desc *sbiod, void *arg)
+{
+	int64_t *deadline = malloc(sizeof *deadline);
+
+	if (deadline == NULL)
+		return -1;
+	*deadline = *(const int64_t *)arg;
+	sbiod->sbiod_pvt = deadline;
+	return 0;
+}
+
+static int sb_deadline_remove(Sockbuf_IO_Desc *sbiod)
+{
+	free(sbiod->sbiod_pvt);
+	sbiod->sbiod_pvt = NULL;
+	return 0;
+}
+
+static int sb_deadline_ctrl(Sockbuf_IO_Desc *sbiod, int opt, void *arg)
+{
+	if (opt == SB_OPT_DISARM) {
+		*(int64_t *)sbiod->sbiod_pvt = 0;
+		return 1;
+	}
+	return LBER_SBIOD_CTRL_NEXT(sbiod, opt, arg);
+}
+
+/* After EAGAIN: wait for the socket until the deadline; 0 = try again. */
+static int sb_deadline_wait(Sockbuf_IO_Desc *sbiod, short events)
+{
+	int64_t deadline = *(const int64_t *)sbiod->sbiod_pvt;
+	struct pollfd pfd = { .fd = -1, .events = events };
+	int64_t left;
+
+	if (deadline == 0)
+		return -1;  /* disarmed: EAGAIN goes up as it is */
+	ber_sockbuf_ctrl(sbiod->sbiod_sb, LBER_SB_OPT_GET_FD, &pfd.fd);
+	left = clock_left_ms(deadline);
+	if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return 0;
+}
+
+static ber_slen_t sb_deadline_read(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+	for (;;) {
+		ber_slen_t n = LBER_SBIOD_READ_NEXT(sbiod, buf, len);
+
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    sb_deadline_wait(sbiod, POLLIN) < 0)
+			return n < 0 && errno == ETIMEDOUT ? -1 : n;
+	}
+}
+
+static ber_slen_t sb_deadline_write(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+	for (;;) {
+		ber_slen_t n = LBER_SBIOD_WRITE_NEXT(sbiod, buf, len);
+
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    sb_deadline_wait(sbiod, POLLOUT) < 0)
+			return n;
+	}
+}
+
+static Sockbuf_IO sb_deadline_io = {
+	sb_deadline_setup, sb_deadline_remove, sb_deadline_ctrl,
+	sb_deadline_read, sb_deadline_write, NULL,
+};
+
+static int conncb_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+		      struct ldap_conncb *ctx)
+{
+	struct timeval *tv = NULL;
+	int64_t deadline;
+
+	if (ldap_get_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS || tv == NULL)
+		return 0;
+	deadline = clock_now_ms() + (int64_t)tv->tv_sec * 1000 + tv->tv_usec / 1000;
+	ldap_memfree(tv);
+	/* The TCP layer is pushed after this callback, at PROVIDER level, and
+	 * TLS later at TRANSPORT level: one above PROVIDER puts this layer
+	 * between them. */
+	return ber_sockbuf_add_io(sb, &sb_deadline_io, LBER_SBIOD_LEVEL_PROVIDER + 1, &deadline);
+}
+
+static void conncb_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx)
+{
+}
+
+static struct ldap_conncb conncb = { conncb_add, conncb_del, NULL };
+
+static void sb_deadline_disarm(LDAP *ld)
+{
+	Sockbuf *sb = NULL;
+
+	if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb != NULL)
+		ber_sockbuf_ctrl(sb, SB_OPT_DISARM, NULL);
+}
+
 /* Options that make a handle safe before it ever connects. */
 static int ld_prepare(const struct prov_ldap_conf *c, LDAP *ld)
 {
@@ -98,7 +208,8 @@ static int ld_prepare(const struct prov_ldap_conf *c, LDAP *ld)
 	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &reqcert) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls_min) != LDAP_OPT_SUCCESS)
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls_min) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &conncb) != LDAP_OPT_SUCCESS)
 		return -1;
 	if (c->ca_file != NULL &&
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, c->ca_file) != LDAP_OPT_SUCCESS)
@@ -167,6 +278,7 @@ int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 		*error_r = msgf("%s: TLS expected but not in place", uri->text);
 		goto fail;
 	}
+	sb_deadline_disarm(ld);
 	if (clock_left_ms(deadline_ms) <= 0) {
 		*error_r = msgf("%s: connected too late", uri->text);
 		goto fail;

@@ -1,0 +1,396 @@
+"""The ldap provider against a real OpenLDAP slapd started by the test:
+ldaps and StartTLS with certificate and host name checks, search-then-bind,
+filter injection, ambiguous matches, groups, anonymous search, failover
+past dead / black-holed / stalled servers inside the deadline, AD-like
+empty-password behaviour, ppolicy lockout, slapd killed under load, and
+probe / test-user output."""
+
+import os
+import socket
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import Dagate, Fault, make_ca_and_cert, run_dagate, server_section
+from backends.slapd import (GROUP_DN, SUFFIX, SVC_DN, SVC_PASSWORD, Slapd, free_port,
+                            user_dn)
+
+ALICE_PW = 'alice-pw-1'
+BOB_PW = 'bob-pw-1'
+
+_certs = {}
+
+
+def certs(kind='rsa'):
+    """One CA per kind per test run (making them costs ~0.3 s)."""
+    if kind not in _certs:
+        _certs[kind] = make_ca_and_cert(tempfile.mkdtemp(prefix='dagate-ldap-ca-'), kind)
+    return _certs[kind]
+
+
+def provider(name, uri, *, filt='(&(objectClass=inetOrgPerson)(uid=%l))', extra='',
+             bind=True, ca='{dir}/ca.crt', timeout='3s'):
+    out = '\n[provider %s]\ntype = ldap\nuri = %s\nbase = %s\nuser_filter = %s\ntimeout = %s\n' % (
+        name, uri, SUFFIX, filt, timeout)
+    if ca:
+        out += 'ca_file = %s\n' % ca
+    if bind:
+        out += 'bind_dn = %s\nbind_password_file = {dir}/svc.secret\n' % SVC_DN
+    return out + extra
+
+
+def config(routes, providers, deadline='5s'):
+    return (server_section(extra='deadline = %s\n' % deadline) + '[route]\n'
+            + ''.join('match = %s\n' % r for r in routes) + ''.join(providers))
+
+
+def files(ca_cert=None):
+    with open(ca_cert or certs().ca_cert) as f:
+        ca = f.read()
+    return {'ca.crt': ca, 'svc.secret': (SVC_PASSWORD + '\n', 0o600)}
+
+
+class AuditMixin:
+    def audit_for(self, d, user):
+        recs = [r for r in d.audit() if r.get('user') == user]
+        self.assertTrue(recs, 'no audit record for %r:\n%s' % (user, d.log()[-3000:]))
+        return recs[-1]
+
+
+class SlapdLogins(unittest.TestCase, AuditMixin):
+    """One slapd (also listening on 127.0.0.3, outside the certificate's
+    names) and one dagate with a provider per variant, picked by domain."""
+
+    @classmethod
+    def setUpClass(cls):
+        other = make_ca_and_cert(tempfile.mkdtemp(prefix='dagate-ldap-other-'), 'ec')
+        cls.s = Slapd(certs(), hosts=('127.0.0.1', '127.0.0.3'))
+        s = cls.s
+        f = files()
+        with open(other.ca_cert) as fh:
+            f['other-ca.crt'] = fh.read()
+        cls.conf = config(
+            ['*@example.test -> bymail', '*@tls.test -> ldaps', '*@starttls.test -> starttls',
+             '*@group.test -> group', '*@anon.test -> anon', '*@plain.test -> plain',
+             '*@wrongca.test -> wrongca', '*@badhost.test -> badhost'],
+            [provider('bymail', s.ldaps_uri, filt='(&(objectClass=inetOrgPerson)(mail=%u))'),
+             provider('ldaps', s.ldaps_uri),
+             provider('starttls', s.ldap_uri, extra='starttls = yes\n'),
+             provider('group', s.ldaps_uri, extra='group = %s\n' % GROUP_DN),
+             provider('anon', s.ldaps_uri, bind=False),
+             provider('plain', s.ldap_uri, extra='insecure = yes\n'),
+             provider('wrongca', s.ldaps_uri, ca='{dir}/other-ca.crt'),
+             provider('badhost', s.uri(True, '127.0.0.3'))])
+        cls.d = Dagate(cls.conf, files=f)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.__exit__(None, None, None)
+        cls.s.close()
+
+    def test_ldaps_search_then_bind(self):
+        self.assertEqual(self.d.authenticate('alice@tls.test', ALICE_PW), 'true')
+        self.assertEqual(self.audit_for(self.d, 'alice@tls.test').get('outcome'), 'ok')
+        self.assertEqual(self.d.authenticate('alice@tls.test', 'wrong'), 'false')
+        self.assertEqual(self.audit_for(self.d, 'alice@tls.test').get('outcome'), 'reject')
+        self.assertEqual(self.d.authenticate('nobody@tls.test', ALICE_PW), 'false')
+        self.assertEqual(self.audit_for(self.d, 'nobody@tls.test').get('outcome'), 'unknown_user')
+        # a password of spaces is a password, and not alice's
+        self.assertEqual(self.d.authenticate('alice@tls.test', '   '), 'false')
+
+    def test_login_by_mail(self):
+        self.assertEqual(self.d.authenticate('alice@example.test', ALICE_PW), 'true')
+        self.assertEqual(self.d.authenticate('bob@example.test', ALICE_PW), 'false')
+
+    def test_starttls(self):
+        self.assertEqual(self.d.authenticate('alice@starttls.test', ALICE_PW), 'true')
+        self.assertEqual(self.d.authenticate('alice@starttls.test', BOB_PW), 'false')
+
+    def test_plain_with_insecure(self):
+        self.assertEqual(self.d.authenticate('bob@plain.test', BOB_PW), 'true')
+
+    def test_filter_injection_never_authenticates(self):
+        # Unescaped, "al*" alone would find alice and log in with her password.
+        names = ['al*', '*', '*)(uid=*', ')(|(uid=*', 'alice)(uid=*', 'al\\2a', 'alice\\',
+                 '\\', 'alice)', '(alice', 'al*ce']
+        for name in names:
+            for domain in ('tls.test', 'starttls.test'):
+                user = '%s@%s' % (name, domain)
+                got = self.d.authenticate(user, ALICE_PW)
+                self.assertNotEqual(got, 'true', user)
+        for user in ['*', '*@example.test', '*)(mail=*', 'alice@example.test)(mail=*',
+                     'alice@example.*']:
+            self.assertNotEqual(self.d.authenticate(user + '@example.test', ALICE_PW), 'true', user)
+            self.assertNotEqual(self.d.authenticate(user, ALICE_PW), 'true', user)
+        # NUL cannot travel in XML 1.0: the envelope itself is refused.
+        got = self.d.authenticate('alice\x00@tls.test', ALICE_PW)
+        self.assertNotEqual(got, 'true')
+
+    def test_ambiguous_match_is_an_error_not_a_login(self):
+        # dup1 and dup2 share a mail address and a password
+        got = self.d.authenticate('dup@example.test', 'dup-pw-1')
+        self.assertIsInstance(got, Fault)
+        rec = self.audit_for(self.d, 'dup@example.test')
+        self.assertEqual(rec.get('outcome'), 'error')
+        self.assertIn('ambiguous', rec.get('detail', ''))
+
+    def test_group_required(self):
+        self.assertEqual(self.d.authenticate('alice@group.test', ALICE_PW), 'true')
+        self.assertEqual(self.d.authenticate('bob@group.test', BOB_PW), 'false')
+        self.assertIn('group', self.audit_for(self.d, 'bob@group.test').get('detail', ''))
+        self.assertEqual(self.d.authenticate('carol@group.test', 'wrong'), 'false')
+
+    def test_anonymous_search(self):
+        self.assertEqual(self.d.authenticate('alice@anon.test', ALICE_PW), 'true')
+        self.assertEqual(self.d.authenticate('alice@anon.test', BOB_PW), 'false')
+
+    def test_untrusted_certificate_is_unavailable(self):
+        got = self.d.authenticate('alice@wrongca.test', ALICE_PW)
+        self.assertIsInstance(got, Fault)
+        self.assertEqual(self.audit_for(self.d, 'alice@wrongca.test').get('outcome'), 'unavailable')
+
+    def test_host_name_mismatch_is_unavailable(self):
+        # 127.0.0.3 is not among the certificate's names
+        got = self.d.authenticate('alice@badhost.test', ALICE_PW)
+        self.assertIsInstance(got, Fault)
+
+    def test_probe(self):
+        with open(os.path.join(self.d.dir, 'probe.conf'), 'w') as f:
+            f.write(config(['* -> ldaps'], [provider('ldaps', self.s.ldaps_uri),
+                                            provider('starttls', self.s.ldap_uri,
+                                                     extra='starttls = yes\n')]
+                           ).replace('{dir}', self.d.dir))
+        r = run_dagate(['probe', '-c', os.path.join(self.d.dir, 'probe.conf')])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('verified certificate', r.stdout)
+        self.assertIn('service bind ok', r.stdout)
+        r = run_dagate(['probe', '-c', self.d.config_path])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('wrongca', r.stdout)
+
+    def test_test_user_narrates_without_the_password(self):
+        r = run_dagate(['test-user', '-c', self.d.config_path, 'alice@group.test'],
+                       stdin=ALICE_PW + '\n')
+        out = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 0, out)
+        for step in ('connecting to ldaps://', 'TLS established', 'service bind as',
+                     'user entry: ' + user_dn('alice'), 'member of', 'bind as'):
+            self.assertIn(step, out)
+        self.assertNotIn(ALICE_PW, out)
+
+    def test_plain_ldap_without_tls_is_a_config_error(self):
+        path = os.path.join(self.d.dir, 'plain.conf')
+        with open(path, 'w') as f:
+            f.write(config(['* -> p'], [provider('p', self.s.ldap_uri)]).replace('{dir}', self.d.dir))
+        r = run_dagate(['check-config', '-c', path])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn('without TLS', r.stdout + r.stderr)
+
+
+class _Stall:
+    """Accepts TCP connections and never says a word (TLS never completes,
+    StartTLS is never answered)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.stop = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+                self.conns.append(c)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+class _BlackHole:
+    """A listener whose accept queue is full: SYNs are dropped, connect()
+    hangs like a firewalled host."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.fill = []
+        for _ in range(3):
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.connect(('127.0.0.1', self.port))
+            except BlockingIOError:
+                pass
+            self.fill.append(c)
+        time.sleep(0.1)
+
+    def close(self):
+        for c in self.fill:
+            c.close()
+        self.sock.close()
+
+
+class SlapdFailover(unittest.TestCase, AuditMixin):
+    """The first URI is dead in three ways; the login still succeeds on the
+    second inside the provider timeout, and with every URI dead the answer
+    is a fault inside the deadline."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Slapd(certs())
+        cls.stall = _Stall()
+        cls.hole = _BlackHole()
+        closed = free_port()
+        good = cls.s.ldaps_uri
+        cls.conf = config(
+            ['*@refused.test -> refused', '*@hole.test -> hole', '*@stall.test -> stall',
+             '*@stls.test -> stls', '*@alldead.test -> alldead'],
+            [provider('refused', 'ldaps://127.0.0.1:%d %s' % (closed, good)),
+             provider('hole', 'ldaps://127.0.0.1:%d %s' % (cls.hole.port, good)),
+             provider('stall', 'ldaps://127.0.0.1:%d %s' % (cls.stall.port, good)),
+             provider('stls', 'ldap://127.0.0.1:%d %s' % (cls.stall.port, cls.s.ldap_uri),
+                      extra='starttls = yes\n'),
+             provider('alldead', 'ldaps://127.0.0.1:%d ldaps://127.0.0.1:%d'
+                      % (cls.hole.port, cls.stall.port), timeout='2s')])
+        cls.d = Dagate(cls.conf, files=files())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.__exit__(None, None, None)
+        cls.s.close()
+        cls.stall.close()
+        cls.hole.close()
+
+    def timed(self, user, password):
+        t = time.monotonic()
+        got = self.d.authenticate(user, password)
+        return got, time.monotonic() - t
+
+    def check_failover(self, domain, max_first):
+        got, took = self.timed('alice@' + domain, ALICE_PW)
+        self.assertEqual(got, 'true', self.d.log()[-3000:])
+        self.assertLess(took, max_first, domain)
+        # the dead server is now skipped: the next login is quick
+        got, took = self.timed('bob@' + domain, BOB_PW)
+        self.assertEqual(got, 'true')
+        self.assertLess(took, 1.0, domain)
+        self.assertEqual(self.d.authenticate('bob@' + domain, ALICE_PW), 'false')
+
+    def test_first_uri_refuses(self):
+        self.check_failover('refused.test', 1.0)
+
+    def test_first_uri_black_holed(self):
+        # 3 s timeout, two URIs: the first costs at most half of it
+        self.check_failover('hole.test', 2.9)
+
+    def test_first_uri_tls_never_completes(self):
+        self.check_failover('stall.test', 2.9)
+
+    def test_first_uri_starttls_never_answered(self):
+        self.check_failover('stls.test', 2.9)
+
+    def test_all_dead_is_a_fault_inside_the_deadline(self):
+        got, took = self.timed('alice@alldead.test', ALICE_PW)
+        self.assertIsInstance(got, Fault)
+        self.assertEqual(got.code, 'soap:Server')
+        self.assertLess(took, 3.0)
+        self.assertEqual(self.audit_for(self.d, 'alice@alldead.test').get('outcome'), 'unavailable')
+
+
+class SlapdEmptyPassword(unittest.TestCase):
+    """slapd with olcAllows: bind_anon_dn answers a DN bind with an empty
+    password with success, like Active Directory (RFC 4513 5.1.2)."""
+
+    def test_empty_password_is_false_although_the_directory_says_yes(self):
+        with Slapd(certs(), bind_anon_dn=True) as s:
+            r = s.ldap_tool('ldapwhoami', binddn=user_dn('alice'), password='')
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertIn('anonymous', r.stdout)   # the directory is fooled
+            with Dagate(config(['* -> dir'], [provider('dir', s.ldaps_uri)]),
+                        files=files()) as d:
+                self.assertEqual(d.authenticate('alice@x.test', ''), 'false')
+                self.assertEqual(d.authenticate('alice@x.test', ALICE_PW), 'true')
+                self.assertEqual(d.authenticate('alice@x.test', 'wrong'), 'false')
+
+
+class SlapdPasswordPolicy(unittest.TestCase, AuditMixin):
+    """ppolicy with pwdMaxFailure 3: the account locks, and the right
+    password then gets false with the lockout in the audit line."""
+
+    def test_lockout_reported(self):
+        with Slapd(certs(), ppolicy=True) as s:
+            with Dagate(config(['* -> dir'], [provider('dir', s.ldaps_uri)]),
+                        files=files()) as d:
+                # distinct passwords: a repeated failing pair is not re-asked
+                for i in range(3):
+                    self.assertEqual(d.authenticate('carol@x.test', 'wrong%d' % i), 'false')
+                self.assertEqual(d.authenticate('carol@x.test', 'carol-pw-1'), 'false')
+                rec = self.audit_for(d, 'carol@x.test')
+                self.assertEqual(rec.get('outcome'), 'locked', rec)
+                self.assertIn('locked', rec.get('detail', ''))
+                self.assertEqual(d.authenticate('alice@x.test', ALICE_PW), 'true')
+
+
+class SlapdRestartUnderLoad(unittest.TestCase):
+    """slapd is killed (SIGKILL) and restarted while logins run: answers
+    are right or a fault, never a wrong true/false, and the pool recovers."""
+
+    def test_no_wrong_answer(self):
+        with Slapd(certs()) as s:
+            conf = config(['* -> dir'], [provider('dir', s.ldaps_uri, timeout='2s',
+                                                  extra='pool = 4\n')])
+            with Dagate(conf, files=files()) as d:
+                wrong, counts, stop = [], {'true': 0, 'false': 0, 'fault': 0}, threading.Event()
+                lock = threading.Lock()
+
+                def worker(n):
+                    i = 0
+                    end = time.monotonic() + 20
+                    while not stop.is_set() and time.monotonic() < end and i < 2000:
+                        good = (i + n) % 2 == 0
+                        got = d.authenticate('alice@x.test', ALICE_PW if good else 'nope')
+                        i += 1
+                        with lock:
+                            if isinstance(got, Fault):
+                                counts['fault'] += 1
+                            else:
+                                counts[got] += 1
+                                if got != ('true' if good else 'false'):
+                                    wrong.append((good, got))
+
+                threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+                for t in threads:
+                    t.start()
+                time.sleep(1.0)
+                s.kill()
+                time.sleep(1.0)
+                s.start()
+                time.sleep(0.5)
+                before = dict(counts)
+                time.sleep(1.5)
+                stop.set()
+                for t in threads:
+                    t.join(30)
+                self.assertEqual(wrong, [])
+                self.assertGreater(counts['true'] - before['true'], 0,
+                                   'no successful login after the restart: %s' % counts)
+                self.assertEqual(d.authenticate('alice@x.test', ALICE_PW), 'true')
+
+
+if __name__ == '__main__':
+    unittest.main()
