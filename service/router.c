@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "tokens.h"
 
 struct route {
 	const struct route_rule *rule;
@@ -173,6 +174,31 @@ static void decide_providers(struct provider *const *providers,
 	}
 }
 
+static void decide_token(struct router *router, const struct auth_request *req,
+			 struct decision *out)
+{
+	enum auth_result result;
+
+	out->provider = "tokens";
+	if (router->tokens == NULL) {
+		auth_trace_step(req, "password has the token form, but [tokens] is not configured");
+		decide_final(out, ANSWER_FALSE, AUTH_REJECT, "reject");
+		out->detail = "tokens disabled";
+		return;
+	}
+	auth_trace_step(req, "password has the token form: asking the token store only");
+	result = token_redeem(router->tokens, req->username, req->password, req->password_len,
+			      req->source_ip, req->request_id, req->deadline_ms, &out->detail);
+	auth_trace_step(req, "token store answered %s%s%s", auth_result_name(result),
+			out->detail ? ": " : "", out->detail ? out->detail : "");
+	if (result == AUTH_OK)
+		decide_final(out, ANSWER_TRUE, result, "ok");
+	else if (result == AUTH_UNAVAILABLE || result == AUTH_ERROR)
+		decide_final(out, ANSWER_FAULT, result, auth_result_name(result));
+	else
+		decide_final(out, ANSWER_FALSE, result, auth_result_name(result));
+}
+
 void router_decide(struct router *router, const struct auth_request *req,
 		   const char *only_provider, struct decision *out)
 {
@@ -200,6 +226,12 @@ void router_decide(struct router *router, const struct auth_request *req,
 	}
 	mapped_req.username = out->mapped_user;
 	auth_trace_step(&mapped_req, "mapped username: %s", out->mapped_user);
+
+	/* Rule 3: a token-shaped password goes to the token store only. */
+	if (token_has_form(req->password, req->password_len)) {
+		decide_token(router, &mapped_req, out);
+		return;
+	}
 
 	if (only_provider != NULL) {
 		struct provider *one[2] = { provider_set_find(router->providers, only_provider), NULL };

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "log.h"
 #include "soap_glue.h"
+#include "tokens.h"
 #include "workers.h"
 
 /* The address the WSDL advertises when public_url is not set. */
@@ -36,6 +37,8 @@ int cmd_serve(const char *config_path)
 	struct worker_pool *workers = NULL;
 	struct http_server *srv = NULL;
 	struct http_services svc;
+	struct token_issuer *tokens = NULL;
+	struct conf_errors errors = { 0 };
 	const char *error = "";
 	char public_url[512];
 	sigset_t sigs;
@@ -66,11 +69,18 @@ int cmd_serve(const char *config_path)
 		log_errorx("SOAP set-up failed: %s", error);
 		goto out;
 	}
+	if (token_issuer_create(app.cfg, &errors, &tokens) < 0) {
+		app_print_errors(&errors);
+		conf_errors_clear(&errors);
+		ret = 2;
+		goto out;
+	}
+	router_set_tokens(app.router, tokens);
 	if (workers_create(app.cfg->server.workers, app.cfg->server.queue, &workers) < 0) {
 		log_errorx("cannot start %u worker threads", app.cfg->server.workers);
 		goto out;
 	}
-	svc = (struct http_services){ app.cfg, app.router, workers, NULL };
+	svc = (struct http_services){ app.cfg, app.router, workers, tokens };
 	if (http_server_start(&svc, &srv, &error) < 0) {
 		log_errorx("cannot start listeners: %s", error);
 		goto out;
@@ -97,6 +107,7 @@ out:
 	 * must have no suspended connection when it stops. */
 	workers_destroy(&workers);
 	http_server_stop(&srv);
+	token_issuer_free(&tokens);
 	soap_glue_deinit();
 	app_free(&app);
 	return ret;
