@@ -170,7 +170,8 @@ static int cli_list(struct token_issuer *ti)
 	st = ti->store->ops->list(ti->store, ti->clock(ti->clock_ctx),
 				  clock_now_ms() + CLI_SCAN_DEADLINE_MS, cli_collect, &rows);
 	if (st == TS_OK && !rows.failed) {
-		qsort(rows.items, rows.count, sizeof *rows.items, cli_row_cmp);
+		if (rows.count > 1)
+			qsort(rows.items, rows.count, sizeof *rows.items, cli_row_cmp);
 		printf("%-12s  %-20s  %-40s  %s\n", "FINGERPRINT", "REQUESTER", "USER", "EXPIRES");
 		for (size_t i = 0; i < rows.count; i++) {
 			token_rfc3339(rows.items[i].expires_ms, when, sizeof when);

@@ -304,7 +304,7 @@ fail:
 	return NULL;
 }
 
-static struct redis_conn *conn_get(struct redis_store *st, int64_t deadline_ms)
+static struct redis_conn *conn_get(struct redis_store *st, int64_t deadline_ms, bool *reused_r)
 {
 	struct redis_conn *c;
 
@@ -315,7 +315,27 @@ static struct redis_conn *conn_get(struct redis_store *st, int64_t deadline_ms)
 		st->idle_count--;
 	}
 	pthread_mutex_unlock(&st->lock);
+	*reused_r = c != NULL;
 	return c != NULL ? c : conn_open(st, deadline_ms);
+}
+
+/* Drop every idle connection: after one turned out dead (Redis restarted),
+ * its siblings are dead too. */
+static void pool_flush(struct redis_store *st)
+{
+	struct redis_conn *c;
+
+	pthread_mutex_lock(&st->lock);
+	c = st->idle;
+	st->idle = NULL;
+	st->idle_count = 0;
+	pthread_mutex_unlock(&st->lock);
+	while (c != NULL) {
+		struct redis_conn *next = c->next;
+
+		conn_free(c);
+		c = next;
+	}
 }
 
 static void conn_put(struct redis_store *st, struct redis_conn *c, bool healthy)
@@ -351,18 +371,29 @@ static void hex32(const uint8_t *hash, char *out)
 	out[2 * TOKEN_HASH_LEN] = '\0';
 }
 
-/* A single command on a pooled connection. NULL: unavailable. */
+/* A single command on a pooled connection. NULL: unavailable. A pooled
+ * connection that fails is retried once on a fresh one: it most likely
+ * died with a Redis restart. (If the command did run, a retried GETDEL
+ * finds nothing: the token is burnt, never accepted twice.) */
 static redisReply *redis_call(struct redis_store *st, int argc, const char **argv,
 			      const size_t *argvlen, int64_t deadline_ms)
 {
 	int64_t dl = op_deadline(st, deadline_ms);
-	struct redis_conn *c = conn_get(st, dl);
-	redisReply *r;
+	redisReply *r = NULL;
 
-	if (c == NULL)
-		return NULL;
-	r = conn_command(c, argc, argv, argvlen, dl);
-	conn_put(st, c, r != NULL);
+	for (int attempt = 0; attempt < 2 && r == NULL; attempt++) {
+		bool reused = false;
+		struct redis_conn *c = conn_get(st, dl, &reused);
+
+		if (c == NULL)
+			return NULL;
+		r = conn_command(c, argc, argv, argvlen, dl);
+		conn_put(st, c, r != NULL);
+		if (r == NULL && !reused)
+			break;
+		if (r == NULL)
+			pool_flush(st);
+	}
 	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
 		log_errorx("token store (redis): %s: %.200s", argv[0], r->str);
 		freeReplyObject(r);

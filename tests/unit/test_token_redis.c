@@ -162,7 +162,7 @@ static void *racer(void *arg)
 	return NULL;
 }
 
-static void test_store(int port)
+static void test_store(int port, pid_t *pid)
 {
 	struct token_store_options opt = { .timeout_ms = 1000 };
 	struct token_store *st = NULL;
@@ -239,6 +239,16 @@ static void test_store(int port)
 	pthread_barrier_destroy(&r->start);
 	pthread_barrier_destroy(&r->done);
 	free(r);
+
+	/* Redis restarts between two calls: every pooled connection is dead,
+	 * yet the very next call succeeds (one retry on a fresh connection). */
+	redis_stop(*pid);
+	*pid = redis_start(port, NULL);
+	CHECK(wait_port(port), "redis restarted");
+	make_hash(hash, 8);
+	make_record(&rec, "sync", wall(), 60000);
+	CHECK(st->ops->put(st, hash, &rec, 0, wall(), clock_now_ms() + 2000) == TS_OK,
+	      "first call after a restart");
 	token_store_close(&st);
 }
 
@@ -428,7 +438,7 @@ int main(void)
 	port = free_port();
 	pid = redis_start(port, NULL);
 	CHECK(wait_port(port), "redis up on %d", port);
-	test_store(port);
+	test_store(port, &pid);
 	redis_stop(pid);
 
 	port = free_port();
