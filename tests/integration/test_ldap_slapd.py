@@ -12,11 +12,22 @@ import threading
 import time
 import unittest
 
-from harness import Dagate, Fault, make_ca_and_cert, run_dagate, server_section
+from harness import Dagate as _Dagate, Fault, make_ca_and_cert, run_dagate, server_section
 from backends.slapd import (GROUP_DN, SUFFIX, SVC_DN, SVC_PASSWORD, Slapd, free_port,
                             user_dn)
 
 ALICE_PW = 'alice-pw-1'
+
+
+class Dagate(_Dagate):
+    """Counts requests per user so that audit_for() can wait for the
+    audit line of the last one."""
+
+    def authenticate(self, username, password, *args, **kwargs):
+        self._asked = getattr(self, '_asked', {})
+        self._asked[username] = self._asked.get(username, 0) + 1
+        return super().authenticate(username, password, *args, **kwargs)
+
 BOB_PW = 'bob-pw-1'
 
 _certs = {}
@@ -53,6 +64,16 @@ def files(ca_cert=None):
 
 class AuditMixin:
     def audit_for(self, d, user):
+        """The last audit line for `user`; waits for the one of the request
+        just answered (the line is written after the answer)."""
+        asked = getattr(d, '_asked', {}).get(user, 0)
+        end = time.monotonic() + 3
+        while (len([r for r in d.audit() if r.get('user') == user]) < asked
+               and time.monotonic() < end):
+            time.sleep(0.02)
+        return self._last_audit(d, user)
+
+    def _last_audit(self, d, user):
         recs = [r for r in d.audit() if r.get('user') == user]
         self.assertTrue(recs, 'no audit record for %r:\n%s' % (user, d.log()[-3000:]))
         return recs[-1]

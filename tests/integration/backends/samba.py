@@ -1,0 +1,279 @@
+"""A Samba 4 Active Directory domain controller in its own network
+namespace, reached from the host through a veth pair on a private /30.
+
+Provisioning (5-17 s) and user creation happen once into a cache directory
+(DAGATE_SAMBA_CACHE, default /var/tmp/dagate-samba-cache); every SambaDC
+copies it (cp -a, ~0.2 s), rewrites smb.conf, and starts `samba` inside
+the namespace. Needs root, `ip netns`, and Debian's samba packages; any
+failure raises (a missing server fails the test).
+
+    with SambaDC() as dc:
+        dc.ip, dc.ldaps_uri, dc.ldap_uri, dc.ca_cert, dc.admin_search(...)
+"""
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+REALM = 'CORP.TEST'
+DOMAIN = 'CORP'
+BASE = 'DC=corp,DC=test'
+ADMIN_PASSWORD = 'Admin-Pass-1x'
+SVC_DN = 'CN=svc-dagate,CN=Users,' + BASE
+SVC_PASSWORD = 'Svc-Pass-1x'
+GROUP_DN = 'CN=Salesforce Users,CN=Users,' + BASE
+PYTHON = '/usr/bin/python3'
+CACHE_VERSION = 'v2'
+START_TIMEOUT = 40.0
+
+# name: (password, mail, upn, special)
+USERS = {
+    'alice': ('Alice-Pass-1x', 'alice.mail@corp.test', 'alice@corp.test', None),
+    'bob': ('Bob-Pass-1x', 'bob@corp.test', 'bob@partner.example', None),
+    'dave': ('Dave-Pass-1x', 'dave@corp.test', 'dave@corp.test', 'disabled'),
+    'erin': ('Erin-Pass-1x', 'erin@corp.test', 'erin@corp.test', 'expired'),
+    'frank': ('Frank-Pass-1x', 'frank@corp.test', 'frank@corp.test', 'must_change'),
+    'gina': ('Gina-Pass-1x', 'gina@corp.test', 'gina@corp.test', None),
+    'henry': ('Henry-Pass-1x', 'henry@corp.test', 'henry@corp.test', None),
+}
+LOCKOUT_THRESHOLD = 5
+
+_SETUP_SCRIPT = r'''
+import sys
+from samba.auth import system_session
+from samba.param import LoadParm
+from samba.samdb import SamDB
+import ldb
+
+smbconf, users = sys.argv[1], eval(sys.argv[2])
+lp = LoadParm()
+lp.load(smbconf)
+db = SamDB(url=lp.private_path('sam.ldb'), session_info=system_session(), lp=lp)
+base = str(db.domain_dn())
+db.newuser('svc-dagate', %(svc)r)
+for name, (pw, mail, upn, special) in users.items():
+    db.newuser(name, pw, mailaddress=mail,
+               force_password_change_at_next_login_req=(special == 'must_change'))
+    dn = 'CN=%%s,CN=Users,%%s' %% (name, base)
+    mods = ['dn: ' + dn, 'changetype: modify', 'replace: userPrincipalName',
+            'userPrincipalName: ' + upn]
+    if special == 'expired':
+        mods += ['-', 'replace: accountExpires', 'accountExpires: 116444736000000000']
+    db.modify_ldif('\n'.join(mods) + '\n')
+    if special == 'disabled':
+        db.disable_account('(sAMAccountName=%%s)' %% name)
+db.newgroup('Salesforce Users')
+db.newgroup('Sales EU')
+db.add_remove_group_members('Sales EU', ['alice'], add_members_operation=True)
+db.add_remove_group_members('Salesforce Users', ['Sales EU'], add_members_operation=True)
+''' % {'svc': SVC_PASSWORD}
+
+
+def _run(argv, *, timeout=180, env=None):
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=timeout, env=env)
+    if r.returncode != 0:
+        raise AssertionError('%s failed (%d):\n%s' % (' '.join(argv), r.returncode, r.stdout[-4000:]))
+    return r.stdout
+
+
+def _cache_dir():
+    return os.path.join(os.environ.get('DAGATE_SAMBA_CACHE', '/var/tmp/dagate-samba-cache'),
+                        CACHE_VERSION)
+
+
+def _provision(target):
+    """Provision a domain with our users into target/dc."""
+    os.makedirs(target)
+    empty = os.path.join(target, 'empty.conf')
+    open(empty, 'w').close()
+    dc = os.path.join(target, 'dc')
+    _run(['samba-tool', 'domain', 'provision', '-s', empty, '--targetdir=' + dc,
+          '--realm=' + REALM, '--domain=' + DOMAIN, '--server-role=dc',
+          '--dns-backend=SAMBA_INTERNAL', '--host-name=dc1', '--host-ip=10.213.0.2',
+          '--adminpass=' + ADMIN_PASSWORD, '--use-rfc2307'])
+    smbconf = os.path.join(dc, 'etc', 'smb.conf')
+    _run(['samba-tool', 'domain', 'passwordsettings', 'set', '-s', smbconf,
+          '--account-lockout-threshold=%d' % LOCKOUT_THRESHOLD, '--max-pwd-age=0',
+          '--account-lockout-duration=30', '--reset-account-lockout-after=30'])
+    _run([PYTHON, '-c', _SETUP_SCRIPT, smbconf, repr(USERS)])
+
+
+def provisioned():
+    """Path of the cached provisioned directory (made on first use)."""
+    cache = _cache_dir()
+    ready = os.path.join(cache, 'ready')
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    with open(cache + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(ready):
+            shutil.rmtree(cache, ignore_errors=True)
+            tmp = cache + '.tmp'
+            shutil.rmtree(tmp, ignore_errors=True)
+            _provision(tmp)
+            with open(os.path.join(tmp, 'ready'), 'w') as f:
+                f.write(tmp + '\n')
+            os.rename(tmp, cache)
+    return cache
+
+
+def _certs(directory, ip):
+    """CA and server certificate for the DC's address (keys 0600)."""
+    p = lambda n: os.path.join(directory, n)
+    with open(p('ext'), 'w') as f:
+        f.write('subjectAltName=IP:%s,DNS:dc1.corp.test\nbasicConstraints=critical,CA:FALSE\n'
+                'keyUsage=critical,digitalSignature,keyEncipherment\n'
+                'extendedKeyUsage=serverAuth\n' % ip)
+    _run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'),
+          '-out', p('ca.crt'), '-days', '2', '-subj', '/CN=dagate samba test CA',
+          '-addext', 'basicConstraints=critical,CA:TRUE',
+          '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
+    _run(['openssl', 'req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('tls.key'),
+          '-out', p('tls.csr'), '-subj', '/CN=dc1.corp.test'])
+    _run(['openssl', 'x509', '-req', '-in', p('tls.csr'), '-CA', p('ca.crt'), '-CAkey',
+          p('ca.key'), '-CAcreateserial', '-out', p('tls.crt'), '-days', '2', '-extfile', p('ext')])
+    for k in ('ca.key', 'tls.key'):
+        os.chmod(p(k), 0o600)
+
+
+class SambaDC:
+    def __init__(self):
+        if os.geteuid() != 0:
+            raise AssertionError('the Samba AD tests need root (network namespace)')
+        tag = os.getpid() % 200 + 20
+        self.ns = 'dagate-smb-%d' % os.getpid()
+        self.veth_host, self.veth_ns = 'dgsh%d' % os.getpid(), 'dgsn%d' % os.getpid()
+        self.host_ip, self.ip = '10.213.%d.1' % tag, '10.213.%d.2' % tag
+        self.dir = tempfile.mkdtemp(prefix='dagate-samba-')
+        self.proc = None
+        self._log = None
+        self._ns_made = False
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self):
+        cache = provisioned()
+        dc = os.path.join(self.dir, 'dc')
+        _run(['cp', '-a', os.path.join(cache, 'dc'), dc])
+        tls = os.path.join(self.dir, 'tls')
+        os.makedirs(tls)
+        _certs(tls, self.ip)
+        self.ca_cert = os.path.join(tls, 'ca.crt')
+        smbconf = os.path.join(dc, 'etc', 'smb.conf')
+        with open(os.path.join(cache, 'ready')) as f:
+            provisioned_at = f.read().strip()  # smb.conf's absolute paths start there
+        with open(smbconf) as f:
+            text = f.read().replace(os.path.join(provisioned_at, 'dc'), dc)
+        extra = ('\tserver services = -dns -dnsupdate -nbt -wrepl -ntp_signd -kcc -drepl\n'
+                 '\tdisable netbios = yes\n\tinterfaces = %s\n\tbind interfaces only = yes\n'
+                 '\ttls enabled = yes\n\ttls keyfile = %s/tls.key\n\ttls certfile = %s/tls.crt\n'
+                 '\ttls cafile = %s/ca.crt\n\tlog level = 1\n'
+                 % (self.ip, tls, tls, tls))
+        text = text.replace('[global]\n', '[global]\n' + extra, 1)
+        with open(smbconf, 'w') as f:
+            f.write(text)
+        self.smbconf = smbconf
+        self._netns()
+        self.start()
+
+    def _netns(self):
+        _run(['ip', 'netns', 'add', self.ns])
+        self._ns_made = True
+        ns = ['ip', 'netns', 'exec', self.ns]
+        _run(['ip', 'link', 'add', self.veth_host, 'type', 'veth', 'peer', 'name', self.veth_ns])
+        _run(['ip', 'link', 'set', self.veth_ns, 'netns', self.ns])
+        _run(['ip', 'addr', 'add', self.host_ip + '/30', 'dev', self.veth_host])
+        _run(['ip', 'link', 'set', self.veth_host, 'up'])
+        _run(ns + ['ip', 'link', 'set', 'lo', 'up'])
+        _run(ns + ['ip', 'addr', 'add', self.ip + '/30', 'dev', self.veth_ns])
+        _run(ns + ['ip', 'link', 'set', self.veth_ns, 'up'])
+
+    @property
+    def ldaps_uri(self):
+        return 'ldaps://%s' % self.ip
+
+    @property
+    def ldap_uri(self):
+        return 'ldap://%s' % self.ip
+
+    def start(self):
+        self._log = open(os.path.join(self.dir, 'samba.log'), 'ab')
+        self.proc = subprocess.Popen(
+            ['ip', 'netns', 'exec', self.ns, 'samba', '-M', 'single', '-F', '-s', self.smbconf,
+             '--maximum-runtime=900', '--debug-stdout'],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError('samba exited with %d:\n%s' % (self.proc.returncode, self.log()))
+            r = subprocess.run(['ldapsearch', '-x', '-H', self.ldap_uri, '-s', 'base', '-b', '',
+                                'defaultNamingContext'], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=10,
+                               env=dict(os.environ, LDAPNOINIT='1'))
+            if r.returncode == 0 and BASE in r.stdout:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError('samba did not answer within %.0f s:\n%s'
+                                     % (START_TIMEOUT, self.log()[-4000:]))
+            time.sleep(0.3)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, 'samba.log'), errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def admin_search(self, dn, *attrs):
+        """Base search as Administrator over ldaps; {attr: value} (first values)."""
+        r = subprocess.run(['ldapsearch', '-x', '-LLL', '-H', self.ldaps_uri, '-D',
+                            'Administrator@' + REALM.lower(), '-w', ADMIN_PASSWORD, '-s', 'base',
+                            '-b', dn] + list(attrs), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30,
+                           env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert,
+                                    LDAPTLS_REQCERT='demand'))
+        if r.returncode != 0:
+            raise AssertionError('ldapsearch failed: %s' % r.stdout)
+        out = {}
+        for line in r.stdout.splitlines():
+            if ': ' in line:
+                k, v = line.split(': ', 1)
+                out.setdefault(k, v)
+        return out
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def close(self):
+        self.stop()
+        if self._ns_made:
+            subprocess.run(['ip', 'netns', 'del', self.ns], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            subprocess.run(['ip', 'link', 'del', self.veth_host], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            self._ns_made = False
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
