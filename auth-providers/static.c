@@ -42,6 +42,7 @@ static int static_init(struct provider *p, const struct conf_section *s,
 	else
 		st->result = AUTH_UNAVAILABLE;
 	st->delay_ms = conf_get_int(s, static_keys, "delay");
+	p->never_blocks = st->delay_ms == 0;
 	p->state = st;
 	return 0;
 }

@@ -73,25 +73,20 @@ static enum MHD_Result respond_fault(struct MHD_Connection *c, bool client,
 
 static const char *const answer_names[] = { "false", "true", "fault" };
 
-/* On a worker thread: decide, store the answer, resume the connection. */
-static void auth_job_run(void *arg)
+/* The decision for one parsed request; wipes the password. */
+static void auth_job_decide(struct auth_job *job, struct decision *d)
 {
-	struct auth_job *job = arg;
 	struct request_ctx *ctx = job->ctx;
 	const struct http_services *svc = http_server_services(ctx->srv);
 	int64_t margin = http_answer_margin_ms(svc->cfg->server.deadline_ms);
-	struct decision d;
-	bool answered;
-	char *body;
-	size_t len;
 
 	if (clock_left_ms(ctx->deadline_ms - margin) == 0) {
-		memset(&d, 0, sizeof d);
-		d.answer = ANSWER_FAULT;
-		d.outcome = "deadline";
-		d.detail = "waited for a worker";
-		d.provider = "-";
-		snprintf(d.mapped_user, sizeof d.mapped_user, "%s", job->req.username);
+		memset(d, 0, sizeof *d);
+		d->answer = ANSWER_FAULT;
+		d->outcome = "deadline";
+		d->detail = "waited for a worker";
+		d->provider = "-";
+		snprintf(d->mapped_user, sizeof d->mapped_user, "%s", job->req.username);
 	} else {
 		struct auth_request req = {
 			.username = job->req.username,
@@ -102,22 +97,47 @@ static void auth_job_run(void *arg)
 			.deadline_ms = ctx->deadline_ms - margin,
 		};
 
-		router_decide(svc->router, &req, NULL, &d);
+		router_decide(svc->router, &req, NULL, d);
 	}
 	explicit_bzero(job->req.password, job->req.password_len);
+}
 
-	if (d.answer == ANSWER_FAULT) {
-		body = soap_glue_fault(false, d.outcome != NULL &&
-				       strcmp(d.outcome, "deadline") == 0 ?
-				       "deadline reached" : "no provider could answer", &len);
-		answered = body != NULL &&
-			   request_ctx_answer(ctx, MHD_HTTP_INTERNAL_SERVER_ERROR, body, len,
-					      false);
-	} else {
-		const char *canned = soap_glue_result(d.answer == ANSWER_TRUE, &len);
-
-		answered = request_ctx_answer(ctx, MHD_HTTP_OK, (char *)canned, len, true);
+/* The answer's HTTP status and body: a canned result, or a malloc'd fault
+ * (*is_static_r false). NULL when out of memory. */
+static char *decision_body(const struct decision *d, unsigned *status_r,
+			   size_t *len_r, bool *is_static_r)
+{
+	*is_static_r = d->answer != ANSWER_FAULT;
+	if (d->answer != ANSWER_FAULT) {
+		*status_r = MHD_HTTP_OK;
+		return (char *)soap_glue_result(d->answer == ANSWER_TRUE, len_r);
 	}
+	*status_r = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	return soap_glue_fault(false, d->outcome != NULL && strcmp(d->outcome, "deadline") == 0 ?
+			       "deadline reached" : "no provider could answer", len_r);
+}
+
+static void auth_job_free(struct auth_job *job)
+{
+	soap_glue_request_clear(&job->req);
+	request_ctx_unref(&job->ctx);
+	free(job);
+}
+
+/* On a worker thread: decide, store the answer, resume the connection. */
+static void auth_job_run(void *arg)
+{
+	struct auth_job *job = arg;
+	struct request_ctx *ctx = job->ctx;
+	struct decision d;
+	unsigned status;
+	bool answered, is_static;
+	size_t len;
+	char *body;
+
+	auth_job_decide(job, &d);
+	body = decision_body(&d, &status, &len, &is_static);
+	answered = body != NULL && request_ctx_answer(ctx, status, body, len, is_static);
 	if (answered) {
 		audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer,
 		      d.provider, d.outcome, d.detail, answer_names[d.answer],
@@ -127,9 +147,30 @@ static void auth_job_run(void *arg)
 		audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer,
 		      d.provider, "deadline", d.outcome, "fault", ctx->started_ms);
 	}
-	soap_glue_request_clear(&job->req);
-	request_ctx_unref(&job->ctx);
-	free(job);
+	auth_job_free(job);
+}
+
+/* On the event thread, for decisions that never wait (router.h). */
+static enum MHD_Result auth_job_run_at_once(struct auth_job *job, struct MHD_Connection *c)
+{
+	struct decision d;
+	unsigned status;
+	bool is_static;
+	size_t len;
+	char *body;
+	enum MHD_Result ret = MHD_NO;
+
+	auth_job_decide(job, &d);
+	body = decision_body(&d, &status, &len, &is_static);
+	if (body != NULL) {
+		ret = http_respond(c, status, SOAP_CONTENT_TYPE, body, len,
+				   is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
+		job->ctx->state = REQ_DONE;
+	}
+	audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer, d.provider,
+	      d.outcome, d.detail, answer_names[d.answer], job->ctx->started_ms);
+	auth_job_free(job);
+	return ret;
 }
 
 static bool is_soap_content_type(const char *v)
@@ -220,6 +261,9 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 
 	atomic_fetch_add(&ctx->refs, 1);
 	job->ctx = ctx;
+	if (router_decides_at_once(svc->router, job->req.username, job->req.password,
+				   job->req.password_len))
+		return auth_job_run_at_once(job, c);
 	pthread_mutex_lock(&ctx->lock);
 	ctx->state = REQ_SUSPENDED;
 	pthread_mutex_unlock(&ctx->lock);
@@ -230,9 +274,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 
 		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
 		      "-", "busy", "queue full", "fault", ctx->started_ms);
-		soap_glue_request_clear(&job->req);
-		request_ctx_unref(&job->ctx);
-		free(job);
+		auth_job_free(job);
 		if (fault == NULL || !request_ctx_answer(ctx, MHD_HTTP_INTERNAL_SERVER_ERROR,
 							 fault, len, false))
 			return MHD_NO;

@@ -23,7 +23,9 @@ static enum log_level log_level = LOG_LEVEL_INFO;
 static enum log_format log_format = LOG_FORMAT_TEXT;
 static char *audit_path;    /* NULL: stderr */
 static int audit_fd = STDERR_FILENO;
-static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Readers are writers of records (O_APPEND makes each write atomic); the
+ * write lock is only for swapping the fd on reopen. */
+static pthread_rwlock_t audit_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -45,11 +47,11 @@ int log_setup(const struct log_config *cfg, const char **error_r)
 		}
 		free(audit_path);
 		audit_path = strdup(cfg->audit);
-		pthread_mutex_lock(&audit_lock);
+		pthread_rwlock_wrlock(&audit_lock);
 		if (audit_fd != STDERR_FILENO)
 			close(audit_fd);
 		audit_fd = fd;
-		pthread_mutex_unlock(&audit_lock);
+		pthread_rwlock_unlock(&audit_lock);
 	}
 	return 0;
 }
@@ -65,10 +67,10 @@ int log_reopen(void)
 		log_error("cannot reopen audit log %s", audit_path);
 		return -1;
 	}
-	pthread_mutex_lock(&audit_lock);
+	pthread_rwlock_wrlock(&audit_lock);
 	old = audit_fd;
 	audit_fd = fd;
-	pthread_mutex_unlock(&audit_lock);
+	pthread_rwlock_unlock(&audit_lock);
 	close(old);
 	return 0;
 }
@@ -268,9 +270,9 @@ static void log_record(bool audit, enum log_level level, const char *event,
 		line[at++] = '}';
 	line[at++] = '\n';
 	if (audit) {
-		pthread_mutex_lock(&audit_lock);
+		pthread_rwlock_rdlock(&audit_lock);
 		log_write_fd(audit_fd, line, at);
-		pthread_mutex_unlock(&audit_lock);
+		pthread_rwlock_unlock(&audit_lock);
 	} else {
 		log_write_fd(STDERR_FILENO, line, at);
 	}

@@ -174,6 +174,27 @@ static void decide_providers(struct provider *const *providers,
 	}
 }
 
+bool router_decides_at_once(const struct router *router, const char *username,
+			    const char *password, size_t password_len)
+{
+	char mapped[MAPPED_USER_MAX + 1];
+	const struct route_rule *rule;
+	struct provider *const *p;
+
+	if (username[0] == '\0' || password_len == 0 || password[0] == '\0' ||
+	    router_map_username(router->map, username, mapped, sizeof mapped) < 0)
+		return true;
+	if (token_has_form(password, password_len))
+		return router->tokens == NULL;
+	rule = router_match(router->rules, router->route_count, mapped);
+	if (rule == NULL)
+		return true;
+	for (p = router->routes[rule - router->rules].providers; *p != NULL; p++)
+		if (!(*p)->never_blocks)
+			return false;
+	return true;
+}
+
 static void decide_token(struct router *router, const struct auth_request *req,
 			 struct decision *out)
 {

@@ -47,6 +47,12 @@ int router_map_username(const struct map_config *map, const char *username,
 const struct route_rule *router_match(const struct route_rule *rules,
 				      size_t count, const char *mapped);
 
+/* True when router_decide() would answer without waiting on anything
+ * (rule 1, no route, or only providers that never block), so the HTTP
+ * event thread may decide at once instead of handing over to a worker. */
+bool router_decides_at_once(const struct router *router, const char *username,
+			    const char *password, size_t password_len);
+
 /* Decide. `req->username` is the raw username; the router maps it and
  * passes the mapped one to providers. If `only_provider` is set, routing
  * is skipped and that provider is asked (test-user --provider). */
