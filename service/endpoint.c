@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "relay.h"
 
 #define SOAP_CONTENT_TYPE "text/xml; charset=utf-8"
 /* A chunked body over max_body is skipped up to this, then the connection
@@ -258,6 +259,15 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 	}
 	explicit_bzero(ctx->body, ctx->body_len);
 	ctx->body_len = 0;
+	if (relay_loop_detected(MHD_lookup_connection_value(c, MHD_HEADER_KIND, RELAY_HEADER),
+				job->req.username, job->req.password,
+				job->req.password_len, job->req.source_ip)) {
+		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
+		      "-", "relay_loop", RELAY_HEADER, "fault", ctx->started_ms);
+		soap_glue_request_clear(&job->req);
+		free(job);
+		return respond_fault(c, false, "relay loop");
+	}
 
 	atomic_fetch_add(&ctx->refs, 1);
 	job->ctx = ctx;
