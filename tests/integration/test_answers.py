@@ -35,7 +35,9 @@ class FileProviderAnswers(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.unicode_hash = hash_password(PW_UNICODE)
-        users = demo_users_line() + '\n' + 'uni@example.com:%s\n' % cls.unicode_hash
+        bmp_hash = hash_password(''.join(c for c in PW_UNICODE if ord(c) <= 0xFFFF))
+        users = (demo_users_line() + '\n' + 'uni@example.com:%s\n' % cls.unicode_hash
+                 + 'bmp@example.com:%s\n' % bmp_hash)
         cls.d = Dagate(FILE_CONF, files={'users': (users, 0o644)})
 
     @classmethod
@@ -108,11 +110,29 @@ class FileProviderAnswers(unittest.TestCase):
         self.assertEqual(self.d.authenticate('uni@example.com', PW_UNICODE[:-1]), 'false')
 
     def test_non_ascii_as_character_references(self):
-        # the same characters as numeric character references are the same bytes
+        # Characters of the Basic Multilingual Plane as numeric references are
+        # the same bytes as raw UTF-8.
+        bmp = ''.join(c for c in PW_UNICODE if ord(c) <= 0xFFFF)
+        self.assertIn('日', bmp)
+        refs = ''.join('&#%d;' % ord(c) if ord(c) > 127 else c for c in bmp)
+        body = envelope('bmp@example.com', 'PLACEHOLDER').replace(b'PLACEHOLDER', refs.encode())
+        status, _, resp = self.d.post(body)
+        self.assertEqual(parse_answer(status, resp), 'true')
+        hexrefs = ''.join('&#x%x;' % ord(c) if ord(c) > 127 else c for c in bmp)
+        body = envelope('bmp@example.com', 'PLACEHOLDER').replace(b'PLACEHOLDER', hexrefs.encode())
+        status, _, resp = self.d.post(body)
+        self.assertEqual(parse_answer(status, resp), 'true')
+
+    def test_astral_character_references_are_refused_not_altered(self):
+        # gSOAP 2.8 cannot decode a reference longer than 6 characters (an
+        # emoji as &#128273;): it would hand the directory an altered password.
+        # dagate refuses the message instead (Salesforce sends raw UTF-8).
         refs = ''.join('&#%d;' % ord(c) if ord(c) > 127 else c for c in PW_UNICODE)
         body = envelope('uni@example.com', 'PLACEHOLDER').replace(b'PLACEHOLDER', refs.encode())
         status, _, resp = self.d.post(body)
-        self.assertEqual(parse_answer(status, resp), 'true')
+        answer = parse_answer(status, resp)
+        self.assertIsInstance(answer, Fault, resp)
+        self.assertEqual(answer.code, 'soap:Client')
 
     def test_password_is_not_trimmed(self):
         self.assertEqual(self.d.authenticate('demo@example.com', ' dagate-demo'), 'false')

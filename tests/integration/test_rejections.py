@@ -82,7 +82,9 @@ CASES = [
     ('duplicated sourceIp', sub(BASE, b'<sourceIp>', b'<sourceIp>1.1.1.1</sourceIp><sourceIp>')),
     ('two Authenticate elements', sub(BASE, b'</soapenv:Body>', BASE.split(b'<soapenv:Body>')[1].split(b'</soapenv:Body>')[0] + b'</soapenv:Body>')),
     ('trailing element in another namespace', good(extra='<future xmlns="urn:other">x</future>')),
-    ('element inside password', with_password(b'<b>' + CANARY.encode() + b'</b>')),
+    # Not here: an element nested inside a field. gSOAP keeps it as literal
+    # text ("a<b/>c"), the same bytes "a&lt;b/&gt;c" would give: it cannot
+    # add, remove or rename a field, so it is no way to fool dagate.
     ('invalid UTF-8 in password', with_password(CANARY.encode() + b'\xff\xfe')),
     ('overlong UTF-8 in password', with_password(CANARY.encode() + b'\xc0\xaf')),
     ('UTF-16 surrogate in UTF-8', with_password(CANARY.encode() + b'\xed\xa0\x80')),
