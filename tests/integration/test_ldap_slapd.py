@@ -360,6 +360,16 @@ class SlapdPasswordPolicy(unittest.TestCase, AuditMixin):
                 # distinct passwords: a repeated failing pair is not re-asked
                 for i in range(3):
                     self.assertEqual(d.authenticate('carol@x.test', 'wrong%d' % i), 'false')
+                # slapd records the lock after answering the bind: wait for it
+                end = time.monotonic() + 5
+                while time.monotonic() < end:
+                    r = s.ldap_tool('ldapsearch', '-LLL', '-s', 'base', '-b', user_dn('carol'),
+                                    'pwdAccountLockedTime', binddn='cn=admin,' + SUFFIX,
+                                    password='admin-pw-1')
+                    if 'pwdAccountLockedTime' in r.stdout:
+                        break
+                    time.sleep(0.05)
+                self.assertIn('pwdAccountLockedTime', r.stdout)
                 self.assertEqual(d.authenticate('carol@x.test', 'carol-pw-1'), 'false')
                 rec = self.audit_for(d, 'carol@x.test')
                 self.assertEqual(rec.get('outcome'), 'locked', rec)
