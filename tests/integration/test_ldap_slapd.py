@@ -107,8 +107,10 @@ class SlapdLogins(unittest.TestCase, AuditMixin):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.__exit__(None, None, None)
-        cls.s.close()
+        try:
+            cls.d.__exit__(None, None, None)
+        finally:
+            cls.s.close()
 
     def test_ldaps_search_then_bind(self):
         self.assertEqual(self.d.authenticate('alice@tls.test', ALICE_PW), 'true')
@@ -292,10 +294,12 @@ class SlapdFailover(unittest.TestCase, AuditMixin):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.__exit__(None, None, None)
-        cls.s.close()
-        cls.stall.close()
-        cls.hole.close()
+        try:
+            cls.d.__exit__(None, None, None)
+        finally:
+            cls.s.close()
+            cls.stall.close()
+            cls.hole.close()
 
     def timed(self, user, password):
         t = time.monotonic()
