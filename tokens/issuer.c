@@ -22,7 +22,7 @@ static const struct conf_key tokens_keys[] = {
 	{ "store", CONF_STRING, 0, "lmdb:./var/tokens", 0, 0, NULL,
 	  "lmdb:DIR, or redis[s]://[USER@]HOST[:PORT][/DB] for several instances" },
 	{ "key_file", CONF_PATH, 0, "./var/token.key", 0, 0, NULL,
-	  "HMAC key (64 hex digits), created 0600 on first start if absent" },
+	  "HMAC key (64 hex digits), created 0600 if absent; the same on every instance of one Redis" },
 	{ "ttl", CONF_DURATION, 0, "5m", TOKEN_TTL_MIN_MS, TOKEN_TTL_MAX_MS, NULL,
 	  "default token lifetime" },
 	{ "max_ttl", CONF_DURATION, 0, "1h", TOKEN_TTL_MIN_MS, TOKEN_TTL_MAX_MS, NULL,

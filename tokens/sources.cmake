@@ -2,6 +2,7 @@
 list(APPEND DAGATE_CORE_SOURCES
   tokens/token.c
   tokens/store_lmdb.c
+  tokens/redis_conn.c
   tokens/store_redis.c
   tokens/issuer.c
   tokens/api.c

@@ -20,7 +20,9 @@
  * requester, the bound (mapped) user, the sourceIp ranges allowed for it,
  * and the issue/expiry times. The key lives in `key_file`, never in the
  * store, so a dump of the store yields nothing that can be redeemed. A
- * token's fingerprint is the first 6 bytes of that HMAC in hex: it appears
+ * Instances sharing one Redis store must therefore share the same key_file
+ * content (copy it; a different key finds nothing and every token is
+ * "unknown"). A token's fingerprint is the first 6 bytes of that HMAC in hex: it appears
  * in logs and `dagate token list` and cannot be turned back into a token.
  *
  * Redemption consumes first (one atomic delete-and-return in the store),
