@@ -197,9 +197,18 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 	char peer[INET6_ADDRSTRLEN + 8];
 
 	*done_r = true;
-	if (!http_peer_allowed(c, &sc->allow)) {
-		http_peer_text(c, peer, sizeof peer);
-		log_warnx("refused a connection from %s: not in [server] allow", peer);
+	http_peer_text(c, peer, sizeof peer);
+	if (http_client_address(c, peer, &sc->trusted_proxies, ctx->client,
+				sizeof ctx->client) < 0) {
+		log_warnx("refused a request via %s: unreadable X-Forwarded-For", peer);
+		return http_respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
+	}
+	if (!cidr_list_contains_text(&sc->allow, ctx->client)) {
+		if (strcmp(peer, ctx->client) == 0)
+			log_warnx("refused a request from %s: not in [server] allow", peer);
+		else
+			log_warnx("refused a request from %s via %s: not in [server] allow",
+				  ctx->client, peer);
 		return http_respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (strcmp(url, sc->path) != 0)
@@ -248,7 +257,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 
 	if (job == NULL)
 		return MHD_NO;
-	http_peer_text(c, job->peer, sizeof job->peer);
+	snprintf(job->peer, sizeof job->peer, "%s", ctx->client);
 	request_id_next(job->request_id, sizeof job->request_id);
 	if (soap_glue_parse(ctx->body, ctx->body_len, &job->req, &error) < 0) {
 		explicit_bzero(ctx->body, ctx->body_len);

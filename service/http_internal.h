@@ -35,6 +35,7 @@ struct request_ctx {
 	enum request_state state;
 	int64_t started_ms, deadline_ms;
 	bool headers_checked;
+	char client[INET6_ADDRSTRLEN];  /* the peer, or who a trusted proxy names */
 	bool too_large;         /* chunked body past max_body: 413 at the end */
 	size_t discarded;
 	char *body;             /* wiped on free: it holds a password */
@@ -65,6 +66,10 @@ enum MHD_Result http_respond_text(struct MHD_Connection *c, unsigned status,
 				  const char *text);
 void http_peer_text(struct MHD_Connection *c, char *out, size_t size);
 bool http_peer_allowed(struct MHD_Connection *c, const struct cidr_list *allow);
+/* The client address (forwarded.h) from the peer text and the request's
+ * X-Forwarded-For headers. -1: refuse the request. */
+int http_client_address(struct MHD_Connection *c, const char *peer,
+			const struct cidr_list *trusted, char *out, size_t size);
 
 #define HTTP_HANDLER_ARGS void *cls, struct MHD_Connection *c, const char *url, \
 	const char *method, const char *version, const char *upload_data, \

@@ -5,9 +5,11 @@ list(APPEND DAGATE_CORE_SOURCES
   service/soap_glue.c
   service/router.c
   service/workers.c
+  service/forwarded.c
   service/http.c
   service/endpoint.c
   service/admin.c
   service/commands.c
   service/serve.c)
 dagate_unit_test(test_router tests/unit/test_router.c)
+dagate_unit_test(test_forwarded tests/unit/test_forwarded.c)
