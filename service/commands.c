@@ -28,29 +28,36 @@ void app_print_errors(const struct conf_errors *errors)
 		fprintf(stderr, "%s\n", errors->lines[i]);
 }
 
-int app_load(const char *config_path, struct app *app)
+int app_build(struct app *app, struct dagate_config *cfg, struct conf_errors *errors)
 {
-	struct conf_errors errors = { 0 };
-
 	memset(app, 0, sizeof *app);
-	if (config_load(config_path, &app->cfg, &errors) < 0) {
-		app_print_errors(&errors);
-		conf_errors_clear(&errors);
-		return -1;
-	}
+	app->cfg = cfg;
 	/* Level and format first, so that providers' start-up messages
 	 * already come out as configured. The audit file opens in serve. */
-	log_set_level(app->cfg->log.level);
-	log_set_format(app->cfg->log.format);
-	if (provider_set_create(app->cfg, &errors, &app->providers) < 0 ||
-	    router_create(app->cfg, app->providers, &errors, &app->router) < 0) {
-		app_print_errors(&errors);
-		conf_errors_clear(&errors);
+	log_set_level(cfg->log.level);
+	log_set_format(cfg->log.format);
+	if (provider_set_create(cfg, errors, &app->providers) < 0 ||
+	    router_create(cfg, app->providers, errors, &app->router) < 0) {
 		app_free(app);
 		return -1;
 	}
-	conf_errors_clear(&errors);
 	return 0;
+}
+
+int app_load(const char *config_path, struct app *app)
+{
+	struct conf_errors errors = { 0 };
+	struct dagate_config *cfg = NULL;
+	int ret = 0;
+
+	memset(app, 0, sizeof *app);
+	if (config_load(config_path, &cfg, &errors) < 0 ||
+	    app_build(app, cfg, &errors) < 0) {
+		app_print_errors(&errors);
+		ret = -1;
+	}
+	conf_errors_clear(&errors);
+	return ret;
 }
 
 void app_free(struct app *app)

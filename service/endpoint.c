@@ -214,11 +214,10 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 	if (strcmp(url, sc->path) != 0)
 		return http_respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && wants_wsdl(c)) {
-		size_t len;
-		const char *wsdl = soap_glue_wsdl(&len);
+		const struct http_services *svc = http_server_services(ctx->srv);
 
-		return http_respond(c, MHD_HTTP_OK, SOAP_CONTENT_TYPE, wsdl, len,
-				    MHD_RESPMEM_PERSISTENT);
+		return http_respond(c, MHD_HTTP_OK, SOAP_CONTENT_TYPE, svc->wsdl,
+				    svc->wsdl_len, MHD_RESPMEM_PERSISTENT);
 	}
 	if (strcmp(method, "POST") != 0) {
 		struct MHD_Response *r = MHD_create_response_from_buffer(

@@ -35,11 +35,11 @@ struct http_server {
 	struct http_services svc;
 	struct MHD_Daemon **daemons;
 	size_t daemon_count;
-	char *tls_cert, *tls_key;       /* PEM in memory; the key is wiped */
 	pthread_mutex_t lock;           /* guards `tracks` */
 	struct conn_track *tracks;      /* every open connection */
 	pthread_t reaper;
 	bool reaper_running, stopping;
+	atomic_bool quiesced;           /* answers say Connection: close */
 	atomic_uint inflight;
 };
 
@@ -82,6 +82,7 @@ void request_ctx_unref(struct request_ctx **ctxp)
 
 struct conn_track {
 	struct conn_track *prev, *next;
+	struct http_server *srv;
 	struct MHD_Connection *conn;
 	int fd;
 	int64_t phase_start_ms;         /* open, or end of the last request */
@@ -103,6 +104,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 		if (t == NULL)
 			return;
 		t->conn = c;
+		t->srv = srv;
 		t->fd = info != NULL ? info->connect_fd : -1;
 		t->phase_start_ms = clock_now_ms();
 		pthread_mutex_lock(&srv->lock);
@@ -180,6 +182,15 @@ static void on_request_done(void *cls, struct MHD_Connection *c, void **req_cls,
 
 /* ---- answers --------------------------------------------------------- */
 
+/* After quiesce, clients are told not to reuse their connections, so that
+ * the old generation drains instead of taking new requests. */
+bool http_connection_closing(struct MHD_Connection *c)
+{
+	struct conn_track *t = track_of(c);
+
+	return t != NULL && atomic_load(&t->srv->quiesced);
+}
+
 enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status,
 			     const char *content_type, const char *body, size_t len,
 			     enum MHD_ResponseMemoryMode mode)
@@ -192,6 +203,8 @@ enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status,
 	if (content_type != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (http_connection_closing(c))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -394,28 +407,6 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", msg);
 }
 
-static int listen_sockaddr(const struct listen_addr *la, struct sockaddr_storage *ss,
-			   bool *v6_r)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof *ss);
-	if (inet_pton(AF_INET, la->host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(la->port);
-		*v6_r = false;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, la->host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(la->port);
-		*v6_r = true;
-		return 0;
-	}
-	return -1;
-}
-
 static const char *tls_priorities(int tls_min)
 {
 	/* Forward-secret key exchange only; Salesforce offers ECDHE-RSA. */
@@ -423,30 +414,29 @@ static const char *tls_priorities(int tls_min)
 			     : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:%SERVER_PRECEDENCE";
 }
 
-static int start_listener(struct http_server *srv, const struct listen_addr *la,
-			  bool admin, const char **error_r)
+static int start_listener(struct http_server *srv, size_t index, bool admin,
+			  const char **error_r)
 {
 	const struct server_config *sc = &srv->svc.cfg->server;
-	struct sockaddr_storage ss;
+	struct listener *l = listeners_at(srv->svc.listeners, index, admin);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	bool v6, tls = !admin && sc->tls_cert != NULL;
+	bool tls = !admin && srv->svc.tls->cert_pem != NULL;
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
 	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
 	char address[80];
 
-	if (listen_sockaddr(la, &ss, &v6) < 0) {
-		*error_r = "listen address is not an IP address";
+	if (l == NULL) {
+		*error_r = "no socket for a listen address";
 		return -1;
 	}
-	if (v6)
+	if (l->v6)
 		flags |= MHD_USE_IPv6;
 	if (tls)
 		flags |= MHD_USE_TLS;
 #define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
-	OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+	OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
 	OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_EVENT_THREADS, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, sc->max_connections, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, sc->max_connections_per_ip, NULL);
@@ -457,8 +447,8 @@ static int start_listener(struct http_server *srv, const struct listen_addr *la,
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, on_request_start, srv);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_request_done, srv);
 	if (tls) {
-		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert);
-		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key);
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->svc.tls->cert_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->svc.tls->key_pem);
 		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities(sc->tls_min));
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
@@ -467,46 +457,13 @@ static int start_listener(struct http_server *srv, const struct listen_addr *la,
 			     admin ? admin_handle : endpoint_handle, srv,
 			     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (d == NULL) {
-		*error_r = "cannot listen (address in use, or bad TLS certificate/key)";
+		*error_r = "cannot serve (bad TLS certificate or key?)";
 		return -1;
 	}
 	srv->daemons[srv->daemon_count++] = d;
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	snprintf(address, sizeof address, v6 ? "[%s]:%u" : "%s:%u", la->host,
-		 info != NULL ? info->port : la->port);
+	snprintf(address, sizeof address, l->v6 ? "[%s]:%u" : "%s:%u", l->host, l->bound_port);
 	log_event("listening", "listener", admin ? "admin" : "server",
 		  "address", address, "tls", tls ? "yes" : "no", NULL);
-	return 0;
-}
-
-static int read_file(const char *path, char **out, const char **error_r)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, got;
-
-	if (f == NULL) {
-		*error_r = strerror(errno);
-		return -1;
-	}
-	do {
-		if (len + 4096 + 1 > cap) {
-			char *nb = realloc(buf, cap = len + 8192);
-
-			if (nb == NULL) {
-				free(buf);
-				fclose(f);
-				*error_r = "out of memory";
-				return -1;
-			}
-			buf = nb;
-		}
-		got = fread(buf + len, 1, 4096, f);
-		len += got;
-	} while (got > 0 && len < 1024 * 1024);
-	fclose(f);
-	buf[len] = '\0';
-	*out = buf;
 	return 0;
 }
 
@@ -515,7 +472,6 @@ int http_server_start(const struct http_services *svc, struct http_server **srv_
 {
 	const struct dagate_config *cfg = svc->cfg;
 	struct http_server *srv = calloc(1, sizeof *srv);
-	size_t key_len;
 
 	*srv_r = NULL;
 	if (srv == NULL)
@@ -526,17 +482,11 @@ int http_server_start(const struct http_services *svc, struct http_server **srv_
 			      sizeof *srv->daemons);
 	if (srv->daemons == NULL)
 		goto fail;
-	if (cfg->server.tls_cert != NULL) {
-		if (read_file(cfg->server.tls_cert, &srv->tls_cert, error_r) < 0 ||
-		    config_read_secret_file(cfg->server.tls_key, &srv->tls_key, &key_len,
-					    error_r) < 0)
-			goto fail;
-	}
 	for (size_t i = 0; i < cfg->server.listen_count; i++)
-		if (start_listener(srv, &cfg->server.listen[i], false, error_r) < 0)
+		if (start_listener(srv, i, false, error_r) < 0)
 			goto fail;
 	for (size_t i = 0; i < cfg->admin.listen_count; i++)
-		if (start_listener(srv, &cfg->admin.listen[i], true, error_r) < 0)
+		if (start_listener(srv, i, true, error_r) < 0)
 			goto fail;
 	if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
 		*error_r = "cannot start the reaper thread";
@@ -552,12 +502,12 @@ fail:
 
 void http_server_quiesce(struct http_server *srv)
 {
-	for (size_t i = 0; i < srv->daemon_count; i++) {
-		MHD_socket s = MHD_quiesce_daemon(srv->daemons[i]);
-
-		if (s != MHD_INVALID_SOCKET)
-			close(s);
-	}
+	/* The listening sockets belong to the listener set: MHD hands them
+	 * back and they stay open for the next generation (or serve closes
+	 * them). Connections keep arriving in the kernel's backlog. */
+	for (size_t i = 0; i < srv->daemon_count; i++)
+		MHD_quiesce_daemon(srv->daemons[i]);
+	atomic_store(&srv->quiesced, true);
 }
 
 unsigned http_server_inflight(struct http_server *srv)
@@ -577,14 +527,12 @@ void http_server_stop(struct http_server **srvp)
 		pthread_mutex_unlock(&srv->lock);
 		pthread_join(srv->reaper, NULL);
 	}
+	/* A daemon that still owns its listening socket would close it. */
+	if (!atomic_load(&srv->quiesced))
+		http_server_quiesce(srv);
 	for (size_t i = 0; i < srv->daemon_count; i++)
 		MHD_stop_daemon(srv->daemons[i]);
 	free(srv->daemons);
-	free(srv->tls_cert);
-	if (srv->tls_key != NULL) {
-		explicit_bzero(srv->tls_key, strlen(srv->tls_key));
-		free(srv->tls_key);
-	}
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 	*srvp = NULL;

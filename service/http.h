@@ -13,6 +13,8 @@
 #define DAGATE_HTTP_H
 
 #include "config.h"
+#include "listeners.h"
+#include "tls_files.h"
 #include "router.h"
 #include "workers.h"
 
@@ -23,15 +25,21 @@ struct http_services {
 	struct router *router;
 	struct worker_pool *workers;
 	struct token_issuer *tokens;   /* NULL: no token API */
+	struct listener_set *listeners; /* sockets for every listen address */
+	const struct tls_material *tls; /* certificate and key, or none */
+	const char *wsdl;              /* served by GET {path}?wsdl */
+	size_t wsdl_len;
 };
 
 struct http_server;
 
-/* Bind and start every listener; logs one "listening" event each. The
- * services must outlive the server. */
+/* Serve every listen address of svc->cfg on its socket from the listener
+ * set; logs one "listening" event each. The services must outlive the
+ * server. */
 int http_server_start(const struct http_services *svc, struct http_server **srv_r,
 		      const char **error_r);
-/* Stop accepting new connections (SIGTERM drain). */
+/* Stop accepting new connections (SIGTERM drain, SIGHUP hand-over); the
+ * listening sockets stay open in the listener set. */
 void http_server_quiesce(struct http_server *srv);
 /* Requests still being answered (suspended on a worker). */
 unsigned http_server_inflight(struct http_server *srv);

@@ -62,6 +62,7 @@ static inline int64_t http_answer_margin_ms(int64_t deadline_ms)
 enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status,
 			     const char *content_type, const char *body, size_t len,
 			     enum MHD_ResponseMemoryMode mode);
+bool http_connection_closing(struct MHD_Connection *c);
 enum MHD_Result http_respond_text(struct MHD_Connection *c, unsigned status,
 				  const char *text);
 void http_peer_text(struct MHD_Connection *c, char *out, size_t size);

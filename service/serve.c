@@ -1,48 +1,257 @@
 /*
  * `dagate serve`: start everything, then wait for signals in the main
- * thread (SIGTERM/SIGINT drain and exit, SIGHUP reopens the audit log).
+ * thread. SIGTERM/SIGINT drain and exit; SIGHUP reloads.
+ *
+ * A configuration *generation* is everything built from one reading of the
+ * config: providers, router, worker pool, HTTP daemons, WSDL, TLS key. On
+ * SIGHUP a new generation is built completely first; only if that works
+ * does it take over the listening sockets from the old one, which then
+ * finishes its requests and is freed. A bad config never stops service.
+ * What outlives generations: the listening sockets, the token store (an
+ * LMDB environment may be opened once per process) and the log.
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "commands.h"
 #include "http.h"
+#include "listeners.h"
 #include "log.h"
+#include "privdrop.h"
 #include "soap_glue.h"
+#include "tls_files.h"
 #include "tokens.h"
 #include "workers.h"
 
+struct generation {
+	struct app app;
+	struct tls_material tls;
+	struct worker_pool *workers;
+	struct http_server *srv;
+	struct http_services svc;
+	char *wsdl;
+	size_t wsdl_len;
+};
+
+struct daemon_state {
+	const char *config_path;
+	struct listener_set listeners;
+	struct token_issuer *tokens;
+	struct generation *current;
+};
+
 /* The address the WSDL advertises when public_url is not set. */
-static void default_public_url(const struct server_config *sc, char *out, size_t size)
+static void default_public_url(const struct server_config *sc,
+			       const struct listener_set *ls, char *out, size_t size)
 {
 	const struct listen_addr *la = &sc->listen[0];
 	bool v6 = strchr(la->host, ':') != NULL;
+	unsigned port = la->port;
 
+	for (size_t i = 0; i < ls->count; i++)
+		if (!ls->items[i].admin && ls->items[i].port == la->port &&
+		    strcmp(ls->items[i].host, la->host) == 0)
+			port = ls->items[i].bound_port;
 	snprintf(out, size, "%s://%s%s%s:%u%s", sc->tls_cert ? "https" : "http",
-		 v6 ? "[" : "", la->host, v6 ? "]" : "", la->port, sc->path);
+		 v6 ? "[" : "", la->host, v6 ? "]" : "", port, sc->path);
 }
 
-static void drain(struct http_server *srv, int64_t deadline_ms)
+static void generation_free(struct generation **gp)
 {
-	http_server_quiesce(srv);
-	while (http_server_inflight(srv) > 0 && clock_now_ms() < deadline_ms)
+	struct generation *g = *gp;
+
+	if (g == NULL)
+		return;
+	/* Workers first: each finished job resumes its connection, and MHD
+	 * must have no suspended connection when it stops. */
+	workers_destroy(&g->workers);
+	http_server_stop(&g->srv);
+	app_free(&g->app);
+	tls_material_clear(&g->tls);
+	free(g->wsdl);
+	free(g);
+	*gp = NULL;
+}
+
+/* Everything of a generation except its HTTP daemons; nothing here touches
+ * the running service. Errors are added to `errors`. */
+static struct generation *generation_build(struct daemon_state *ds, struct dagate_config *cfg,
+					   struct tls_material *preloaded,
+					   struct conf_errors *errors)
+{
+	struct generation *g = calloc(1, sizeof *g);
+	const char *error = NULL;
+	char public_url[512];
+
+	if (g == NULL) {
+		config_free(&cfg);
+		return NULL;
+	}
+	if (app_build(&g->app, cfg, errors) < 0)
+		goto fail;    /* app_build freed cfg */
+	if (listeners_update(&ds->listeners, cfg, &error) < 0) {
+		conf_error_at(errors, cfg->path, cfg->server.listen[0].line,
+			      "cannot listen: %s", error);
+		goto fail;
+	}
+	if (preloaded != NULL) {
+		g->tls = *preloaded;     /* read before privileges were dropped */
+		memset(preloaded, 0, sizeof *preloaded);
+	} else if (tls_material_load(&cfg->server, &g->tls, &error) < 0) {
+		conf_error_at(errors, cfg->path, 0, "TLS certificate/key: %s", error);
+		goto fail;
+	}
+	if (cfg->server.public_url != NULL)
+		snprintf(public_url, sizeof public_url, "%s", cfg->server.public_url);
+	else
+		default_public_url(&cfg->server, &ds->listeners, public_url, sizeof public_url);
+	g->wsdl = soap_glue_wsdl_for(public_url, &g->wsdl_len);
+	if (g->wsdl == NULL) {
+		conf_error_at(errors, cfg->path, 0, "cannot build the WSDL for %s", public_url);
+		goto fail;
+	}
+	if (workers_create(cfg->server.workers, cfg->server.queue, &g->workers) < 0) {
+		conf_error_at(errors, cfg->path, 0, "cannot start %u worker threads",
+			      cfg->server.workers);
+		goto fail;
+	}
+	router_set_tokens(g->app.router, ds->tokens);
+	g->svc = (struct http_services){
+		.cfg = cfg, .router = g->app.router, .workers = g->workers,
+		.tokens = ds->tokens, .listeners = &ds->listeners, .tls = &g->tls,
+		.wsdl = g->wsdl, .wsdl_len = g->wsdl_len,
+	};
+	return g;
+fail:
+	generation_free(&g);   /* with g->app, the config */
+	return NULL;
+}
+
+/* Wait until `g` has answered everything it accepted, within its deadline. */
+static void generation_drain(struct generation *g)
+{
+	int64_t until = clock_now_ms() + g->app.cfg->server.deadline_ms + 500;
+
+	http_server_quiesce(g->srv);
+	while (http_server_inflight(g->srv) > 0 && clock_now_ms() < until)
 		clock_sleep_until(clock_now_ms() + 20);
+}
+
+static void log_errors(const char *what, const struct conf_errors *errors)
+{
+	for (size_t i = 0; i < errors->count; i++)
+		log_errorx("%s: %s", what, errors->lines[i]);
+}
+
+static void reload(struct daemon_state *ds)
+{
+	struct conf_errors errors = { 0 };
+	struct dagate_config *cfg = NULL;
+	struct generation *old = ds->current, *g;
+	const char *error = NULL;
+
+	log_info("SIGHUP: reloading %s", ds->config_path);
+	if (config_load(ds->config_path, &cfg, &errors) < 0 ||
+	    (g = generation_build(ds, cfg, NULL, &errors)) == NULL) {
+		log_errors("reload refused, the old configuration keeps serving", &errors);
+		conf_errors_clear(&errors);
+		/* Put the listener set back as the running config wants it. */
+		listeners_update(&ds->listeners, old->app.cfg, &error);
+		listeners_close_unused(&ds->listeners);
+		log_set_level(old->app.cfg->log.level);
+		log_set_format(old->app.cfg->log.format);
+		return;
+	}
+	conf_errors_clear(&errors);
+	/* Hand over: the old daemons stop polling the sockets, the new ones
+	 * start on them; connections meanwhile wait in the backlog. */
+	http_server_quiesce(old->srv);
+	if (http_server_start(&g->svc, &g->srv, &error) < 0)
+		fatalx("reload: cannot start the new listeners: %s", error);
+	ds->current = g;
+	generation_drain(old);
+	generation_free(&old);
+	listeners_close_unused(&ds->listeners);
+	if (log_setup(&g->app.cfg->log, &error) < 0)
+		log_errorx("cannot open audit log %s: %s", g->app.cfg->log.audit, error);
+	log_reopen();
+	log_info("reloaded: deadline %lld ms, %u workers, queue %u",
+		 (long long)g->app.cfg->server.deadline_ms, g->app.cfg->server.workers,
+		 g->app.cfg->server.queue);
+}
+
+/* Start-up up to the first generation serving. 0, or an exit status. */
+static int start(struct daemon_state *ds)
+{
+	struct conf_errors errors = { 0 };
+	struct dagate_config *cfg = NULL;
+	struct tls_material tls = { 0 };
+	struct privdrop pd;
+	const char *error = "";
+	int ret = 2;
+
+	if (config_load(ds->config_path, &cfg, &errors) < 0)
+		goto out;
+	log_set_level(cfg->log.level);
+	log_set_format(cfg->log.format);
+	/* Before any thread exists (privdrop.h). */
+	if (privdrop_prepare(cfg->server.user, &pd, &error) < 0) {
+		conf_error_at(&errors, cfg->path, 0, "user %s: %s", cfg->server.user, error);
+		goto out;
+	}
+	if (log_setup(&cfg->log, &error) < 0) {
+		conf_error_at(&errors, cfg->path, 0, "cannot open audit log %s: %s",
+			      cfg->log.audit, error);
+		goto out;
+	}
+	if (soap_glue_init(NULL, &error) < 0) {
+		log_errorx("SOAP set-up failed: %s", error);
+		ret = 1;
+		goto out;
+	}
+	/* Sockets and the TLS key may need root's rights: get them first. */
+	if (listeners_update(&ds->listeners, cfg, &error) < 0) {
+		ret = 1;
+		goto out;
+	}
+	if (tls_material_load(&cfg->server, &tls, &error) < 0) {
+		conf_error_at(&errors, cfg->path, 0, "TLS certificate/key: %s", error);
+		goto out;
+	}
+	if (privdrop_apply(&pd, &error) < 0) {
+		log_errorx("cannot become user %s: %s", cfg->server.user, error);
+		ret = 1;
+		goto out;
+	}
+	if (token_issuer_create(cfg, &errors, &ds->tokens) < 0)
+		goto out;
+	ds->current = generation_build(ds, cfg, &tls, &errors);
+	cfg = NULL;   /* the generation owns it, or freed it */
+	if (ds->current == NULL)
+		goto out;
+	if (http_server_start(&ds->current->svc, &ds->current->srv, &error) < 0) {
+		log_errorx("cannot start: %s", error);
+		ret = 1;
+		goto out;
+	}
+	ret = 0;
+out:
+	if (errors.count > 0)
+		app_print_errors(&errors);
+	conf_errors_clear(&errors);
+	tls_material_clear(&tls);
+	config_free(&cfg);
+	return ret;
 }
 
 int cmd_serve(const char *config_path)
 {
-	struct app app;
-	struct worker_pool *workers = NULL;
-	struct http_server *srv = NULL;
-	struct http_services svc;
-	struct token_issuer *tokens = NULL;
-	struct conf_errors errors = { 0 };
-	const char *error = "";
-	char public_url[512];
+	struct daemon_state ds = { .config_path = config_path };
 	sigset_t sigs;
-	int sig, ret = 1;
+	int sig, ret;
 
 	/* Block the signals we wait for before any thread exists, so that
 	 * every thread inherits the mask and only sigwait() sees them. */
@@ -53,62 +262,26 @@ int cmd_serve(const char *config_path)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (app_load(config_path, &app) < 0)
-		return 2;
-	if (log_setup(&app.cfg->log, &error) < 0) {
-		fprintf(stderr, "%s: cannot open audit log %s: %s\n", config_path,
-			app.cfg->log.audit, error);
-		app_free(&app);
-		return 2;
-	}
-	if (app.cfg->server.public_url == NULL)
-		default_public_url(&app.cfg->server, public_url, sizeof public_url);
-	else
-		snprintf(public_url, sizeof public_url, "%s", app.cfg->server.public_url);
-	if (soap_glue_init(public_url, &error) < 0) {
-		log_errorx("SOAP set-up failed: %s", error);
-		goto out;
-	}
-	if (token_issuer_create(app.cfg, &errors, &tokens) < 0) {
-		app_print_errors(&errors);
-		conf_errors_clear(&errors);
-		ret = 2;
-		goto out;
-	}
-	router_set_tokens(app.router, tokens);
-	if (workers_create(app.cfg->server.workers, app.cfg->server.queue, &workers) < 0) {
-		log_errorx("cannot start %u worker threads", app.cfg->server.workers);
-		goto out;
-	}
-	svc = (struct http_services){ app.cfg, app.router, workers, tokens };
-	if (http_server_start(&svc, &srv, &error) < 0) {
-		log_errorx("cannot start listeners: %s", error);
-		goto out;
-	}
-	log_info("dagate %s serving (deadline %lld ms, %u workers, queue %u)",
-		 DAGATE_VERSION, (long long)app.cfg->server.deadline_ms,
-		 app.cfg->server.workers, app.cfg->server.queue);
-
-	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			log_info("SIGHUP: reopening the audit log");
-			log_reopen();
-			continue;
+	ret = start(&ds);
+	if (ret == 0) {
+		log_info("dagate %s serving (deadline %lld ms, %u workers, queue %u)",
+			 DAGATE_VERSION, (long long)ds.current->app.cfg->server.deadline_ms,
+			 ds.current->app.cfg->server.workers, ds.current->app.cfg->server.queue);
+		for (;;) {
+			if (sigwait(&sigs, &sig) != 0)
+				continue;
+			if (sig == SIGHUP) {
+				reload(&ds);
+				continue;
+			}
+			log_info("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			generation_drain(ds.current);
+			break;
 		}
-		log_info("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		drain(srv, clock_now_ms() + app.cfg->server.deadline_ms);
-		break;
 	}
-	ret = 0;
-out:
-	/* Workers first: each finished job resumes its connection, and MHD
-	 * must have no suspended connection when it stops. */
-	workers_destroy(&workers);
-	http_server_stop(&srv);
-	token_issuer_free(&tokens);
+	generation_free(&ds.current);
+	token_issuer_free(&ds.tokens);
+	listeners_close_all(&ds.listeners);
 	soap_glue_deinit();
-	app_free(&app);
 	return ret;
 }

@@ -540,18 +540,20 @@ int soap_glue_init(const char *public_url, const char **error_r)
 	const char *err;
 
 	soap_glue_deinit();
-	if (public_url == NULL || *public_url == '\0') {
-		*error_r = "public_url is empty";
-		return -1;
+	if (public_url != NULL) {
+		if (*public_url == '\0') {
+			*error_r = "public_url is empty";
+			return -1;
+		}
+		if (utf8_check((const unsigned char *)public_url, strlen(public_url), true) != NULL) {
+			*error_r = "public_url is not printable UTF-8";
+			return -1;
+		}
+		wsdl_doc = wsdl_build(public_url, &wsdl_len);
 	}
-	if (utf8_check((const unsigned char *)public_url, strlen(public_url), true) != NULL) {
-		*error_r = "public_url is not printable UTF-8";
-		return -1;
-	}
-	wsdl_doc = wsdl_build(public_url, &wsdl_len);
 	result_true = result_body(true, &result_true_len);
 	result_false = result_body(false, &result_false_len);
-	if (wsdl_doc == NULL || result_true == NULL || result_false == NULL) {
+	if ((public_url != NULL && wsdl_doc == NULL) || result_true == NULL || result_false == NULL) {
 		err = wsdl_doc == NULL ? "cannot build the WSDL" : "cannot build the SOAP responses";
 		soap_glue_deinit();
 		*error_r = err;
@@ -592,6 +594,14 @@ char *soap_glue_fault(bool client, const char *reason, size_t *len_r)
 	f.faultcode = client ? "SOAP-ENV:Client" : "SOAP-ENV:Server";
 	f.faultstring = (char *)(reason != NULL ? reason : "internal error");
 	return serialize(true, &f, len_r);
+}
+
+char *soap_glue_wsdl_for(const char *public_url, size_t *len_r)
+{
+	if (public_url == NULL || *public_url == '\0' ||
+	    utf8_check((const unsigned char *)public_url, strlen(public_url), true) != NULL)
+		return NULL;
+	return wsdl_build(public_url, len_r);
 }
 
 const char *soap_glue_wsdl(size_t *len_r)

@@ -25,8 +25,9 @@ struct sf_authenticate {
 	char *source_ip;         /* malloc'd, may be "" */
 };
 
-/* Build the WSDL (with `public_url` as soap:address) and the canned
- * responses. Returns -1 with *error_r on failure. */
+/* Build the canned responses and, unless `public_url` is NULL, the WSDL
+ * returned by soap_glue_wsdl() (with `public_url` as soap:address).
+ * Returns -1 with *error_r on failure. */
 int soap_glue_init(const char *public_url, const char **error_r);
 void soap_glue_deinit(void);
 
@@ -49,6 +50,9 @@ const char *soap_glue_result(bool authenticated, size_t *len_r);
 char *soap_glue_fault(bool client, const char *reason, size_t *len_r);
 /* The WSDL document as served by GET {path}?wsdl. */
 const char *soap_glue_wsdl(size_t *len_r);
+/* A WSDL for another address (a reloaded public_url): malloc'd, or NULL
+ * when the address is empty or not printable UTF-8. */
+char *soap_glue_wsdl_for(const char *public_url, size_t *len_r);
 
 /* Pure check used by the parser and unit tests: valid UTF-8, no NUL, no
  * C0 control characters or DEL, at most `max` bytes. */
