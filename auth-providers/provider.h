@@ -87,6 +87,7 @@ struct provider {
 	int64_t timeout_ms;      /* `timeout`; bounded by the request deadline */
 	unsigned max_inflight;   /* `concurrency`: more at once -> unavailable */
 	atomic_uint inflight;    /* see provider_call() */
+	atomic_bool last_unavailable; /* the last answer was AUTH_UNAVAILABLE */
 	bool never_blocks;       /* set by init when authenticate does no I/O
 				    and no waiting: may run on an event thread */
 	void *state;             /* the type's own data */

@@ -179,5 +179,6 @@ enum auth_result provider_call(struct provider *p, const struct auth_request *re
 	}
 	result = p->type->authenticate(p, &narrowed, detail_r);
 	atomic_fetch_sub(&p->inflight, 1);
+	atomic_store(&p->last_unavailable, result == AUTH_UNAVAILABLE);
 	return result;
 }

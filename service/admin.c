@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "tokens.h"
 
 /* Every token API answer: JSON, never cached. */
@@ -86,6 +87,19 @@ enum MHD_Result admin_handle(HTTP_HANDLER_ARGS)
 				return http_respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 							 "method not allowed\n");
 			return http_respond_text(c, MHD_HTTP_OK, "ok\n");
+		}
+		if (strcmp(url, "/metrics") == 0) {
+			size_t len;
+			char *text;
+
+			if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+				return http_respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+							 "method not allowed\n");
+			text = metrics_render(svc, &len);
+			if (text == NULL)
+				return MHD_NO;
+			return http_respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+					    text, len, MHD_RESPMEM_MUST_FREE);
 		}
 		if (!token_api || svc->tokens == NULL)
 			return http_respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 
 #define SOAP_CONTENT_TYPE "text/xml; charset=utf-8"
@@ -58,6 +59,7 @@ static void audit(const char *request_id, const char *user, const char *source_i
 	};
 
 	log_audit(&rec);
+	metrics_record_decision(provider, outcome, answer, rec.elapsed_ms);
 }
 
 static enum MHD_Result respond_fault(struct MHD_Connection *c, bool client,

@@ -72,6 +72,11 @@ int router_create(const struct dagate_config *cfg, struct provider_set *provider
 	return 0;
 }
 
+struct provider_set *router_providers(const struct router *router)
+{
+	return router->providers;
+}
+
 void router_set_tokens(struct router *router, struct token_issuer *tokens)
 {
 	router->tokens = tokens;

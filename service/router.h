@@ -35,6 +35,8 @@ struct router;
 int router_create(const struct dagate_config *cfg, struct provider_set *providers,
 		  struct conf_errors *errors, struct router **router_r);
 void router_free(struct router **router);
+/* The providers the router asks (for metrics). */
+struct provider_set *router_providers(const struct router *router);
 /* Enable rule 3 (token-form passwords go to the token store only). */
 struct token_issuer;
 void router_set_tokens(struct router *router, struct token_issuer *tokens);

@@ -9,6 +9,7 @@ list(APPEND DAGATE_CORE_SOURCES
   service/listeners.c
   service/tls_files.c
   service/http.c
+  service/metrics.c
   service/endpoint.c
   service/admin.c
   service/commands.c

@@ -1,0 +1,249 @@
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "provider.h"
+#include "tokens.h"
+#include "workers.h"
+
+/* Distinct (provider, outcome, answer) series; far more than any config
+ * produces, and a hard stop against label explosion. */
+#define METRICS_SERIES_MAX 512
+#define METRICS_NAME_MAX 64
+
+/* Latency buckets in milliseconds: Salesforce's deadline is 10 s. */
+static const int64_t bucket_ms[] = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 };
+#define BUCKETS (sizeof bucket_ms / sizeof bucket_ms[0])
+
+struct series {
+	char provider[METRICS_NAME_MAX], outcome[METRICS_NAME_MAX], answer[8];
+	atomic_uint_fast64_t count;
+};
+
+static struct series series[METRICS_SERIES_MAX];
+static atomic_size_t series_count;
+static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Latency by answer: true, false, fault. */
+static atomic_uint_fast64_t latency_bucket[3][BUCKETS + 1];
+static atomic_uint_fast64_t latency_sum_ms[3];
+static atomic_uint_fast64_t latency_count[3];
+static atomic_uint_fast64_t series_dropped;
+
+static int answer_index(const char *answer)
+{
+	return strcmp(answer, "true") == 0 ? 0 : strcmp(answer, "false") == 0 ? 1 : 2;
+}
+
+static struct series *series_find(const char *provider, const char *outcome,
+				  const char *answer, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(series[i].outcome, outcome) == 0 &&
+		    strcmp(series[i].provider, provider) == 0 &&
+		    strcmp(series[i].answer, answer) == 0)
+			return &series[i];
+	return NULL;
+}
+
+void metrics_record_decision(const char *provider, const char *outcome,
+			     const char *answer, int64_t elapsed_ms)
+{
+	size_t n = atomic_load(&series_count);
+	struct series *s = series_find(provider, outcome, answer, n);
+	int a = answer_index(answer);
+	size_t b = 0;
+
+	if (s == NULL) {
+		pthread_mutex_lock(&series_lock);
+		n = atomic_load(&series_count);
+		s = series_find(provider, outcome, answer, n);
+		if (s == NULL && n < METRICS_SERIES_MAX) {
+			s = &series[n];
+			snprintf(s->provider, sizeof s->provider, "%s", provider);
+			snprintf(s->outcome, sizeof s->outcome, "%s", outcome);
+			snprintf(s->answer, sizeof s->answer, "%s", answer);
+			atomic_store(&series_count, n + 1);  /* publish after filling */
+		}
+		pthread_mutex_unlock(&series_lock);
+	}
+	if (s != NULL)
+		atomic_fetch_add(&s->count, 1);
+	else
+		atomic_fetch_add(&series_dropped, 1);
+	while (b < BUCKETS && elapsed_ms > bucket_ms[b])
+		b++;
+	atomic_fetch_add(&latency_bucket[a][b], 1);
+	atomic_fetch_add(&latency_sum_ms[a], (uint_fast64_t)(elapsed_ms > 0 ? elapsed_ms : 0));
+	atomic_fetch_add(&latency_count[a], 1);
+}
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->failed = true;
+			return;
+		}
+		if ((size_t)n < o->cap - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		{
+			char *nb = realloc(o->buf, o->cap * 2 + (size_t)n);
+
+			if (nb == NULL) {
+				o->failed = true;
+				return;
+			}
+			o->buf = nb;
+			o->cap = o->cap * 2 + (size_t)n;
+		}
+	}
+}
+
+static void head(struct out *o, const char *name, const char *type, const char *help)
+{
+	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_requests(struct out *o)
+{
+	static const char *const answers[] = { "true", "false", "fault" };
+	size_t n = atomic_load(&series_count);
+
+	head(o, "dagate_requests_total", "counter",
+	     "Authenticate decisions by provider, detailed outcome and answer.");
+	for (size_t i = 0; i < n; i++)
+		put(o, "dagate_requests_total{provider=\"%s\",outcome=\"%s\",answer=\"%s\"} %llu\n",
+		    series[i].provider, series[i].outcome, series[i].answer,
+		    (unsigned long long)atomic_load(&series[i].count));
+	head(o, "dagate_metrics_series_dropped_total", "counter",
+	     "Decisions not counted by series because the series limit was reached.");
+	put(o, "dagate_metrics_series_dropped_total %llu\n",
+	    (unsigned long long)atomic_load(&series_dropped));
+	head(o, "dagate_request_duration_seconds", "histogram",
+	     "Time from a request's first byte to its decision, by answer.");
+	for (int a = 0; a < 3; a++) {
+		uint64_t cumulative = 0;
+
+		for (size_t b = 0; b <= BUCKETS; b++) {
+			cumulative += atomic_load(&latency_bucket[a][b]);
+			if (b < BUCKETS)
+				put(o, "dagate_request_duration_seconds_bucket{answer=\"%s\",le=\"%g\"} %llu\n",
+				    answers[a], (double)bucket_ms[b] / 1000.0,
+				    (unsigned long long)cumulative);
+			else
+				put(o, "dagate_request_duration_seconds_bucket{answer=\"%s\",le=\"+Inf\"} %llu\n",
+				    answers[a], (unsigned long long)cumulative);
+		}
+		put(o, "dagate_request_duration_seconds_sum{answer=\"%s\"} %.3f\n", answers[a],
+		    (double)atomic_load(&latency_sum_ms[a]) / 1000.0);
+		put(o, "dagate_request_duration_seconds_count{answer=\"%s\"} %llu\n", answers[a],
+		    (unsigned long long)atomic_load(&latency_count[a]));
+	}
+}
+
+static void render_providers(struct out *o, const struct http_services *svc)
+{
+	struct provider_set *set = router_providers(svc->router);
+	size_t n = provider_set_count(set);
+
+	head(o, "dagate_provider_inflight", "gauge", "Logins a provider is answering now.");
+	for (size_t i = 0; i < n; i++) {
+		struct provider *p = provider_set_at(set, i);
+
+		put(o, "dagate_provider_inflight{provider=\"%s\",type=\"%s\"} %u\n", p->name,
+		    p->type->name, atomic_load(&p->inflight));
+	}
+	head(o, "dagate_provider_concurrency_limit", "gauge",
+	     "Logins a provider may answer at once (`concurrency`).");
+	for (size_t i = 0; i < n; i++) {
+		struct provider *p = provider_set_at(set, i);
+
+		put(o, "dagate_provider_concurrency_limit{provider=\"%s\"} %u\n", p->name,
+		    p->max_inflight);
+	}
+	head(o, "dagate_backend_up", "gauge",
+	     "1 when the provider's last answer came from its backend, 0 after \"unavailable\".");
+	for (size_t i = 0; i < n; i++) {
+		struct provider *p = provider_set_at(set, i);
+
+		put(o, "dagate_backend_up{provider=\"%s\"} %d\n", p->name,
+		    atomic_load(&p->last_unavailable) ? 0 : 1);
+	}
+}
+
+static void render_service(struct out *o, const struct http_services *svc)
+{
+	head(o, "dagate_queue_depth", "gauge", "Requests waiting for a worker thread.");
+	put(o, "dagate_queue_depth %u\n", workers_queued(svc->workers));
+	head(o, "dagate_queue_capacity", "gauge", "Requests that may wait (`queue`).");
+	put(o, "dagate_queue_capacity %u\n", svc->cfg->server.queue);
+	head(o, "dagate_workers", "gauge", "Worker threads (`workers`).");
+	put(o, "dagate_workers %u\n", svc->cfg->server.workers);
+	if (svc->tls != NULL && svc->tls->cert_pem != NULL) {
+		head(o, "dagate_tls_cert_expiry_seconds", "gauge",
+		     "Seconds until the [server] TLS certificate expires (negative: expired).");
+		put(o, "dagate_tls_cert_expiry_seconds %lld\n",
+		    (long long)(svc->tls->not_after - (int64_t)time(NULL)));
+	}
+	if (svc->tokens != NULL) {
+		struct token_stats ts;
+
+		token_issuer_stats(svc->tokens, &ts);
+		head(o, "dagate_tokens_issued_total", "counter", "Tokens issued.");
+		put(o, "dagate_tokens_issued_total %llu\n", (unsigned long long)ts.issued);
+		head(o, "dagate_tokens_issue_refused_total", "counter",
+		     "Token requests refused (denied user, rate, outstanding, store down).");
+		put(o, "dagate_tokens_issue_refused_total %llu\n",
+		    (unsigned long long)ts.issue_refused);
+		head(o, "dagate_token_redemptions_total", "counter",
+		     "Token redemptions by outcome.");
+		put(o, "dagate_token_redemptions_total{outcome=\"ok\"} %llu\n",
+		    (unsigned long long)ts.redeemed);
+		put(o, "dagate_token_redemptions_total{outcome=\"rejected\"} %llu\n",
+		    (unsigned long long)ts.rejected);
+		put(o, "dagate_token_redemptions_total{outcome=\"unavailable\"} %llu\n",
+		    (unsigned long long)ts.unavailable);
+	}
+}
+
+char *metrics_render(const struct http_services *svc, size_t *len_r)
+{
+	struct out o = { .cap = 8192 };
+
+	o.buf = malloc(o.cap);
+	if (o.buf == NULL)
+		return NULL;
+	o.buf[0] = '\0';
+	render_requests(&o);
+	render_providers(&o, svc);
+	render_service(&o, svc);
+	if (o.failed) {
+		free(o.buf);
+		return NULL;
+	}
+	*len_r = o.len;
+	return o.buf;
+}
