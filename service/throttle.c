@@ -1,0 +1,857 @@
+/*
+ * Throttling that protects the directory: see throttle.h for the rules,
+ * the window semantics and why.
+ */
+#include "throttle.h"
+
+#include <arpa/inet.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "throttle_redis.h"
+#include "tokens.h"
+
+#define THR_SHARDS 16              /* one mutex each: little contention on 2..64 cores */
+#define THR_ID_LEN 16              /* truncated HMAC-SHA256: 128 bits, collisions moot */
+#define THR_REPEAT_SLOTS 4         /* remembered failing passwords per user (oldest goes) */
+#define THR_NIL UINT32_MAX
+#define THR_SOURCE_KEY_MAX 64      /* an address, or its /64, as text */
+#define THR_EVICT_LOG_MS 60000     /* at most one "table full" warning a minute */
+#define THR_BUDGET_COUNT_MAX 100000
+#define THR_WINDOW_MAX_MS (24LL * 3600 * 1000)
+#define THR_TOKENS_KEY_FILE "./var/token.key"  /* [tokens] key_file's default (issuer.c) */
+
+static const char *const store_help =
+	"memory (per instance), tokens (the [tokens] Redis store) or redis[s]://[USER@]HOST[:PORT][/DB]";
+
+static const struct conf_key throttle_keys[] = {
+	{ "user_failures", CONF_STRING, 0, "4/15m", 0, 0, NULL,
+	  "failures per mapped user, N/DURATION or off; keep N below the directory's lockout threshold" },
+	{ "source_failures", CONF_STRING, 0, "30/15m", 0, 0, NULL,
+	  "failures per sourceIp (an IPv6 address counts as its /64), N/DURATION or off" },
+	{ "repeat_window", CONF_DURATION, 0, "5m", 0, THR_WINDOW_MAX_MS, NULL,
+	  "the same failing user+password within this is refused without a backend (0s = off)" },
+	{ "store", CONF_STRING, 0, "memory", 0, 0, NULL,
+	  "memory (per instance), tokens (the [tokens] Redis store) or redis[s]://..." },
+	{ "key_file", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "with a redis URL: HMAC key (64 hex digits), created 0600 if absent; the same on every instance" },
+	{ "password_file", CONF_SECRET_FILE, 0, NULL, 0, 0, NULL,
+	  "with a redis URL: Redis AUTH password" },
+	{ "ca_file", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "with a rediss URL: CA certificates (default: the system's)" },
+	{ "timeout", CONF_DURATION, 0, "250ms", 10, 9000, NULL,
+	  "longest a Redis call may take before the per-instance state answers" },
+	{ "max_tracked", CONF_UINT, 0, "100000", 64, 10000000, NULL,
+	  "users (and as many sourceIps) tracked per instance; the least recent go first" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+static const struct conf_key *const throttle_tables[] = { throttle_keys, NULL };
+
+/* ---- tables ------------------------------------------------------------ */
+
+struct thr_entry {
+	uint8_t id[THR_ID_LEN];
+	uint32_t hnext;              /* hash chain, or free list */
+	uint32_t prev, next;         /* recency: head = most recent */
+	uint32_t failures, pending;  /* counted failures; reservations in flight */
+	int64_t window_end;          /* failures count until then */
+	int64_t pending_end;         /* reservations lapse then */
+};
+
+struct thr_repeats {
+	uint8_t id[THR_REPEAT_SLOTS][THR_ID_LEN];
+	int64_t end[THR_REPEAT_SLOTS];
+};
+
+struct thr_shard {
+	pthread_mutex_t lock;
+	struct thr_entry *e;
+	struct thr_repeats *rep;     /* parallel to e; NULL in the source table */
+	uint32_t *bucket;
+	uint32_t mask, cap, fresh;   /* entries [fresh, cap) never used yet */
+	uint32_t free_head, head, tail;
+};
+
+struct thr_table {
+	struct thr_shard shard[THR_SHARDS];
+};
+
+struct throttle {
+	unsigned user_max, source_max;          /* 0 = off */
+	int64_t user_window_ms, source_window_ms, repeat_ms;
+	struct thr_table users, sources;
+	EVP_MAC_CTX *mac;                       /* keyed template, duplicated per use */
+	struct throttle_redis *redis;           /* NULL: memory only */
+	throttle_clock_fn *clock;
+	void *clock_ctx;
+	atomic_bool redis_down;
+	atomic_llong redis_retry_at;
+	atomic_llong evict_logged_at;
+	atomic_ullong throttled_user, throttled_source, repeats, evictions, redis_failures;
+};
+
+static int table_init(struct thr_table *t, uint32_t cap_total, bool repeats)
+{
+	uint32_t cap = (cap_total + THR_SHARDS - 1) / THR_SHARDS, nb = 1;
+
+	while (nb < cap * 2)
+		nb <<= 1;
+	for (int i = 0; i < THR_SHARDS; i++) {
+		struct thr_shard *sh = &t->shard[i];
+
+		pthread_mutex_init(&sh->lock, NULL);
+		sh->cap = cap;
+		sh->mask = nb - 1;
+		sh->free_head = sh->head = sh->tail = THR_NIL;
+		/* calloc: pages are only touched as entries are used. */
+		sh->e = calloc(cap, sizeof *sh->e);
+		sh->bucket = malloc(nb * sizeof *sh->bucket);
+		sh->rep = repeats ? calloc(cap, sizeof *sh->rep) : NULL;
+		if (sh->e == NULL || sh->bucket == NULL || (repeats && sh->rep == NULL))
+			return -1;
+		memset(sh->bucket, 0xff, nb * sizeof *sh->bucket);
+	}
+	return 0;
+}
+
+static void table_fini(struct thr_table *t)
+{
+	for (int i = 0; i < THR_SHARDS; i++) {
+		struct thr_shard *sh = &t->shard[i];
+
+		if (sh->e == NULL && sh->bucket == NULL)
+			continue;
+		if (sh->rep != NULL)
+			explicit_bzero(sh->rep, (size_t)sh->cap * sizeof *sh->rep);
+		free(sh->e);
+		free(sh->rep);
+		free(sh->bucket);
+		pthread_mutex_destroy(&sh->lock);
+		memset(sh, 0, sizeof *sh);
+	}
+}
+
+static struct thr_shard *shard_of(struct thr_table *t, const uint8_t *id)
+{
+	return &t->shard[id[0] % THR_SHARDS];
+}
+
+static uint32_t bucket_of(const struct thr_shard *sh, const uint8_t *id)
+{
+	uint32_t h;
+
+	memcpy(&h, id + 4, sizeof h);
+	return h & sh->mask;
+}
+
+static uint32_t entry_find(struct thr_shard *sh, const uint8_t *id)
+{
+	for (uint32_t i = sh->bucket[bucket_of(sh, id)]; i != THR_NIL; i = sh->e[i].hnext)
+		if (memcmp(sh->e[i].id, id, THR_ID_LEN) == 0)
+			return i;
+	return THR_NIL;
+}
+
+static void recency_unlink(struct thr_shard *sh, uint32_t i)
+{
+	struct thr_entry *e = &sh->e[i];
+
+	if (e->prev != THR_NIL)
+		sh->e[e->prev].next = e->next;
+	else
+		sh->head = e->next;
+	if (e->next != THR_NIL)
+		sh->e[e->next].prev = e->prev;
+	else
+		sh->tail = e->prev;
+	e->prev = e->next = THR_NIL;
+}
+
+static void recency_push(struct thr_shard *sh, uint32_t i)
+{
+	struct thr_entry *e = &sh->e[i];
+
+	e->prev = THR_NIL;
+	e->next = sh->head;
+	if (sh->head != THR_NIL)
+		sh->e[sh->head].prev = i;
+	sh->head = i;
+	if (sh->tail == THR_NIL)
+		sh->tail = i;
+}
+
+static void recency_touch(struct thr_shard *sh, uint32_t i)
+{
+	if (sh->head != i) {
+		recency_unlink(sh, i);
+		recency_push(sh, i);
+	}
+}
+
+static bool entry_live(const struct thr_shard *sh, uint32_t i, int64_t now)
+{
+	const struct thr_entry *e = &sh->e[i];
+
+	if ((e->failures > 0 && e->window_end > now) || (e->pending > 0 && e->pending_end > now))
+		return true;
+	for (int k = 0; sh->rep != NULL && k < THR_REPEAT_SLOTS; k++)
+		if (sh->rep[i].end[k] > now)
+			return true;
+	return false;
+}
+
+/* Forget counts and reservations whose time is up. */
+static void entry_expire(struct thr_entry *e, int64_t now)
+{
+	if (e->window_end <= now)
+		e->failures = 0;
+	if (e->pending_end <= now)
+		e->pending = 0;
+}
+
+static void entry_release(struct thr_shard *sh, uint32_t i)
+{
+	uint32_t *p = &sh->bucket[bucket_of(sh, sh->e[i].id)];
+
+	while (*p != i)
+		p = &sh->e[*p].hnext;
+	*p = sh->e[i].hnext;
+	recency_unlink(sh, i);
+	memset(&sh->e[i], 0, sizeof sh->e[i]);
+	if (sh->rep != NULL)
+		explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
+	sh->e[i].hnext = sh->free_head;
+	sh->free_head = i;
+}
+
+static void evicted_live(struct throttle *t, int64_t now)
+{
+	long long last = atomic_load(&t->evict_logged_at);
+
+	atomic_fetch_add(&t->evictions, 1);
+	if ((last == 0 || now - last >= THR_EVICT_LOG_MS) &&
+	    atomic_compare_exchange_strong(&t->evict_logged_at, &last, now))
+		log_warnx("throttle: table full, forgetting failures that still count "
+			  "(many users or sourceIps failing at once; raise [throttle] max_tracked)");
+}
+
+/* A new entry for `id` (not present): a free one, else the least recent. */
+static uint32_t entry_new(struct throttle *t, struct thr_shard *sh, const uint8_t *id,
+			  int64_t now)
+{
+	uint32_t i, b;
+
+	if (sh->free_head != THR_NIL) {
+		i = sh->free_head;
+		sh->free_head = sh->e[i].hnext;
+	} else if (sh->fresh < sh->cap) {
+		i = sh->fresh++;
+	} else {
+		i = sh->tail;
+		if (entry_live(sh, i, now))
+			evicted_live(t, now);
+		entry_release(sh, i);
+		i = sh->free_head;
+		sh->free_head = sh->e[i].hnext;
+	}
+	memset(&sh->e[i], 0, sizeof sh->e[i]);
+	memcpy(sh->e[i].id, id, THR_ID_LEN);
+	b = bucket_of(sh, id);
+	sh->e[i].hnext = sh->bucket[b];
+	sh->bucket[b] = i;
+	sh->e[i].prev = sh->e[i].next = THR_NIL;
+	recency_push(sh, i);
+	return i;
+}
+
+/* ---- keys and identities ----------------------------------------------- */
+
+/* HMAC(key, kind || a [|| 0 || b]) truncated to THR_ID_LEN. No copy of a
+ * or b is made. -1 only when OpenSSL fails (then the caller fails open to
+ * THROTTLE_ASK: a throttle fault must not refuse everyone). */
+static int thr_id(struct throttle *t, char kind, const char *a, size_t a_len,
+		  const char *b, size_t b_len, uint8_t out[THR_ID_LEN])
+{
+	EVP_MAC_CTX *c = EVP_MAC_CTX_dup(t->mac);
+	uint8_t full[EVP_MAX_MD_SIZE];
+	size_t len = 0;
+	int ok;
+
+	if (c == NULL)
+		return -1;
+	ok = EVP_MAC_update(c, (const uint8_t *)&kind, 1) &&
+	     EVP_MAC_update(c, (const uint8_t *)a, a_len) &&
+	     (b == NULL || (EVP_MAC_update(c, (const uint8_t *)"", 1) &&
+			    EVP_MAC_update(c, (const uint8_t *)b, b_len))) &&
+	     EVP_MAC_final(c, full, &len, sizeof full) && len >= THR_ID_LEN;
+	EVP_MAC_CTX_free(c);
+	if (ok)
+		memcpy(out, full, THR_ID_LEN);
+	explicit_bzero(full, sizeof full);
+	return ok ? 0 : -1;
+}
+
+static void hex_id(const uint8_t id[THR_ID_LEN], char out[2 * THR_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < THR_ID_LEN; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
+	}
+	out[2 * THR_ID_LEN] = '\0';
+}
+
+void throttle_source_key(const char *source_ip, char *out, size_t size)
+{
+	uint8_t a[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET, source_ip, a) == 1 && inet_ntop(AF_INET, a, text, sizeof text)) {
+		snprintf(out, size, "%s", text);
+	} else if (inet_pton(AF_INET6, source_ip, a) == 1) {
+		static const uint8_t mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+
+		if (memcmp(a, mapped, sizeof mapped) == 0 &&
+		    inet_ntop(AF_INET, a + 12, text, sizeof text) != NULL) {
+			snprintf(out, size, "%s", text);
+			return;
+		}
+		memset(a + 8, 0, 8);
+		inet_ntop(AF_INET6, a, text, sizeof text);
+		snprintf(out, size, "%s/64", text);
+	} else {
+		snprintf(out, size, "%s", source_ip);  /* not an address: as given, capped */
+	}
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
+int throttle_parse_budget(const char *text, unsigned *count_r, int64_t *window_ms_r)
+{
+	const char *slash = strchr(text, '/');
+	char count[16];
+	int64_t n, w;
+
+	if (strcmp(text, "off") == 0) {
+		*count_r = 0;
+		*window_ms_r = 0;
+		return 0;
+	}
+	if (slash == NULL || slash == text || (size_t)(slash - text) >= sizeof count)
+		return -1;
+	memcpy(count, text, (size_t)(slash - text));
+	count[slash - text] = '\0';
+	if (conf_parse_uint(count, &n) < 0 || n < 1 || n > THR_BUDGET_COUNT_MAX ||
+	    conf_parse_duration_ms(slash + 1, &w) < 0 || w < 1000 || w > THR_WINDOW_MAX_MS)
+		return -1;
+	*count_r = (unsigned)n;
+	*window_ms_r = w;
+	return 0;
+}
+
+static const struct conf_section *section_find(const struct dagate_config *cfg,
+					       const char *kind)
+{
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+		if (strcmp(s->kind, kind) == 0)
+			return s;
+	return NULL;
+}
+
+static bool is_redis_url(const char *v)
+{
+	return strncmp(v, "redis://", 8) == 0 || strncmp(v, "rediss://", 9) == 0;
+}
+
+int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors *errors)
+{
+	const struct conf_section *s = section_find(cfg, "throttle"), *tk;
+	size_t before = errors->count;
+	const char *store, *err = NULL;
+	unsigned n;
+	int64_t w;
+
+	if (s == NULL)
+		return 0;
+	conf_validate_section(s, throttle_tables, errors);
+	if (s->name != NULL)
+		conf_error_at(errors, s->file, s->line, "[throttle] takes no name");
+	for (const struct conf_section *o = s->next; o != NULL; o = o->next)
+		if (strcmp(o->kind, "throttle") == 0)
+			conf_error_at(errors, o->file, o->line,
+				      "[throttle] given twice (first at line %d)", s->line);
+	if (errors->count != before)
+		return (int)(errors->count - before);
+	for (const char *const *k = (const char *const[]){ "user_failures", "source_failures", NULL };
+	     *k != NULL; k++)
+		if (throttle_parse_budget(conf_get(s, throttle_keys, *k), &n, &w) < 0)
+			conf_error_at(errors, s->file, conf_line(s, *k),
+				      "'%s' must be N/DURATION (e.g. 4/15m; N 1..%d, DURATION 1s..24h) or off",
+				      *k, THR_BUDGET_COUNT_MAX);
+	store = conf_get(s, throttle_keys, "store");
+	if (strcmp(store, "tokens") == 0) {
+		const struct conf_entry *ts;
+
+		tk = section_find(cfg, "tokens");
+		ts = tk != NULL ? conf_find(tk, "store") : NULL;
+		if (ts == NULL || !is_redis_url(ts->value))
+			conf_error_at(errors, s->file, conf_line(s, "store"),
+				      "store = tokens needs [tokens] store = redis://... (use memory, or a redis URL)");
+	} else if (is_redis_url(store)) {
+		struct throttle_redis *r = NULL;
+
+		if (throttle_redis_create(store, NULL, NULL, 1000, &r, &err) < 0)
+			conf_error_at(errors, s->file, conf_line(s, "store"), "store %s: %s", store, err);
+		throttle_redis_free(&r);
+		if (conf_find(s, "key_file") == NULL)
+			conf_error_at(errors, s->file, conf_line(s, "store"),
+				      "store = %s needs key_file (the same file on every instance), "
+				      "or use store = tokens", store);
+	} else if (strcmp(store, "memory") != 0) {
+		conf_error_at(errors, s->file, conf_line(s, "store"), "store must be %s", store_help);
+	}
+	if (!is_redis_url(store))
+		for (const char *const *k = (const char *const[]){ "key_file", "password_file", "ca_file", NULL };
+		     *k != NULL; k++)
+			if (conf_find(s, *k) != NULL)
+				conf_error_at(errors, s->file, conf_line(s, *k),
+					      "'%s' only goes with store = redis://...%s", *k,
+					      strcmp(store, "tokens") == 0 ? " (store = tokens uses [tokens]'s)" : "");
+	return (int)(errors->count - before);
+}
+
+/* The key: random per process (memory), [throttle] key_file (redis URL),
+ * or derived from [tokens] key_file (tokens). */
+static int key_setup(const struct conf_section *s, const struct dagate_config *cfg,
+		     const char *store, uint8_t key[TOKEN_KEY_LEN], struct conf_errors *errors)
+{
+	const char *err = NULL, *path;
+
+	if (s == NULL || strcmp(store, "memory") == 0) {
+		if (RAND_priv_bytes(key, TOKEN_KEY_LEN) != 1) {
+			conf_error_at(errors, s != NULL ? s->file : cfg->path, s != NULL ? s->line : 0,
+				      "throttle: no randomness for the key");
+			return -1;
+		}
+		return 0;
+	}
+	if (is_redis_url(store)) {
+		path = conf_get(s, throttle_keys, "key_file");
+		if (token_key_load(path, true, key, &err) < 0) {
+			conf_error_at(errors, s->file, conf_line(s, "key_file"), "key_file %s: %s", path, err);
+			return -1;
+		}
+		return 0;
+	}
+	const struct conf_section *tk = section_find(cfg, "tokens");
+	const struct conf_entry *kf = conf_find(tk, "key_file");
+	uint8_t token_key[TOKEN_KEY_LEN];
+	static const char label[] = "dagate throttle v1";
+	path = kf != NULL ? kf->value : THR_TOKENS_KEY_FILE;
+	if (token_key_load(path, true, token_key, &err) < 0) {
+		conf_error_at(errors, tk->file, kf != NULL ? kf->line : tk->line,
+			      "key_file %s (for [throttle] store = tokens): %s", path, err);
+		return -1;
+	}
+	uint8_t *ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, token_key, sizeof token_key,
+				(const uint8_t *)label, sizeof label - 1, key, TOKEN_KEY_LEN, NULL)
+		      ? key : NULL;
+	explicit_bzero(token_key, sizeof token_key);
+	if (ok == NULL) {
+		conf_error_at(errors, s->file, s->line, "throttle: cannot derive the key");
+		return -1;
+	}
+	return 0;
+}
+
+static int redis_setup(struct throttle *t, const struct conf_section *s,
+		       const struct dagate_config *cfg, const char *store,
+		       struct conf_errors *errors)
+{
+	const struct conf_section *src = s;
+	const char *url = store, *pwfile, *ca, *err = NULL;
+	char *password = NULL;
+	size_t password_len = 0;
+	int ret;
+
+	if (strcmp(store, "tokens") == 0) {
+		const struct conf_entry *e;
+
+		src = section_find(cfg, "tokens");
+		url = conf_find(src, "store")->value;
+		pwfile = (e = conf_find(src, "password_file")) != NULL ? e->value : NULL;
+		ca = (e = conf_find(src, "ca_file")) != NULL ? e->value : NULL;
+	} else {
+		pwfile = conf_get(s, throttle_keys, "password_file");
+		ca = conf_get(s, throttle_keys, "ca_file");
+	}
+	if (pwfile != NULL && config_read_secret_file(pwfile, &password, &password_len, &err) < 0) {
+		conf_error_at(errors, src->file, conf_line(src, "password_file"), "%s", err);
+		return -1;
+	}
+	ret = throttle_redis_create(url, password, ca, conf_get_int(s, throttle_keys, "timeout"),
+				    &t->redis, &err);
+	if (ret < 0)
+		conf_error_at(errors, src->file, conf_line(src, "store"), "store %s: %s", url, err);
+	if (password != NULL) {
+		explicit_bzero(password, password_len);
+		free(password);
+	}
+	return ret;
+}
+
+static int64_t thr_default_clock(void *ctx)
+{
+	return clock_now_ms();
+}
+
+int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
+		    struct throttle **t_r)
+{
+	const struct conf_section *s = section_find(cfg, "throttle");
+	struct throttle *t;
+	uint8_t key[TOKEN_KEY_LEN];
+	const char *store;
+	EVP_MAC *mac;
+	OSSL_PARAM params[2];
+	int64_t max;
+
+	*t_r = NULL;
+	if (throttle_config_validate(cfg, errors) > 0)
+		return -1;
+	if ((t = calloc(1, sizeof *t)) == NULL) {
+		conf_error_at(errors, cfg->path, 0, "out of memory");
+		return -1;
+	}
+	/* conf_get on a NULL section gives the defaults. */
+	throttle_parse_budget(conf_get(s, throttle_keys, "user_failures"), &t->user_max,
+			      &t->user_window_ms);
+	throttle_parse_budget(conf_get(s, throttle_keys, "source_failures"), &t->source_max,
+			      &t->source_window_ms);
+	t->repeat_ms = conf_get_int(s, throttle_keys, "repeat_window");
+	max = conf_get_int(s, throttle_keys, "max_tracked");
+	store = conf_get(s, throttle_keys, "store");
+	t->clock = thr_default_clock;
+	if (table_init(&t->users, (uint32_t)max, true) < 0 ||
+	    table_init(&t->sources, (uint32_t)max, false) < 0) {
+		conf_error_at(errors, cfg->path, 0, "throttle: out of memory");
+		throttle_free(&t);
+		return -1;
+	}
+	if (key_setup(s, cfg, store, key, errors) < 0) {
+		throttle_free(&t);
+		return -1;
+	}
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	t->mac = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_free(mac);
+	if (t->mac == NULL || !EVP_MAC_init(t->mac, key, sizeof key, params)) {
+		explicit_bzero(key, sizeof key);
+		conf_error_at(errors, cfg->path, 0, "throttle: HMAC-SHA256 unavailable");
+		throttle_free(&t);
+		return -1;
+	}
+	explicit_bzero(key, sizeof key);
+	if (strcmp(store, "memory") != 0 && redis_setup(t, s, cfg, store, errors) < 0) {
+		throttle_free(&t);
+		return -1;
+	}
+	if (t->user_max >= 5)
+		log_warnx("throttle: user_failures allows %u failures: Active Directory usually "
+			  "locks an account at 5", t->user_max);
+	*t_r = t;
+	return 0;
+}
+
+void throttle_free(struct throttle **tp)
+{
+	struct throttle *t = *tp;
+
+	if (t == NULL)
+		return;
+	table_fini(&t->users);
+	table_fini(&t->sources);
+	EVP_MAC_CTX_free(t->mac);  /* OpenSSL wipes the key schedule */
+	throttle_redis_free(&t->redis);
+	free(t);
+	*tp = NULL;
+}
+
+void throttle_set_clock(struct throttle *t, throttle_clock_fn *fn, void *ctx)
+{
+	t->clock = fn != NULL ? fn : thr_default_clock;
+	t->clock_ctx = ctx;
+}
+
+/* ---- Redis: shared when it answers, memory when it does not ------------ */
+
+static bool redis_usable(struct throttle *t, int64_t now)
+{
+	return t->redis != NULL && now >= atomic_load(&t->redis_retry_at);
+}
+
+static void redis_answered(struct throttle *t, int ok, int64_t now)
+{
+	if (ok == 0) {
+		if (atomic_exchange(&t->redis_down, false))
+			log_info("throttle: Redis answers again; throttling is shared again");
+		return;
+	}
+	atomic_fetch_add(&t->redis_failures, 1);
+	atomic_store(&t->redis_retry_at, now + THROTTLE_REDIS_BACKOFF_MS);
+	if (!atomic_exchange(&t->redis_down, true))
+		log_warnx("throttle: Redis did not answer; throttling per instance until it does");
+}
+
+static void redis_limits(const struct throttle *t, struct throttle_redis_limits *lim)
+{
+	lim->user_max = t->user_max;
+	lim->source_max = t->source_max;
+	lim->user_window_ms = t->user_window_ms;
+	lim->source_window_ms = t->source_window_ms;
+	lim->repeat_ms = t->repeat_ms;
+}
+
+/* ---- check and record -------------------------------------------------- */
+
+struct thr_ids {
+	uint8_t user[THR_ID_LEN], source[THR_ID_LEN], repeat[THR_ID_LEN];
+	char source_key[THR_SOURCE_KEY_MAX];
+	bool has_source, has_repeat;
+};
+
+static int ids_make(struct throttle *t, const char *user, const char *source_ip,
+		    const char *password, size_t password_len, bool want_repeat,
+		    struct thr_ids *ids)
+{
+	ids->has_source = source_ip != NULL && source_ip[0] != '\0' && t->source_max > 0;
+	ids->has_repeat = want_repeat && t->repeat_ms > 0 && password != NULL;
+	ids->source_key[0] = '\0';
+	if (thr_id(t, 'u', user, strlen(user), NULL, 0, ids->user) < 0)
+		return -1;
+	if (ids->has_source) {
+		throttle_source_key(source_ip, ids->source_key, sizeof ids->source_key);
+		if (thr_id(t, 's', ids->source_key, strlen(ids->source_key), NULL, 0, ids->source) < 0)
+			return -1;
+	}
+	if (ids->has_repeat &&
+	    thr_id(t, 'p', user, strlen(user), password, password_len, ids->repeat) < 0)
+		return -1;
+	return 0;
+}
+
+static enum throttle_verdict count_verdict(struct throttle *t, enum throttle_verdict v)
+{
+	switch (v) {
+	case THROTTLE_USER_BUDGET: atomic_fetch_add(&t->throttled_user, 1); break;
+	case THROTTLE_SOURCE_BUDGET: atomic_fetch_add(&t->throttled_source, 1); break;
+	case THROTTLE_REPEAT: atomic_fetch_add(&t->repeats, 1); break;
+	case THROTTLE_ASK: break;
+	}
+	return v;
+}
+
+/* The user's verdict from memory; with `reserve`, THROTTLE_ASK takes a
+ * reservation (re-checked under the same lock, so concurrent checks cannot
+ * overrun the budget). */
+static enum throttle_verdict user_verdict(struct throttle *t, const struct thr_ids *ids,
+					  int64_t now, bool reserve)
+{
+	struct thr_shard *sh = shard_of(&t->users, ids->user);
+	enum throttle_verdict v = THROTTLE_ASK;
+	uint32_t i;
+
+	pthread_mutex_lock(&sh->lock);
+	i = entry_find(sh, ids->user);
+	if (i != THR_NIL) {
+		struct thr_entry *e = &sh->e[i];
+		int match = 0;
+
+		entry_expire(e, now);
+		/* Every live slot compared in full: no early exit on a secret. */
+		for (int k = 0; ids->has_repeat && k < THR_REPEAT_SLOTS; k++)
+			match |= (sh->rep[i].end[k] > now) &
+				 (CRYPTO_memcmp(sh->rep[i].id[k], ids->repeat, THR_ID_LEN) == 0);
+		if (match)
+			v = THROTTLE_REPEAT;
+		else if (t->user_max > 0 && e->failures + e->pending >= t->user_max)
+			v = THROTTLE_USER_BUDGET;
+	}
+	if (v == THROTTLE_ASK && reserve && t->user_max > 0) {
+		if (i == THR_NIL)
+			i = entry_new(t, sh, ids->user, now);
+		sh->e[i].pending++;
+		sh->e[i].pending_end = now + THROTTLE_RESERVE_MS;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return v;
+}
+
+static enum throttle_verdict source_verdict(struct throttle *t, const struct thr_ids *ids,
+					    int64_t now)
+{
+	struct thr_shard *sh = shard_of(&t->sources, ids->source);
+	enum throttle_verdict v = THROTTLE_ASK;
+	uint32_t i;
+
+	if (!ids->has_source)
+		return v;
+	pthread_mutex_lock(&sh->lock);
+	i = entry_find(sh, ids->source);
+	if (i != THR_NIL) {
+		entry_expire(&sh->e[i], now);
+		if (sh->e[i].failures >= t->source_max)
+			v = THROTTLE_SOURCE_BUDGET;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return v;
+}
+
+enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user,
+				     const char *source_ip, const char *password,
+				     size_t password_len, int64_t deadline_ms)
+{
+	int64_t now = t->clock(t->clock_ctx);
+	struct thr_ids ids;
+	enum throttle_verdict v;
+
+	if (ids_make(t, mapped_user, source_ip, password, password_len, true, &ids) < 0) {
+		log_errorx("throttle: HMAC failed; not throttling this request");
+		return THROTTLE_ASK;
+	}
+	/* Shared state is the answer when Redis gives one; the memory tables
+	 * (kept by every record) answer when it does not. */
+	if (redis_usable(t, now)) {
+		struct throttle_redis_limits lim;
+		char hex[2 * THR_ID_LEN + 1] = "";
+		int ret;
+
+		redis_limits(t, &lim);
+		if (ids.has_repeat)
+			hex_id(ids.repeat, hex);
+		ret = throttle_redis_check(t->redis, &lim, mapped_user, ids.source_key, hex,
+					   deadline_ms, &v);
+		explicit_bzero(hex, sizeof hex);
+		redis_answered(t, ret, t->clock(t->clock_ctx));
+		if (ret == 0) {
+			explicit_bzero(&ids, sizeof ids);
+			return count_verdict(t, v);
+		}
+	}
+	v = user_verdict(t, &ids, now, false);
+	if (v == THROTTLE_ASK)
+		v = source_verdict(t, &ids, now);
+	if (v == THROTTLE_ASK)
+		v = user_verdict(t, &ids, now, true);
+	explicit_bzero(&ids, sizeof ids);
+	return count_verdict(t, v);
+}
+
+void throttle_record(struct throttle *t, const char *mapped_user, const char *source_ip,
+		     const char *password, size_t password_len, enum auth_result result,
+		     int64_t deadline_ms)
+{
+	int64_t now = t->clock(t->clock_ctx);
+	bool failed = result == AUTH_REJECT || result == AUTH_UNKNOWN_USER || result == AUTH_LOCKED;
+	struct thr_shard *sh;
+	struct thr_ids ids;
+	uint32_t i;
+
+	if (ids_make(t, mapped_user, source_ip, password, password_len, failed, &ids) < 0) {
+		log_errorx("throttle: HMAC failed; this result is not counted");
+		return;
+	}
+	sh = shard_of(&t->users, ids.user);
+	pthread_mutex_lock(&sh->lock);
+	i = entry_find(sh, ids.user);
+	if (i != THR_NIL && sh->e[i].pending > 0)
+		sh->e[i].pending--;
+	if (failed && (t->user_max > 0 || ids.has_repeat)) {
+		if (i == THR_NIL)
+			i = entry_new(t, sh, ids.user, now);
+		entry_expire(&sh->e[i], now);
+		if (t->user_max > 0) {
+			sh->e[i].failures++;
+			sh->e[i].window_end = now + t->user_window_ms;
+		}
+		if (ids.has_repeat) {
+			int oldest = 0;
+
+			for (int k = 1; k < THR_REPEAT_SLOTS; k++)
+				if (sh->rep[i].end[k] < sh->rep[i].end[oldest])
+					oldest = k;
+			memcpy(sh->rep[i].id[oldest], ids.repeat, THR_ID_LEN);
+			sh->rep[i].end[oldest] = now + t->repeat_ms;
+		}
+		recency_touch(sh, i);
+	} else if (i != THR_NIL) {
+		if (result == AUTH_OK) {
+			sh->e[i].failures = 0;
+			explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
+		}
+		if (!entry_live(sh, i, now))
+			entry_release(sh, i);
+	}
+	pthread_mutex_unlock(&sh->lock);
+
+	if (failed && ids.has_source) {
+		sh = shard_of(&t->sources, ids.source);
+		pthread_mutex_lock(&sh->lock);
+		i = entry_find(sh, ids.source);
+		if (i == THR_NIL)
+			i = entry_new(t, sh, ids.source, now);
+		entry_expire(&sh->e[i], now);
+		sh->e[i].failures++;
+		sh->e[i].window_end = now + t->source_window_ms;
+		recency_touch(sh, i);
+		pthread_mutex_unlock(&sh->lock);
+	}
+
+	if (redis_usable(t, now)) {
+		struct throttle_redis_limits lim;
+		char hex[2 * THR_ID_LEN + 1] = "";
+
+		redis_limits(t, &lim);
+		if (ids.has_repeat)
+			hex_id(ids.repeat, hex);
+		redis_answered(t, throttle_redis_record(t->redis, &lim, mapped_user, ids.source_key,
+							hex, failed ? 'f' : result == AUTH_OK ? 'o' : 'n',
+							deadline_ms),
+			       t->clock(t->clock_ctx));
+		explicit_bzero(hex, sizeof hex);
+	}
+	explicit_bzero(&ids, sizeof ids);
+}
+
+const char *throttle_verdict_name(enum throttle_verdict v)
+{
+	switch (v) {
+	case THROTTLE_ASK: return "ask";
+	case THROTTLE_USER_BUDGET: return "throttled_user";
+	case THROTTLE_SOURCE_BUDGET: return "throttled_source";
+	case THROTTLE_REPEAT: return "repeat_failure";
+	}
+	return "ask";
+}
+
+void throttle_stats(struct throttle *t, struct throttle_stats *out)
+{
+	out->throttled_user = atomic_load(&t->throttled_user);
+	out->throttled_source = atomic_load(&t->throttled_source);
+	out->repeats = atomic_load(&t->repeats);
+	out->evictions = atomic_load(&t->evictions);
+	out->redis_failures = atomic_load(&t->redis_failures);
+}

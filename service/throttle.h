@@ -1,0 +1,142 @@
+/*
+ * Throttling that protects the directory (DESIGN.md [throttle], issue 6).
+ *
+ * Every failed login through dagate is a failed bind on a directory, and
+ * Active Directory locks an account after a few of them. dagate therefore
+ * answers false *without asking any provider* when
+ *   - the mapped user has spent its failure budget (user_failures, default
+ *     4/15m: below AD's usual lockout threshold of 5),
+ *   - the sourceIp has spent its budget (source_failures, default 30/15m),
+ *   - or this very user+password already failed within repeat_window
+ *     (default 5m): a client retrying a stale password costs one bind, not
+ *     one per retry, and the repeat is not counted again.
+ * It never sleeps: a throttled answer leaves at once.
+ *
+ * Windows. A budget N/W is "N counted failures, the window restarting at
+ * each one": the (N+1)th attempt is refused until W has passed without a
+ * counted failure. That is how AD counts (badPwdCount restarts after the
+ * "reset account lockout counter after" period of quiet), so with W at
+ * least AD's observation window dagate can never feed AD its Nth+1 bad
+ * bind. A fixed window lets 2N through across a boundary; a sliding log or
+ * GCRA lets failures trickle in at N per W forever, which AD keeps adding
+ * up as long as they come closer than its observation window: both can
+ * lock the account. Refused attempts are not counted and do not extend the
+ * window (an attacker hammering a throttled user does not keep them out).
+ * One counter and one timestamp per key: O(1).
+ *
+ * Concurrency. A user's check that answers THROTTLE_ASK reserves one of
+ * the user's remaining failures until its throttle_record() (or for at
+ * most THROTTLE_RESERVE_MS): N+1 concurrent wrong passwords cannot all
+ * reach the directory. Sources have no reservations (a busy NAT address
+ * must not be refused for its successful logins in flight).
+ *
+ * Keys. The user is the mapped username; the source is the sourceIp as
+ * Salesforce reports it, an IPv6 address reduced to its /64 (one host gets
+ * a whole /64); an empty sourceIp counts under no source key. In memory
+ * both are kept only as HMAC-SHA256(process key, kind || value) truncated
+ * to 128 bits, and the repeat memory as HMAC(key, "p" || user || 0 ||
+ * password): no password, and no user name, stays in memory.
+ *
+ * Memory. `max_tracked` (default 100000) users and as many sources, in
+ * fixed tables allocated at start-up; when full, the least recently
+ * failed entry goes first (the one that expires first), so spraying user
+ * names cannot grow memory. Evicting a live entry is logged (rate-limited).
+ *
+ * Shared state. `store = redis://...` (or `tokens`: the [tokens] store when
+ * it is Redis) shares counters and repeats between instances: keys
+ * dagate:thr:u:USER (failures, PX = the window, restarted on each),
+ * dagate:thr:q:USER (reservations, PX 10s), dagate:thr:s:SOURCE,
+ * dagate:thr:r:USER (a hash of repeat HMACs -> expiry), each operation one
+ * Lua script call. Repeat HMACs must match across instances, so the key is
+ * shared: with store = tokens it is derived from the [tokens] key_file
+ * (HMAC(token key, "dagate throttle v1")), with a redis URL it is
+ * [throttle] key_file (64 hex digits, created 0600 if absent: copy it to
+ * every instance). The in-memory tables are kept as well and are the
+ * answer whenever Redis cannot answer within `timeout` and the request's
+ * deadline: a Redis outage degrades to per-instance throttling (logged
+ * once per outage), never to "everyone refused" and never to true. After
+ * a failure Redis is left alone for THROTTLE_REDIS_BACKOFF_MS.
+ *
+ * Threads: check/record/stats from any thread; tables are sharded, one
+ * mutex per shard. create/free single-threaded.
+ */
+#ifndef DAGATE_THROTTLE_H
+#define DAGATE_THROTTLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "provider.h"
+
+/* A reservation outlives any request (deadline <= 9s). */
+#define THROTTLE_RESERVE_MS 10000
+/* After Redis failed, use the memory tables alone for this long. */
+#define THROTTLE_REDIS_BACKOFF_MS 2000
+
+struct throttle;
+
+/* [throttle]: user_failures = N/DURATION | off (default 4/15m),
+ * source_failures = N/DURATION | off (default 30/15m), repeat_window =
+ * DURATION (default 5m, 0 = off), store = memory | tokens | redis[s]://...
+ * (default memory), key_file, password_file, ca_file, timeout (redis URL
+ * only), max_tracked. Throttling is on with the defaults when [throttle]
+ * is absent. Errors as FILE:LINE via conf_error_at. Returns the number of
+ * errors added. */
+int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors *errors);
+
+/* Validate, allocate the tables, load or derive the key, set up Redis
+ * (without connecting). -1 when anything was reported. */
+int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
+		    struct throttle **t_r);
+void throttle_free(struct throttle **t);
+
+enum throttle_verdict {
+	THROTTLE_ASK = 0,       /* ask the providers */
+	THROTTLE_USER_BUDGET,   /* the user's failure budget is spent: false, no backend */
+	THROTTLE_SOURCE_BUDGET, /* the sourceIp's budget is spent: false, no backend */
+	THROTTLE_REPEAT,        /* this exact user+password failed within repeat_window:
+				   false, no backend, not counted again */
+};
+
+/* Before any provider (after [map], never for token-form passwords).
+ * Never sleeps; bounded by deadline_ms (monotonic, clock.h) when shared
+ * through Redis. THROTTLE_ASK reserves a failure of the user: follow it
+ * with exactly one throttle_record() for the same user, whatever happens
+ * (AUTH_UNAVAILABLE when no provider answered). */
+enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user,
+				     const char *source_ip, const char *password,
+				     size_t password_len, int64_t deadline_ms);
+
+/* After the providers answered (only after a THROTTLE_ASK): REJECT /
+ * UNKNOWN_USER / LOCKED count one failure for the user and the sourceIp
+ * and remember the user+password for repeat_window; OK resets the user's
+ * count and forgets its repeats; UNAVAILABLE / ERROR count nothing. Each
+ * releases the reservation of the check. */
+void throttle_record(struct throttle *t, const char *mapped_user, const char *source_ip,
+		     const char *password, size_t password_len, enum auth_result result,
+		     int64_t deadline_ms);
+
+/* Audit outcome: "throttled_user", "throttled_source", "repeat_failure"
+ * ("ask" for THROTTLE_ASK). Static strings. */
+const char *throttle_verdict_name(enum throttle_verdict v);
+
+struct throttle_stats {
+	uint64_t throttled_user, throttled_source, repeats;
+	uint64_t evictions;        /* live entries dropped because a table was full */
+	uint64_t redis_failures;   /* Redis calls that fell back to memory */
+};
+void throttle_stats(struct throttle *t, struct throttle_stats *out);
+
+/* ---- for tests ---------------------------------------------------------- */
+
+/* Replace the monotonic clock (ms) used for windows. */
+typedef int64_t throttle_clock_fn(void *ctx);
+void throttle_set_clock(struct throttle *t, throttle_clock_fn *fn, void *ctx);
+/* Pure: "4/15m" -> 4, 900000; "off" -> 0, 0. -1 when malformed. */
+int throttle_parse_budget(const char *text, unsigned *count_r, int64_t *window_ms_r);
+/* Pure: the source key text: an IPv6 address as its /64 ("2001:db8:1:2::/64"),
+ * anything else as given. */
+void throttle_source_key(const char *source_ip, char *out, size_t size);
+
+#endif
