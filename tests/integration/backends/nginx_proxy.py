@@ -1,0 +1,159 @@
+"""A private nginx (Debian's nginx-light) as a TLS-terminating reverse proxy
+in front of dagate, the way operators deploy it (README, operator's guide).
+Prefix, config, logs and pid live in a temporary directory; it listens on
+free loopback ports and is stopped by PID.
+
+    with NginxProxy(certs, upstream_port) as n:
+        n.edge_port    client -> edge (TLS) -> dagate; edge connects from EDGE_SOURCE
+        n.outer_port   client -> outer (TLS) -> inner -> dagate: two proxies;
+                       outer connects from OUTER_SOURCE, inner from EDGE_SOURCE
+
+Every hop sets `X-Forwarded-For $proxy_add_x_forwarded_for` (what the
+client sent, plus the address the proxy saw). `proxy_bind` gives each proxy
+its own loopback source address, so dagate can tell them from clients.
+
+A server that cannot start raises: a missing server is a failure.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+NGINX = '/usr/sbin/nginx'
+START_TIMEOUT = 10.0
+EDGE_SOURCE = '127.0.0.4'    # the proxy that talks to dagate
+OUTER_SOURCE = '127.0.0.3'   # the first of two chained proxies
+
+
+def free_port(host='127.0.0.1'):
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+CONF = """
+daemon off;
+master_process on;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    log_format xff '$remote_addr "$http_x_forwarded_for" $status';
+    access_log {dir}/access.log xff;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+
+    # The operator's guide's snippet: TLS here, plain HTTP to dagate.
+    server {{
+        listen 127.0.0.1:{edge} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {{
+            proxy_pass http://127.0.0.1:{upstream};
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_bind {edge_source};
+        }}
+    }}
+    # Two proxies in a row: outer (TLS) -> inner -> dagate.
+    server {{
+        listen 127.0.0.1:{outer} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        location / {{
+            proxy_pass http://127.0.0.1:{inner};
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_bind {outer_source};
+        }}
+    }}
+    server {{
+        listen 127.0.0.1:{inner};
+        location / {{
+            proxy_pass http://127.0.0.1:{upstream};
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_bind {edge_source};
+        }}
+    }}
+}}
+"""
+
+
+class NginxProxy:
+    def __init__(self, certs, upstream_port):
+        self.dir = tempfile.mkdtemp(prefix='dagate-nginx-proxy-')
+        self.edge_port = free_port()
+        self.outer_port = free_port()
+        self.inner_port = free_port()
+        os.chmod(self.dir, 0o755)
+        os.makedirs(os.path.join(self.dir, 'tmp'))
+        with open(os.path.join(self.dir, 'nginx.conf'), 'w') as f:
+            f.write(CONF.format(dir=self.dir, edge=self.edge_port, outer=self.outer_port,
+                                inner=self.inner_port, upstream=upstream_port,
+                                cert=certs.cert, key=certs.key,
+                                edge_source=EDGE_SOURCE, outer_source=OUTER_SOURCE))
+        self.proc = None
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
+        self.proc = subprocess.Popen(
+            [NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
+             '-c', os.path.join(self.dir, 'nginx.conf')],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + START_TIMEOUT
+        for port in (self.edge_port, self.outer_port, self.inner_port):
+            while True:
+                if self.proc.poll() is not None:
+                    raise AssertionError('nginx exited with %d: %s %s' % (
+                        self.proc.returncode, self.proc.stderr.read().decode('utf-8', 'replace'),
+                        self.error_log()))
+                try:
+                    socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
+                    break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError('nginx did not listen within %.0f s: %s'
+                                         % (START_TIMEOUT, self.error_log()))
+                time.sleep(0.05)
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.dir, 'error.log'), errors='replace') as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ''
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
