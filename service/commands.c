@@ -19,6 +19,7 @@
 #include "provider.h"
 #include "router.h"
 #include "soap_glue.h"
+#include "tokens.h"
 
 /* ---- shared set-up --------------------------------------------------- */
 
@@ -170,6 +171,8 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	const char *source_ip = "", *provider = NULL, *error;
 	char pw[SF_PASSWORD_MAX + 2];
 	struct auth_trace trace = { print_step, NULL };
+	struct conf_errors errors = { 0 };
+	struct token_issuer *tokens = NULL;
 	struct decision d;
 	struct app app;
 	ssize_t len;
@@ -198,10 +201,18 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	}
 	if (app_load(config_path, &app) < 0)
 		return 2;
+	if (token_issuer_create(app.cfg, &errors, &tokens) < 0) {
+		app_print_errors(&errors);
+		conf_errors_clear(&errors);
+		app_free(&app);
+		return 2;
+	}
+	router_set_tokens(app.router, tokens);
 	len = read_secret("password: ", pw, sizeof pw);
 	if (len < 0 || sf_field_check(pw, (size_t)len, SF_PASSWORD_MAX, &error) < 0) {
 		fprintf(stderr, "test-user: unusable password\n");
 		explicit_bzero(pw, sizeof pw);
+		token_issuer_free(&tokens);
 		app_free(&app);
 		return 2;
 	}
@@ -225,6 +236,7 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 		       d.answer == ANSWER_TRUE ? "true" :
 		       d.answer == ANSWER_FALSE ? "false" : "fault");
 	}
+	token_issuer_free(&tokens);
 	app_free(&app);
 	return d.answer == ANSWER_TRUE ? 0 : 1;
 }
