@@ -836,6 +836,11 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 	explicit_bzero(&ids, sizeof ids);
 }
 
+bool throttle_may_block(const struct throttle *t)
+{
+	return t->redis != NULL;
+}
+
 const char *throttle_verdict_name(enum throttle_verdict v)
 {
 	switch (v) {

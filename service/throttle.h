@@ -63,6 +63,7 @@
 #ifndef DAGATE_THROTTLE_H
 #define DAGATE_THROTTLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -116,6 +117,10 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 void throttle_record(struct throttle *t, const char *mapped_user, const char *source_ip,
 		     const char *password, size_t password_len, enum auth_result result,
 		     int64_t deadline_ms);
+
+/* True when check/record may wait on Redis (then a decision that would
+ * otherwise be taken on an event thread must go to a worker). */
+bool throttle_may_block(const struct throttle *t);
 
 /* Audit outcome: "throttled_user", "throttled_source", "repeat_failure"
  * ("ask" for THROTTLE_ASK). Static strings. */
