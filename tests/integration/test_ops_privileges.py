@@ -1,0 +1,191 @@
+"""Least privilege: started as root with `user = nobody`, dagate binds a
+port below 1024, then becomes nobody in all four uid/gid fields, with no
+capabilities left (not even in the bounding set), no_new_privs set and not
+dumpable (its /proc files belong to root, so nobody cannot read its
+environment or memory, and no core file is written). Started as an
+ordinary user with `user` set, it warns and serves as itself, still not
+dumpable and with no_new_privs.
+"""
+
+import os
+import pwd
+import grp
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+from unittest import mock
+
+import harness
+from harness import Dagate
+
+NOBODY = pwd.getpwnam('nobody')
+NOGROUP = grp.getgrgid(NOBODY.pw_gid)
+
+
+def free_low_port():
+    """A free port below 1024 on 127.0.0.1 (tries a bounded range)."""
+    for port in range(987, 900, -1):
+        s = socket.socket()
+        try:
+            s.bind(('127.0.0.1', port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError('no free port in 901..987 on 127.0.0.1')
+
+
+def config(listen, user):
+    return """
+[server]
+listen = %s
+allow = 127.0.0.0/8
+user = %s
+
+[admin]
+listen = 127.0.0.1:0
+
+[log]
+level = info
+audit = -
+
+[route]
+match = *@file.example -> local
+match = * -> yes
+
+[provider yes]
+type = static
+result = true
+
+[provider local]
+type = file
+path = users
+""" % (listen, user)
+
+
+def proc_status(pid, tid=None):
+    path = '/proc/%d/status' % pid if tid is None else '/proc/%d/task/%d/status' % (pid, tid)
+    out = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.partition(':')
+            out[key] = value.split()
+    return out
+
+
+def threads(pid):
+    return sorted(int(t) for t in os.listdir('/proc/%d/task' % pid))
+
+
+def as_nobody(args):
+    """Run a command as nobody:nogroup without supplementary groups."""
+    return subprocess.run(['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups']
+                          + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+
+
+class PrivilegeChecks:
+    def assert_not_dumpable(self, pid):
+        # A non-dumpable process's /proc files belong to root ...
+        st = os.stat('/proc/%d/environ' % pid)
+        self.assertEqual((st.st_uid, st.st_gid), (0, 0))
+        # ... so not even the user it runs as can read its environment
+        # or memory.
+        for name in ('environ', 'mem'):
+            r = as_nobody(['cat', '/proc/%d/%s' % (pid, name)])
+            self.assertNotEqual(r.returncode, 0, name)
+            self.assertIn(b'Permission denied', r.stderr, name)
+        with open('/proc/%d/limits' % pid) as f:
+            core = [l for l in f if l.startswith('Max core file size')]
+        self.assertEqual(core[0].split()[4:6], ['0', '0'], core)
+
+    def assert_runs_as_nobody(self, pid, *, caps_zero):
+        tids = threads(pid)
+        self.assertGreater(len(tids), 3, 'expected event, worker and reaper threads')
+        for tid in tids:      # credentials are per thread: check every one
+            st = proc_status(pid, tid)
+            self.assertEqual(st['Uid'], [str(NOBODY.pw_uid)] * 4, (tid, st['Uid']))
+            self.assertEqual(st['Gid'], [str(NOBODY.pw_gid)] * 4, (tid, st['Gid']))
+            self.assertTrue(set(st.get('Groups', [])) <= {str(NOBODY.pw_gid)}, st.get('Groups'))
+            self.assertEqual(st['NoNewPrivs'], ['1'], tid)
+            if caps_zero:
+                for cap in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'):
+                    self.assertEqual(int(st[cap][0], 16), 0, (tid, cap, st[cap]))
+            else:
+                for cap in ('CapPrm', 'CapEff', 'CapAmb'):
+                    self.assertEqual(int(st[cap][0], 16), 0, (tid, cap, st[cap]))
+
+
+class TestStartedAsRoot(PrivilegeChecks, unittest.TestCase):
+    def test_drops_to_nobody_after_binding_a_low_port(self):
+        self.assertEqual(os.geteuid(), 0, 'this test starts dagate as root')
+        port = free_low_port()
+        hashed = harness.hash_password('file pw')
+        d = Dagate(config('127.0.0.1:%d' % port, 'nobody'), start=False,
+                   files={'users': 'joe@file.example:%s\n' % hashed})
+        # nobody reads the users file after the drop (the config and the
+        # sockets were dealt with as root).
+        os.chmod(d.dir, 0o755)
+        with d:
+            d.start()
+            self.assertEqual(d.server_listeners()[0].port, port)
+            pid = d.proc.pid
+            self.assertIn('running as user nobody (uid %d)' % NOBODY.pw_uid, d.log())
+            self.assert_runs_as_nobody(pid, caps_zero=True)
+            self.assert_not_dumpable(pid)
+            # Still serving, with a provider that reads a file as nobody.
+            self.assertEqual(d.authenticate('anyone@corp.example', 'pw'), 'true')
+            self.assertEqual(d.authenticate('joe@file.example', 'file pw'), 'true')
+            self.assertEqual(d.authenticate('joe@file.example', 'wrong'), 'false')
+            self.assertEqual(d.get('/healthz', admin=True)[0], 200)
+            # Root cannot be regained: the threads that exist now still
+            # run as nobody after serving requests.
+            self.assert_runs_as_nobody(pid, caps_zero=True)
+
+    def test_unknown_user_is_a_configuration_error(self):
+        d = Dagate(config('127.0.0.1:0', 'no-such-user-dagate'), start=False)
+        try:
+            with self.assertRaises(harness.DagateStartError) as cm:
+                d.start()
+            self.assertIn('no such user', str(cm.exception))
+        finally:
+            d._cleanup_dir()
+
+    def test_root_is_refused_as_user(self):
+        d = Dagate(config('127.0.0.1:0', 'root'), start=False)
+        try:
+            with self.assertRaises(harness.DagateStartError) as cm:
+                d.start()
+            self.assertIn('user must not be root', str(cm.exception))
+        finally:
+            d._cleanup_dir()
+
+
+class TestStartedAsNobody(PrivilegeChecks, unittest.TestCase):
+    def test_user_is_ignored_with_a_warning_and_it_serves_as_itself(self):
+        wrapper_dir = tempfile.mkdtemp(prefix='dagate-setpriv-')
+        try:
+            wrapper = os.path.join(wrapper_dir, 'dagate-as-nobody')
+            with open(wrapper, 'w') as f:
+                f.write('#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup '
+                        '--clear-groups --inh-caps=-all %s "$@"\n' % harness.dagate_bin())
+            os.chmod(wrapper, 0o755)
+            d = Dagate(config('127.0.0.1:0', 'daemon'), start=False,
+                       files={'users': ''})
+            os.chmod(d.dir, 0o755)    # nobody reads its config there
+            with d, mock.patch.object(harness, 'dagate_bin', return_value=wrapper):
+                d.start()
+                pid = d.proc.pid
+                self.assertIn('user = daemon ignored: dagate was not started as root', d.log())
+                self.assertNotIn('running as user', d.log())
+                self.assert_runs_as_nobody(pid, caps_zero=False)
+                self.assert_not_dumpable(pid)
+                self.assertEqual(d.authenticate('anyone@corp.example', 'pw'), 'true')
+        finally:
+            shutil.rmtree(wrapper_dir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    unittest.main()
