@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "throttle.h"
 #include "tokens.h"
 #include "provider.h"
 
@@ -126,8 +127,9 @@ static void build_log(struct load *ld, const struct conf_section *s);
 static void build_map(struct load *ld, const struct conf_section *s);
 static void build_route(struct load *ld, const struct conf_section *s);
 static void build_provider(struct load *ld, const struct conf_section *s);
-/* [tokens] and [requester NAME] belong to tokens/, which validates them
- * (token_config_validate, called at the end of config_load) and reads
+/* [tokens] and [requester NAME] belong to tokens/, [throttle] to
+ * service/throttle.c: each validates its sections (token_config_validate,
+ * throttle_config_validate, called at the end of config_load) and reads
  * them from cfg->sections. */
 static void validated_by_tokens(struct load *ld, const struct conf_section *s) {}
 static void built_by_tokens(struct load *ld, const struct conf_section *s) {}
@@ -141,6 +143,7 @@ static const struct section_kind section_kinds[] = {
 	{ "provider", true, NULL, validate_provider, build_provider },
 	{ "tokens", false, NULL, validated_by_tokens, built_by_tokens },
 	{ "requester", true, NULL, validated_by_tokens, built_by_tokens },
+	{ "throttle", false, NULL, validated_by_tokens, built_by_tokens },
 };
 #define SECTION_KIND_COUNT (sizeof section_kinds / sizeof section_kinds[0])
 _Static_assert(SECTION_KIND_COUNT <= sizeof ((struct load *)0)->have,
@@ -523,6 +526,7 @@ int config_load(const char *path, struct dagate_config **cfg_r,
 		if (!section_kinds[i].named && !ld.have[i])
 			section_kinds[i].build(&ld, NULL);
 	token_config_validate(ld.cfg, errors);
+	throttle_config_validate(ld.cfg, errors);
 
 	if (errors->count > before) {
 		config_free(&ld.cfg);

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "throttle.h"
 #include "tokens.h"
 
 struct route {
@@ -25,6 +26,7 @@ struct router {
 	size_t route_count;
 	const struct route_rule *rules;
 	struct token_issuer *tokens;  /* NULL: tokens disabled */
+	struct throttle *throttle;    /* NULL: no throttling */
 };
 
 int router_create(const struct dagate_config *cfg, struct provider_set *providers,
@@ -80,6 +82,11 @@ struct provider_set *router_providers(const struct router *router)
 void router_set_tokens(struct router *router, struct token_issuer *tokens)
 {
 	router->tokens = tokens;
+}
+
+void router_set_throttle(struct router *router, struct throttle *throttle)
+{
+	router->throttle = throttle;
 }
 
 void router_free(struct router **rp)
@@ -194,6 +201,8 @@ bool router_decides_at_once(const struct router *router, const char *username,
 	rule = router_match(router->rules, router->route_count, mapped);
 	if (rule == NULL)
 		return true;
+	if (router->throttle != NULL && throttle_may_block(router->throttle))
+		return false;
 	for (p = router->routes[rule - router->rules].providers; *p != NULL; p++)
 		if (!(*p)->never_blocks)
 			return false;
@@ -230,6 +239,7 @@ void router_decide(struct router *router, const struct auth_request *req,
 {
 	struct auth_request mapped_req = *req;
 	const struct route_rule *rule;
+	enum throttle_verdict verdict;
 
 	memset(out, 0, sizeof *out);
 	out->provider = "-";
@@ -278,5 +288,21 @@ void router_decide(struct router *router, const struct auth_request *req,
 		return;
 	}
 	auth_trace_step(&mapped_req, "route: line %d, pattern %s", rule->line, rule->pattern);
+	if (router->throttle == NULL) {
+		decide_providers(router->routes[rule - router->rules].providers, &mapped_req, out);
+		return;
+	}
+	/* Protect the directory: spent budgets and known-bad repeats are
+	 * answered here, and every check that lets a login through is paired
+	 * with a record of its result (which also ends its reservation). */
+	verdict = throttle_check(router->throttle, out->mapped_user, req->source_ip,
+				 req->password, req->password_len, req->deadline_ms);
+	if (verdict != THROTTLE_ASK) {
+		auth_trace_step(&mapped_req, "throttled: %s", throttle_verdict_name(verdict));
+		decide_final(out, ANSWER_FALSE, AUTH_REJECT, throttle_verdict_name(verdict));
+		return;
+	}
 	decide_providers(router->routes[rule - router->rules].providers, &mapped_req, out);
+	throttle_record(router->throttle, out->mapped_user, req->source_ip, req->password,
+			req->password_len, out->result, req->deadline_ms);
 }

@@ -40,6 +40,9 @@ struct provider_set *router_providers(const struct router *router);
 /* Enable rule 3 (token-form passwords go to the token store only). */
 struct token_issuer;
 void router_set_tokens(struct router *router, struct token_issuer *tokens);
+/* Enable throttling (service/throttle.h); it outlives the router. */
+struct throttle;
+void router_set_throttle(struct router *router, struct throttle *throttle);
 
 /* Pure: apply [map] to `username` into `out` (size MAPPED_USER_MAX+1).
  * Returns -1 if the result would be too long. */

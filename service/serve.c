@@ -8,7 +8,9 @@
  * does it take over the listening sockets from the old one, which then
  * finishes its requests and is freed. A bad config never stops service.
  * What outlives generations: the listening sockets, the token store (an
- * LMDB environment may be opened once per process) and the log.
+ * LMDB environment may be opened once per process), the throttle's counts
+ * and the log. Changes to [tokens], [requester] and [throttle] therefore
+ * take effect on restart.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "log.h"
 #include "privdrop.h"
 #include "soap_glue.h"
+#include "throttle.h"
 #include "tls_files.h"
 #include "tokens.h"
 #include "workers.h"
@@ -40,6 +43,7 @@ struct daemon_state {
 	const char *config_path;
 	struct listener_set listeners;
 	struct token_issuer *tokens;
+	struct throttle *throttle;   /* counts survive reloads */
 	struct generation *current;
 };
 
@@ -119,6 +123,7 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 		goto fail;
 	}
 	router_set_tokens(g->app.router, ds->tokens);
+	router_set_throttle(g->app.router, ds->throttle);
 	g->svc = (struct http_services){
 		.cfg = cfg, .router = g->app.router, .workers = g->workers,
 		.tokens = ds->tokens, .listeners = &ds->listeners, .tls = &g->tls,
@@ -154,6 +159,9 @@ static void reload(struct daemon_state *ds)
 	const char *error = NULL;
 
 	log_info("SIGHUP: reloading %s", ds->config_path);
+	/* logrotate sends SIGHUP: reopen the audit log whatever the new
+	 * config says, so that no line goes to a rotated file. */
+	log_reopen();
 	if (config_load(ds->config_path, &cfg, &errors) < 0 ||
 	    (g = generation_build(ds, cfg, NULL, &errors)) == NULL) {
 		log_errors("reload refused, the old configuration keeps serving", &errors);
@@ -163,6 +171,9 @@ static void reload(struct daemon_state *ds)
 		listeners_close_unused(&ds->listeners);
 		log_set_level(old->app.cfg->log.level);
 		log_set_format(old->app.cfg->log.format);
+		/* logrotate's SIGHUP comes whatever state the config file is
+		 * in: the running audit file is reopened all the same. */
+		log_reopen();
 		return;
 	}
 	conf_errors_clear(&errors);
@@ -177,7 +188,6 @@ static void reload(struct daemon_state *ds)
 	listeners_close_unused(&ds->listeners);
 	if (log_setup(&g->app.cfg->log, &error) < 0)
 		log_errorx("cannot open audit log %s: %s", g->app.cfg->log.audit, error);
-	log_reopen();
 	log_info("reloaded: deadline %lld ms, %u workers, queue %u",
 		 (long long)g->app.cfg->server.deadline_ms, g->app.cfg->server.workers,
 		 g->app.cfg->server.queue);
@@ -226,7 +236,8 @@ static int start(struct daemon_state *ds)
 		ret = 1;
 		goto out;
 	}
-	if (token_issuer_create(cfg, &errors, &ds->tokens) < 0)
+	if (token_issuer_create(cfg, &errors, &ds->tokens) < 0 ||
+	    throttle_create(cfg, &errors, &ds->throttle) < 0)
 		goto out;
 	ds->current = generation_build(ds, cfg, &tls, &errors);
 	cfg = NULL;   /* the generation owns it, or freed it */
@@ -281,6 +292,7 @@ int cmd_serve(const char *config_path)
 	}
 	generation_free(&ds.current);
 	token_issuer_free(&ds.tokens);
+	throttle_free(&ds.throttle);
 	listeners_close_all(&ds.listeners);
 	soap_glue_deinit();
 	return ret;

@@ -521,6 +521,12 @@ def raw_request(host, port, data, *, timeout=5.0):
 
 # Small config builders shared by test modules ---------------------------------
 
+# Throttling is on by default (4 failures per user, 30 per sourceIp, repeats
+# not re-asked). Tests that make many failures on purpose for something else
+# (a provider's outcomes, a file re-read) turn it off with this section.
+NO_THROTTLE = '[throttle]\nuser_failures = off\nsource_failures = off\nrepeat_window = 0s\n\n'
+
+
 def server_section(*, listen=('127.0.0.1:0',), admin=True, extra='', log_extra='',
                    level='debug', fmt='text'):
     """[server] + [admin] + [log] text with ephemeral ports."""

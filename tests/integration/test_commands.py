@@ -9,11 +9,11 @@ import tempfile
 import time
 import unittest
 
-from harness import Dagate, REPO, hash_password, run_dagate, server_section
+from harness import Dagate, REPO, hash_password, run_dagate, server_section, NO_THROTTLE
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
 
-FILE_CONF = server_section() + """
+FILE_CONF = server_section() + NO_THROTTLE + """
 [route]
 match = * -> local
 

@@ -8,7 +8,7 @@ StartTLS. Needs root: without it the tests fail, they do not skip."""
 import time
 import unittest
 
-from harness import Dagate, Fault, server_section
+from harness import Dagate, Fault, server_section, NO_THROTTLE
 from backends.samba import (BASE, GROUP_DN, LOCKOUT_THRESHOLD, SVC_DN, SVC_PASSWORD, USERS,
                             SambaDC)
 
@@ -46,7 +46,7 @@ class SambaAD(unittest.TestCase):
 
     @classmethod
     def config(cls, uri, extra=''):
-        return (server_section() + '[route]\nmatch = * -> ad\n\n[provider ad]\ntype = ldap\n'
+        return (server_section() + NO_THROTTLE + '[route]\nmatch = * -> ad\n\n[provider ad]\ntype = ldap\n'
                 'uri = %s\nca_file = {dir}/ca.crt\nbase = %s\nbind_dn = %s\n'
                 'bind_password_file = {dir}/svc.secret\nuser_filter = %s\ntimeout = 4s\n%s'
                 % (uri, BASE, SVC_DN, FILTER, extra))

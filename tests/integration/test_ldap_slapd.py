@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import Dagate as _Dagate, Fault, make_ca_and_cert, run_dagate, server_section
+from harness import Dagate as _Dagate, Fault, make_ca_and_cert, run_dagate, server_section, NO_THROTTLE
 from backends.slapd import (GROUP_DN, SUFFIX, SVC_DN, SVC_PASSWORD, Slapd, free_port,
                             user_dn)
 
@@ -52,7 +52,7 @@ def provider(name, uri, *, filt='(&(objectClass=inetOrgPerson)(uid=%l))', extra=
 
 
 def config(routes, providers, deadline='5s'):
-    return (server_section(extra='deadline = %s\n' % deadline) + '[route]\n'
+    return (server_section(extra='deadline = %s\n' % deadline) + NO_THROTTLE + '[route]\n'
             + ''.join('match = %s\n' % r for r in routes) + ''.join(providers))
 
 
