@@ -598,12 +598,15 @@ void throttle_set_clock(struct throttle *t, throttle_clock_fn *fn, void *ctx)
 
 /* ---- Redis: shared when it answers, memory when it does not ------------ */
 
-static bool redis_usable(struct throttle *t, int64_t now)
+/* Redis is skipped while backing off after a failure, and when the
+ * request has no time left (that is not Redis's fault). */
+static bool redis_usable(struct throttle *t, int64_t now, int64_t deadline_ms)
 {
-	return t->redis != NULL && now >= atomic_load(&t->redis_retry_at);
+	return t->redis != NULL && now >= atomic_load(&t->redis_retry_at) &&
+	       clock_left_ms(deadline_ms) > 0;
 }
 
-static void redis_answered(struct throttle *t, int ok, int64_t now)
+static void redis_answered(struct throttle *t, int ok, int64_t now, int64_t deadline_ms)
 {
 	if (ok == 0) {
 		if (atomic_exchange(&t->redis_down, false))
@@ -611,6 +614,8 @@ static void redis_answered(struct throttle *t, int ok, int64_t now)
 		return;
 	}
 	atomic_fetch_add(&t->redis_failures, 1);
+	if (clock_left_ms(deadline_ms) == 0)
+		return;   /* the request's deadline ran out, not Redis's timeout */
 	atomic_store(&t->redis_retry_at, now + THROTTLE_REDIS_BACKOFF_MS);
 	if (!atomic_exchange(&t->redis_down, true))
 		log_warnx("throttle: Redis did not answer; throttling per instance until it does");
@@ -734,7 +739,7 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 	}
 	/* Shared state is the answer when Redis gives one; the memory tables
 	 * (kept by every record) answer when it does not. */
-	if (redis_usable(t, now)) {
+	if (redis_usable(t, now, deadline_ms)) {
 		struct throttle_redis_limits lim;
 		char hex[2 * THR_ID_LEN + 1] = "";
 		int ret;
@@ -745,7 +750,7 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 		ret = throttle_redis_check(t->redis, &lim, mapped_user, ids.source_key, hex,
 					   deadline_ms, &v);
 		explicit_bzero(hex, sizeof hex);
-		redis_answered(t, ret, t->clock(t->clock_ctx));
+		redis_answered(t, ret, t->clock(t->clock_ctx), deadline_ms);
 		if (ret == 0) {
 			explicit_bzero(&ids, sizeof ids);
 			return count_verdict(t, v);
@@ -820,7 +825,7 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 		pthread_mutex_unlock(&sh->lock);
 	}
 
-	if (redis_usable(t, now)) {
+	if (redis_usable(t, now, deadline_ms)) {
 		struct throttle_redis_limits lim;
 		char hex[2 * THR_ID_LEN + 1] = "";
 
@@ -830,7 +835,7 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 		redis_answered(t, throttle_redis_record(t->redis, &lim, mapped_user, ids.source_key,
 							hex, failed ? 'f' : result == AUTH_OK ? 'o' : 'n',
 							deadline_ms),
-			       t->clock(t->clock_ctx));
+			       t->clock(t->clock_ctx), deadline_ms);
 		explicit_bzero(hex, sizeof hex);
 	}
 	explicit_bzero(&ids, sizeof ids);

@@ -681,6 +681,12 @@ static void test_redis(void)
 	CHECK(login(a, "joe", "203.0.113.7", "w1", AUTH_REJECT) == THROTTLE_ASK,
 	      "success forgot the shared repeats");
 
+	/* A request out of time skips Redis without taking it for down. */
+	throttle_record(a, "zed", "", "z", 1, AUTH_REJECT, clock_now_ms() - 1);
+	CHECK(login(b, "zed", "", "z", AUTH_REJECT) == THROTTLE_ASK, "past deadline: not in Redis");
+	CHECK(login(a, "zed", "", "z", AUTH_REJECT) == THROTTLE_REPEAT,
+	      "past deadline: a still asks Redis (no backoff)");
+
 	/* Outage: per-instance state answers, at once, never refusing everyone. */
 	redis_stop(pid);
 	pid = -1;
