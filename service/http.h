@@ -19,12 +19,14 @@
 #include "workers.h"
 
 struct token_issuer;
+struct throttle;
 
 struct http_services {
 	const struct dagate_config *cfg;
 	struct router *router;
 	struct worker_pool *workers;
 	struct token_issuer *tokens;   /* NULL: no token API */
+	struct throttle *throttle;     /* NULL: no throttling (for metrics) */
 	struct listener_set *listeners; /* sockets for every listen address */
 	const struct tls_material *tls; /* certificate and key, or none */
 	const char *wsdl;              /* served by GET {path}?wsdl */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "provider.h"
+#include "throttle.h"
 #include "tokens.h"
 #include "workers.h"
 
@@ -207,6 +208,26 @@ static void render_service(struct out *o, const struct http_services *svc)
 		     "Seconds until the [server] TLS certificate expires (negative: expired).");
 		put(o, "dagate_tls_cert_expiry_seconds %lld\n",
 		    (long long)(svc->tls->not_after - (int64_t)time(NULL)));
+	}
+	if (svc->throttle != NULL) {
+		struct throttle_stats th;
+
+		throttle_stats(svc->throttle, &th);
+		head(o, "dagate_throttled_total", "counter",
+		     "Logins answered false by the throttle without asking a backend.");
+		put(o, "dagate_throttled_total{reason=\"user_budget\"} %llu\n",
+		    (unsigned long long)th.throttled_user);
+		put(o, "dagate_throttled_total{reason=\"source_budget\"} %llu\n",
+		    (unsigned long long)th.throttled_source);
+		put(o, "dagate_throttled_total{reason=\"repeat\"} %llu\n",
+		    (unsigned long long)th.repeats);
+		head(o, "dagate_throttle_evictions_total", "counter",
+		     "Tracked users or sources dropped because the table was full.");
+		put(o, "dagate_throttle_evictions_total %llu\n", (unsigned long long)th.evictions);
+		head(o, "dagate_throttle_redis_failures_total", "counter",
+		     "Shared-state calls that fell back to this instance's memory.");
+		put(o, "dagate_throttle_redis_failures_total %llu\n",
+		    (unsigned long long)th.redis_failures);
 	}
 	if (svc->tokens != NULL) {
 		struct token_stats ts;

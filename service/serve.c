@@ -126,7 +126,7 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 	router_set_throttle(g->app.router, ds->throttle);
 	g->svc = (struct http_services){
 		.cfg = cfg, .router = g->app.router, .workers = g->workers,
-		.tokens = ds->tokens, .listeners = &ds->listeners, .tls = &g->tls,
+		.tokens = ds->tokens, .throttle = ds->throttle, .listeners = &ds->listeners, .tls = &g->tls,
 		.wsdl = g->wsdl, .wsdl_len = g->wsdl_len,
 	};
 	return g;
@@ -171,9 +171,6 @@ static void reload(struct daemon_state *ds)
 		listeners_close_unused(&ds->listeners);
 		log_set_level(old->app.cfg->log.level);
 		log_set_format(old->app.cfg->log.format);
-		/* logrotate's SIGHUP comes whatever state the config file is
-		 * in: the running audit file is reopened all the same. */
-		log_reopen();
 		return;
 	}
 	conf_errors_clear(&errors);
