@@ -21,7 +21,7 @@ import threading
 import time
 import unittest
 
-from harness import Dagate, envelope, hash_password, make_ca_and_cert, parse_answer
+from harness import NO_THROTTLE, Dagate, envelope, hash_password, make_ca_and_cert, parse_answer
 
 # Bounds of every load loop.
 MAX_REQUESTS_PER_THREAD = 20000
@@ -46,6 +46,7 @@ listen = 127.0.0.1:0
 level = info
 audit = -
 %(log_extra)s
+%(no_throttle)s
 [route]
 match = slow@* -> slow
 match = flip@* -> %(flip)s
@@ -68,7 +69,7 @@ delay = %(slow_delay)s
 [provider local]
 type = file
 path = %(users)s
-""" % locals()
+""" % dict(locals(), no_throttle=NO_THROTTLE)
 
 
 def read(path):
@@ -393,6 +394,25 @@ class TestReload(unittest.TestCase):
             self.assertEqual(os.stat(path).st_mode & 0o777, 0o640)
             # Audit lines never went to stderr.
             self.assertEqual(d.audit(), [])
+
+    def test_audit_file_is_reopened_even_when_the_reload_is_refused(self):
+        """logrotate's postrotate sends SIGHUP whatever state the config
+        file is in: a refused reload must still reopen the audit file."""
+        cfg = config().replace('audit = -', 'audit = {dir}/audit.log')
+        with Dagate(cfg, files={'users': ''}) as d:
+            path = os.path.join(d.dir, 'audit.log')
+            self.assertEqual(d.authenticate('before@corp.example', 'pw'), 'false')
+            os.rename(path, path + '.1')
+            d.write_file('dagate.conf', cfg.replace('{dir}', d.dir) + '\n[bogus]\n')
+            sighup_and_wait(d, refused=True)
+            self.assertEqual(d.authenticate('after@corp.example', 'pw'), 'false')
+            deadline = time.monotonic() + 5
+            while not (os.path.exists(path) and 'after@' in read(path)) \
+                    and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(os.path.exists(path), 'audit file not reopened')
+            self.assertIn('user=after@corp.example ', read(path))
+            self.assertNotIn('after@', read(path + '.1'))
 
 
 class TestSigterm(unittest.TestCase):
