@@ -180,7 +180,8 @@ class TestDirect(ProxyBase):
             (['%s, %s' % (BAD_CLIENT, SALESFORCE)], SALESFORCE),       # left of it: ignored
             (['%s, %s' % (SALESFORCE, BAD_CLIENT)], None),              # rightmost untrusted
             (['%s, %s, %s' % (BAD_CLIENT, SALESFORCE, OUTER_SOURCE)], SALESFORCE),
-            ([SALESFORCE, OUTER_SOURCE], SALESFORCE),                   # two header lines
+            ([SALESFORCE, OUTER_SOURCE], SALESFORCE),                   # two header lines,
+            ([BAD_CLIENT, SALESFORCE], SALESFORCE),                     # joined in order
             (['%s,%s' % (OUTER_SOURCE, OUTER_SOURCE)], OUTER_SOURCE),   # all trusted: leftmost
         ]
         for xff, client in cases:
