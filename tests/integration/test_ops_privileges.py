@@ -11,6 +11,7 @@ import os
 import pwd
 import grp
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -143,6 +144,37 @@ class TestStartedAsRoot(PrivilegeChecks, unittest.TestCase):
             # Root cannot be regained: the threads that exist now still
             # run as nobody after serving requests.
             self.assert_runs_as_nobody(pid, caps_zero=True)
+
+    def test_sighup_after_the_drop_reads_files_as_the_user(self):
+        """A reload runs as `user`: a TLS key owned by it reloads; a key
+        only root can read is refused and the old pair keeps serving."""
+        tmp = tempfile.mkdtemp(prefix='dagate-priv-certs-')
+        try:
+            os.chmod(tmp, 0o755)
+            certs = harness.make_ca_and_cert(tmp, 'rsa')
+            os.chown(certs.key, NOBODY.pw_uid, NOBODY.pw_gid)     # 0600, the user's
+            cfg = config('127.0.0.1:0', 'nobody').replace(
+                'user = nobody', 'user = nobody\ntls_cert = %s\ntls_key = %s' % (certs.cert, certs.key))
+            d = Dagate(cfg, start=False, files={'users': ''}, ca_file=certs.ca_cert)
+            os.chmod(d.dir, 0o755)
+            with d:
+                d.start()
+                self.assertEqual(d.authenticate('a@corp.example', 'pw', tls=True), 'true')
+
+                def hup(marker):
+                    before = d.log().count(marker)
+                    d.proc.send_signal(signal.SIGHUP)
+                    d.wait_for_log(lambda t: t.count(marker) > before, timeout=10)
+
+                hup('msg="reloaded: ')
+                self.assertEqual(d.authenticate('b@corp.example', 'pw', tls=True), 'true')
+                os.chown(certs.key, 0, 0)
+                hup('reload refused')
+                self.assertIn('Permission denied', d.log())
+                self.assertEqual(d.authenticate('c@corp.example', 'pw', tls=True), 'true')
+                self.assert_runs_as_nobody(d.proc.pid, caps_zero=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_unknown_user_is_a_configuration_error(self):
         d = Dagate(config('127.0.0.1:0', 'no-such-user-dagate'), start=False)
