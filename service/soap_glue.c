@@ -290,9 +290,11 @@ static void wipe_dom(struct soap_dom_element *elt)
 /* Everything gSOAP may still hold of the password: the receive buffer, the
  * look-aside buffer strings are assembled in, the strings themselves and
  * any catch-all element (a duplicated <password> lands there). */
-static void wipe_soap(struct soap *soap, struct _sf__Authenticate *req)
+static void wipe_soap(struct soap *soap, struct _sf__Authenticate *req, size_t body_len)
 {
-	explicit_bzero(soap->buf, sizeof(soap->buf));
+	/* mem_recv() refills soap->buf from its start: no more than the body
+	 * (or the buffer) was ever written there. */
+	explicit_bzero(soap->buf, body_len < sizeof(soap->buf) ? body_len : sizeof(soap->buf));
 	if (soap->labbuf != NULL)
 		explicit_bzero(soap->labbuf, soap->lablen);
 	if (req == NULL)
@@ -394,8 +396,10 @@ static const char *parse_envelope(struct soap *soap, const struct mem_input *in,
 		return soap_reason(soap, "malformed SOAP envelope");
 	if (!rest_is_blank(soap, in))
 		return "content after the envelope";
-	if (soap_end_recv(soap))
-		return soap_reason(soap, "malformed SOAP envelope");
+	/* No soap_end_recv(): it resolves SOAP-encoded id/href references
+	 * (a walk over gSOAP's whole id table, the largest cost of a parse)
+	 * and finishes attachments; a document/literal Authenticate has
+	 * neither, and rest_is_blank() already proved the message ended. */
 	if (req->username == NULL || req->password == NULL || req->sourceIp == NULL)
 		return "missing or duplicated field";
 	return extras_check(req);
@@ -439,7 +443,7 @@ int soap_glue_parse(const char *body, size_t len, struct sf_authenticate *out,
 	if (err == NULL)
 		err = copy_field(req->sourceIp, SF_SOURCE_IP_MAX, &out->source_ip, NULL);
 
-	wipe_soap(soap, req);
+	wipe_soap(soap, req, len);
 	soap->user = NULL;
 	soap_destroy(soap);
 	soap_end(soap);
