@@ -147,7 +147,9 @@ static int file_users_load(const char *path, struct file_users *out,
 		u.count++;
 	}
 	fclose(f);
-	qsort(u.items, u.count, sizeof *u.items, file_user_cmp);
+	/* An empty file leaves items NULL: qsort/bsearch must not see it. */
+	if (u.count > 1)
+		qsort(u.items, u.count, sizeof *u.items, file_user_cmp);
 	for (size_t i = 1; i < u.count; i++) {
 		if (strcmp(u.items[i - 1].name, u.items[i].name) == 0) {
 			snprintf(error, error_size, "%s: user listed twice", path);
@@ -264,7 +266,8 @@ static enum auth_result file_authenticate(struct provider *p,
 		*detail_r = "users file invalid";
 		return AUTH_UNAVAILABLE;
 	}
-	found = bsearch(&key, st->users.items, st->users.count,
+	found = st->users.count == 0 ? NULL :
+		bsearch(&key, st->users.items, st->users.count,
 			sizeof *st->users.items, file_user_cmp);
 	snprintf(hash, sizeof hash, "%s", found != NULL ? found->hash : file_dummy_hash);
 	pthread_rwlock_unlock(&st->lock);
