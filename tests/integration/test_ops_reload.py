@@ -371,6 +371,15 @@ class TestReload(unittest.TestCase):
             self.assertEqual(d.authenticate('ann@file.example', 'new secret'), 'true')
             self.assertEqual(d.authenticate('joe@file.example', 'old secret'), 'true')
 
+    def test_empty_users_file_serves_and_fills_on_sighup(self):
+        # An empty users file (no user yet) is valid: everyone unknown.
+        with Dagate(config(), files={'users': '# no users yet\n'}) as d:
+            self.assertEqual(d.authenticate('joe@file.example', 'pw'), 'false')
+            self.assertEqual(d.audit()[-1].get('outcome'), 'unknown_user')
+            d.write_file('users', 'joe@file.example:%s\n' % hash_password('pw'))
+            sighup_and_wait(d)
+            self.assertEqual(d.authenticate('joe@file.example', 'pw'), 'true')
+
     def test_audit_file_is_reopened_after_rename(self):
         """logrotate: rename the file, SIGHUP, the next lines go to a new
         file of the old name; nothing is lost."""
