@@ -515,6 +515,17 @@ unsigned http_server_inflight(struct http_server *srv)
 	return atomic_load(&srv->inflight);
 }
 
+unsigned http_server_connections(struct http_server *srv)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	for (struct conn_track *t = srv->tracks; t != NULL; t = t->next)
+		n++;
+	pthread_mutex_unlock(&srv->lock);
+	return n;
+}
+
 void http_server_stop(struct http_server **srvp)
 {
 	struct http_server *srv = *srvp;

@@ -45,6 +45,9 @@ int http_server_start(const struct http_services *svc, struct http_server **srv_
 void http_server_quiesce(struct http_server *srv);
 /* Requests still being answered (suspended on a worker). */
 unsigned http_server_inflight(struct http_server *srv);
+/* Connections still open (each closes after its next answer once the
+ * server is quiesced). */
+unsigned http_server_connections(struct http_server *srv);
 /* Stop everything; call after the worker pool has drained. */
 void http_server_stop(struct http_server **srv);
 

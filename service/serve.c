@@ -135,13 +135,18 @@ fail:
 	return NULL;
 }
 
-/* Wait until `g` has answered everything it accepted, within its deadline. */
+/* Wait until `g` has answered everything it accepted and, as far as the
+ * deadline allows, until its clients have closed their connections (after
+ * quiesce every answer says Connection: close): stopping the daemons
+ * closes idle keep-alive connections, and a request a client is sending
+ * on one at that instant would find it closed. */
 static void generation_drain(struct generation *g)
 {
-	int64_t until = clock_now_ms() + g->app.cfg->server.deadline_ms + 500;
+	int64_t until = clock_now_ms() + g->app.cfg->server.deadline_ms;
 
 	http_server_quiesce(g->srv);
-	while (http_server_inflight(g->srv) > 0 && clock_now_ms() < until)
+	while ((http_server_inflight(g->srv) > 0 || http_server_connections(g->srv) > 0) &&
+	       clock_now_ms() < until)
 		clock_sleep_until(clock_now_ms() + 20);
 }
 
