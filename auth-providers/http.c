@@ -14,6 +14,13 @@
  * in `dagate probe` and every HTTP_CONTROL_INTERVAL_MS, a request with a
  * random user and password must be refused with 401/403. If it is accepted,
  * the provider is disabled (every login: unavailable) and says so loudly.
+ *
+ * negotiate (Kerberos): the password is proven to the KDC of `realm` first
+ * (http_negotiate.h); the request then carries a ticket from a private
+ * cache. Wrong password, unknown user and locked accounts are the KDC's
+ * answers; 401/403 after a valid ticket means the web server refused this
+ * user. Its negative control is a random principal, which the KDC must
+ * refuse.
  */
 #include "provider.h"
 
@@ -21,9 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "curl_common.h"
+#include "http_negotiate.h"
 #include "log.h"
 
 /* How often the negative control is repeated while serving: a server's
@@ -31,17 +40,21 @@
  * double the backend's load. */
 #define HTTP_CONTROL_INTERVAL_MS (10 * 60 * 1000)
 
-static const char *const http_auth_names[] = { "basic", "digest", "ntlm", NULL };
+static const char *const http_auth_names[] = { "basic", "digest", "ntlm", "negotiate", NULL };
 
 static const struct conf_key http_keys[] = {
 	{ "url", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
 	  "https:// address that answers ok_status only to valid credentials" },
 	{ "auth", CONF_ENUM, 0, "basic", 0, 0, http_auth_names,
-	  "HTTP authentication scheme: basic, digest or ntlm" },
+	  "HTTP authentication scheme: basic, digest, ntlm or negotiate" },
 	{ "login", CONF_STRING, 0, "%u", 0, 0, NULL,
 	  "user name sent: %u mapped username, %l its local part, %d its domain" },
 	{ "ok_status", CONF_UINT, 0, "200", 200, 299, NULL,
 	  "the status that means valid credentials" },
+	{ "realm", CONF_STRING, 0, NULL, 0, 0, NULL,
+	  "negotiate: the Kerberos realm of the users (login@REALM)" },
+	{ "krb5_conf", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "negotiate: krb5.conf for dagate's KDC exchanges (default: the system's)" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -58,30 +71,70 @@ struct http_state {
 	const char *auth_name;
 	long ok_status;
 	struct curlc_tls tls;
+	struct http_negotiate *negotiate; /* auth = negotiate only */
 	atomic_int control;         /* enum http_control */
 	_Atomic int64_t control_at; /* clock_now_ms() of the last control */
 	atomic_flag control_busy;   /* one periodic re-check at a time */
 };
 
-/* One request. Returns the HTTP status, or 0 with *error_r on failure. */
-static long http_request(struct http_state *st, const char *login,
+/* CURLOPT_DEBUGFUNCTION for negotiate: notes whether a request carried a
+ * Negotiate token, so that a 401 can be told apart from "GSS-API produced
+ * nothing". Looks only at the header name; nothing is logged. */
+static int http_negotiate_seen(CURL *h, curl_infotype type, char *data, size_t size,
+			       void *userp)
+{
+	static const char want[] = "\nAuthorization: Negotiate ";
+	bool *sent = userp;
+
+	(void)h;
+	if (type == CURLINFO_HEADER_OUT && size >= sizeof want - 1 &&
+	    memmem(data, size, want, sizeof want - 1) != NULL)
+		*sent = true;
+	return 0;
+}
+
+/* What a request carries. */
+enum http_creds {
+	HTTP_CREDS_PASSWORD,   /* login and password (basic, digest, ntlm) */
+	HTTP_CREDS_TICKET,     /* negotiate: this thread's GSS-API cache */
+	HTTP_CREDS_NONE,       /* nothing (negotiate's probe) */
+};
+
+/* One request. Returns the HTTP status, or 0 with *error_r on failure.
+ * With HTTP_CREDS_TICKET, *token_sent_r says whether a Negotiate token
+ * went out. */
+static long http_request(struct http_state *st, enum http_creds creds, const char *login,
 			 const char *password, int64_t deadline_ms,
-			 const char **error_r)
+			 bool *token_sent_r, const char **error_r)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	CURL *h = curlc_new(st->url, "https", &st->tls, deadline_ms, errbuf, error_r);
-	bool per_connection = st->auth == CURLAUTH_NTLM;
+	bool negotiate = creds == HTTP_CREDS_TICKET;
+	bool per_connection = st->auth == CURLAUTH_NTLM || st->auth == CURLAUTH_NEGOTIATE;
 	long status = 0;
+	bool set_up = true;
 	CURLcode rc;
 
+	*token_sent_r = false;
 	if (h == NULL)
 		return 0;
-	if (curl_easy_setopt(h, CURLOPT_HTTPAUTH, st->auth) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_USERNAME, login) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_PASSWORD, password) != CURLE_OK ||
+	if (creds == HTTP_CREDS_NONE) {
+		if (curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_NONE) != CURLE_OK)
+			set_up = false;
+	} else if (curl_easy_setopt(h, CURLOPT_HTTPAUTH, st->auth) != CURLE_OK ||
+	    (negotiate
+	     ? (curl_easy_setopt(h, CURLOPT_USERPWD, ":") != CURLE_OK ||
+		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, http_negotiate_seen) != CURLE_OK ||
+		curl_easy_setopt(h, CURLOPT_DEBUGDATA, token_sent_r) != CURLE_OK ||
+		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L) != CURLE_OK)
+	     : (curl_easy_setopt(h, CURLOPT_USERNAME, login) != CURLE_OK ||
+		curl_easy_setopt(h, CURLOPT_PASSWORD, password) != CURLE_OK)) ||
 	    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, per_connection ? 1L : 0L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, per_connection ? 1L : 0L) != CURLE_OK) {
+		set_up = false;
+	}
+	if (!set_up) {
 		*error_r = "libcurl option refused";
 	} else {
 		rc = curl_easy_perform(h);
@@ -96,6 +149,66 @@ static long http_request(struct http_state *st, const char *login,
 	return status;
 }
 
+/* The outcome of a request's status. `error`: why there is no status. */
+static enum auth_result http_status_result(const struct http_state *st, long status,
+					   const char *error, const char **detail_r)
+{
+	if (status == 0) {
+		*detail_r = error;
+		return AUTH_UNAVAILABLE;
+	}
+	if (status == st->ok_status)
+		return AUTH_OK;
+	if (status == 401 || status == 403) {
+		*detail_r = status == 401 ? "http:401" : "http:403";
+		return AUTH_REJECT;
+	}
+	*detail_r = status >= 300 && status < 400 ? "redirect not followed"
+		  : status >= 500 ? "server error" : "unexpected status";
+	return AUTH_UNAVAILABLE;
+}
+
+/* auth = negotiate: tickets from the KDC, then the request with them.
+ * *status_r is the HTTP status (0 when no request was answered). `req` is
+ * NULL for the negative control. */
+static enum auth_result http_check_negotiate(struct http_state *st,
+					     const struct auth_request *req,
+					     const char *login, const char *password,
+					     int64_t deadline_ms, long *status_r,
+					     const char **detail_r)
+{
+	struct http_negotiate_creds creds = { 0 };
+	const char *error = "no answer";
+	char *saved = NULL;
+	bool sent = false;
+	enum auth_result res;
+
+	*status_r = 0;
+	res = http_negotiate_acquire(st->negotiate, login, password, deadline_ms,
+				     &creds, detail_r);
+	if (req != NULL)
+		auth_trace_step(req, "http: KDC: %s", res == AUTH_OK
+				? "password accepted, service ticket issued" : *detail_r);
+	if (res == AUTH_OK) {
+		if (http_negotiate_begin(&creds, &saved) < 0) {
+			*detail_r = "gss-api: cannot select the credential cache";
+			res = AUTH_UNAVAILABLE;
+		} else {
+			*status_r = http_request(st, HTTP_CREDS_TICKET, NULL, NULL, deadline_ms,
+						 &sent, &error);
+			http_negotiate_end(&saved);
+			res = http_status_result(st, *status_r, error, detail_r);
+			if (res == AUTH_REJECT && !sent) {
+				/* the server never saw our ticket: not its verdict */
+				*detail_r = "negotiate: no token sent";
+				res = AUTH_UNAVAILABLE;
+			}
+		}
+	}
+	http_negotiate_release(&creds);
+	return res;
+}
+
 /* Random credentials must be refused. Updates st->control. */
 static enum http_control http_run_control(struct provider *p, int64_t deadline_ms,
 					  long *status_r, const char **error_r)
@@ -103,7 +216,9 @@ static enum http_control http_run_control(struct provider *p, int64_t deadline_m
 	struct http_state *st = p->state;
 	char user[80], password[65];
 	enum http_control prev, now;
+	enum auth_result res;
 	long status;
+	bool sent;
 
 	*status_r = 0;
 	if (curlc_random_hex(password) < 0) {
@@ -111,7 +226,19 @@ static enum http_control http_run_control(struct provider *p, int64_t deadline_m
 		return (enum http_control)atomic_load(&st->control);
 	}
 	snprintf(user, sizeof user, "dagate-control-%.16s", password + 48);
-	status = http_request(st, user, password, deadline_ms, error_r);
+	if (st->negotiate != NULL) {
+		/* a random principal must fail at the KDC */
+		res = http_check_negotiate(st, NULL, user, password, deadline_ms, &status, error_r);
+		if (res == AUTH_REJECT || res == AUTH_UNKNOWN_USER || res == AUTH_LOCKED)
+			status = 401;
+		else if (res == AUTH_OK)
+			status = 200;
+		else if ((status >= 200 && status <= 299) || status == 401 || status == 403)
+			status = 0;   /* no verdict from the KDC or the web server */
+	} else {
+		status = http_request(st, HTTP_CREDS_PASSWORD, user, password, deadline_ms,
+				      &sent, error_r);
+	}
 	explicit_bzero(password, sizeof password);
 	*status_r = status;
 	if (status == 401 || status == 403)
@@ -166,7 +293,9 @@ static enum auth_result http_authenticate(struct provider *p,
 	struct http_state *st = p->state;
 	char login[CURLC_LOGIN_MAX];
 	const char *error = "no answer";
+	enum auth_result res;
 	long status;
+	bool sent;
 
 	if (req->password_len == 0 || req->password[0] == '\0') {
 		*detail_r = "empty password";
@@ -194,35 +323,46 @@ static enum auth_result http_authenticate(struct provider *p,
 		return AUTH_UNKNOWN_USER;
 	}
 	auth_trace_step(req, "http: GET %s with %s as %s", st->url, st->auth_name, login);
-	status = http_request(st, login, req->password, req->deadline_ms, &error);
+	if (st->negotiate != NULL) {
+		res = http_check_negotiate(st, req, login, req->password, req->deadline_ms,
+					   &status, detail_r);
+	} else {
+		status = http_request(st, HTTP_CREDS_PASSWORD, login, req->password,
+				      req->deadline_ms, &sent, &error);
+		res = http_status_result(st, status, error, detail_r);
+	}
 	explicit_bzero(login, sizeof login);
-	if (status == 0) {
-		auth_trace_step(req, "http: no answer: %s", error);
-		*detail_r = error;
-		return AUTH_UNAVAILABLE;
-	}
-	auth_trace_step(req, "http: TLS verified, status %ld", status);
-	if (status == st->ok_status)
-		return AUTH_OK;
-	if (status == 401 || status == 403) {
-		*detail_r = status == 401 ? "http:401" : "http:403";
-		return AUTH_REJECT;
-	}
-	*detail_r = status >= 300 && status < 400 ? "redirect not followed"
-		  : status >= 500 ? "server error" : "unexpected status";
-	return AUTH_UNAVAILABLE;
+	if (status == 0 && res == AUTH_UNAVAILABLE)
+		auth_trace_step(req, "http: no answer: %s", *detail_r);
+	else if (status != 0)
+		auth_trace_step(req, "http: TLS verified, status %ld", status);
+	return res;
 }
 
 static int http_probe(struct provider *p, int64_t deadline_ms, const char **detail_r)
 {
+	struct http_state *st = p->state;
+	int64_t deadline = curlc_probe_deadline(deadline_ms, p->timeout_ms);
 	long status;
 	const char *error = "no answer";
+	bool sent;
 
-	switch (http_run_control(p, curlc_probe_deadline(deadline_ms, p->timeout_ms),
-				 &status, &error)) {
+	switch (http_run_control(p, deadline, &status, &error)) {
 	case HTTP_CONTROL_PASSED:
-		*detail_r = "TLS verified, random credentials refused";
-		return 0;
+		if (st->negotiate == NULL) {
+			*detail_r = "TLS verified, random credentials refused";
+			return 0;
+		}
+		/* the KDC refused the random principal before any request: the
+		 * web server still needs its TLS check, without a ticket */
+		status = http_request(st, HTTP_CREDS_NONE, NULL, NULL, deadline, &sent, &error);
+		if (status == 401) {
+			*detail_r = "KDC refuses random principals, TLS verified, 401 without a ticket";
+			return 0;
+		}
+		*detail_r = status == 0 ? error : status >= 200 && status <= 299
+			    ? "url answers without a ticket" : "url: unexpected status without a ticket";
+		return -1;
 	case HTTP_CONTROL_FAILED:
 		*detail_r = "random credentials ACCEPTED: provider disabled";
 		return -1;
@@ -241,6 +381,7 @@ static void http_fini(struct provider *p)
 		return;
 	free(st->url);
 	free(st->login);
+	http_negotiate_free(&st->negotiate);
 	curlc_tls_clear(&st->tls);
 	free(st);
 	p->state = NULL;
@@ -253,6 +394,8 @@ static int http_init(struct provider *p, const struct conf_section *s,
 	const char *url = conf_get(s, http_keys, "url");
 	const char *login = conf_get(s, http_keys, "login");
 	const char *auth = conf_get(s, http_keys, "auth");
+	const char *realm = conf_get(s, http_keys, "realm");
+	const char *krb5_conf = conf_get(s, http_keys, "krb5_conf");
 	const char *error;
 	long status;
 	int ret = 0;
@@ -282,9 +425,31 @@ static int http_init(struct provider *p, const struct conf_section *s,
 		ret = -1;
 	}
 	st->auth_name = strcmp(auth, "digest") == 0 ? "digest"
-		      : strcmp(auth, "ntlm") == 0 ? "ntlm" : "basic";
+		      : strcmp(auth, "ntlm") == 0 ? "ntlm"
+		      : strcmp(auth, "negotiate") == 0 ? "negotiate" : "basic";
 	st->auth = strcmp(auth, "digest") == 0 ? CURLAUTH_DIGEST
-		 : strcmp(auth, "ntlm") == 0 ? CURLAUTH_NTLM : CURLAUTH_BASIC;
+		 : strcmp(auth, "ntlm") == 0 ? CURLAUTH_NTLM
+		 : strcmp(auth, "negotiate") == 0 ? CURLAUTH_NEGOTIATE : CURLAUTH_BASIC;
+	if (st->auth == CURLAUTH_NEGOTIATE) {
+		if (realm == NULL) {
+			conf_error_at(errors, s->file, s->line, "auth = negotiate needs realm");
+			ret = -1;
+		} else if (strchr(realm, '@') != NULL || strchr(realm, '/') != NULL) {
+			conf_error_at(errors, s->file, conf_line(s, "realm"), "realm: not a realm name");
+			ret = -1;
+		} else if (krb5_conf != NULL && access(krb5_conf, R_OK) != 0) {
+			conf_error_at(errors, s->file, conf_line(s, "krb5_conf"),
+				      "krb5_conf: cannot read %s", krb5_conf);
+			ret = -1;
+		} else if (http_negotiate_new(realm, krb5_conf, url, &st->negotiate, &error) < 0) {
+			conf_error_at(errors, s->file, conf_line(s, "url"), "negotiate: %s", error);
+			ret = -1;
+		}
+	} else if (realm != NULL || krb5_conf != NULL) {
+		conf_error_at(errors, s->file, conf_line(s, realm != NULL ? "realm" : "krb5_conf"),
+			      "%s is only for auth = negotiate", realm != NULL ? "realm" : "krb5_conf");
+		ret = -1;
+	}
 	st->ok_status = (long)conf_get_int(s, http_keys, "ok_status");
 	st->url = strdup(url);
 	st->login = strdup(login);
