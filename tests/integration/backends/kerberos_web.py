@@ -1,0 +1,242 @@
+"""Kerberos around a running SambaDC (backends/samba.py) for the http
+provider's Negotiate tests: a service account with an HTTP/ SPN and its
+keytab, a private krb5.conf, and a private Apache httpd with mod_auth_gssapi
+that accepts tickets for that SPN over TLS.
+
+    with SambaDC() as dc:
+        kdc = KerberosSetup(dc, workdir)          # svc account, SPN, keytab, krb5.conf
+        with NegotiateApache(certs, kdc) as web:  # https://localhost:PORT/...
+            web.url('/check'), web.requests()
+
+Apache runs on the host (loopback), dagate too; the KDC is reached over the
+veth pair the SambaDC sets up. Nothing here edits the system's krb5.conf or
+the Samba cache. Any failure raises: a server that cannot start fails the test.
+
+Locations (TLS only):
+  /check      200 to any valid Kerberos user (mod_auth_gssapi, Require valid-user)
+  /only-bob   200 to bob@REALM only: another valid user gets 401
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from backends.samba import PYTHON, REALM, _run
+
+APACHE = '/usr/sbin/apache2'
+MODULES = '/usr/lib/apache2/modules'
+START_TIMEOUT = 10.0
+WEB_HOST = 'localhost'          # the URL's host: the SPN is HTTP/localhost
+SVC_NAME = 'svc-http'
+SVC_PASSWORD = 'Svc-Http-Pass-1x'
+
+# One service account with an AES-capable HTTP/ SPN (msDS-SupportedEncryptionTypes
+# 24 = AES128|AES256: without it the exported keytab holds RC4 only).
+_SPN_SCRIPT = r'''
+import sys
+from samba.auth import system_session
+from samba.param import LoadParm
+from samba.samdb import SamDB
+smbconf, name, pw, spn = sys.argv[1:5]
+lp = LoadParm()
+lp.load(smbconf)
+db = SamDB(url=lp.private_path('sam.ldb'), session_info=system_session(), lp=lp)
+db.newuser(name, pw)
+dn = 'CN=%s,CN=Users,%s' % (name, db.domain_dn())
+db.modify_ldif('dn: %s\nchangetype: modify\nreplace: msDS-SupportedEncryptionTypes\n'
+               'msDS-SupportedEncryptionTypes: 24\n-\nreplace: servicePrincipalName\n'
+               'servicePrincipalName: %s\n' % (dn, spn))
+'''
+
+
+def free_port(host='127.0.0.1'):
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def write_krb5_conf(path, kdc):
+    """A krb5.conf for REALM with `kdc` ("host" or "host:port") and no DNS."""
+    with open(path, 'w') as f:
+        f.write('[libdefaults]\n default_realm = %s\n dns_lookup_kdc = false\n'
+                ' dns_lookup_realm = false\n rdns = false\n dns_canonicalize_hostname = false\n'
+                '\n[realms]\n %s = {\n  kdc = %s\n }\n' % (REALM, REALM, kdc))
+    return path
+
+
+class KerberosSetup:
+    """SPN HTTP/WEB_HOST on a new service account, its keytab, a krb5.conf."""
+
+    def __init__(self, dc, workdir):
+        self.dir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        self.spn = 'HTTP/%s' % WEB_HOST
+        _run([PYTHON, '-c', _SPN_SCRIPT, dc.smbconf, SVC_NAME, SVC_PASSWORD, self.spn])
+        self.keytab = os.path.join(workdir, 'http.keytab')
+        _run(['samba-tool', 'domain', 'exportkeytab', self.keytab, '-s', dc.smbconf,
+              '--principal=%s@%s' % (self.spn, REALM)])
+        klist = _run(['klist', '-k', '-e', self.keytab])
+        if 'aes256' not in klist.lower():
+            raise AssertionError('keytab holds no AES key:\n' + klist)
+        self.krb5_conf = write_krb5_conf(os.path.join(workdir, 'krb5.conf'), dc.ip)
+
+    def kinit(self, principal, password, ccache, *, enterprise=False):
+        """kinit with the private krb5.conf; returns the CompletedProcess."""
+        env = dict(os.environ, KRB5_CONFIG=self.krb5_conf, KRB5CCNAME=ccache)
+        return subprocess.run(['kinit'] + (['-E'] if enterprise else []) + [principal],
+                              input=password + '\n', text=True, env=env, timeout=20,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+CONF = """
+ServerRoot "{dir}"
+ServerName localhost
+DefaultRuntimeDir "{dir}/run"
+PidFile "{dir}/run/httpd.pid"
+Mutex file:{dir}/run default
+ErrorLog "{dir}/error.log"
+LogLevel warn auth_gssapi:info
+LogFormat "%{{remote}}p %r %>s \\"%u\\"" dagate
+CustomLog "{dir}/access.log" dagate
+Listen 127.0.0.1:{port}
+{user}
+LoadModule mpm_event_module {mods}/mod_mpm_event.so
+LoadModule authn_core_module {mods}/mod_authn_core.so
+LoadModule authz_core_module {mods}/mod_authz_core.so
+LoadModule authz_user_module {mods}/mod_authz_user.so
+LoadModule auth_gssapi_module {mods}/mod_auth_gssapi.so
+LoadModule socache_shmcb_module {mods}/mod_socache_shmcb.so
+LoadModule ssl_module {mods}/mod_ssl.so
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MaxRequestWorkers 16
+KeepAlive On
+SSLEngine on
+SSLProtocol -all +TLSv1.2 +TLSv1.3
+SSLCertificateFile "{cert}"
+SSLCertificateKeyFile "{key}"
+SSLSessionCache "shmcb:{dir}/run/ssl_scache(131072)"
+DocumentRoot "{dir}/htdocs"
+<Directory "{dir}/htdocs">
+    Require all granted
+</Directory>
+<LocationMatch "^/(check|only-bob)$">
+    AuthType GSSAPI
+    AuthName "dagate negotiate test"
+    GssapiCredStore keytab:{keytab}
+    GssapiAllowedMech krb5
+    GssapiBasicAuth Off
+</LocationMatch>
+<Location "/check">
+    Require valid-user
+</Location>
+<Location "/only-bob">
+    Require user bob@{realm}
+</Location>
+"""
+
+
+class NegotiateApache:
+    """Apache + mod_auth_gssapi on 127.0.0.1:PORT with the keytab of `kdc`
+    (a KerberosSetup). requests() reads the access log:
+    [(client_port, method, path, status, remote_user)]."""
+
+    def __init__(self, certs, kdc):
+        self.dir = tempfile.mkdtemp(prefix='dagate-gssweb-')
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        for sub in ('run', 'htdocs'):
+            os.makedirs(os.path.join(self.dir, sub))
+        for page in ('check', 'only-bob'):
+            with open(os.path.join(self.dir, 'htdocs', page), 'w') as f:
+                f.write('ok\n')
+        # the children run as nobody when started by root: they read the keytab
+        keytab = os.path.join(self.dir, 'http.keytab')
+        shutil.copyfile(kdc.keytab, keytab)
+        os.chmod(keytab, 0o644)   # a throw-away test key in a private directory
+        krb5_conf = os.path.join(self.dir, 'krb5.conf')
+        shutil.copyfile(kdc.krb5_conf, krb5_conf)
+        os.chmod(krb5_conf, 0o644)
+        user = 'User nobody\nGroup nogroup' if os.geteuid() == 0 else ''
+        with open(os.path.join(self.dir, 'httpd.conf'), 'w') as f:
+            f.write(CONF.format(dir=self.dir, port=self.port, mods=MODULES, cert=certs.cert,
+                                key=certs.key, user=user, keytab=keytab, realm=REALM))
+        self.env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C',
+                    'KRB5_CONFIG': krb5_conf, 'KRB5RCACHETYPE': 'none'}
+        self.proc = None
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
+        self.proc = subprocess.Popen(
+            [APACHE, '-f', os.path.join(self.dir, 'httpd.conf'), '-DFOREGROUND'],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=self.env)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError('apache2 exited with %d: %s %s' % (
+                    self.proc.returncode, self.proc.stderr.read().decode('utf-8', 'replace'),
+                    self.error_log()))
+            try:
+                socket.create_connection(('127.0.0.1', self.port), timeout=0.5).close()
+                return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError('apache2 did not listen within %.0f s: %s'
+                                     % (START_TIMEOUT, self.error_log()))
+            time.sleep(0.05)
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.dir, 'error.log'), errors='replace') as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ''
+
+    def url(self, path):
+        return 'https://%s:%d%s' % (WEB_HOST, self.port, path)
+
+    def requests(self):
+        out = []
+        try:
+            with open(os.path.join(self.dir, 'access.log'), errors='replace') as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 6:
+                        out.append((parts[0], parts[1], parts[2], int(parts[4]),
+                                    parts[5].strip('"')))
+        except FileNotFoundError:
+            pass
+        return out
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
