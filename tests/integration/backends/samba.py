@@ -175,7 +175,11 @@ class SambaDC:
                  '\tdisable netbios = yes\n\tinterfaces = %s\n\tbind interfaces only = yes\n'
                  '\ttls enabled = yes\n\ttls keyfile = %s/tls.key\n\ttls certfile = %s/tls.crt\n'
                  '\ttls cafile = %s/ca.crt\n\tlog level = 1\n'
-                 % (self.ip, tls, tls, tls))
+                 # own pid files: another DC (or a stale /run/samba/samba.pid)
+                 # must not stop this one from starting
+                 '\tpid directory = %s\n'
+                 % (self.ip, tls, tls, tls, os.path.join(self.dir, 'run')))
+        os.makedirs(os.path.join(self.dir, 'run'), exist_ok=True)
         text = text.replace('[global]\n', '[global]\n' + extra, 1)
         with open(smbconf, 'w') as f:
             f.write(text)
