@@ -53,7 +53,7 @@ static enum MHD_Result respond_token_api(struct request_ctx *ctx, struct MHD_Con
 			     &status, &json) < 0)
 		json = NULL;
 	if (ctx->body != NULL)
-		explicit_bzero(ctx->body, ctx->body_cap);
+		explicit_bzero(ctx->body, ctx->body_used);
 	ret = respond_json(c, (unsigned)status, json != NULL ? json : "{}");
 	if (json != NULL) {
 		explicit_bzero(json, strlen(json));  /* a 201 body holds a token */
@@ -121,6 +121,7 @@ enum MHD_Result admin_handle(HTTP_HANDLER_ARGS)
 		}
 		memcpy(ctx->body + ctx->body_len, upload_data, *upload_data_size);
 		ctx->body_len += *upload_data_size;
+		ctx->body_used = ctx->body_len;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}

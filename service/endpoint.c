@@ -353,6 +353,7 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 		}
 		memcpy(ctx->body + ctx->body_len, upload_data, *upload_data_size);
 		ctx->body_len += *upload_data_size;
+		ctx->body_used = ctx->body_len;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}

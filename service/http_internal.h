@@ -40,6 +40,7 @@ struct request_ctx {
 	size_t discarded;
 	char *body;             /* wiped on free: it holds a password */
 	size_t body_len, body_cap;
+	size_t body_used;       /* most of `body` ever written: what to wipe */
 	unsigned answer_status;
 	const char *answer_static;  /* canned body, or */
 	char *answer_body;          /* malloc'd body */

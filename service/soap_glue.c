@@ -428,7 +428,8 @@ int soap_glue_parse(const char *body, size_t len, struct sf_authenticate *out,
 		*error_r = "out of memory";
 		return -1;
 	}
-	soap_begin(soap);
+	/* No soap_begin(): soap_begin_recv() resets the same state, and each
+	 * reset clears gSOAP's hash tables, the largest cost of a parse. */
 	soap->user = &in;
 	soap->frecv = mem_recv;
 	soap->socket = SOAP_INVALID_SOCKET;
@@ -446,7 +447,9 @@ int soap_glue_parse(const char *body, size_t len, struct sf_authenticate *out,
 	wipe_soap(soap, req, len);
 	soap->user = NULL;
 	soap_destroy(soap);
-	soap_end(soap);
+	/* Free what the parse allocated; the temporary tables are cleared
+	 * by the next soap_begin_recv() (soap_end() would clear them twice). */
+	soap_dealloc(soap, NULL);
 	if (err != NULL) {
 		soap_glue_request_clear(out);
 		*error_r = err;
