@@ -522,6 +522,19 @@ static int ldap_probe(struct provider *p, int64_t deadline_ms, const char **deta
 	return failed > 0 ? -1 : 0;
 }
 
+static void ldap_servers(struct provider *p,
+			 void (*emit)(void *ctx, const char *server, bool up), void *ctx,
+			 unsigned *pool_in_use_r, unsigned *pool_size_r)
+{
+	struct ldap_state *st = p->state;
+	int64_t now = clock_now_ms();
+
+	for (size_t i = 0; i < st->conf.uri_count; i++)
+		emit(ctx, st->conf.uris[i].text,
+		     atomic_load(&st->conf.uris[i].down_until_ms) <= now);
+	prov_ldap_pool_usage(st->pool, pool_in_use_r, pool_size_r);
+}
+
 const struct provider_type prov_ldap_type = {
 	.name = "ldap",
 	.keys = ldap_keys,
@@ -529,4 +542,5 @@ const struct provider_type prov_ldap_type = {
 	.authenticate = ldap_authenticate,
 	.probe = ldap_probe,
 	.fini = ldap_fini,
+	.servers = ldap_servers,
 };

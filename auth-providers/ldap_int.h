@@ -155,5 +155,7 @@ int prov_ldap_pool_get(struct prov_ldap_pool *pool, int64_t deadline_ms,
 void prov_ldap_pool_put(struct prov_ldap_pool *pool, struct prov_ldap_slot *slot);
 /* Closes every connection; no slot may be in use. */
 void prov_ldap_pool_free(struct prov_ldap_pool **pool);
+/* Slots handed out now, and in all (for /metrics). */
+void prov_ldap_pool_usage(struct prov_ldap_pool *pool, unsigned *in_use_r, unsigned *size_r);
 
 #endif

@@ -95,3 +95,11 @@ void prov_ldap_pool_free(struct prov_ldap_pool **poolp)
 	free(pool);
 	*poolp = NULL;
 }
+
+void prov_ldap_pool_usage(struct prov_ldap_pool *pool, unsigned *in_use_r, unsigned *size_r)
+{
+	pthread_mutex_lock(&pool->lock);
+	*in_use_r = pool->size - pool->idle_count;
+	*size_r = pool->size;
+	pthread_mutex_unlock(&pool->lock);
+}

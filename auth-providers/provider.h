@@ -79,6 +79,11 @@ struct provider_type {
 	int (*probe)(struct provider *p, int64_t deadline_ms,
 		     const char **detail_r);
 	void (*fini)(struct provider *p);
+	/* Optional, for /metrics: report each backend server once, with
+	 * whether it is currently considered up, and the provider's own pool
+	 * (in_use of size; both 0 without a pool). Must not block. */
+	void (*servers)(struct provider *p, void (*emit)(void *ctx, const char *server, bool up),
+			void *ctx, unsigned *pool_in_use_r, unsigned *pool_size_r);
 };
 
 struct provider {

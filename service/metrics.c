@@ -165,6 +165,56 @@ static void render_requests(struct out *o)
 	}
 }
 
+struct server_emit {
+	struct out *o;
+	const char *provider;
+};
+
+static void emit_server(void *ctx, const char *server, bool up)
+{
+	struct server_emit *e = ctx;
+	char label[256];
+	size_t k = 0;
+
+	/* Label values escape backslash, quote and newline. */
+	for (const char *c = server; *c != '\0' && k + 3 < sizeof label; c++) {
+		if (*c == '\\' || *c == '"')
+			label[k++] = '\\';
+		label[k++] = *c == '\n' ? 'n' : *c;
+	}
+	label[k] = '\0';
+	put(e->o, "dagate_backend_server_up{provider=\"%s\",server=\"%s\"} %d\n",
+	    e->provider, label, up ? 1 : 0);
+}
+
+/* Providers that know their servers (ldap: each URI) and pools. */
+static void render_servers(struct out *o, struct provider_set *set, size_t n)
+{
+	unsigned in_use[64] = { 0 }, size[64] = { 0 };
+
+	head(o, "dagate_backend_server_up", "gauge",
+	     "1 while a backend server is used, 0 while it is skipped after a failure.");
+	for (size_t i = 0; i < n && i < 64; i++) {
+		struct provider *p = provider_set_at(set, i);
+		struct server_emit e = { o, p->name };
+
+		if (p->type->servers != NULL)
+			p->type->servers(p, emit_server, &e, &in_use[i], &size[i]);
+	}
+	head(o, "dagate_backend_pool_connections", "gauge",
+	     "Pooled backend connections by state (ldap: service-account slots).");
+	for (size_t i = 0; i < n && i < 64; i++) {
+		struct provider *p = provider_set_at(set, i);
+
+		if (size[i] == 0)
+			continue;
+		put(o, "dagate_backend_pool_connections{provider=\"%s\",state=\"in_use\"} %u\n",
+		    p->name, in_use[i]);
+		put(o, "dagate_backend_pool_connections{provider=\"%s\",state=\"idle\"} %u\n",
+		    p->name, size[i] - in_use[i]);
+	}
+}
+
 static void render_providers(struct out *o, const struct http_services *svc)
 {
 	struct provider_set *set = router_providers(svc->router);
@@ -193,6 +243,7 @@ static void render_providers(struct out *o, const struct http_services *svc)
 		put(o, "dagate_backend_up{provider=\"%s\"} %d\n", p->name,
 		    atomic_load(&p->last_unavailable) ? 0 : 1);
 	}
+	render_servers(o, set, n);
 }
 
 static void render_service(struct out *o, const struct http_services *svc)

@@ -318,6 +318,17 @@ class SlapdFailover(unittest.TestCase, AuditMixin):
 
     def test_first_uri_refuses(self):
         self.check_failover('refused.test', 1.0)
+        # /metrics names each server: the refusing one is skipped (0), the
+        # good one is up (1), and the pool's slots are all idle again
+        import urllib.request
+        with urllib.request.urlopen(self.d.admin_url + '/metrics', timeout=5) as r:
+            text = r.read().decode()
+        refused_uri = self.conf.split('uri = ', 1)[1].split()[0]
+        self.assertIn('dagate_backend_server_up{provider="refused",server="%s"} 0' % refused_uri,
+                      text)
+        self.assertIn('dagate_backend_server_up{provider="refused",server="%s"} 1'
+                      % self.s.ldaps_uri, text)
+        self.assertIn('dagate_backend_pool_connections{provider="refused",state="in_use"} 0', text)
 
     def test_first_uri_black_holed(self):
         # 3 s timeout, two URIs: the first costs at most half of it
