@@ -3,8 +3,9 @@ slow, a redirecting, a failing, a forbidding and an open location) and
 Apache with mod_auth_digest; the negative control that disables a URL which
 accepts anyone; untrusted certificates, a closed port; test-user and probe.
 
-Not covered here: `auth = ntlm` (no NTLM endpoint in the suite yet) and
-Negotiate (not implemented)."""
+`auth = ntlm` is proven in test_http_ntlm.py (Samba's ntlm_auth) and
+`auth = negotiate` in test_http_negotiate.py (Samba's KDC, Apache with
+mod_auth_gssapi)."""
 
 import os
 import shutil
