@@ -42,9 +42,16 @@ static void request_id_init(void)
 /* Unique within a process run and unlikely to repeat across runs. */
 static void request_id_next(char *out, size_t size)
 {
+	static const char hex[] = "0123456789abcdef";
+	uint64_t id;
+
 	pthread_once(&request_id_once, request_id_init);
-	snprintf(out, size, "%016" PRIx64,
-		 request_id_base + atomic_fetch_add(&request_counter, 1));
+	id = request_id_base + atomic_fetch_add(&request_counter, 1);
+	if (size < 17)
+		return;
+	for (int i = 15; i >= 0; i--, id >>= 4)
+		out[i] = hex[id & 0xf];
+	out[16] = '\0';
 }
 
 static void audit(const char *request_id, const char *user, const char *source_ip,

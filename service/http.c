@@ -422,7 +422,11 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 {
 	const struct server_config *sc = &srv->svc.cfg->server;
 	struct listener *l = listeners_at(srv->svc.listeners, index, admin);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	/* poll(), not epoll: libmicrohttpd 0.9.75 can abort the process when
+	 * MHD_quiesce_daemon() (SIGHUP hand-over, SIGTERM drain) races its
+	 * own epoll loop removing the listening socket (an unguarded
+	 * MHD_PANIC on ENOENT); with poll() quiesce only signals the thread. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	bool tls = !admin && srv->svc.tls->cert_pem != NULL;
 	struct MHD_OptionItem opts[16];
@@ -439,13 +443,13 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 	if (tls)
 		flags |= MHD_USE_TLS;
 #define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL);   /* first, or MHD warns */
 	OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
 	OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_EVENT_THREADS, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, sc->max_connections, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, sc->max_connections_per_ip, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_MS / 1000, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL);
-	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL);
 	OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv);
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, on_request_start, srv);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_request_done, srv);

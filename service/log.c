@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -227,54 +228,102 @@ void fatalx(const char *fmt, ...)
 	exit(1);
 }
 
+/* A line under construction; appends never overflow, they truncate. */
+struct line {
+	char buf[LOG_LINE_MAX];
+	size_t at;
+};
+
+static void line_put(struct line *l, const char *s, size_t n)
+{
+	if (n > sizeof l->buf - 2 - l->at)
+		n = sizeof l->buf - 2 - l->at;   /* room for '}' and '\n' */
+	memcpy(l->buf + l->at, s, n);
+	l->at += n;
+}
+
+static void line_puts(struct line *l, const char *s)
+{
+	line_put(l, s, strlen(s));
+}
+
+/* Wall-clock time as in clock_rfc3339(), formatting the date only when the
+ * second changes: an audit line is written for every request. */
+static void line_put_time(struct line *l)
+{
+	static __thread time_t cached_sec = -1;
+	static __thread char cached[24];   /* "YYYY-MM-DDTHH:MM:SS" */
+	struct timespec ts;
+	char ms[6];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != cached_sec) {
+		struct tm tm;
+
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = ts.tv_sec;
+	}
+	line_puts(l, cached);
+	ms[0] = '.';
+	ms[1] = (char)('0' + ts.tv_nsec / 100000000);
+	ms[2] = (char)('0' + ts.tv_nsec / 10000000 % 10);
+	ms[3] = (char)('0' + ts.tv_nsec / 1000000 % 10);
+	ms[4] = 'Z';
+	line_put(l, ms, 5);
+}
+
 /* A structured record: "event" plus (key, value) pairs, values escaped.
  * Goes to the audit fd when `audit`, else to stderr. */
 static void log_record(bool audit, enum log_level level, const char *event,
 		       const char *const *kv, size_t pairs)
 {
-	char line[LOG_LINE_MAX], when[40], safe[LOG_FIELD_MAX];
-	size_t at;
+	struct line l;
+	char safe[LOG_FIELD_MAX];
+	bool json = log_format == LOG_FORMAT_JSON;
 
 	if (!audit && level > log_level)
 		return;
-	clock_rfc3339(when, sizeof when);
-	if (log_format == LOG_FORMAT_JSON)
-		at = (size_t)snprintf(line, sizeof line,
-				      "{\"time\":\"%s\",\"level\":\"%s\",\"event\":\"%s\"",
-				      when, level_names[level], event);
-	else
-		at = (size_t)snprintf(line, sizeof line, "time=%s level=%s event=%s",
-				      when, level_names[level], event);
-	for (size_t i = 0; i < pairs && at < sizeof line - 8; i++) {
+	l.at = 0;
+	line_puts(&l, json ? "{\"time\":\"" : "time=");
+	line_put_time(&l);
+	line_puts(&l, json ? "\",\"level\":\"" : " level=");
+	line_puts(&l, level_names[level]);
+	line_puts(&l, json ? "\",\"event\":\"" : " event=");
+	line_puts(&l, event);
+	if (json)
+		line_puts(&l, "\"");
+	for (size_t i = 0; i < pairs; i++) {
 		const char *key = kv[2 * i], *value = kv[2 * i + 1];
-		int n;
 
 		if (value == NULL)
 			continue;
 		log_escape(value, strlen(value), safe, sizeof safe);
-		if (log_format == LOG_FORMAT_JSON) {
-			n = snprintf(line + at, sizeof line - at, ",\"%s\":", key);
-			at += n > 0 ? (size_t)n : 0;
-			at = put_json_string(line, at, sizeof line, safe);
+		if (json) {
+			line_puts(&l, ",\"");
+			line_puts(&l, key);
+			line_puts(&l, "\":");
+			l.at = put_json_string(l.buf, l.at, sizeof l.buf - 2, safe);
 		} else {
-			bool quote = safe[0] == '\0' || strpbrk(safe, " ") != NULL;
+			bool quote = safe[0] == '\0' || strchr(safe, ' ') != NULL;
 
-			n = snprintf(line + at, sizeof line - at, quote ? " %s=\"%s\"" : " %s=%s",
-				     key, safe);
-			at += n > 0 ? (size_t)n : 0;
+			line_puts(&l, " ");
+			line_puts(&l, key);
+			line_puts(&l, quote ? "=\"" : "=");
+			line_puts(&l, safe);
+			if (quote)
+				line_puts(&l, "\"");
 		}
 	}
-	if (at > sizeof line - 3)
-		at = sizeof line - 3;
-	if (log_format == LOG_FORMAT_JSON)
-		line[at++] = '}';
-	line[at++] = '\n';
+	if (json)
+		l.buf[l.at++] = '}';
+	l.buf[l.at++] = '\n';
 	if (audit) {
 		pthread_rwlock_rdlock(&audit_lock);
-		log_write_fd(audit_fd, line, at);
+		log_write_fd(audit_fd, l.buf, l.at);
 		pthread_rwlock_unlock(&audit_lock);
 	} else {
-		log_write_fd(STDERR_FILENO, line, at);
+		log_write_fd(STDERR_FILENO, l.buf, l.at);
 	}
 }
 
