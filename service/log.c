@@ -327,14 +327,11 @@ static void log_record(bool audit, enum log_level level, const char *event,
 	}
 }
 
-void log_event(const char *event, ...)
+/* Gather a NULL-terminated (key, value) argument list after kv[0..n). */
+#define LOG_PAIRS_MAX 16
+static size_t collect_pairs(va_list ap, const char **kv, size_t n)
 {
-	const char *kv[32];
-	size_t n = 0;
-	va_list ap;
-
-	va_start(ap, event);
-	while (n < 32) {
+	while (n < 2 * LOG_PAIRS_MAX) {
 		const char *key = va_arg(ap, const char *);
 
 		if (key == NULL)
@@ -342,6 +339,17 @@ void log_event(const char *event, ...)
 		kv[n++] = key;
 		kv[n++] = va_arg(ap, const char *);
 	}
+	return n;
+}
+
+void log_event(const char *event, ...)
+{
+	const char *kv[2 * LOG_PAIRS_MAX];
+	size_t n;
+	va_list ap;
+
+	va_start(ap, event);
+	n = collect_pairs(ap, kv, 0);
 	va_end(ap);
 	log_record(false, LOG_LEVEL_INFO, event, kv, n / 2);
 }
@@ -367,21 +375,12 @@ void log_audit(const struct audit_record *rec)
 
 void log_security(const char *event, ...)
 {
-	const char *kv[32];
-	size_t n = 0;
+	const char *kv[2 * LOG_PAIRS_MAX] = { "security", event };
+	size_t n;
 	va_list ap;
 
-	kv[n++] = "security";
-	kv[n++] = event;
 	va_start(ap, event);
-	while (n < 32) {
-		const char *key = va_arg(ap, const char *);
-
-		if (key == NULL)
-			break;
-		kv[n++] = key;
-		kv[n++] = va_arg(ap, const char *);
-	}
+	n = collect_pairs(ap, kv, 2);
 	va_end(ap);
 	log_record(true, LOG_LEVEL_WARN, "security", kv, n / 2);
 }
