@@ -112,17 +112,9 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 	explicit_bzero(job->req.password, job->req.password_len);
 }
 
-/* The answer's HTTP status and body: a canned result, or a malloc'd fault
- * (*is_static_r false). NULL when out of memory. */
-static char *decision_body(const struct decision *d, unsigned *status_r,
-			   size_t *len_r, bool *is_static_r)
+/* The soap:Server fault of a decision that is a fault (malloc'd). */
+static char *decision_fault(const struct decision *d, size_t *len_r)
 {
-	*is_static_r = d->answer != ANSWER_FAULT;
-	if (d->answer != ANSWER_FAULT) {
-		*status_r = MHD_HTTP_OK;
-		return (char *)soap_glue_result(d->answer == ANSWER_TRUE, len_r);
-	}
-	*status_r = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	return soap_glue_fault(false, d->outcome != NULL && strcmp(d->outcome, "deadline") == 0 ?
 			       "deadline reached" : "no provider could answer", len_r);
 }
@@ -140,14 +132,15 @@ static void auth_job_run(void *arg)
 	struct auth_job *job = arg;
 	struct request_ctx *ctx = job->ctx;
 	struct decision d;
-	unsigned status;
-	bool answered, is_static;
-	size_t len;
-	char *body;
+	bool answered;
+	char *fault = NULL;
+	size_t len = 0;
 
 	auth_job_decide(job, &d);
-	body = decision_body(&d, &status, &len, &is_static);
-	answered = body != NULL && request_ctx_answer(ctx, status, body, len, is_static);
+	if (d.answer == ANSWER_FAULT)
+		fault = decision_fault(&d, &len);
+	answered = (d.answer != ANSWER_FAULT || fault != NULL) &&
+		   request_ctx_answer(ctx, d.answer == ANSWER_TRUE, fault, len);
 	if (answered) {
 		audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer,
 		      d.provider, d.outcome, d.detail, answer_names[d.answer],
@@ -164,17 +157,17 @@ static void auth_job_run(void *arg)
 static enum MHD_Result auth_job_run_at_once(struct auth_job *job, struct MHD_Connection *c)
 {
 	struct decision d;
-	unsigned status;
-	bool is_static;
-	size_t len;
-	char *body;
 	enum MHD_Result ret = MHD_NO;
+	size_t len;
+	char *fault;
 
 	auth_job_decide(job, &d);
-	body = decision_body(&d, &status, &len, &is_static);
-	if (body != NULL) {
-		ret = http_respond(c, status, SOAP_CONTENT_TYPE, body, len,
-				   is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
+	if (d.answer != ANSWER_FAULT) {
+		ret = http_respond_result(c, d.answer == ANSWER_TRUE);
+		job->ctx->state = REQ_DONE;
+	} else if ((fault = decision_fault(&d, &len)) != NULL) {
+		ret = http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE, fault,
+				   len, MHD_RESPMEM_MUST_FREE);
 		job->ctx->state = REQ_DONE;
 	}
 	audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer, d.provider,
@@ -302,8 +295,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
 		      "-", "busy", "queue full", "fault", ctx->started_ms);
 		auth_job_free(job);
-		if (fault == NULL || !request_ctx_answer(ctx, MHD_HTTP_INTERNAL_SERVER_ERROR,
-							 fault, len, false))
+		if (fault == NULL || !request_ctx_answer(ctx, false, fault, len))
 			return MHD_NO;
 	}
 	return MHD_YES;
@@ -328,14 +320,12 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 	pthread_mutex_unlock(&ctx->lock);
 
 	if (state == REQ_ANSWERED) {
-		enum MHD_Result ret = http_respond(
-			c, ctx->answer_status, SOAP_CONTENT_TYPE,
-			ctx->answer_static != NULL ? ctx->answer_static : ctx->answer_body,
-			ctx->answer_len,
-			ctx->answer_static != NULL ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
-
 		ctx->state = REQ_DONE;
-		return ret;
+		if (ctx->answer_fault == NULL)
+			return http_respond_result(c, ctx->answer_authenticated);
+		return http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE,
+				    ctx->answer_fault, ctx->answer_fault_len,
+				    MHD_RESPMEM_MUST_COPY);
 	}
 	if (state != REQ_READING)
 		return MHD_YES;

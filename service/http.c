@@ -76,7 +76,7 @@ void request_ctx_unref(struct request_ctx **ctxp)
 		explicit_bzero(ctx->body, ctx->body_used);
 		free(ctx->body);
 	}
-	free(ctx->answer_body);
+	free(ctx->answer_fault);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
 }
@@ -213,6 +213,49 @@ enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
+/* The two answers almost every request gets, built once and shared by
+ * every connection (libmicrohttpd responses are reference-counted):
+ * [closing][authenticated]. */
+static struct MHD_Response *canned[2][2];
+static pthread_once_t canned_once = PTHREAD_ONCE_INIT;
+
+static void canned_init(void)
+{
+	for (int closing = 0; closing < 2; closing++) {
+		for (int yes = 0; yes < 2; yes++) {
+			size_t len;
+			const char *body = soap_glue_result(yes, &len);
+			struct MHD_Response *r = MHD_create_response_from_buffer(
+				len, (void *)body, MHD_RESPMEM_PERSISTENT);
+
+			if (r == NULL)
+				continue;
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+						"text/xml; charset=utf-8");
+			MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+			if (closing)
+				MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+			canned[closing][yes] = r;
+		}
+	}
+}
+
+enum MHD_Result http_respond_result(struct MHD_Connection *c, bool authenticated)
+{
+	struct MHD_Response *r;
+
+	pthread_once(&canned_once, canned_init);
+	r = canned[http_connection_closing(c)][authenticated];
+	if (r == NULL) {
+		size_t len;
+		const char *body = soap_glue_result(authenticated, &len);
+
+		return http_respond(c, MHD_HTTP_OK, "text/xml; charset=utf-8", body, len,
+				    MHD_RESPMEM_PERSISTENT);
+	}
+	return MHD_queue_response(c, MHD_HTTP_OK, r);
+}
+
 enum MHD_Result http_respond_text(struct MHD_Connection *c, unsigned status,
 				  const char *text)
 {
@@ -280,10 +323,11 @@ int http_client_address(struct MHD_Connection *c, const char *peer,
 }
 
 /* Called by whoever finishes a suspended request first (worker or reaper):
- * records the answer and resumes the connection. Returns false if the
- * request was already answered. */
-bool request_ctx_answer(struct request_ctx *ctx, unsigned status, char *body,
-			size_t len, bool body_is_static)
+ * records the answer — a result (fault == NULL) or a malloc'd soap:Server
+ * fault body, which this takes over — and resumes the connection. Returns
+ * false if the request was already answered. */
+bool request_ctx_answer(struct request_ctx *ctx, bool authenticated, char *fault,
+			size_t fault_len)
 {
 	bool mine;
 
@@ -291,19 +335,14 @@ bool request_ctx_answer(struct request_ctx *ctx, unsigned status, char *body,
 	mine = ctx->state == REQ_SUSPENDED;
 	if (mine) {
 		ctx->state = REQ_ANSWERED;
-		ctx->answer_status = status;
-		if (body_is_static) {
-			ctx->answer_static = body;
-		} else {
-			ctx->answer_body = body;
-			body = NULL;
-		}
-		ctx->answer_len = len;
+		ctx->answer_authenticated = authenticated;
+		ctx->answer_fault = fault;
+		ctx->answer_fault_len = fault_len;
+		fault = NULL;
 		MHD_resume_connection(ctx->conn);
 	}
 	pthread_mutex_unlock(&ctx->lock);
-	if (!body_is_static)
-		free(body);
+	free(fault);
 	return mine;
 }
 
@@ -373,8 +412,7 @@ static void reap_once(struct http_server *srv)
 		char *fault = soap_glue_fault(false, "deadline reached", &len);
 
 		if (fault != NULL)
-			request_ctx_answer(late[i], MHD_HTTP_INTERNAL_SERVER_ERROR, fault,
-					   len, false);
+			request_ctx_answer(late[i], false, fault, len);
 		request_ctx_unref(&late[i]);
 	}
 }

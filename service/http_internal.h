@@ -41,16 +41,15 @@ struct request_ctx {
 	char *body;             /* wiped on free: it holds a password */
 	size_t body_len, body_cap;
 	size_t body_used;       /* most of `body` ever written: what to wipe */
-	unsigned answer_status;
-	const char *answer_static;  /* canned body, or */
-	char *answer_body;          /* malloc'd body */
-	size_t answer_len;
+	bool answer_authenticated;  /* the answer: a result, unless */
+	char *answer_fault;         /* a malloc'd soap:Server fault body */
+	size_t answer_fault_len;
 };
 
 struct request_ctx *request_ctx_new(struct http_server *srv, struct MHD_Connection *c);
 void request_ctx_unref(struct request_ctx **ctx);
-bool request_ctx_answer(struct request_ctx *ctx, unsigned status, char *body,
-			size_t len, bool body_is_static);
+bool request_ctx_answer(struct request_ctx *ctx, bool authenticated, char *fault,
+			size_t fault_len);
 
 const struct http_services *http_server_services(const struct http_server *srv);
 
@@ -64,6 +63,8 @@ enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status,
 			     const char *content_type, const char *body, size_t len,
 			     enum MHD_ResponseMemoryMode mode);
 bool http_connection_closing(struct MHD_Connection *c);
+/* 200 with the canned AuthenticateResult (soap_glue_result). */
+enum MHD_Result http_respond_result(struct MHD_Connection *c, bool authenticated);
 enum MHD_Result http_respond_text(struct MHD_Connection *c, unsigned status,
 				  const char *text);
 void http_peer_text(struct MHD_Connection *c, char *out, size_t size);
