@@ -3,6 +3,7 @@
  * the window semantics and why.
  */
 #include "throttle.h"
+#include "throttle_int.h"
 
 #include <arpa/inet.h>
 #include <openssl/core_names.h>
@@ -20,16 +21,6 @@
 #include "log.h"
 #include "throttle_redis.h"
 #include "tokens.h"
-
-#define THR_SHARDS 16              /* one mutex each: little contention on 2..64 cores */
-#define THR_ID_LEN 16              /* truncated HMAC-SHA256: 128 bits, collisions moot */
-#define THR_REPEAT_SLOTS 4         /* remembered failing passwords per user (oldest goes) */
-#define THR_NIL UINT32_MAX
-#define THR_SOURCE_KEY_MAX 64      /* an address, or its /64, as text */
-#define THR_EVICT_LOG_MS 60000     /* at most one "table full" warning a minute */
-#define THR_BUDGET_COUNT_MAX 100000
-#define THR_WINDOW_MAX_MS (24LL * 3600 * 1000)
-#define THR_TOKENS_KEY_FILE "./var/token.key"  /* [tokens] key_file's default (issuer.c) */
 
 static const char *const store_help =
 	"memory (per instance), tokens (the [tokens] Redis store) or redis[s]://[USER@]HOST[:PORT][/DB]";
@@ -56,223 +47,6 @@ static const struct conf_key throttle_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 static const struct conf_key *const throttle_tables[] = { throttle_keys, NULL };
-
-/* ---- tables ------------------------------------------------------------ */
-
-struct thr_entry {
-	uint8_t id[THR_ID_LEN];
-	uint32_t hnext;              /* hash chain, or free list */
-	uint32_t prev, next;         /* recency: head = most recent */
-	uint32_t failures, pending;  /* counted failures; reservations in flight */
-	int64_t window_end;          /* failures count until then */
-	int64_t pending_end;         /* reservations lapse then */
-};
-
-struct thr_repeats {
-	uint8_t id[THR_REPEAT_SLOTS][THR_ID_LEN];
-	int64_t end[THR_REPEAT_SLOTS];
-};
-
-struct thr_shard {
-	pthread_mutex_t lock;
-	struct thr_entry *e;
-	struct thr_repeats *rep;     /* parallel to e; NULL in the source table */
-	uint32_t *bucket;
-	uint32_t mask, cap, fresh;   /* entries [fresh, cap) never used yet */
-	uint32_t free_head, head, tail;
-};
-
-struct thr_table {
-	struct thr_shard shard[THR_SHARDS];
-};
-
-struct throttle {
-	unsigned user_max, source_max;          /* 0 = off */
-	int64_t user_window_ms, source_window_ms, repeat_ms;
-	struct thr_table users, sources;
-	EVP_MAC_CTX *mac;                       /* keyed template, duplicated per use */
-	struct throttle_redis *redis;           /* NULL: memory only */
-	throttle_clock_fn *clock;
-	void *clock_ctx;
-	atomic_bool redis_down;
-	atomic_llong redis_retry_at;
-	atomic_llong evict_logged_at;
-	atomic_ullong throttled_user, throttled_source, repeats, evictions, redis_failures;
-};
-
-static int table_init(struct thr_table *t, uint32_t cap_total, bool repeats)
-{
-	uint32_t cap = (cap_total + THR_SHARDS - 1) / THR_SHARDS, nb = 1;
-
-	while (nb < cap * 2)
-		nb <<= 1;
-	for (int i = 0; i < THR_SHARDS; i++) {
-		struct thr_shard *sh = &t->shard[i];
-
-		pthread_mutex_init(&sh->lock, NULL);
-		sh->cap = cap;
-		sh->mask = nb - 1;
-		sh->free_head = sh->head = sh->tail = THR_NIL;
-		/* calloc: pages are only touched as entries are used. */
-		sh->e = calloc(cap, sizeof *sh->e);
-		sh->bucket = malloc(nb * sizeof *sh->bucket);
-		sh->rep = repeats ? calloc(cap, sizeof *sh->rep) : NULL;
-		if (sh->e == NULL || sh->bucket == NULL || (repeats && sh->rep == NULL))
-			return -1;
-		memset(sh->bucket, 0xff, nb * sizeof *sh->bucket);
-	}
-	return 0;
-}
-
-static void table_fini(struct thr_table *t)
-{
-	for (int i = 0; i < THR_SHARDS; i++) {
-		struct thr_shard *sh = &t->shard[i];
-
-		if (sh->e == NULL && sh->bucket == NULL)
-			continue;
-		if (sh->rep != NULL)
-			explicit_bzero(sh->rep, (size_t)sh->cap * sizeof *sh->rep);
-		free(sh->e);
-		free(sh->rep);
-		free(sh->bucket);
-		pthread_mutex_destroy(&sh->lock);
-		memset(sh, 0, sizeof *sh);
-	}
-}
-
-static struct thr_shard *shard_of(struct thr_table *t, const uint8_t *id)
-{
-	return &t->shard[id[0] % THR_SHARDS];
-}
-
-static uint32_t bucket_of(const struct thr_shard *sh, const uint8_t *id)
-{
-	uint32_t h;
-
-	memcpy(&h, id + 4, sizeof h);
-	return h & sh->mask;
-}
-
-static uint32_t entry_find(struct thr_shard *sh, const uint8_t *id)
-{
-	for (uint32_t i = sh->bucket[bucket_of(sh, id)]; i != THR_NIL; i = sh->e[i].hnext)
-		if (memcmp(sh->e[i].id, id, THR_ID_LEN) == 0)
-			return i;
-	return THR_NIL;
-}
-
-static void recency_unlink(struct thr_shard *sh, uint32_t i)
-{
-	struct thr_entry *e = &sh->e[i];
-
-	if (e->prev != THR_NIL)
-		sh->e[e->prev].next = e->next;
-	else
-		sh->head = e->next;
-	if (e->next != THR_NIL)
-		sh->e[e->next].prev = e->prev;
-	else
-		sh->tail = e->prev;
-	e->prev = e->next = THR_NIL;
-}
-
-static void recency_push(struct thr_shard *sh, uint32_t i)
-{
-	struct thr_entry *e = &sh->e[i];
-
-	e->prev = THR_NIL;
-	e->next = sh->head;
-	if (sh->head != THR_NIL)
-		sh->e[sh->head].prev = i;
-	sh->head = i;
-	if (sh->tail == THR_NIL)
-		sh->tail = i;
-}
-
-static void recency_touch(struct thr_shard *sh, uint32_t i)
-{
-	if (sh->head != i) {
-		recency_unlink(sh, i);
-		recency_push(sh, i);
-	}
-}
-
-static bool entry_live(const struct thr_shard *sh, uint32_t i, int64_t now)
-{
-	const struct thr_entry *e = &sh->e[i];
-
-	if ((e->failures > 0 && e->window_end > now) || (e->pending > 0 && e->pending_end > now))
-		return true;
-	for (int k = 0; sh->rep != NULL && k < THR_REPEAT_SLOTS; k++)
-		if (sh->rep[i].end[k] > now)
-			return true;
-	return false;
-}
-
-/* Forget counts and reservations whose time is up. */
-static void entry_expire(struct thr_entry *e, int64_t now)
-{
-	if (e->window_end <= now)
-		e->failures = 0;
-	if (e->pending_end <= now)
-		e->pending = 0;
-}
-
-static void entry_release(struct thr_shard *sh, uint32_t i)
-{
-	uint32_t *p = &sh->bucket[bucket_of(sh, sh->e[i].id)];
-
-	while (*p != i)
-		p = &sh->e[*p].hnext;
-	*p = sh->e[i].hnext;
-	recency_unlink(sh, i);
-	memset(&sh->e[i], 0, sizeof sh->e[i]);
-	if (sh->rep != NULL)
-		explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
-	sh->e[i].hnext = sh->free_head;
-	sh->free_head = i;
-}
-
-static void evicted_live(struct throttle *t, int64_t now)
-{
-	long long last = atomic_load(&t->evict_logged_at);
-
-	atomic_fetch_add(&t->evictions, 1);
-	if ((last == 0 || now - last >= THR_EVICT_LOG_MS) &&
-	    atomic_compare_exchange_strong(&t->evict_logged_at, &last, now))
-		log_warnx("throttle: table full, forgetting failures that still count "
-			  "(many users or sourceIps failing at once; raise [throttle] max_tracked)");
-}
-
-/* A new entry for `id` (not present): a free one, else the least recent. */
-static uint32_t entry_new(struct throttle *t, struct thr_shard *sh, const uint8_t *id,
-			  int64_t now)
-{
-	uint32_t i, b;
-
-	if (sh->free_head != THR_NIL) {
-		i = sh->free_head;
-		sh->free_head = sh->e[i].hnext;
-	} else if (sh->fresh < sh->cap) {
-		i = sh->fresh++;
-	} else {
-		i = sh->tail;
-		if (entry_live(sh, i, now))
-			evicted_live(t, now);
-		entry_release(sh, i);
-		i = sh->free_head;
-		sh->free_head = sh->e[i].hnext;
-	}
-	memset(&sh->e[i], 0, sizeof sh->e[i]);
-	memcpy(sh->e[i].id, id, THR_ID_LEN);
-	b = bucket_of(sh, id);
-	sh->e[i].hnext = sh->bucket[b];
-	sh->bucket[b] = i;
-	sh->e[i].prev = sh->e[i].next = THR_NIL;
-	recency_push(sh, i);
-	return i;
-}
 
 /* ---- keys and identities ----------------------------------------------- */
 
@@ -543,8 +317,8 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 	max = conf_get_int(s, throttle_keys, "max_tracked");
 	store = conf_get(s, throttle_keys, "store");
 	t->clock = thr_default_clock;
-	if (table_init(&t->users, (uint32_t)max, true) < 0 ||
-	    table_init(&t->sources, (uint32_t)max, false) < 0) {
+	if (thr_table_init(&t->users, (uint32_t)max, true) < 0 ||
+	    thr_table_init(&t->sources, (uint32_t)max, false) < 0) {
 		conf_error_at(errors, cfg->path, 0, "throttle: out of memory");
 		throttle_free(&t);
 		return -1;
@@ -582,8 +356,8 @@ void throttle_free(struct throttle **tp)
 
 	if (t == NULL)
 		return;
-	table_fini(&t->users);
-	table_fini(&t->sources);
+	thr_table_fini(&t->users);
+	thr_table_fini(&t->sources);
 	EVP_MAC_CTX_free(t->mac);  /* OpenSSL wipes the key schedule */
 	throttle_redis_free(&t->redis);
 	free(t);
@@ -675,17 +449,17 @@ static enum throttle_verdict count_verdict(struct throttle *t, enum throttle_ver
 static enum throttle_verdict user_verdict(struct throttle *t, const struct thr_ids *ids,
 					  int64_t now, bool reserve)
 {
-	struct thr_shard *sh = shard_of(&t->users, ids->user);
+	struct thr_shard *sh = thr_shard_of(&t->users, ids->user);
 	enum throttle_verdict v = THROTTLE_ASK;
 	uint32_t i;
 
 	pthread_mutex_lock(&sh->lock);
-	i = entry_find(sh, ids->user);
+	i = thr_entry_find(sh, ids->user);
 	if (i != THR_NIL) {
 		struct thr_entry *e = &sh->e[i];
 		int match = 0;
 
-		entry_expire(e, now);
+		thr_entry_expire(e, now);
 		/* Every live slot compared in full: no early exit on a secret. */
 		for (int k = 0; ids->has_repeat && k < THR_REPEAT_SLOTS; k++)
 			match |= (sh->rep[i].end[k] > now) &
@@ -697,7 +471,7 @@ static enum throttle_verdict user_verdict(struct throttle *t, const struct thr_i
 	}
 	if (v == THROTTLE_ASK && reserve && t->user_max > 0) {
 		if (i == THR_NIL)
-			i = entry_new(t, sh, ids->user, now);
+			i = thr_entry_new(t, sh, ids->user, now);
 		sh->e[i].pending++;
 		sh->e[i].pending_end = now + THROTTLE_RESERVE_MS;
 	}
@@ -708,16 +482,16 @@ static enum throttle_verdict user_verdict(struct throttle *t, const struct thr_i
 static enum throttle_verdict source_verdict(struct throttle *t, const struct thr_ids *ids,
 					    int64_t now)
 {
-	struct thr_shard *sh = shard_of(&t->sources, ids->source);
+	struct thr_shard *sh = thr_shard_of(&t->sources, ids->source);
 	enum throttle_verdict v = THROTTLE_ASK;
 	uint32_t i;
 
 	if (!ids->has_source)
 		return v;
 	pthread_mutex_lock(&sh->lock);
-	i = entry_find(sh, ids->source);
+	i = thr_entry_find(sh, ids->source);
 	if (i != THR_NIL) {
-		entry_expire(&sh->e[i], now);
+		thr_entry_expire(&sh->e[i], now);
 		if (sh->e[i].failures >= t->source_max)
 			v = THROTTLE_SOURCE_BUDGET;
 	}
@@ -779,15 +553,15 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 		log_errorx("throttle: HMAC failed; this result is not counted");
 		return;
 	}
-	sh = shard_of(&t->users, ids.user);
+	sh = thr_shard_of(&t->users, ids.user);
 	pthread_mutex_lock(&sh->lock);
-	i = entry_find(sh, ids.user);
+	i = thr_entry_find(sh, ids.user);
 	if (i != THR_NIL && sh->e[i].pending > 0)
 		sh->e[i].pending--;
 	if (failed && (t->user_max > 0 || ids.has_repeat)) {
 		if (i == THR_NIL)
-			i = entry_new(t, sh, ids.user, now);
-		entry_expire(&sh->e[i], now);
+			i = thr_entry_new(t, sh, ids.user, now);
+		thr_entry_expire(&sh->e[i], now);
 		if (t->user_max > 0) {
 			sh->e[i].failures++;
 			sh->e[i].window_end = now + t->user_window_ms;
@@ -801,27 +575,27 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 			memcpy(sh->rep[i].id[oldest], ids.repeat, THR_ID_LEN);
 			sh->rep[i].end[oldest] = now + t->repeat_ms;
 		}
-		recency_touch(sh, i);
+		thr_recency_touch(sh, i);
 	} else if (i != THR_NIL) {
 		if (result == AUTH_OK) {
 			sh->e[i].failures = 0;
 			explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
 		}
-		if (!entry_live(sh, i, now))
-			entry_release(sh, i);
+		if (!thr_entry_live(sh, i, now))
+			thr_entry_release(sh, i);
 	}
 	pthread_mutex_unlock(&sh->lock);
 
 	if (failed && ids.has_source) {
-		sh = shard_of(&t->sources, ids.source);
+		sh = thr_shard_of(&t->sources, ids.source);
 		pthread_mutex_lock(&sh->lock);
-		i = entry_find(sh, ids.source);
+		i = thr_entry_find(sh, ids.source);
 		if (i == THR_NIL)
-			i = entry_new(t, sh, ids.source, now);
-		entry_expire(&sh->e[i], now);
+			i = thr_entry_new(t, sh, ids.source, now);
+		thr_entry_expire(&sh->e[i], now);
 		sh->e[i].failures++;
 		sh->e[i].window_end = now + t->source_window_ms;
-		recency_touch(sh, i);
+		thr_recency_touch(sh, i);
 		pthread_mutex_unlock(&sh->lock);
 	}
 

@@ -718,8 +718,8 @@ int main(void)
 		return 2;
 	}
 	write_file("cert.pem", "-----BEGIN CERTIFICATE-----\n", 0644);
-	write_file("key644.pem", "-----BEGIN PRIVATE KEY-----\n", 0644);
-	write_file("key600.pem", "-----BEGIN PRIVATE KEY-----\n", 0600);
+	write_file("key644.pem", "placeholder: only the mode matters here\n", 0644);
+	write_file("key600.pem", "placeholder: only the mode matters here\n", 0600);
 	write_file("allow-bad", "# partners\n10.0.0.0/8\n10.0.0.1/8\n", 0644);
 	write_file("allow-good", "10.0.0.0/8  # office\n", 0644);
 
