@@ -12,17 +12,13 @@ A server that cannot start raises: a missing server is a failure.
 
 import hashlib
 import os
-import shutil
-import signal
 import socket
-import subprocess
 import tempfile
-import time
+from backends.server import ServerProcess
 
 APACHE = '/usr/sbin/apache2'
 MODULES = '/usr/lib/apache2/modules'
 REALM = 'dagate test'
-START_TIMEOUT = 10.0
 
 
 def free_port(host='127.0.0.1'):
@@ -74,7 +70,9 @@ DocumentRoot "{dir}/htdocs"
 """
 
 
-class Apache:
+class Apache(ServerProcess):
+    name = 'apache2'
+
     def __init__(self, certs, *, users):
         self.dir = tempfile.mkdtemp(prefix='dagate-apache-')
         # children run as nobody when started by root: they read htdigest
@@ -100,54 +98,8 @@ class Apache:
             raise
 
     def _start(self):
-        env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C'}
-        self.proc = subprocess.Popen(
-            [APACHE, '-f', os.path.join(self.dir, 'httpd.conf'), '-DFOREGROUND'],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env=env)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError('apache2 exited with %d: %s %s' % (
-                    self.proc.returncode, self.proc.stderr.read().decode('utf-8', 'replace'),
-                    self._error_log()))
-            try:
-                socket.create_connection(('127.0.0.1', self.port), timeout=0.5).close()
-                return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError('apache2 did not listen within %.0f s: %s'
-                                     % (START_TIMEOUT, self._error_log()))
-            time.sleep(0.05)
-
-    def _error_log(self):
-        try:
-            with open(os.path.join(self.dir, 'error.log'), errors='replace') as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ''
+        self.start([APACHE, '-f', os.path.join(self.dir, 'httpd.conf'), '-DFOREGROUND'],
+                   [self.port], env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C'})
 
     def url(self, path):
         return 'https://127.0.0.1:%d%s' % (self.port, path)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            # graceful-stop would wait for clients; TERM stops at once
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stderr:
-            self.proc.stderr.close()
-        self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False

@@ -19,17 +19,15 @@ Locations (TLS only):
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import time
 
 from backends.samba import PYTHON, REALM, _run
+from backends.server import ServerProcess
 
 APACHE = '/usr/sbin/apache2'
 MODULES = '/usr/lib/apache2/modules'
-START_TIMEOUT = 10.0
 WEB_HOST = 'localhost'          # the URL's host: the SPN is HTTP/localhost
 SVC_NAME = 'svc-http'
 SVC_PASSWORD = 'Svc-Http-Pass-1x'
@@ -143,7 +141,9 @@ DocumentRoot "{dir}/htdocs"
 """
 
 
-class NegotiateApache:
+class NegotiateApache(ServerProcess):
+    name = 'apache2'
+
     """Apache + mod_auth_gssapi on 127.0.0.1:PORT with the keytab of `kdc`
     (a KerberosSetup). requests() reads the access log:
     [(client_port, method, path, status, remote_user)]."""
@@ -178,32 +178,8 @@ class NegotiateApache:
             raise
 
     def _start(self):
-        self.proc = subprocess.Popen(
-            [APACHE, '-f', os.path.join(self.dir, 'httpd.conf'), '-DFOREGROUND'],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env=self.env)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError('apache2 exited with %d: %s %s' % (
-                    self.proc.returncode, self.proc.stderr.read().decode('utf-8', 'replace'),
-                    self.error_log()))
-            try:
-                socket.create_connection(('127.0.0.1', self.port), timeout=0.5).close()
-                return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError('apache2 did not listen within %.0f s: %s'
-                                     % (START_TIMEOUT, self.error_log()))
-            time.sleep(0.05)
-
-    def error_log(self):
-        try:
-            with open(os.path.join(self.dir, 'error.log'), errors='replace') as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ''
+        self.start([APACHE, '-f', os.path.join(self.dir, 'httpd.conf'), '-DFOREGROUND'],
+                   [self.port], env=self.env)
 
     def url(self, path):
         return 'https://%s:%d%s' % (WEB_HOST, self.port, path)
@@ -220,23 +196,3 @@ class NegotiateApache:
         except FileNotFoundError:
             pass
         return out
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stderr:
-            self.proc.stderr.close()
-        self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False

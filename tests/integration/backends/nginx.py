@@ -18,16 +18,13 @@ A server that cannot start raises: a missing server is a failure.
 """
 
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import time
+from backends.server import ServerProcess
 
 NGINX = '/usr/sbin/nginx'
 ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
-START_TIMEOUT = 10.0
 SLOW_SECONDS = 5
 
 
@@ -87,7 +84,9 @@ def _sha512_crypt(password):
     return r.stdout.decode().strip()
 
 
-class Nginx:
+class Nginx(ServerProcess):
+    name = 'nginx'
+
     def __init__(self, certs, *, users):
         self.dir = tempfile.mkdtemp(prefix='dagate-nginx-')
         self.port = free_port()
@@ -110,32 +109,9 @@ class Nginx:
             raise
 
     def _start(self):
-        self.proc = subprocess.Popen(
-            [NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
-             '-c', os.path.join(self.dir, 'nginx.conf')],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError('nginx exited with %d: %s %s' % (
-                    self.proc.returncode, self.proc.stderr.read().decode('utf-8', 'replace'),
-                    self._error_log()))
-            try:
-                socket.create_connection(('127.0.0.1', self.port), timeout=0.5).close()
-                return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError('nginx did not listen within %.0f s: %s'
-                                     % (START_TIMEOUT, self._error_log()))
-            time.sleep(0.05)
-
-    def _error_log(self):
-        try:
-            with open(os.path.join(self.dir, 'error.log'), errors='replace') as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ''
+        self.start([NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
+                    '-c', os.path.join(self.dir, 'nginx.conf')],
+                   [self.port])
 
     def url(self, path):
         return 'https://127.0.0.1:%d%s' % (self.port, path)
@@ -152,23 +128,3 @@ class Nginx:
         except FileNotFoundError:
             pass
         return out
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stderr:
-            self.proc.stderr.close()
-        self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False

@@ -16,15 +16,11 @@ A server that cannot start raises: a missing server is a failure.
 """
 
 import os
-import shutil
-import signal
 import socket
-import subprocess
 import tempfile
-import time
+from backends.server import ServerProcess
 
 NGINX = '/usr/sbin/nginx'
-START_TIMEOUT = 10.0
 EDGE_SOURCE = '127.0.0.4'    # the proxy that talks to dagate
 OUTER_SOURCE = '127.0.0.3'   # the first of two chained proxies
 
@@ -89,7 +85,9 @@ http {{
 """
 
 
-class NginxProxy:
+class NginxProxy(ServerProcess):
+    name = 'nginx'
+
     def __init__(self, certs, upstream_port):
         self.dir = tempfile.mkdtemp(prefix='dagate-nginx-proxy-')
         self.edge_port = free_port()
@@ -110,50 +108,6 @@ class NginxProxy:
             raise
 
     def _start(self):
-        self.proc = subprocess.Popen(
-            [NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
-             '-c', os.path.join(self.dir, 'nginx.conf')],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + START_TIMEOUT
-        for port in (self.edge_port, self.outer_port, self.inner_port):
-            while True:
-                if self.proc.poll() is not None:
-                    raise AssertionError('nginx exited with %d: %s %s' % (
-                        self.proc.returncode, self.proc.stderr.read().decode('utf-8', 'replace'),
-                        self.error_log()))
-                try:
-                    socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
-                    break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError('nginx did not listen within %.0f s: %s'
-                                         % (START_TIMEOUT, self.error_log()))
-                time.sleep(0.05)
-
-    def error_log(self):
-        try:
-            with open(os.path.join(self.dir, 'error.log'), errors='replace') as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ''
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stderr:
-            self.proc.stderr.close()
-        self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self.start([NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
+                    '-c', os.path.join(self.dir, 'nginx.conf')],
+                   (self.edge_port, self.outer_port, self.inner_port))
