@@ -20,55 +20,12 @@
 #include "router.h"
 #include "store.h"
 #include "tokens.h"
+#include "conf_build.h"
 #include "unit.h"
 
 static char tmpdir[256];
 
-/* ---- a hand-built configuration --------------------------------------- */
-
-struct kv { const char *key, *value; };
-
-static struct conf_section *section(const char *kind, const char *name, int line,
-				    const struct kv *kvs)
-{
-	struct conf_section *s = calloc(1, sizeof *s);
-	struct conf_entry **tail = &s->entries;
-
-	s->kind = strdup(kind);
-	s->name = name != NULL ? strdup(name) : NULL;
-	s->file = "test.conf";
-	s->line = line;
-	for (size_t i = 0; kvs != NULL && kvs[i].key != NULL; i++) {
-		struct conf_entry *e = calloc(1, sizeof *e);
-
-		e->key = strdup(kvs[i].key);
-		e->value = strdup(kvs[i].value);
-		e->line = line + 1 + (int)i;
-		*tail = e;
-		tail = &e->next;
-	}
-	return s;
-}
-
-static void sections_free(struct conf_section *s)
-{
-	while (s != NULL) {
-		struct conf_section *next = s->next;
-
-		while (s->entries != NULL) {
-			struct conf_entry *e = s->entries;
-
-			s->entries = e->next;
-			free(e->key);
-			free(e->value);
-			free(e);
-		}
-		free(s->kind);
-		free(s->name);
-		free(s);
-		s = next;
-	}
-}
+/* ---- a hand-built configuration: conf_build.h ------------------------- */
 
 static char *strip[] = { ".uat", ".dev", NULL };
 
