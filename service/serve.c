@@ -219,7 +219,7 @@ static int start(struct daemon_state *ds)
 			      cfg->log.audit, error);
 		goto out;
 	}
-	if (soap_glue_init(NULL, &error) < 0) {
+	if (soap_glue_init(&error) < 0) {
 		log_errorx("SOAP set-up failed: %s", error);
 		ret = 1;
 		goto out;

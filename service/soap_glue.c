@@ -43,8 +43,8 @@ SOAP_NMAC struct Namespace namespaces[] = {
 			SOAP_XML_DEFAULTNS | SOAP_XML_CANONICAL | SOAP_XML_NOTYPE)
 #define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 
-static char *wsdl_doc, *result_true, *result_false;
-static size_t wsdl_len, result_true_len, result_false_len;
+static char *result_true, *result_false;
+static size_t result_true_len, result_false_len;
 
 static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
 static pthread_key_t ctx_key;
@@ -542,28 +542,14 @@ static char *wsdl_build(const char *public_url, size_t *len_r)
 	return doc;
 }
 
-int soap_glue_init(const char *public_url, const char **error_r)
+int soap_glue_init(const char **error_r)
 {
-	const char *err;
-
 	soap_glue_deinit();
-	if (public_url != NULL) {
-		if (*public_url == '\0') {
-			*error_r = "public_url is empty";
-			return -1;
-		}
-		if (utf8_check((const unsigned char *)public_url, strlen(public_url), true) != NULL) {
-			*error_r = "public_url is not printable UTF-8";
-			return -1;
-		}
-		wsdl_doc = wsdl_build(public_url, &wsdl_len);
-	}
 	result_true = result_body(true, &result_true_len);
 	result_false = result_body(false, &result_false_len);
-	if ((public_url != NULL && wsdl_doc == NULL) || result_true == NULL || result_false == NULL) {
-		err = wsdl_doc == NULL ? "cannot build the WSDL" : "cannot build the SOAP responses";
+	if (result_true == NULL || result_false == NULL) {
 		soap_glue_deinit();
-		*error_r = err;
+		*error_r = "cannot build the SOAP responses";
 		return -1;
 	}
 	return 0;
@@ -571,11 +557,10 @@ int soap_glue_init(const char *public_url, const char **error_r)
 
 void soap_glue_deinit(void)
 {
-	free(wsdl_doc);
 	free(result_true);
 	free(result_false);
-	wsdl_doc = result_true = result_false = NULL;
-	wsdl_len = result_true_len = result_false_len = 0;
+	result_true = result_false = NULL;
+	result_true_len = result_false_len = 0;
 	/* Worker threads free theirs at exit; this frees the caller's. */
 	if (ctx_tls != NULL) {
 		pthread_setspecific(ctx_key, NULL);
@@ -609,10 +594,4 @@ char *soap_glue_wsdl_for(const char *public_url, size_t *len_r)
 	    utf8_check((const unsigned char *)public_url, strlen(public_url), true) != NULL)
 		return NULL;
 	return wsdl_build(public_url, len_r);
-}
-
-const char *soap_glue_wsdl(size_t *len_r)
-{
-	*len_r = wsdl_len;
-	return wsdl_doc;
 }

@@ -25,10 +25,8 @@ struct sf_authenticate {
 	char *source_ip;         /* malloc'd, may be "" */
 };
 
-/* Build the canned responses and, unless `public_url` is NULL, the WSDL
- * returned by soap_glue_wsdl() (with `public_url` as soap:address).
- * Returns -1 with *error_r on failure. */
-int soap_glue_init(const char *public_url, const char **error_r);
+/* Build the canned responses. Returns -1 with *error_r on failure. */
+int soap_glue_init(const char **error_r);
 void soap_glue_deinit(void);
 
 /* Parse one request body. Rejects (returns -1, *error_r = a short fault
@@ -48,10 +46,8 @@ const char *soap_glue_result(bool authenticated, size_t *len_r);
 /* SOAP 1.1 fault; `client` selects soap:Client vs soap:Server. The string
  * is a fixed, short reason (never input). Returns a malloc'd body. */
 char *soap_glue_fault(bool client, const char *reason, size_t *len_r);
-/* The WSDL document as served by GET {path}?wsdl. */
-const char *soap_glue_wsdl(size_t *len_r);
-/* A WSDL for another address (a reloaded public_url): malloc'd, or NULL
- * when the address is empty or not printable UTF-8. */
+/* The WSDL served by GET {path}?wsdl, with `public_url` as soap:address:
+ * malloc'd, or NULL when the address is empty or not printable UTF-8. */
 char *soap_glue_wsdl_for(const char *public_url, size_t *len_r);
 
 /* Pure check used by the parser and unit tests: valid UTF-8, no NUL, no
