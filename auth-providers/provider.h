@@ -102,6 +102,10 @@ struct provider {
  * ca_file, insecure_tls); the type's own keys come from its descriptor. */
 extern const struct conf_key provider_common_keys[];
 
+/* [provider NAME] for config_load: unknown types and each type's keys are
+ * reported there; instances are made by provider_set_create(). */
+extern const struct conf_section_kind provider_section_kind;
+
 /* Registry: NULL when no type has that name. */
 const struct provider_type *provider_type_find(const char *name);
 /* For help texts: the NULL-terminated list of all types. */

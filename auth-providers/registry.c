@@ -51,6 +51,48 @@ const struct provider_type *provider_type_find(const char *name)
 	return NULL;
 }
 
+static void provider_section_validate(const struct conf_section *s,
+				      const struct dagate_config *cfg,
+				      struct conf_errors *errors)
+{
+	const struct conf_entry *type = conf_find(s, "type");
+	const struct provider_type *pt;
+	char known[256] = "";
+	size_t used = 0;
+
+	/* without a type the other keys cannot be judged: one error only */
+	if (type == NULL) {
+		conf_error_at(errors, s->file, s->line,
+			      "missing required key 'type' in [provider %s]", s->name);
+		return;
+	}
+	if (type->value[0] == '\0') {
+		conf_error_at(errors, s->file, type->line, "'type' needs a value");
+		return;
+	}
+	pt = provider_type_find(type->value);
+	if (pt == NULL) {
+		for (size_t i = 0; provider_types[i] != NULL; i++) {
+			int w = snprintf(known + used, sizeof known - used, "%s%s",
+					 i == 0 ? "" : ", ", provider_types[i]->name);
+
+			if (w < 0 || (size_t)w >= sizeof known - used)
+				break;
+			used += (size_t)w;
+		}
+		conf_error_at(errors, s->file, type->line,
+			      "unknown provider type '%s' in [provider %s] "
+			      "(known: %s)", type->value, s->name, known);
+		return;
+	}
+	const struct conf_key *const tables[] = { provider_common_keys, pt->keys, NULL };
+	conf_validate_section(s, tables, errors);
+}
+
+const struct conf_section_kind provider_section_kind = {
+	.kind = "provider", .named = true, .validate = provider_section_validate,
+};
+
 const char *auth_result_name(enum auth_result result)
 {
 	switch (result) {
@@ -86,21 +128,27 @@ int provider_set_create(const struct dagate_config *cfg,
 			struct conf_errors *errors, struct provider_set **set_r)
 {
 	struct provider_set *set = calloc(1, sizeof *set);
+	size_t n = 0;
 	int ret = 0;
 
 	*set_r = NULL;
 	if (set == NULL)
 		return -1;
-	set->items = calloc(cfg->provider_count ? cfg->provider_count : 1,
-			    sizeof *set->items);
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+		if (strcmp(s->kind, "provider") == 0)
+			n++;
+	set->items = calloc(n > 0 ? n : 1, sizeof *set->items);
 	if (set->items == NULL) {
 		free(set);
 		return -1;
 	}
-	for (size_t i = 0; i < cfg->provider_count; i++) {
-		const struct conf_section *s = cfg->provider_sections[i];
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next) {
 		struct provider *p = &set->items[set->count];
-		const char *type = conf_get(s, provider_common_keys, "type");
+		const char *type;
+
+		if (strcmp(s->kind, "provider") != 0)
+			continue;
+		type = conf_get(s, provider_common_keys, "type");
 
 		p->type = type != NULL ? provider_type_find(type) : NULL;
 		if (p->type == NULL) {

@@ -72,75 +72,6 @@ void conf_errors_clear(struct conf_errors *errors)
 
 /* ---- pure parsers ---------------------------------------------------- */
 
-int conf_parse_bool(const char *s, bool *out)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
-	static const char *const no[] = { "no", "false", "off", "0", NULL };
-
-	for (size_t i = 0; yes[i] != NULL; i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* Leading decimal digits of s into *out; returns the number consumed, or
- * -1 on overflow. No sign, no blanks. */
-static int parse_digits(const char *s, int64_t *out)
-{
-	int64_t v = 0;
-	int n = 0;
-
-	for (; isdigit((unsigned char)s[n]); n++) {
-		int d = s[n] - '0';
-
-		if (v > (INT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return n;
-}
-
-int conf_parse_uint(const char *s, int64_t *out)
-{
-	int64_t v;
-	int n = parse_digits(s, &v);
-
-	if (n <= 0 || s[n] != '\0')
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int conf_parse_duration_ms(const char *s, int64_t *out)
-{
-	static const struct { const char *unit; int64_t ms; } units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 },
-		{ "h", 60 * 60 * 1000 },
-	};
-	int64_t v;
-	int n = parse_digits(s, &v);
-
-	if (n <= 0)
-		return -1;
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (strcmp(s + n, units[i].unit) != 0)
-			continue;
-		if (v > INT64_MAX / units[i].ms)
-			return -1;
-		*out = v * units[i].ms;
-		return 0;
-	}
-	return -1;
-}
-
 char **conf_split_list(const char *s)
 {
 	size_t count = 0, i = 0;
@@ -358,7 +289,7 @@ bool conf_get_bool(const struct conf_section *s, const struct conf_key *keys,
 	const char *v = conf_get(s, keys, key);
 	bool b = false;
 
-	if (v == NULL || conf_parse_bool(v, &b) < 0)
+	if (v == NULL || parse_bool(v, &b) < 0)
 		return false;
 	return b;
 }
@@ -374,9 +305,9 @@ int64_t conf_get_int(const struct conf_section *s, const struct conf_key *keys,
 	if (v == NULL)
 		return 0;
 	if (k != NULL && k->type == CONF_DURATION)
-		ret = conf_parse_duration_ms(v, &n);
+		ret = parse_duration_ms(v, &n);
 	else
-		ret = conf_parse_uint(v, &n);
+		ret = parse_uint(v, &n);
 	return ret == 0 ? n : 0;
 }
 
@@ -445,7 +376,7 @@ int conf_parse_listen(const char *text, char *host, size_t host_size,
 	host[hlen] = '\0';
 	if (inet_pton(family, host, addr) != 1)
 		return -1;
-	if (conf_parse_uint(colon + 1, &port) < 0 || port > 65535)
+	if (parse_uint(colon + 1, &port) < 0 || port > 65535)
 		return -1;
 	*port_r = (uint16_t)port;
 	return 0;
@@ -470,13 +401,13 @@ static void check_value(const struct conf_section *s, const struct conf_key *k,
 	case CONF_PATH:
 		break;
 	case CONF_BOOL:
-		if (conf_parse_bool(v, &b) < 0)
+		if (parse_bool(v, &b) < 0)
 			conf_error_at(errors, s->file, e->line,
 				      "bad boolean '%s' for '%s' (use yes or no)",
 				      v, k->name);
 		break;
 	case CONF_UINT:
-		if (conf_parse_uint(v, &n) < 0)
+		if (parse_uint(v, &n) < 0)
 			conf_error_at(errors, s->file, e->line,
 				      "bad number '%s' for '%s'", v, k->name);
 		else if (n < k->min)
@@ -489,7 +420,7 @@ static void check_value(const struct conf_section *s, const struct conf_key *k,
 				      (long long)k->max);
 		break;
 	case CONF_DURATION:
-		if (conf_parse_duration_ms(v, &n) < 0) {
+		if (parse_duration_ms(v, &n) < 0) {
 			conf_error_at(errors, s->file, e->line,
 				      "bad duration '%s' for '%s' (use 500ms, 5s, "
 				      "15m, 24h)", v, k->name);

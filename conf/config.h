@@ -17,7 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "netaddr.h"
+#include "parse.h"
+#include "usermap.h"
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -100,9 +103,6 @@ int conf_validate_section(const struct conf_section *s,
 
 /* ---- pure parsers (unit-tested) -------------------------------------- */
 
-int conf_parse_bool(const char *s, bool *out);
-int conf_parse_duration_ms(const char *s, int64_t *out); /* "500ms", "5s" */
-int conf_parse_uint(const char *s, int64_t *out);
 /* Split on commas and/or blanks; returns a NULL-terminated malloc'd array
  * of malloc'd strings (free with conf_strv_free). */
 char **conf_split_list(const char *s);
@@ -124,9 +124,6 @@ struct listen_addr {
 	uint16_t port;       /* 0 = ephemeral (tests) */
 	int line;
 };
-
-enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 struct route_rule {
 	char *pattern;       /* fnmatch(3) glob on the mapped username */
@@ -157,36 +154,40 @@ struct admin_config {
 	struct cidr_list allow;
 };
 
-struct log_config {
-	enum log_level level;
-	enum log_format format;
-	char *audit;                /* "-" or a path */
-};
-
-struct map_config {
-	bool lowercase;
-	char **strip_suffix;        /* NULL-terminated, may be empty */
-};
-
 struct dagate_config {
 	char *path;                 /* the file read */
 	struct server_config server;
 	struct admin_config admin;
 	struct log_config log;
-	struct map_config map;
+	struct usermap_config map;
 	struct route_rule *routes; size_t route_count;
-	/* [provider NAME] sections, validated against common keys + their
-	 * type's keys; instances are built by provider_set_create(). */
-	struct conf_section **provider_sections; size_t provider_count;
-	/* Every section as read, for later consumers (tokens, throttle). */
+	/* Every section as read, in file order: the registered kinds
+	 * ([provider NAME], [tokens], [throttle], ...) are read from here by
+	 * the modules that own them. */
 	struct conf_section *sections;
 };
 
-/* Read and validate `path`. On any error, returns -1 with every problem in
- * `errors` and *cfg_r == NULL. Provider-type checks (unknown type, the
- * type's keys) happen here too; provider *instances* are not created. */
-int config_load(const char *path, struct dagate_config **cfg_r,
-		struct conf_errors *errors);
+/* A section kind owned by a module above conf/ (providers, tokens, the
+ * throttle): the module declares it, the program passes the list to
+ * config_load, and conf/ never names the module. */
+struct conf_section_kind {
+	const char *kind;          /* "provider", "tokens", ... */
+	bool named;                /* [kind NAME] rather than [kind] */
+	/* Optional: check one section of this kind, in file order; report
+	 * with conf_error_at(). Must not touch the network. */
+	void (*validate)(const struct conf_section *s, const struct dagate_config *cfg,
+			 struct conf_errors *errors);
+	/* Optional: checks across sections, once after every section was
+	 * read (also when no section of this kind is present). */
+	void (*check)(const struct dagate_config *cfg, struct conf_errors *errors);
+};
+
+/* Read and validate `path`: the built-in sections ([server], [admin],
+ * [log], [map], [route]) and those of `kinds` (NULL-terminated; NULL for
+ * none). On any error, returns -1 with every problem in `errors` and
+ * *cfg_r == NULL. Nothing here opens a socket. */
+int config_load(const char *path, const struct conf_section_kind *const *kinds,
+		struct dagate_config **cfg_r, struct conf_errors *errors);
 void config_free(struct dagate_config **cfg);
 
 /* The config path: -c FILE, else $DAGATE_CONFIG, else the system default. */

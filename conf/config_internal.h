@@ -18,13 +18,13 @@ int conf_parse_listen(const char *text, char *host, size_t host_size,
 		      uint16_t *port_r);
 
 /* Section kinds for the reader: -1 unknown, 0 [kind], 1 [kind NAME]. */
-typedef int conf_kind_lookup_fn(const char *kind);
+typedef int conf_kind_lookup_fn(void *ctx, const char *kind);
 
 /* Read `path` into sections (file order; s->file points at `path`, which
  * must outlive them). Syntax and header errors go to `errors`. Returns 0,
  * or an errno value when the file cannot be read (then nothing is added).
  * *lines_r: the number of lines read. */
-int conf_read_sections(const char *path, conf_kind_lookup_fn *kind_lookup,
+int conf_read_sections(const char *path, conf_kind_lookup_fn *kind_lookup, void *ctx,
 		       struct conf_section **sections_r, int *lines_r,
 		       struct conf_errors *errors);
 void conf_sections_free(struct conf_section **sections);

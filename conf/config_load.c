@@ -15,9 +15,6 @@
 #include <unistd.h>
 
 #include "config_internal.h"
-#include "throttle.h"
-#include "tokens.h"
-#include "provider.h"
 
 #define CONFIG_SYSTEM_PATH "/etc/dagate/dagate.conf"
 
@@ -94,73 +91,67 @@ static const struct conf_key route_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
-/* Checked first, so a provider section without a usable type gets one
- * clear error instead of one per key. */
-static const struct conf_key provider_type_key[] = {
-	{ "type", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL, "provider type" },
-	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
-};
-
 /* ---- section kinds --------------------------------------------------- */
 
 struct load;
 
-struct section_kind {
+/* The sections dagate itself reads; the layers above register theirs
+ * (struct conf_section_kind, passed to config_load). */
+struct builtin_kind {
 	const char *kind;
-	bool named;                       /* [kind NAME] rather than [kind] */
-	const struct conf_key *keys;      /* NULL: `validate` decides */
-	void (*validate)(struct load *ld, const struct conf_section *s);
+	const struct conf_key *keys;
 	void (*build)(struct load *ld, const struct conf_section *s);
 };
 
 struct load {
 	struct dagate_config *cfg;
 	struct conf_errors *errors;
+	const struct conf_section_kind *const *kinds;
 	int lines;                        /* lines in the file */
-	bool have[16];                    /* sections seen, by kind index */
+	bool have[8];                     /* built-in sections seen */
 };
 
-static void validate_provider(struct load *ld, const struct conf_section *s);
 static void build_server(struct load *ld, const struct conf_section *s);
 static void build_admin(struct load *ld, const struct conf_section *s);
 static void build_log(struct load *ld, const struct conf_section *s);
 static void build_map(struct load *ld, const struct conf_section *s);
 static void build_route(struct load *ld, const struct conf_section *s);
-static void build_provider(struct load *ld, const struct conf_section *s);
-/* [tokens] and [requester NAME] belong to tokens/, [throttle] to
- * service/throttle.c: each validates its sections (token_config_validate,
- * throttle_config_validate, called at the end of config_load) and reads
- * them from cfg->sections. */
-static void validated_by_tokens(struct load *ld, const struct conf_section *s) {}
-static void built_by_tokens(struct load *ld, const struct conf_section *s) {}
 
-static const struct section_kind section_kinds[] = {
-	{ "server", false, server_keys, NULL, build_server },
-	{ "admin", false, admin_keys, NULL, build_admin },
-	{ "log", false, log_keys, NULL, build_log },
-	{ "map", false, map_keys, NULL, build_map },
-	{ "route", false, route_keys, NULL, build_route },
-	{ "provider", true, NULL, validate_provider, build_provider },
-	{ "tokens", false, NULL, validated_by_tokens, built_by_tokens },
-	{ "requester", true, NULL, validated_by_tokens, built_by_tokens },
-	{ "throttle", false, NULL, validated_by_tokens, built_by_tokens },
+static const struct builtin_kind builtin_kinds[] = {
+	{ "server", server_keys, build_server },
+	{ "admin", admin_keys, build_admin },
+	{ "log", log_keys, build_log },
+	{ "map", map_keys, build_map },
+	{ "route", route_keys, build_route },
 };
-#define SECTION_KIND_COUNT (sizeof section_kinds / sizeof section_kinds[0])
-_Static_assert(SECTION_KIND_COUNT <= sizeof ((struct load *)0)->have,
+#define BUILTIN_KIND_COUNT (sizeof builtin_kinds / sizeof builtin_kinds[0])
+_Static_assert(BUILTIN_KIND_COUNT <= sizeof ((struct load *)0)->have,
 	       "grow struct load.have");
 
-static const struct section_kind *kind_find(const char *kind)
+static const struct builtin_kind *builtin_find(const char *kind)
 {
-	for (size_t i = 0; i < SECTION_KIND_COUNT; i++)
-		if (strcmp(section_kinds[i].kind, kind) == 0)
-			return &section_kinds[i];
+	for (size_t i = 0; i < BUILTIN_KIND_COUNT; i++)
+		if (strcmp(builtin_kinds[i].kind, kind) == 0)
+			return &builtin_kinds[i];
 	return NULL;
 }
 
-static int kind_lookup(const char *kind)
+static const struct conf_section_kind *registered_find(const struct load *ld,
+							const char *kind)
 {
-	const struct section_kind *k = kind_find(kind);
+	for (size_t i = 0; ld->kinds != NULL && ld->kinds[i] != NULL; i++)
+		if (strcmp(ld->kinds[i]->kind, kind) == 0)
+			return ld->kinds[i];
+	return NULL;
+}
 
+static int kind_lookup(void *ctx, const char *kind)
+{
+	const struct conf_section_kind *k;
+
+	if (builtin_find(kind) != NULL)
+		return 0;
+	k = registered_find(ctx, kind);
 	return k == NULL ? -1 : k->named ? 1 : 0;
 }
 
@@ -334,7 +325,7 @@ static void build_log(struct load *ld, const struct conf_section *s)
 
 static void build_map(struct load *ld, const struct conf_section *s)
 {
-	struct map_config *mp = &ld->cfg->map;
+	struct usermap_config *mp = &ld->cfg->map;
 	const char *suffixes = conf_get(s, map_keys, "strip_suffix");
 
 	mp->lowercase = conf_get_bool(s, map_keys, "lowercase");
@@ -357,7 +348,8 @@ static void build_map(struct load *ld, const struct conf_section *s)
 static bool provider_defined(const struct dagate_config *cfg, const char *name)
 {
 	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
-		if (strcmp(s->kind, "provider") == 0 && strcmp(s->name, name) == 0)
+		if (strcmp(s->kind, "provider") == 0 && s->name != NULL &&
+		    strcmp(s->name, name) == 0)
 			return true;
 	return false;
 }
@@ -430,65 +422,12 @@ static void build_route(struct load *ld, const struct conf_section *s)
 			      "with match = GLOB -> PROVIDER)");
 }
 
-static void validate_provider(struct load *ld, const struct conf_section *s)
-{
-	const struct conf_entry *type = conf_find(s, "type");
-	const struct provider_type *pt;
-	char known[256] = "";
-	size_t used = 0;
-
-	/* without a type the other keys cannot be judged: one error only */
-	if (type == NULL) {
-		conf_error_at(ld->errors, ld->cfg->path, s->line,
-			      "missing required key 'type' in [provider %s]", s->name);
-		return;
-	}
-	if (type->value[0] == '\0') {
-		conf_error_at(ld->errors, ld->cfg->path, type->line,
-			      "'type' needs a value");
-		return;
-	}
-	pt = provider_type_find(type->value);
-	if (pt == NULL) {
-		for (size_t i = 0; provider_types[i] != NULL; i++) {
-			int w = snprintf(known + used, sizeof known - used, "%s%s",
-					 i == 0 ? "" : ", ", provider_types[i]->name);
-
-			if (w < 0 || (size_t)w >= sizeof known - used)
-				break;
-			used += (size_t)w;
-		}
-		conf_error_at(ld->errors, ld->cfg->path, type->line,
-			      "unknown provider type '%s' in [provider %s] "
-			      "(known: %s)", type->value, s->name, known);
-		return;
-	}
-	const struct conf_key *const tables[] = {
-		provider_type_key, provider_common_keys, pt->keys, NULL,
-	};
-	conf_validate_section(s, tables, ld->errors);
-}
-
-static void build_provider(struct load *ld, const struct conf_section *s)
-{
-	struct dagate_config *cfg = ld->cfg;
-	struct conf_section **grown = realloc(cfg->provider_sections,
-					      (cfg->provider_count + 1) * sizeof *grown);
-
-	if (grown == NULL) {
-		conf_error_at(ld->errors, cfg->path, s->line, "out of memory");
-		return;
-	}
-	cfg->provider_sections = grown;
-	grown[cfg->provider_count++] = (struct conf_section *)s;
-}
-
 /* ---- load / free ----------------------------------------------------- */
 
-int config_load(const char *path, struct dagate_config **cfg_r,
-		struct conf_errors *errors)
+int config_load(const char *path, const struct conf_section_kind *const *kinds,
+		struct dagate_config **cfg_r, struct conf_errors *errors)
 {
-	struct load ld = { .errors = errors };
+	struct load ld = { .errors = errors, .kinds = kinds };
 	size_t before = errors->count;
 	int ret;
 
@@ -499,7 +438,7 @@ int config_load(const char *path, struct dagate_config **cfg_r,
 		conf_error_at(errors, path, 0, "out of memory");
 		return -1;
 	}
-	ret = conf_read_sections(ld.cfg->path, kind_lookup, &ld.cfg->sections,
+	ret = conf_read_sections(ld.cfg->path, kind_lookup, &ld, &ld.cfg->sections,
 				 &ld.lines, errors);
 	if (ret != 0) {
 		conf_error_at(errors, path, 0, "cannot read: %s", strerror(ret));
@@ -510,23 +449,27 @@ int config_load(const char *path, struct dagate_config **cfg_r,
 	/* Each section in file order: keys and values, then what they mean.
 	 * Sections that are absent still get their defaults built. */
 	for (const struct conf_section *s = ld.cfg->sections; s != NULL; s = s->next) {
-		const struct section_kind *k = kind_find(s->kind);
+		const struct builtin_kind *k = builtin_find(s->kind);
 
-		ld.have[k - section_kinds] = true;
-		if (k->validate != NULL) {
-			k->validate(&ld, s);
-		} else {
+		if (k != NULL) {
 			const struct conf_key *const tables[] = { k->keys, NULL };
 
+			ld.have[k - builtin_kinds] = true;
 			conf_validate_section(s, tables, errors);
+			k->build(&ld, s);
+		} else {
+			const struct conf_section_kind *rk = registered_find(&ld, s->kind);
+
+			if (rk->validate != NULL)
+				rk->validate(s, ld.cfg, errors);
 		}
-		k->build(&ld, s);
 	}
-	for (size_t i = 0; i < SECTION_KIND_COUNT; i++)
-		if (!section_kinds[i].named && !ld.have[i])
-			section_kinds[i].build(&ld, NULL);
-	token_config_validate(ld.cfg, errors);
-	throttle_config_validate(ld.cfg, errors);
+	for (size_t i = 0; i < BUILTIN_KIND_COUNT; i++)
+		if (!ld.have[i])
+			builtin_kinds[i].build(&ld, NULL);
+	for (size_t i = 0; kinds != NULL && kinds[i] != NULL; i++)
+		if (kinds[i]->check != NULL)
+			kinds[i]->check(ld.cfg, errors);
 
 	if (errors->count > before) {
 		config_free(&ld.cfg);
@@ -571,7 +514,6 @@ void config_free(struct dagate_config **cfgp)
 		conf_strv_free(&cfg->routes[i].providers);
 	}
 	free(cfg->routes);
-	free(cfg->provider_sections);
 	conf_sections_free(&cfg->sections);
 	free(cfg->path);
 	free(cfg);

@@ -22,6 +22,7 @@
 struct reader {
 	const char *path;
 	conf_kind_lookup_fn *kind_lookup;
+	void *kind_ctx;
 	struct conf_errors *errors;
 	FILE *f;
 	char *raw;                        /* getline buffer */
@@ -80,7 +81,7 @@ static void header(struct reader *rd, char *line)
 	if (*name != '\0')
 		*name++ = '\0';
 	name = conf_trim(name);
-	named = rd->kind_lookup(kind);
+	named = rd->kind_lookup(rd->kind_ctx, kind);
 	if (named < 0) {
 		conf_error_at(rd->errors, path, rd->lineno, "unknown section [%s]",
 			      kind);
@@ -249,12 +250,12 @@ static int on_entry(void *user, const char *section, const char *name,
 	return 1;
 }
 
-int conf_read_sections(const char *path, conf_kind_lookup_fn *kind_lookup,
+int conf_read_sections(const char *path, conf_kind_lookup_fn *kind_lookup, void *ctx,
 		       struct conf_section **sections_r, int *lines_r,
 		       struct conf_errors *errors)
 {
 	struct reader rd = {
-		.path = path, .kind_lookup = kind_lookup, .errors = errors,
+		.path = path, .kind_lookup = kind_lookup, .kind_ctx = ctx, .errors = errors,
 	};
 	size_t before = errors->count;
 	int ret;

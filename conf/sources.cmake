@@ -1,6 +1,6 @@
-list(APPEND DAGATE_CORE_SOURCES
-  conf/config.c
-  conf/config_load.c
-  conf/config_read.c)
+# The configuration reader: INI, typed key tables, FILE:LINE errors.
+dagate_layer(dagate_conf conf
+  SOURCES conf/config.c conf/config_load.c conf/config_read.c
+  DEPENDS dagate_base
+  LIBS PkgConfig::INIH)
 dagate_unit_test(test_config tests/unit/test_config.c)
-dagate_unit_test(test_netaddr tests/unit/test_netaddr.c)

@@ -20,7 +20,6 @@
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
-#include "router.h"
 
 /* A Basic header longer than this is not a requester's (names <= 64). */
 #define API_AUTH_MAX 1024
@@ -196,7 +195,8 @@ static int api_created(const char *token, const char *user, int64_t expires_ms,
 	return out != NULL ? 0 : -1;
 }
 
-int token_api_handle(struct token_issuer *ti, const char *method, const char *path,
+int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
+		     const char *method, const char *path,
 		     const char *authorization, const struct sockaddr *peer,
 		     const char *body, size_t body_len, int *status_r, char **json_r)
 {
@@ -229,7 +229,7 @@ int token_api_handle(struct token_issuer *ti, const char *method, const char *pa
 	}
 	if (api_parse_body(body, body_len, &user, &ttl_ms, &error) < 0)
 		return api_answer(400, error, status_r, json_r);
-	st = token_issue(ti, r->name, user, ttl_ms, clock_now_ms() + ti->timeout_ms, token,
+	st = token_issue(ti, map, r->name, user, ttl_ms, clock_now_ms() + ti->timeout_ms, token,
 			 mapped, &expires_ms);
 	free(user);
 	switch (st) {

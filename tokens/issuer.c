@@ -15,7 +15,6 @@
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
-#include "router.h"
 #include "store.h"
 
 static const struct conf_key tokens_keys[] = {
@@ -205,20 +204,19 @@ int token_config_validate(const struct dagate_config *cfg, struct conf_errors *e
 	return (int)(errors->count - before);
 }
 
-static int map_copy(const struct map_config *from, struct map_config *to)
+static void tokens_sections_check(const struct dagate_config *cfg, struct conf_errors *errors)
 {
-	size_t n = 0;
-
-	to->lowercase = from->lowercase;
-	while (from->strip_suffix != NULL && from->strip_suffix[n] != NULL)
-		n++;
-	if ((to->strip_suffix = calloc(n + 1, sizeof *to->strip_suffix)) == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if ((to->strip_suffix[i] = strdup(from->strip_suffix[i])) == NULL)
-			return -1;
-	return 0;
+	token_config_validate(cfg, errors);
 }
+
+/* [tokens] and [requester NAME] are checked together: a requester needs
+ * the [tokens] section and its keys are judged against it. */
+const struct conf_section_kind token_section_kind = {
+	.kind = "tokens", .named = false, .check = tokens_sections_check,
+};
+const struct conf_section_kind requester_section_kind = {
+	.kind = "requester", .named = true,
+};
 
 int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *errors,
 			struct token_issuer **issuer_r)
@@ -235,7 +233,7 @@ int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *err
 		return -1;
 	if (t == NULL)
 		return 0;
-	if ((ti = calloc(1, sizeof *ti)) == NULL || map_copy(&cfg->map, &ti->map) < 0) {
+	if ((ti = calloc(1, sizeof *ti)) == NULL) {
 		conf_error_at(errors, t->file, t->line, "out of memory");
 		token_issuer_free(&ti);
 		return -1;
@@ -293,7 +291,6 @@ void token_issuer_free(struct token_issuer **issuer)
 	for (size_t i = 0; ti->requesters != NULL && i < ti->requester_count; i++)
 		requester_free(&ti->requesters[i]);
 	free(ti->requesters);
-	conf_strv_free(&ti->map.strip_suffix);
 	explicit_bzero(ti->key, sizeof ti->key);
 	free(ti);
 	*issuer = NULL;
@@ -399,7 +396,8 @@ static bool user_text_ok(const char *user)
 	return true;
 }
 
-enum token_issue_status token_issue(struct token_issuer *ti, const char *requester,
+enum token_issue_status token_issue(struct token_issuer *ti, const struct usermap_config *map,
+				    const char *requester,
 				    const char *user, int64_t ttl_ms, int64_t deadline_ms,
 				    char *token_r, char *mapped_r, int64_t *expires_ms_r)
 {
@@ -417,7 +415,7 @@ enum token_issue_status token_issue(struct token_issuer *ti, const char *request
 	if (ttl_ms == 0)
 		ttl_ms = ti->ttl_ms;
 	if (!user_text_ok(user) ||
-	    router_map_username(&ti->map, user, mapped_r, MAPPED_USER_MAX + 1) < 0 ||
+	    usermap_apply(map, user, mapped_r, MAPPED_USER_MAX + 1) < 0 ||
 	    mapped_r[0] == '\0') {
 		st = TOKEN_ISSUE_BAD_USER;
 	} else if (ttl_ms < TOKEN_TTL_MIN_MS || ttl_ms > ti->max_ttl_ms) {

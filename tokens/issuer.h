@@ -33,7 +33,6 @@ struct token_issuer {
 	struct token_store *store;
 	uint8_t key[TOKEN_KEY_LEN];
 	int64_t ttl_ms, max_ttl_ms, timeout_ms;
-	struct map_config map;         /* a copy of [map] */
 	struct token_requester *requesters;
 	size_t requester_count;
 	token_clock_fn *clock;

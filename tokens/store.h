@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "router.h"
+#include "usermap.h"
 #include "tokens.h"
 
 #define TOKEN_REQUESTER_MAX 64      /* [requester NAME]: a short name */

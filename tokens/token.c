@@ -199,16 +199,9 @@ out:
 
 int token_parse_rate(const char *text, unsigned *count_r, int64_t *per_ms_r)
 {
-	const char *slash = strchr(text, '/');
-	char count[32];
 	int64_t n, per;
 
-	if (slash == NULL || (size_t)(slash - text) >= sizeof count || slash == text)
-		return -1;
-	memcpy(count, text, (size_t)(slash - text));
-	count[slash - text] = '\0';
-	if (conf_parse_uint(count, &n) < 0 || n < 1 || n > 1000000 ||
-	    conf_parse_duration_ms(slash + 1, &per) < 0 || per < 1)
+	if (parse_rate(text, &n, &per) < 0 || n > 1000000)
 		return -1;
 	*count_r = (unsigned)n;
 	*per_ms_r = per;

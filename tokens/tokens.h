@@ -49,6 +49,7 @@
 
 #include "config.h"
 #include "provider.h"
+#include "usermap.h"
 
 #define TOKEN_PREFIX "dgt1_"
 #define TOKEN_PREFIX_LEN 5
@@ -75,6 +76,9 @@ struct token_issuer;
 int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *errors,
 			struct token_issuer **issuer_r);
 void token_issuer_free(struct token_issuer **issuer);
+
+/* [tokens] and [requester NAME] for config_load (token_config_validate). */
+extern const struct conf_section_kind token_section_kind, requester_section_kind;
 
 /* Only the configuration checks of token_issuer_create (no store, no key
  * file created): for `dagate check-config`. Returns the errors added. */
@@ -107,13 +111,10 @@ enum auth_result token_redeem(struct token_issuer *ti, const char *mapped_user,
  * WWW-Authenticate: Basic realm="dagate". */
 #define TOKEN_API_PATH "/api/v1/tokens"
 #define TOKEN_API_MAX_BODY 4096
-int token_api_handle(struct token_issuer *ti, const char *method, const char *path,
+int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
+		     const char *method, const char *path,
 		     const char *authorization, const struct sockaddr *peer,
 		     const char *body, size_t body_len, int *status_r, char **json_r);
-
-/* `dagate token issue|revoke|list ...` (argv[0] == "token"). Loads the
- * configuration from config_path. Exit code 0 / 1 / 2 (DESIGN.md). */
-int token_cli_main(int argc, char **argv, const char *config_path);
 
 /* Counters since creation, for /metrics. */
 struct token_stats {
@@ -140,7 +141,8 @@ const char *token_issue_status_text(enum token_issue_status st);
  * On success token_r (TOKEN_LEN+1) holds the token (wipe it after use),
  * mapped_r (MAPPED_USER_MAX+1) the bound user, *expires_ms_r the wall-clock
  * expiry in ms since the epoch. Logs a token_issue security event. */
-enum token_issue_status token_issue(struct token_issuer *ti, const char *requester,
+enum token_issue_status token_issue(struct token_issuer *ti, const struct usermap_config *map,
+				    const char *requester,
 				    const char *user, int64_t ttl_ms, int64_t deadline_ms,
 				    char *token_r, char *mapped_r, int64_t *expires_ms_r);
 

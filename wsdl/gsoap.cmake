@@ -50,7 +50,5 @@ set(GSOAP_GENERATED_SOURCES ${_gs}/soapC.c ${_gs}/wsdl_embed.c)
 # soapC.c is gSOAP's code, not ours: do not hold it to our warning flags.
 set_source_files_properties(${_gs}/soapC.c PROPERTIES COMPILE_OPTIONS "-w")
 # soap_glue.c includes the generated headers: make sure they exist first.
-set_source_files_properties(${CMAKE_SOURCE_DIR}/service/soap_glue.c PROPERTIES
+set_source_files_properties(${CMAKE_SOURCE_DIR}/service/soap/soap_glue.c PROPERTIES
   OBJECT_DEPENDS "${_gs}/soapH.h;${_gs}/soapStub.h")
-
-dagate_unit_test(test_soap tests/unit/test_soap.c)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "config.h"
 #include "unit.h"
 
@@ -21,6 +22,22 @@ static const char *str(const char *s)
 static char tmpdir[] = "/tmp/dagate-config-XXXXXX";
 
 /* ---- pure parsers ---------------------------------------------------- */
+
+/* The number of [provider NAME] sections; *nth_r: the one at index nth. */
+static size_t provider_sections(const struct dagate_config *cfg, size_t nth,
+				const struct conf_section **nth_r)
+{
+	size_t n = 0;
+
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next) {
+		if (strcmp(s->kind, "provider") != 0)
+			continue;
+		if (nth_r != NULL && n == nth)
+			*nth_r = s;
+		n++;
+	}
+	return n;
+}
 
 static void test_durations(void)
 {
@@ -39,7 +56,7 @@ static void test_durations(void)
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int64_t ms = -1;
-		int ret = conf_parse_duration_ms(cases[i].text, &ms);
+		int ret = parse_duration_ms(cases[i].text, &ms);
 
 		CHECK((ret == 0) == cases[i].ok, "duration '%s' ret %d",
 		      cases[i].text, ret);
@@ -62,7 +79,7 @@ static void test_bools(void)
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		bool b = !cases[i].value;
-		int ret = conf_parse_bool(cases[i].text, &b);
+		int ret = parse_bool(cases[i].text, &b);
 
 		CHECK((ret == 0) == cases[i].ok, "bool '%s' ret %d", cases[i].text, ret);
 		if (cases[i].ok)
@@ -82,7 +99,7 @@ static void test_uints(void)
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int64_t v = -1;
-		int ret = conf_parse_uint(cases[i].text, &v);
+		int ret = parse_uint(cases[i].text, &v);
 
 		CHECK((ret == 0) == cases[i].ok, "uint '%s' ret %d", cases[i].text, ret);
 		if (cases[i].ok)
@@ -231,7 +248,7 @@ static void expect_file(const char *name, const char *path,
 	size_t n = 0;
 	int ret;
 
-	ret = config_load(path, &cfg, &errors);
+	ret = app_config_load(path, &cfg, &errors);
 	while (want[n] != NULL)
 		n++;
 	CHECK(ret == (n == 0 ? 0 : -1), "%s: ret %d", name, ret);
@@ -477,7 +494,7 @@ static void test_integration_fixtures(void)
 			want[strcspn(want, "\n")] = '\0';
 		}
 		fclose(f);
-		CHECK(config_load(path, &cfg, &errors) < 0, "%s loaded", names[i]);
+		CHECK(app_config_load(path, &cfg, &errors) < 0, "%s loaded", names[i]);
 		for (size_t j = 0; j < errors.count; j++) {
 			const char *num = errors.lines[j] + strlen(path) + 1;
 			size_t used = strlen(got);
@@ -500,14 +517,14 @@ static void test_unreadable(void)
 	struct dagate_config *cfg = (struct dagate_config *)&errors;
 
 	snprintf(path, sizeof path, "%s/none.conf", tmpdir);
-	CHECK(config_load(path, &cfg, &errors) < 0, "missing config");
+	CHECK(app_config_load(path, &cfg, &errors) < 0, "missing config");
 	CHECK(cfg == NULL, "cfg cleared");
 	snprintf(want, sizeof want, "%s: cannot read: No such file or directory", path);
 	CHECK(errors.count == 1, "one error, got %zu", errors.count);
 	CHECK_STR(str(errors.count > 0 ? errors.lines[0] : NULL), want, "missing config");
 	conf_errors_clear(&errors);
 
-	CHECK(config_load(tmpdir, &cfg, &errors) < 0, "directory as config");
+	CHECK(app_config_load(tmpdir, &cfg, &errors) < 0, "directory as config");
 	snprintf(want, sizeof want, "%s: cannot read: Is a directory", tmpdir);
 	CHECK(errors.count == 1, "one error, got %zu", errors.count);
 	CHECK_STR(str(errors.count > 0 ? errors.lines[0] : NULL), want, "dir config");
@@ -553,7 +570,7 @@ static void test_good_config(void)
 		 tmpdir, tmpdir, suffixes);
 	write_file("good.conf", text, 0644);
 	snprintf(path, sizeof path, "%s/good.conf", tmpdir);
-	CHECK(config_load(path, &cfg, &errors) == 0, "good config: %s",
+	CHECK(app_config_load(path, &cfg, &errors) == 0, "good config: %s",
 	      errors.count ? errors.lines[0] : "");
 	conf_errors_clear(&errors);
 	if (cfg == NULL)
@@ -602,9 +619,11 @@ static void test_good_config(void)
 		CHECK(cfg->routes[0].providers[2] == NULL, "route 0 end");
 		CHECK(cfg->routes[0].line == 22, "route 0 line %d", cfg->routes[0].line);
 	}
-	CHECK(cfg->provider_count == 2, "providers %zu", cfg->provider_count);
-	if (cfg->provider_count == 2) {
-		const struct conf_section *a = cfg->provider_sections[0];
+	CHECK(provider_sections(cfg, 0, NULL) == 2, "providers %zu", provider_sections(cfg, 0, NULL));
+	if (provider_sections(cfg, 0, NULL) == 2) {
+		const struct conf_section *a;
+
+		provider_sections(cfg, 0, &a);
 
 		CHECK_STR(a->name, "a", "provider 0");
 		CHECK(a->line == 24, "provider line %d", a->line);
@@ -626,7 +645,7 @@ static void test_defaults_only(void)
 		   "type = static\nresult = true\n[admin]\nlisten = 127.0.0.1:0\n",
 		   0644);
 	snprintf(path, sizeof path, "%s/min.conf", tmpdir);
-	CHECK(config_load(path, &cfg, &errors) == 0, "minimal config: %s",
+	CHECK(app_config_load(path, &cfg, &errors) == 0, "minimal config: %s",
 	      errors.count ? errors.lines[0] : "");
 	conf_errors_clear(&errors);
 	if (cfg == NULL)
@@ -660,7 +679,7 @@ static void test_defaults_only(void)
 		write_file("af.conf", text, 0644);
 	}
 	snprintf(path, sizeof path, "%s/af.conf", tmpdir);
-	CHECK(config_load(path, &cfg, &errors) == 0, "allow_file config");
+	CHECK(app_config_load(path, &cfg, &errors) == 0, "allow_file config");
 	conf_errors_clear(&errors);
 	if (cfg != NULL) {
 		CHECK(cidr_list_contains_text(&cfg->server.allow, "10.1.1.1"), "file");
@@ -676,11 +695,11 @@ static void test_shipped_config(void)
 	struct dagate_config *cfg = NULL;
 	const char *path = DAGATE_SOURCE_DIR "/conf/dagate.conf";
 
-	CHECK(config_load(path, &cfg, &errors) == 0, "shipped config");
+	CHECK(app_config_load(path, &cfg, &errors) == 0, "shipped config");
 	for (size_t i = 0; i < errors.count; i++)
 		fprintf(stderr, "  %s\n", errors.lines[i]);
 	conf_errors_clear(&errors);
-	CHECK(cfg != NULL && cfg->route_count >= 1 && cfg->provider_count >= 1,
+	CHECK(cfg != NULL && cfg->route_count >= 1 && provider_sections(cfg, 0, NULL) >= 1,
 	      "shipped config has a route and a provider");
 	config_free(&cfg);
 }

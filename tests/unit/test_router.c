@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "clock.h"
 #include "router.h"
 #include "unit.h"
@@ -14,10 +15,10 @@
 static void test_map(void)
 {
 	char *suffixes[] = { ".uat", ".dev", NULL };
-	struct map_config lower = { .lowercase = true, .strip_suffix = suffixes };
-	struct map_config keep = { .lowercase = false, .strip_suffix = NULL };
+	struct usermap_config lower = { .lowercase = true, .strip_suffix = suffixes };
+	struct usermap_config keep = { .lowercase = false, .strip_suffix = NULL };
 	const struct {
-		const struct map_config *map;
+		const struct usermap_config *map;
 		const char *in, *want;
 	} cases[] = {
 		{ &lower, "Joe@Corp.Example", "joe@corp.example" },
@@ -33,7 +34,7 @@ static void test_map(void)
 	char out[MAPPED_USER_MAX + 1];
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		CHECK(router_map_username(cases[i].map, cases[i].in, out, sizeof out) == 0,
+		CHECK(usermap_apply(cases[i].map, cases[i].in, out, sizeof out) == 0,
 		      "map %s", cases[i].in);
 		CHECK_STR(out, cases[i].want, cases[i].in);
 	}
@@ -42,7 +43,7 @@ static void test_map(void)
 
 		memset(longname, 'a', sizeof longname - 1);
 		longname[sizeof longname - 1] = '\0';
-		CHECK(router_map_username(&lower, longname, out, sizeof out) < 0,
+		CHECK(usermap_apply(&lower, longname, out, sizeof out) < 0,
 		      "an over-long name is refused");
 	}
 }
@@ -120,7 +121,7 @@ static void test_decide(void)
 	f = fopen(path, "w");
 	fputs(decide_conf, f);
 	fclose(f);
-	CHECK(config_load(path, &cfg, &errors) == 0, "config loads (%zu errors: %s)",
+	CHECK(app_config_load(path, &cfg, &errors) == 0, "config loads (%zu errors: %s)",
 	      errors.count, errors.count ? errors.lines[0] : "");
 	if (cfg == NULL)
 		goto out;

@@ -1,5 +1,5 @@
 /*
- * The throttle (service/throttle.h): budget parsing, source keys, config
+ * The throttle (service/decide/throttle.h): budget parsing, source keys, config
  * errors, then the rules with an injected clock (budgets trip at N+1, the
  * window restarts at each failure and expires after a quiet window,
  * repeats refused and not counted twice, success resets, sources

@@ -28,12 +28,12 @@ static char tmpdir[256];
 /* ---- a hand-built configuration: conf_build.h ------------------------- */
 
 static char *strip[] = { ".uat", ".dev", NULL };
+static const struct usermap_config test_map = { .lowercase = true, .strip_suffix = strip };
 
 static void cfg_init(struct dagate_config *cfg, struct conf_section *first)
 {
 	memset(cfg, 0, sizeof *cfg);
-	cfg->map.lowercase = true;
-	cfg->map.strip_suffix = strip;
+	cfg->map = test_map;
 	cfg->sections = first;
 }
 
@@ -318,7 +318,7 @@ static enum token_issue_status issue(struct token_issuer *ti, const char *req, c
 	char mapped[MAPPED_USER_MAX + 1];
 	int64_t exp;
 
-	return token_issue(ti, req, user, ttl_ms, clock_now_ms() + 2000, tok, mapped, &exp);
+	return token_issue(ti, &test_map, req, user, ttl_ms, clock_now_ms() + 2000, tok, mapped, &exp);
 }
 
 #define MAX_SEEN 64
@@ -354,7 +354,7 @@ static void test_lifecycle(void)
 	token_issuer_set_clock(ti, fake_clock, NULL);
 
 	/* issue -> redeem ok -> replay false; the user is mapped like a password. */
-	CHECK(token_issue(ti, "sync", "Joe@Corp.Example.uat", 0, clock_now_ms() + 2000, tok, mapped,
+	CHECK(token_issue(ti, &test_map, "sync", "Joe@Corp.Example.uat", 0, clock_now_ms() + 2000, tok, mapped,
 			  &exp) == TOKEN_ISSUE_OK, "issue");
 	remember(tok);
 	CHECK_STR(mapped, "joe@corp.example", "mapped user");
@@ -552,7 +552,7 @@ static int api(struct token_issuer *ti, const char *method, const char *path, co
 	char *json = NULL;
 
 	inet_pton(AF_INET, peer_ip, &sin.sin_addr);
-	if (token_api_handle(ti, method, path, auth, (struct sockaddr *)&sin, body,
+	if (token_api_handle(ti, &test_map, method, path, auth, (struct sockaddr *)&sin, body,
 			     body != NULL ? strlen(body) : 0, &status, &json) < 0)
 		return -1;
 	*out = json != NULL ? json_tokener_parse(json) : NULL;

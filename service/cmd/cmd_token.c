@@ -3,18 +3,19 @@
  * Works while `serve` runs (LMDB's lock is shared between processes; Redis
  * is a server). Prints the token only for `issue`, only on stdout.
  */
-#include "tokens.h"
+#include "commands.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
-#include "router.h"
 #include "store.h"
+#include "tokens.h"
 
 /* revoke and list walk the whole store. */
 #define CLI_SCAN_DEADLINE_MS 30000
@@ -34,7 +35,7 @@ static int cli_open(const char *config_path, struct dagate_config **cfg_r,
 	struct conf_errors errors = { 0 };
 	const char *err = NULL;
 
-	if (config_load(config_path, cfg_r, &errors) < 0 ||
+	if (app_config_load(config_path, cfg_r, &errors) < 0 ||
 	    token_issuer_create(*cfg_r, &errors, ti_r) < 0) {
 		for (size_t i = 0; i < errors.count; i++)
 			fprintf(stderr, "%s\n", errors.lines[i]);
@@ -58,7 +59,8 @@ static int cli_open(const char *config_path, struct dagate_config **cfg_r,
 	return 0;
 }
 
-static int cli_issue(struct token_issuer *ti, const char *requester, const char *user,
+static int cli_issue(struct token_issuer *ti, const struct usermap_config *map,
+		     const char *requester, const char *user,
 		     int64_t ttl_ms)
 {
 	char token[TOKEN_LEN + 1], mapped[MAPPED_USER_MAX + 1], when[40];
@@ -67,7 +69,7 @@ static int cli_issue(struct token_issuer *ti, const char *requester, const char 
 	int64_t expires_ms = 0;
 	enum token_issue_status st;
 
-	st = token_issue(ti, requester, user, ttl_ms, clock_now_ms() + ti->timeout_ms, token,
+	st = token_issue(ti, map, requester, user, ttl_ms, clock_now_ms() + ti->timeout_ms, token,
 			 mapped, &expires_ms);
 	if (st != TOKEN_ISSUE_OK) {
 		fprintf(stderr, "dagate token issue: %s\n", token_issue_status_text(st));
@@ -85,14 +87,15 @@ static int cli_issue(struct token_issuer *ti, const char *requester, const char 
 	return 0;
 }
 
-static int cli_revoke(struct token_issuer *ti, const char *user, const char *requester)
+static int cli_revoke(struct token_issuer *ti, const struct usermap_config *map,
+		      const char *user, const char *requester)
 {
 	char mapped[MAPPED_USER_MAX + 1];
 	size_t count = 0;
 	char count_text[24];
 	enum token_store_status st;
 
-	if (user != NULL && router_map_username(&ti->map, user, mapped, sizeof mapped) < 0) {
+	if (user != NULL && usermap_apply(map, user, mapped, sizeof mapped) < 0) {
 		fprintf(stderr, "dagate token revoke: user name too long\n");
 		return 2;
 	}
@@ -192,7 +195,7 @@ static int cli_list(struct token_issuer *ti)
 	return 0;
 }
 
-int token_cli_main(int argc, char **argv, const char *config_path)
+int cmd_token(const char *config_path, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "requester", required_argument, NULL, 'r' },
@@ -239,7 +242,7 @@ int token_cli_main(int argc, char **argv, const char *config_path)
 	}
 	if (strcmp(cmd, "issue") == 0 &&
 	    (requester == NULL || user == NULL || all ||
-	     (ttl != NULL && (conf_parse_duration_ms(ttl, &ttl_ms) < 0 || ttl_ms <= 0)))) {
+	     (ttl != NULL && (parse_duration_ms(ttl, &ttl_ms) < 0 || ttl_ms <= 0)))) {
 		fprintf(stderr, "dagate token issue: needs --requester R --user U [--ttl 5m]\n");
 		return 2;
 	}
@@ -254,9 +257,9 @@ int token_cli_main(int argc, char **argv, const char *config_path)
 	if ((ret = cli_open(config_path, &cfg, &ti)) != 0)
 		return ret;
 	if (strcmp(cmd, "issue") == 0)
-		ret = cli_issue(ti, requester, user, ttl_ms);
+		ret = cli_issue(ti, &cfg->map, requester, user, ttl_ms);
 	else if (strcmp(cmd, "revoke") == 0)
-		ret = cli_revoke(ti, user, requester);
+		ret = cli_revoke(ti, &cfg->map, user, requester);
 	else
 		ret = cli_list(ti);
 	token_issuer_free(&ti);

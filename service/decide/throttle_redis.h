@@ -1,7 +1,7 @@
 /*
  * The Redis side of the throttle (throttle.h "Shared state"): one Lua
  * script call per check and per record, over the token store's transport
- * (tokens/redis_conn.h). Internal to throttle.c.
+ * (base/redis_conn.h). Internal to throttle.c.
  */
 #ifndef DAGATE_THROTTLE_REDIS_H
 #define DAGATE_THROTTLE_REDIS_H

@@ -85,6 +85,8 @@ struct throttle;
  * is absent. Errors as FILE:LINE via conf_error_at. Returns the number of
  * errors added. */
 int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors *errors);
+/* [throttle] for config_load (throttle_config_validate). */
+extern const struct conf_section_kind throttle_section_kind;
 
 /* Validate, allocate the tables, load or derive the key, set up Redis
  * (without connecting). -1 when anything was reported. */

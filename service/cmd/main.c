@@ -1,16 +1,28 @@
 /*
  * dagate: Salesforce Delegated Authentication gateway. Subcommand dispatch.
  */
-#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "config.h"
 
-extern int token_cli_main(int argc, char **argv, const char *config_path)
-	__attribute__((weak));
+struct command {
+	const char *name;
+	int (*run)(const char *config_path, int argc, char **argv);
+	bool takes_args;   /* else: no arguments after the name */
+	bool own_help;     /* prints its own --help */
+};
+
+static const struct command commands[] = {
+	{ "serve", cmd_serve, false, false },
+	{ "check-config", cmd_check_config, false, false },
+	{ "test-user", cmd_test_user, true, true },
+	{ "probe", cmd_probe, false, false },
+	{ "hash-password", cmd_hash_password, false, false },
+	{ "token", cmd_token, true, true },
+};
 
 static void usage(FILE *out)
 {
@@ -32,10 +44,27 @@ static void usage(FILE *out)
 		"Exit status: 0 success, 1 failure or negative answer, 2 usage or config error.\n");
 }
 
+static const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static bool asks_help(int argc, char **argv)
+{
+	for (int k = 1; k < argc; k++)
+		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *cmd;
-	int i = 1;
+	const char *config_path = NULL;
+	const struct command *cmd;
+	int i = 1, out;
 
 	/* Global options before the command; -c is also accepted after it. */
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -53,46 +82,35 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	cmd = argv[i];
 	/* Pull "-c FILE" out of the command's own arguments. */
-	{
-		int out = i + 1;
-
-		for (int k = i + 1; k < argc; k++) {
-			if (strcmp(argv[k], "-c") == 0 && k + 1 < argc)
-				config_path = argv[++k];
-			else
-				argv[out++] = argv[k];
-		}
-		argc = out;
+	out = i + 1;
+	for (int k = i + 1; k < argc; k++) {
+		if (strcmp(argv[k], "-c") == 0 && k + 1 < argc)
+			config_path = argv[++k];
+		else
+			argv[out++] = argv[k];
 	}
+	argc = out - i;
+	argv += i;
 	if (config_path == NULL)
 		config_path = config_default_path();
 
-	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+	if (strcmp(argv[0], "version") == 0 || strcmp(argv[0], "--version") == 0) {
 		printf("dagate %s\n", DAGATE_VERSION);
 		return 0;
 	}
-	for (int k = i + 1; k < argc; k++) {
-		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
-			if (strcmp(cmd, "test-user") == 0 || strcmp(cmd, "token") == 0)
-				break;  /* they print their own help */
+	cmd = command_find(argv[0]);
+	if (cmd != NULL && !cmd->own_help && asks_help(argc, argv)) {
+		usage(stdout);
+		return 0;
+	}
+	if (cmd == NULL || (!cmd->takes_args && argc != 1)) {
+		if (cmd == NULL && asks_help(argc, argv)) {
 			usage(stdout);
 			return 0;
 		}
+		usage(stderr);
+		return 2;
 	}
-	if (strcmp(cmd, "serve") == 0 && argc == i + 1)
-		return cmd_serve(config_path);
-	if (strcmp(cmd, "check-config") == 0 && argc == i + 1)
-		return cmd_check_config(config_path);
-	if (strcmp(cmd, "probe") == 0 && argc == i + 1)
-		return cmd_probe(config_path);
-	if (strcmp(cmd, "hash-password") == 0 && argc == i + 1)
-		return cmd_hash_password();
-	if (strcmp(cmd, "test-user") == 0)
-		return cmd_test_user(config_path, argc - i, argv + i);
-	if (strcmp(cmd, "token") == 0 && token_cli_main != NULL)
-		return token_cli_main(argc - i, argv + i, config_path);
-	usage(stderr);
-	return 2;
+	return cmd->run(config_path, argc, argv);
 }

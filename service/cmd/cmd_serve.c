@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "app.h"
 #include "commands.h"
 #include "http.h"
 #include "listeners.h"
@@ -167,7 +168,7 @@ static void reload(struct daemon_state *ds)
 	/* logrotate sends SIGHUP: reopen the audit log whatever the new
 	 * config says, so that no line goes to a rotated file. */
 	log_reopen();
-	if (config_load(ds->config_path, &cfg, &errors) < 0 ||
+	if (app_config_load(ds->config_path, &cfg, &errors) < 0 ||
 	    (g = generation_build(ds, cfg, NULL, &errors)) == NULL) {
 		log_errors("reload refused, the old configuration keeps serving", &errors);
 		conf_errors_clear(&errors);
@@ -205,7 +206,7 @@ static int start(struct daemon_state *ds)
 	const char *error = "";
 	int ret = 2;
 
-	if (config_load(ds->config_path, &cfg, &errors) < 0)
+	if (app_config_load(ds->config_path, &cfg, &errors) < 0)
 		goto out;
 	log_set_level(cfg->log.level);
 	log_set_format(cfg->log.format);
@@ -260,7 +261,7 @@ out:
 	return ret;
 }
 
-int cmd_serve(const char *config_path)
+int cmd_serve(const char *config_path, int argc, char **argv)
 {
 	struct daemon_state ds = { .config_path = config_path };
 	sigset_t sigs;

@@ -21,7 +21,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+/* [log] as configured. */
+struct log_config {
+	enum log_level level;
+	enum log_format format;
+	char *audit;                /* "-" or a path */
+};
 
 int log_setup(const struct log_config *cfg, const char **error_r);
 int log_reopen(void);

@@ -1,5 +1,5 @@
 /*
- * The Redis transport of the token store (redis_conn.h): connections with
+ * The Redis transport of the token store and the throttle (redis_conn.h): connections with
  * every wait bounded by a deadline, optional TLS, a small idle pool.
  */
 #include "redis_conn.h"
@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "parse.h"
 
 #define REDIS_POOL_IDLE_MAX 32     /* idle connections kept for reuse */
 #define REDIS_READ_CHUNK 16384
@@ -392,14 +393,14 @@ static int redis_parse_url(struct redis_pool *st, const char *spec, const char *
 			goto bad;
 		memcpy(tmp, colon + 1, plen);
 		tmp[plen] = '\0';
-		if (conf_parse_uint(tmp, &port) < 0 || port < 1 || port > 65535)
+		if (parse_uint(tmp, &port) < 0 || port < 1 || port > 65535)
 			goto bad;
 		snprintf(st->port, sizeof st->port, "%d", (int)port);
 	}
 	if (*end == '/' && end[1] != '\0') {
 		int64_t db;
 
-		if (conf_parse_uint(end + 1, &db) < 0 || db > 1000)
+		if (parse_uint(end + 1, &db) < 0 || db > 1000)
 			goto bad;
 		st->db = (int)db;
 	}

@@ -47,7 +47,8 @@ static enum MHD_Result respond_token_api(struct request_ctx *ctx, struct MHD_Con
 	char *json = NULL;
 	int status = 500;
 
-	if (token_api_handle(ti, method, url, authorization,
+	if (token_api_handle(ti, &http_server_services(ctx->srv)->cfg->map, method, url,
+			     authorization,
 			     info != NULL ? info->client_addr : NULL,
 			     ctx->body != NULL ? ctx->body : "", ctx->body_len,
 			     &status, &json) < 0)

@@ -1,20 +1,23 @@
 /*
- * The subcommands of `dagate` and the start-up they share.
+ * What every command builds from the configuration, and the section kinds
+ * of the whole program: the one place that knows every layer's sections.
  */
-#ifndef DAGATE_COMMANDS_H
-#define DAGATE_COMMANDS_H
+#ifndef DAGATE_APP_H
+#define DAGATE_APP_H
 
 #include "config.h"
 #include "provider.h"
 #include "router.h"
 
-/* What every command builds from the configuration. */
 struct app {
 	struct dagate_config *cfg;
 	struct provider_set *providers;
 	struct router *router;
 };
 
+/* config_load with every section kind dagate knows. */
+int app_config_load(const char *config_path, struct dagate_config **cfg_r,
+		    struct conf_errors *errors);
 /* Load and validate the config, create providers and the router; print
  * every error as FILE:LINE: message. -1 on any error (app is empty). */
 int app_load(const char *config_path, struct app *app);
@@ -23,11 +26,5 @@ int app_load(const char *config_path, struct app *app);
 int app_build(struct app *app, struct dagate_config *cfg, struct conf_errors *errors);
 void app_free(struct app *app);
 void app_print_errors(const struct conf_errors *errors);
-
-int cmd_serve(const char *config_path);
-int cmd_check_config(const char *config_path);
-int cmd_test_user(const char *config_path, int argc, char **argv);
-int cmd_probe(const char *config_path);
-int cmd_hash_password(void);
 
 #endif

@@ -16,10 +16,9 @@
 
 #include "config.h"
 #include "provider.h"
+#include "usermap.h"
 
 enum answer { ANSWER_FALSE = 0, ANSWER_TRUE, ANSWER_FAULT };
-
-#define MAPPED_USER_MAX 512
 
 struct decision {
 	enum answer answer;
@@ -40,14 +39,10 @@ struct provider_set *router_providers(const struct router *router);
 /* Enable rule 3 (token-form passwords go to the token store only). */
 struct token_issuer;
 void router_set_tokens(struct router *router, struct token_issuer *tokens);
-/* Enable throttling (service/throttle.h); it outlives the router. */
+/* Enable throttling (throttle.h); it outlives the router. */
 struct throttle;
 void router_set_throttle(struct router *router, struct throttle *throttle);
 
-/* Pure: apply [map] to `username` into `out` (size MAPPED_USER_MAX+1).
- * Returns -1 if the result would be too long. */
-int router_map_username(const struct map_config *map, const char *username,
-			char *out, size_t size);
 /* Pure: the first rule matching `mapped`, or NULL. */
 const struct route_rule *router_match(const struct route_rule *rules,
 				      size_t count, const char *mapped);

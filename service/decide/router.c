@@ -20,7 +20,7 @@ struct route {
 };
 
 struct router {
-	const struct map_config *map;
+	const struct usermap_config *map;
 	struct provider_set *providers;
 	struct route *routes;
 	size_t route_count;
@@ -102,29 +102,6 @@ void router_free(struct router **rp)
 	*rp = NULL;
 }
 
-int router_map_username(const struct map_config *map, const char *username,
-			char *out, size_t size)
-{
-	size_t len = strlen(username);
-
-	if (len >= size)
-		return -1;
-	memcpy(out, username, len + 1);
-	if (map->lowercase)
-		for (size_t i = 0; i < len; i++)
-			out[i] = (char)tolower((unsigned char)out[i]);
-	for (size_t i = 0; map->strip_suffix != NULL && map->strip_suffix[i] != NULL; i++) {
-		size_t slen = strlen(map->strip_suffix[i]);
-
-		/* Never strip the whole name: ".uat" alone stays ".uat". */
-		if (slen < len && strcasecmp(out + len - slen, map->strip_suffix[i]) == 0) {
-			out[len - slen] = '\0';
-			break;
-		}
-	}
-	return 0;
-}
-
 const struct route_rule *router_match(const struct route_rule *rules, size_t count,
 				      const char *mapped)
 {
@@ -194,7 +171,7 @@ bool router_decides_at_once(const struct router *router, const char *username,
 	struct provider *const *p;
 
 	if (username[0] == '\0' || password_len == 0 || password[0] == '\0' ||
-	    router_map_username(router->map, username, mapped, sizeof mapped) < 0)
+	    usermap_apply(router->map, username, mapped, sizeof mapped) < 0)
 		return true;
 	if (token_has_form(password, password_len))
 		return router->tokens == NULL;
@@ -255,7 +232,7 @@ void router_decide(struct router *router, const struct auth_request *req,
 		decide_final(out, ANSWER_FALSE, AUTH_REJECT, "empty_password");
 		return;
 	}
-	if (router_map_username(router->map, req->username, out->mapped_user,
+	if (usermap_apply(router->map, req->username, out->mapped_user,
 				sizeof out->mapped_user) < 0) {
 		decide_final(out, ANSWER_FALSE, AUTH_REJECT, "bad_username");
 		return;

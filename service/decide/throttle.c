@@ -113,8 +113,6 @@ void throttle_source_key(const char *source_ip, char *out, size_t size)
 
 int throttle_parse_budget(const char *text, unsigned *count_r, int64_t *window_ms_r)
 {
-	const char *slash = strchr(text, '/');
-	char count[16];
 	int64_t n, w;
 
 	if (strcmp(text, "off") == 0) {
@@ -122,12 +120,8 @@ int throttle_parse_budget(const char *text, unsigned *count_r, int64_t *window_m
 		*window_ms_r = 0;
 		return 0;
 	}
-	if (slash == NULL || slash == text || (size_t)(slash - text) >= sizeof count)
-		return -1;
-	memcpy(count, text, (size_t)(slash - text));
-	count[slash - text] = '\0';
-	if (conf_parse_uint(count, &n) < 0 || n < 1 || n > THR_BUDGET_COUNT_MAX ||
-	    conf_parse_duration_ms(slash + 1, &w) < 0 || w < 1000 || w > THR_WINDOW_MAX_MS)
+	if (parse_rate(text, &n, &w) < 0 || n > THR_BUDGET_COUNT_MAX ||
+	    w < 1000 || w > THR_WINDOW_MAX_MS)
 		return -1;
 	*count_r = (unsigned)n;
 	*window_ms_r = w;
@@ -147,6 +141,15 @@ static bool is_redis_url(const char *v)
 {
 	return strncmp(v, "redis://", 8) == 0 || strncmp(v, "rediss://", 9) == 0;
 }
+
+static void throttle_section_check(const struct dagate_config *cfg, struct conf_errors *errors)
+{
+	throttle_config_validate(cfg, errors);
+}
+
+const struct conf_section_kind throttle_section_kind = {
+	.kind = "throttle", .named = false, .check = throttle_section_check,
+};
 
 int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors *errors)
 {

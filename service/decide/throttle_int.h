@@ -1,5 +1,5 @@
 /*
- * Private to service/throttle*.c: the in-memory tables (sharded, bounded,
+ * Private to service/decide/throttle*.c: the in-memory tables (sharded, bounded,
  * least-recently-failed first out) and the state they belong to.
  */
 #ifndef DAGATE_THROTTLE_INT_H

@@ -1,0 +1,9 @@
+# Base: clock, log, addresses, worker threads, privilege drop, the Redis
+# transport, username mapping. Includes nothing else of dagate.
+dagate_layer(dagate_base service/base
+  SOURCES
+    service/base/clock.c service/base/log.c service/base/netaddr.c
+    service/base/workers.c service/base/privdrop.c service/base/redis_conn.c
+    service/base/usermap.c service/base/parse.c
+  LIBS PkgConfig::HIREDIS OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+dagate_unit_test(test_netaddr tests/unit/test_netaddr.c)

@@ -1,0 +1,101 @@
+/*
+ * `dagate test-user USER`: decide one login like serve does (password on
+ * stdin), printing each step. Exit 0 only for true.
+ */
+#include "commands.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "clock.h"
+#include "soap_glue.h"
+#include "tokens.h"
+#include "tty.h"
+
+static void print_step(void *ctx, const char *what)
+{
+	printf("  %s\n", what);
+}
+
+int cmd_test_user(const char *config_path, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "source-ip", required_argument, NULL, 's' },
+		{ "provider", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *source_ip = "", *provider = NULL, *error;
+	char pw[SF_PASSWORD_MAX + 2];
+	struct auth_trace trace = { print_step, NULL };
+	struct conf_errors errors = { 0 };
+	struct token_issuer *tokens = NULL;
+	struct decision d;
+	struct app app;
+	ssize_t len;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "s:p:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's': source_ip = optarg; break;
+		case 'p': provider = optarg; break;
+		case 'h':
+			printf("usage: dagate test-user USER [--source-ip IP] [--provider NAME]\n"
+			       "Reads the password from stdin; prints each step and the answer.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: dagate test-user USER [--source-ip IP] [--provider NAME]\n");
+		return 2;
+	}
+	if (sf_field_check(argv[optind], strlen(argv[optind]), SF_USERNAME_MAX, &error) < 0 ||
+	    sf_field_check(source_ip, strlen(source_ip), SF_SOURCE_IP_MAX, &error) < 0) {
+		fprintf(stderr, "test-user: %s\n", error);
+		return 2;
+	}
+	if (app_load(config_path, &app) < 0)
+		return 2;
+	if (token_issuer_create(app.cfg, &errors, &tokens) < 0) {
+		app_print_errors(&errors);
+		conf_errors_clear(&errors);
+		app_free(&app);
+		return 2;
+	}
+	router_set_tokens(app.router, tokens);
+	len = tty_read_secret("password: ", pw, sizeof pw);
+	if (len < 0 || sf_field_check(pw, (size_t)len, SF_PASSWORD_MAX, &error) < 0) {
+		fprintf(stderr, "test-user: unusable password\n");
+		explicit_bzero(pw, sizeof pw);
+		token_issuer_free(&tokens);
+		app_free(&app);
+		return 2;
+	}
+	{
+		struct auth_request req = {
+			.username = argv[optind], .password = pw,
+			.password_len = (size_t)len, .source_ip = source_ip,
+			.request_id = "test-user",
+			.deadline_ms = clock_now_ms() + app.cfg->server.deadline_ms,
+			.trace = &trace,
+		};
+		int64_t started = clock_now_ms();
+
+		printf("test-user %s (deadline %lld ms)\n", argv[optind],
+		       (long long)app.cfg->server.deadline_ms);
+		router_decide(app.router, &req, provider, &d);
+		explicit_bzero(pw, sizeof pw);
+		printf("outcome: %s%s%s%s\nprovider: %s\nelapsed: %lld ms\nanswer: %s\n",
+		       d.outcome, d.detail ? " (" : "", d.detail ? d.detail : "",
+		       d.detail ? ")" : "", d.provider, (long long)(clock_now_ms() - started),
+		       d.answer == ANSWER_TRUE ? "true" :
+		       d.answer == ANSWER_FALSE ? "false" : "fault");
+	}
+	token_issuer_free(&tokens);
+	app_free(&app);
+	return d.answer == ANSWER_TRUE ? 0 : 1;
+}

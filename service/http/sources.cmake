@@ -1,0 +1,10 @@
+# The HTTP front: listeners, the libmicrohttpd daemons, the endpoint
+# Salesforce calls and the admin listener (token API, health, metrics).
+dagate_layer(dagate_http service/http
+  SOURCES
+    service/http/forwarded.c service/http/listeners.c service/http/tls_files.c
+    service/http/http.c service/http/metrics.c service/http/endpoint.c
+    service/http/admin.c
+  DEPENDS dagate_decide dagate_soap
+  LIBS PkgConfig::MHD)
+dagate_unit_test(test_forwarded tests/unit/test_forwarded.c)
