@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "log.h"
 #include "redis_conn.h"
 
@@ -41,17 +42,6 @@ struct redis_store {
 	struct redis_pool pool;
 };
 
-static void hex32(const uint8_t *hash, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < TOKEN_HASH_LEN; i++) {
-		out[2 * i] = hex[hash[i] >> 4];
-		out[2 * i + 1] = hex[hash[i] & 15];
-	}
-	out[2 * TOKEN_HASH_LEN] = '\0';
-}
-
 static enum token_store_status redis_put(struct token_store *base, const uint8_t *hash,
 					 const struct token_record *rec, unsigned max_outstanding,
 					 int64_t now_ms, int64_t deadline_ms)
@@ -65,7 +55,7 @@ static enum token_store_status redis_put(struct token_store *base, const uint8_t
 
 	if (len < 0 || rec->expires_ms <= now_ms)
 		return TS_UNAVAILABLE;
-	hex32(hash, member);
+	hex_encode(hash, TOKEN_HASH_LEN, member);
 	snprintf(key, sizeof key, "dagate:t:%s", member);
 	snprintf(zkey, sizeof zkey, "dagate:r:%s", rec->requester);
 	snprintf(ttl, sizeof ttl, "%lld", (long long)(rec->expires_ms - now_ms));
@@ -93,7 +83,7 @@ static enum token_store_status redis_consume(struct token_store *base, const uin
 	redisReply *r;
 	int bad;
 
-	hex32(hash, member);
+	hex_encode(hash, TOKEN_HASH_LEN, member);
 	snprintf(key, sizeof key, "dagate:t:%s", member);
 	r = redis_pool_call(&st->pool, 2, (const char *[]){ "GETDEL", key },
 		       (size_t[]){ 6, strlen(key) }, deadline_ms);

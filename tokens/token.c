@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "store.h"
 
 /* Crockford's base32 alphabet in lower case: no i, l, o, u. */
@@ -95,29 +96,11 @@ int token_hash(const uint8_t key[TOKEN_KEY_LEN], const char *token, size_t len,
 
 void token_fingerprint(const uint8_t hash[TOKEN_HASH_LEN], char *out)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < TOKEN_FINGERPRINT_LEN / 2; i++) {
-		out[2 * i] = hex[hash[i] >> 4];
-		out[2 * i + 1] = hex[hash[i] & 15];
-	}
-	out[TOKEN_FINGERPRINT_LEN] = '\0';
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	hex_encode(hash, TOKEN_FINGERPRINT_LEN / 2, out);
 }
 
 static int token_key_create(const char *path, const char **error_r)
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t raw[TOKEN_KEY_LEN];
 	char text[TOKEN_KEY_LEN * 2 + 1];
 	char dir[PATH_MAX];
@@ -136,10 +119,7 @@ static int token_key_create(const char *path, const char **error_r)
 		*error_r = "no randomness for a new key";
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof raw; i++) {
-		text[2 * i] = hex[raw[i] >> 4];
-		text[2 * i + 1] = hex[raw[i] & 15];
-	}
+	hex_encode(raw, sizeof raw, text);
 	text[sizeof text - 1] = '\n';
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -175,18 +155,9 @@ int token_key_load(const char *path, bool create, uint8_t key[TOKEN_KEY_LEN],
 		return -1;
 	if (config_read_secret_file(path, &data, &len, error_r) < 0)
 		return -1;
-	if (len != TOKEN_KEY_LEN * 2) {
+	if (len != TOKEN_KEY_LEN * 2 || hex_decode(data, key, TOKEN_KEY_LEN) < 0) {
 		*error_r = "key file must hold 64 hex digits (32 bytes)";
 		goto out;
-	}
-	for (size_t i = 0; i < TOKEN_KEY_LEN; i++) {
-		int hi = hex_value(data[2 * i]), lo = hex_value(data[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			*error_r = "key file must hold 64 hex digits (32 bytes)";
-			goto out;
-		}
-		key[i] = (uint8_t)(hi << 4 | lo);
 	}
 	ret = 0;
 out:

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,9 +21,12 @@
 #define LOG_LINE_MAX 4096
 #define LOG_FIELD_MAX 256   /* an escaped field never exceeds this */
 
-static enum log_level log_level = LOG_LEVEL_INFO;
-static enum log_format log_format = LOG_FORMAT_TEXT;
-static char *audit_path;    /* NULL: stderr */
+/* Read by every thread on every line, set by the main thread on start-up
+ * and reload: atomics (relaxed: a line may use the old or the new value,
+ * never a torn one). */
+static _Atomic enum log_level log_level = LOG_LEVEL_INFO;
+static _Atomic enum log_format log_format = LOG_FORMAT_TEXT;
+static char *audit_path;    /* NULL: stderr; main thread only */
 static int audit_fd = STDERR_FILENO;
 /* Readers are writers of records (O_APPEND makes each write atomic); the
  * write lock is only for swapping the fd on reopen. */
@@ -37,8 +41,8 @@ static int audit_open(const char *path)
 
 int log_setup(const struct log_config *cfg, const char **error_r)
 {
-	log_level = cfg->level;
-	log_format = cfg->format;
+	log_set_level(cfg->level);
+	log_set_format(cfg->format);
 	if (cfg->audit != NULL && strcmp(cfg->audit, "-") != 0) {
 		int fd = audit_open(cfg->audit);
 
@@ -78,12 +82,22 @@ int log_reopen(void)
 
 void log_set_level(enum log_level level)
 {
-	log_level = level;
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
 }
 
 void log_set_format(enum log_format format)
 {
-	log_format = format;
+	atomic_store_explicit(&log_format, format, memory_order_relaxed);
+}
+
+static bool log_wanted(enum log_level level)
+{
+	return level <= atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+static bool log_json(void)
+{
+	return atomic_load_explicit(&log_format, memory_order_relaxed) == LOG_FORMAT_JSON;
 }
 
 void log_escape(const char *in, size_t in_len, char *out, size_t size)
@@ -172,7 +186,7 @@ static void log_emit(enum log_level level, bool with_errno, int saved_errno,
 	size_t at;
 	int n;
 
-	if (level > log_level)
+	if (!log_wanted(level))
 		return;
 	n = vsnprintf(msg, sizeof msg, fmt, ap);
 	if (n < 0)
@@ -184,7 +198,7 @@ static void log_emit(enum log_level level, bool with_errno, int saved_errno,
 	}
 	log_escape(msg, strlen(msg), safe, sizeof safe);
 	clock_rfc3339(when, sizeof when);
-	if (log_format == LOG_FORMAT_JSON) {
+	if (log_json()) {
 		at = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":",
 				      when, level_names[level]);
 		at = put_json_string(line, at, sizeof line, safe);
@@ -280,9 +294,9 @@ static void log_record(bool audit, enum log_level level, const char *event,
 {
 	struct line l;
 	char safe[LOG_FIELD_MAX];
-	bool json = log_format == LOG_FORMAT_JSON;
+	bool json = log_json();
 
-	if (!audit && level > log_level)
+	if (!audit && !log_wanted(level))
 		return;
 	l.at = 0;
 	line_puts(&l, json ? "{\"time\":\"" : "time=");

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "hex.h"
 #include "log.h"
 #include "throttle_redis.h"
 #include "tokens.h"
@@ -73,17 +74,6 @@ static int thr_id(struct throttle *t, char kind, const char *a, size_t a_len,
 		memcpy(out, full, THR_ID_LEN);
 	explicit_bzero(full, sizeof full);
 	return ok ? 0 : -1;
-}
-
-static void hex_id(const uint8_t id[THR_ID_LEN], char out[2 * THR_ID_LEN + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < THR_ID_LEN; i++) {
-		out[2 * i] = hex[id[i] >> 4];
-		out[2 * i + 1] = hex[id[i] & 15];
-	}
-	out[2 * THR_ID_LEN] = '\0';
 }
 
 void throttle_source_key(const char *source_ip, char *out, size_t size)
@@ -523,7 +513,7 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 
 		redis_limits(t, &lim);
 		if (ids.has_repeat)
-			hex_id(ids.repeat, hex);
+			hex_encode(ids.repeat, THR_ID_LEN, hex);
 		ret = throttle_redis_check(t->redis, &lim, mapped_user, ids.source_key, hex,
 					   deadline_ms, &v);
 		explicit_bzero(hex, sizeof hex);
@@ -608,7 +598,7 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 
 		redis_limits(t, &lim);
 		if (ids.has_repeat)
-			hex_id(ids.repeat, hex);
+			hex_encode(ids.repeat, THR_ID_LEN, hex);
 		redis_answered(t, throttle_redis_record(t->redis, &lim, mapped_user, ids.source_key,
 							hex, failed ? 'f' : result == AUTH_OK ? 'o' : 'n',
 							deadline_ms),

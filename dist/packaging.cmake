@@ -41,8 +41,8 @@ endfunction()
 
 # ---- manual pages and documentation --------------------------------------
 
-set(_man_8 ${CMAKE_SOURCE_DIR}/conf/man/dagate.8)
-set(_man_5 ${CMAKE_SOURCE_DIR}/conf/man/dagate.conf.5)
+set(_man_8 ${CMAKE_SOURCE_DIR}/dist/man/dagate.8)
+set(_man_5 ${CMAKE_SOURCE_DIR}/dist/man/dagate.conf.5)
 dagate_gzip_file(${_man_8} ${_pkg_out}/dagate.8.gz)
 dagate_gzip_file(${_man_5} ${_pkg_out}/dagate.conf.5.gz)
 set(_pkg_generated ${_pkg_out}/dagate.8.gz ${_pkg_out}/dagate.conf.5.gz)
@@ -50,7 +50,7 @@ set(_pkg_generated ${_pkg_out}/dagate.8.gz ${_pkg_out}/dagate.conf.5.gz)
 # The changelog's date: SOURCE_DATE_EPOCH when set (reproducible builds),
 # else the time of configuration.
 string(TIMESTAMP DAGATE_DEB_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
-configure_file(${CMAKE_SOURCE_DIR}/conf/debian/changelog.in
+configure_file(${CMAKE_SOURCE_DIR}/dist/debian/changelog.in
   ${_pkg_out}/changelog.Debian @ONLY)
 dagate_gzip_file(${_pkg_out}/changelog.Debian ${_pkg_out}/changelog.Debian.gz)
 list(APPEND _pkg_generated ${_pkg_out}/changelog.Debian.gz)
@@ -59,7 +59,7 @@ add_custom_target(dagate_packaging_files ALL DEPENDS ${_pkg_generated})
 
 install(FILES ${_pkg_out}/dagate.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${_pkg_out}/dagate.conf.5.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
-install(FILES ${CMAKE_SOURCE_DIR}/conf/debian/copyright
+install(FILES ${CMAKE_SOURCE_DIR}/dist/debian/copyright
   DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # ---- system files (Debian layout) -----------------------------------------
@@ -74,18 +74,18 @@ if(DAGATE_INSTALL_SYSTEM_FILES)
   set(DAGATE_SYSTEMD_UNITDIR /lib/systemd/system CACHE PATH "systemd system unit directory")
   set(_etc /etc)
 
-  install(FILES ${CMAKE_SOURCE_DIR}/conf/dagate.service
+  install(FILES ${CMAKE_SOURCE_DIR}/dist/dagate.service
     DESTINATION ${DAGATE_SYSTEMD_UNITDIR})
-  install(FILES ${CMAKE_SOURCE_DIR}/conf/dagate.sysusers
+  install(FILES ${CMAKE_SOURCE_DIR}/dist/dagate.sysusers
     DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d RENAME dagate.conf)
-  install(FILES ${CMAKE_SOURCE_DIR}/conf/dagate.logrotate
+  install(FILES ${CMAKE_SOURCE_DIR}/dist/dagate.logrotate
     DESTINATION ${_etc}/logrotate.d RENAME dagate)
-  install(FILES ${CMAKE_SOURCE_DIR}/conf/dagate.conf.packaged
+  install(FILES ${CMAKE_SOURCE_DIR}/dist/dagate.conf.packaged
     DESTINATION ${_etc}/dagate RENAME dagate.conf)
-  install(FILES ${CMAKE_SOURCE_DIR}/conf/users.packaged
+  install(FILES ${CMAKE_SOURCE_DIR}/dist/users.packaged
     DESTINATION ${_etc}/dagate RENAME users)
   install(FILES ${_pkg_out}/changelog.Debian.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
-  install(FILES ${CMAKE_SOURCE_DIR}/conf/lintian-overrides
+  install(FILES ${CMAKE_SOURCE_DIR}/dist/lintian-overrides
     DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides RENAME dagate)
 
   # A stripped install (cpack with CPACK_STRIP_FILES, cmake --install
@@ -140,9 +140,9 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 if(DAGATE_INSTALL_SYSTEM_FILES)
   set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${_pkg_out}/conffiles
-    ${CMAKE_SOURCE_DIR}/conf/debian/postinst
-    ${CMAKE_SOURCE_DIR}/conf/debian/prerm
-    ${CMAKE_SOURCE_DIR}/conf/debian/postrm)
+    ${CMAKE_SOURCE_DIR}/dist/debian/postinst
+    ${CMAKE_SOURCE_DIR}/dist/debian/prerm
+    ${CMAKE_SOURCE_DIR}/dist/debian/postrm)
 endif()
 # `make package_source` must not sweep up build trees or the token store.
 set(CPACK_SOURCE_GENERATOR TGZ)
