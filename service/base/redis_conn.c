@@ -4,14 +4,11 @@
  */
 #include "redis_conn.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +16,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "netio.h"
 #include "parse.h"
 
 #define REDIS_POOL_IDLE_MAX 32     /* idle connections kept for reuse */
@@ -44,90 +42,23 @@ static void conn_free(struct redis_conn *c)
 	free(c);
 }
 
-static int wait_fd(int fd, short events, int64_t deadline_ms)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int64_t left;
-	int n;
-
-	do {
-		left = clock_left_ms(deadline_ms);
-		if (left <= 0)
-			return -1;
-		n = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
-	} while (n < 0 && errno == EINTR);
-	return n > 0 ? 0 : -1;
-}
-
-/* SSL_ERROR_WANT_* -> wait; returns 0 to retry, -1 to give up. */
-static int ssl_wait(struct redis_conn *c, int ret, int64_t deadline_ms)
-{
-	switch (SSL_get_error(c->ssl, ret)) {
-	case SSL_ERROR_WANT_READ:
-		return wait_fd(c->fd, POLLIN, deadline_ms);
-	case SSL_ERROR_WANT_WRITE:
-		return wait_fd(c->fd, POLLOUT, deadline_ms);
-	default:
-		ERR_clear_error();
-		return -1;
-	}
-}
-
 static int conn_write(struct redis_conn *c, const char *buf, size_t len, int64_t deadline_ms)
 {
-	while (len > 0) {
-		ssize_t n;
+	enum netio_status st = c->ssl != NULL
+		? netio_ssl_write_all(c->ssl, c->fd, buf, len, deadline_ms)
+		: netio_write_all(c->fd, buf, len, deadline_ms);
 
-		if (c->ssl != NULL) {
-			int r = SSL_write(c->ssl, buf, (int)len);
-
-			if (r <= 0) {
-				if (ssl_wait(c, r, deadline_ms) < 0)
-					return -1;
-				continue;
-			}
-			n = r;
-		} else {
-			n = send(c->fd, buf, len, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
-				    wait_fd(c->fd, POLLOUT, deadline_ms) < 0)
-					return -1;
-				continue;
-			}
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return st == NETIO_OK ? 0 : -1;
 }
 
 static ssize_t conn_read(struct redis_conn *c, char *buf, size_t size, int64_t deadline_ms)
 {
-	for (;;) {
-		if (c->ssl != NULL) {
-			int r = SSL_read(c->ssl, buf, (int)size);
+	size_t n = 0;
+	enum netio_status st = c->ssl != NULL
+		? netio_ssl_read_some(c->ssl, c->fd, buf, size, &n, deadline_ms)
+		: netio_read_some(c->fd, buf, size, &n, deadline_ms);
 
-			if (r > 0)
-				return r;
-			if (ssl_wait(c, r, deadline_ms) < 0)
-				return -1;
-			continue;
-		}
-		ssize_t n = recv(c->fd, buf, size, 0);
-
-		if (n > 0)
-			return n;
-		if (n == 0)
-			return -1;
-		if (errno == EINTR)
-			continue;
-		if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
-		    wait_fd(c->fd, POLLIN, deadline_ms) < 0)
-			return -1;
-	}
+	return st == NETIO_OK ? (ssize_t)n : -1;
 }
 
 /* One command, one reply. NULL: the connection is broken (caller drops it). */
@@ -166,7 +97,6 @@ static bool reply_ok(const redisReply *r)
 static int conn_tls(struct redis_pool *st, struct redis_conn *c, int64_t deadline_ms)
 {
 	X509_VERIFY_PARAM *param;
-	int r;
 
 	if ((c->ssl = SSL_new(st->ssl_ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		return -1;
@@ -177,15 +107,13 @@ static int conn_tls(struct redis_pool *st, struct redis_conn *c, int64_t deadlin
 		    SSL_set_tlsext_host_name(c->ssl, st->host) != 1)
 			return -1;
 	}
-	while ((r = SSL_connect(c->ssl)) != 1) {
-		if (ssl_wait(c, r, deadline_ms) < 0) {
-			long v = SSL_get_verify_result(c->ssl);
+	if (netio_ssl_handshake(c->ssl, c->fd, deadline_ms) != NETIO_OK) {
+		long v = SSL_get_verify_result(c->ssl);
 
-			if (v != X509_V_OK)
-				log_warnx("token store (redis): TLS certificate of %s: %s",
-					  st->host, X509_verify_cert_error_string(v));
-			return -1;
-		}
+		if (v != X509_V_OK)
+			log_warnx("token store (redis): TLS certificate of %s: %s",
+				  st->host, X509_verify_cert_error_string(v));
+		return -1;
 	}
 	return 0;
 }
@@ -202,20 +130,10 @@ static struct redis_conn *conn_open(struct redis_pool *st, int64_t deadline_ms)
 	if ((c->reader = redisReaderCreate()) == NULL ||
 	    getaddrinfo(st->host, st->port, &hints, &res) != 0)
 		goto fail;
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		int err = 0;
-		socklen_t elen = sizeof err;
-
-		c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (c->fd < 0)
-			continue;
-		if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		    (errno == EINPROGRESS && wait_fd(c->fd, POLLOUT, deadline_ms) == 0 &&
-		     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0))
+	/* the next address after a failure; none after the deadline */
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		if (netio_connect(ai, deadline_ms, &c->fd) != NETIO_FAILED)
 			break;
-		close(c->fd);
-		c->fd = -1;
-	}
 	freeaddrinfo(res);
 	if (c->fd < 0)
 		goto fail;
