@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
+#include "redis_conn.h"
 #include "store.h"
 
 static const struct conf_key tokens_keys[] = {
@@ -202,6 +203,49 @@ int token_config_validate(const struct dagate_config *cfg, struct conf_errors *e
 	}
 	tokens_check(cfg, t, errors);
 	return (int)(errors->count - before);
+}
+
+void token_redis_share(const struct dagate_config *cfg, struct token_redis_share *out)
+{
+	const struct conf_section *t = tokens_section(cfg);
+	const char *store = conf_get(t, tokens_keys, "store");
+
+	memset(out, 0, sizeof *out);
+	if (t == NULL || !redis_is_url(store))
+		return;
+	out->url = store;
+	out->password_file = conf_get(t, tokens_keys, "password_file");
+	out->ca_file = conf_get(t, tokens_keys, "ca_file");
+	out->file = t->file;
+	out->store_line = conf_line(t, "store");
+	out->password_line = conf_line(t, "password_file");
+}
+
+int token_derive_key(const struct dagate_config *cfg, const char *label,
+		     uint8_t out[TOKEN_KEY_LEN], struct conf_errors *errors)
+{
+	const struct conf_section *t = tokens_section(cfg);
+	const char *path = conf_get(t, tokens_keys, "key_file"), *err = NULL;
+	uint8_t key[TOKEN_KEY_LEN];
+	bool ok;
+
+	if (t == NULL) {
+		conf_error_at(errors, cfg->path, 0, "no [tokens] section to derive a key from");
+		return -1;
+	}
+	if (token_key_load(path, true, key, &err) < 0) {
+		conf_error_at(errors, t->file, conf_line(t, "key_file"), "key_file %s: %s",
+			      path, err);
+		return -1;
+	}
+	ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, sizeof key,
+		       (const uint8_t *)label, strlen(label), out, TOKEN_KEY_LEN, NULL) != NULL;
+	explicit_bzero(key, sizeof key);
+	if (!ok) {
+		explicit_bzero(out, TOKEN_KEY_LEN);
+		conf_error_at(errors, t->file, t->line, "cannot derive a key from key_file");
+	}
+	return ok ? 0 : -1;
 }
 
 static void tokens_sections_check(const struct dagate_config *cfg, struct conf_errors *errors)

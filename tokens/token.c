@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "hex.h"
+#include "redis_conn.h"
 #include "store.h"
 
 /* Crockford's base32 alphabet in lower case: no i, l, o, u. */
@@ -276,7 +277,7 @@ static const struct token_store_ops *token_store_find(const char *spec)
 {
 	if (strncmp(spec, "lmdb:", 5) == 0)
 		return &token_store_lmdb_ops;
-	if (strncmp(spec, "redis://", 8) == 0 || strncmp(spec, "rediss://", 9) == 0)
+	if (redis_is_url(spec))
 		return &token_store_redis_ops;
 	return NULL;
 }

@@ -80,6 +80,26 @@ void token_issuer_free(struct token_issuer **issuer);
 /* [tokens] and [requester NAME] for config_load (token_config_validate). */
 extern const struct conf_section_kind token_section_kind, requester_section_kind;
 
+/* For a module that shares the token store's Redis server ([throttle]
+ * store = tokens), read from the validated configuration; opens nothing.
+ * url is NULL when there is no [tokens] or its store is not Redis. Lines
+ * point at [tokens] for errors. */
+struct token_redis_share {
+	const char *url;             /* redis:// or rediss:// */
+	const char *password_file;   /* NULL: no AUTH */
+	const char *ca_file;         /* NULL: the system's CAs */
+	const char *file;
+	int store_line, password_line;
+};
+void token_redis_share(const struct dagate_config *cfg, struct token_redis_share *out);
+
+/* A key for another purpose, HMAC-SHA256(tokens key, label): the token
+ * key_file is loaded (and created) as the issuer does, so instances that
+ * share the key file derive the same key. Errors as FILE:LINE of [tokens]
+ * key_file. */
+int token_derive_key(const struct dagate_config *cfg, const char *label,
+		     uint8_t out[TOKEN_KEY_LEN], struct conf_errors *errors);
+
 /* Only the configuration checks of token_issuer_create (no store, no key
  * file created): for `dagate check-config`. Returns the errors added. */
 int token_config_validate(const struct dagate_config *cfg, struct conf_errors *errors);

@@ -328,6 +328,11 @@ bad:
 	return -1;
 }
 
+bool redis_is_url(const char *v)
+{
+	return strncmp(v, "redis://", 8) == 0 || strncmp(v, "rediss://", 9) == 0;
+}
+
 int redis_pool_init(struct redis_pool *st, const char *url, const char *password,
 		    const char *ca_file, int64_t timeout_ms, const char **error_r)
 {

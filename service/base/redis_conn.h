@@ -34,6 +34,9 @@ struct redis_pool {
 	unsigned idle_count;       /* under lock */
 };
 
+/* Whether `v` names a Redis server (redis:// or rediss://). */
+bool redis_is_url(const char *v);
+
 /* redis[s]://[USER@]HOST[:PORT][/DB]; HOST may be [v6]. Does not connect
  * (Redis may come up after dagate). On -1, call redis_pool_fini. */
 int redis_pool_init(struct redis_pool *pool, const char *url, const char *password,

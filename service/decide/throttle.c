@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "hex.h"
 #include "log.h"
+#include "redis_conn.h"
 #include "throttle_redis.h"
 #include "tokens.h"
 
@@ -127,11 +128,6 @@ static const struct conf_section *section_find(const struct dagate_config *cfg,
 	return NULL;
 }
 
-static bool is_redis_url(const char *v)
-{
-	return strncmp(v, "redis://", 8) == 0 || strncmp(v, "rediss://", 9) == 0;
-}
-
 static void throttle_section_check(const struct dagate_config *cfg, struct conf_errors *errors)
 {
 	throttle_config_validate(cfg, errors);
@@ -143,7 +139,7 @@ const struct conf_section_kind throttle_section_kind = {
 
 int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors *errors)
 {
-	const struct conf_section *s = section_find(cfg, "throttle"), *tk;
+	const struct conf_section *s = section_find(cfg, "throttle");
 	size_t before = errors->count;
 	const char *store, *err = NULL;
 	unsigned n;
@@ -168,14 +164,13 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 				      *k, THR_BUDGET_COUNT_MAX);
 	store = conf_get(s, throttle_keys, "store");
 	if (strcmp(store, "tokens") == 0) {
-		const struct conf_entry *ts;
+		struct token_redis_share share;
 
-		tk = section_find(cfg, "tokens");
-		ts = tk != NULL ? conf_find(tk, "store") : NULL;
-		if (ts == NULL || !is_redis_url(ts->value))
+		token_redis_share(cfg, &share);
+		if (share.url == NULL)
 			conf_error_at(errors, s->file, conf_line(s, "store"),
 				      "store = tokens needs [tokens] store = redis://... (use memory, or a redis URL)");
-	} else if (is_redis_url(store)) {
+	} else if (redis_is_url(store)) {
 		struct throttle_redis *r = NULL;
 
 		if (throttle_redis_create(store, NULL, NULL, 1000, &r, &err) < 0)
@@ -188,7 +183,7 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 	} else if (strcmp(store, "memory") != 0) {
 		conf_error_at(errors, s->file, conf_line(s, "store"), "store must be %s", store_help);
 	}
-	if (!is_redis_url(store))
+	if (!redis_is_url(store))
 		for (const char *const *k = (const char *const[]){ "key_file", "password_file", "ca_file", NULL };
 		     *k != NULL; k++)
 			if (conf_find(s, *k) != NULL)
@@ -213,7 +208,7 @@ static int key_setup(const struct conf_section *s, const struct dagate_config *c
 		}
 		return 0;
 	}
-	if (is_redis_url(store)) {
+	if (redis_is_url(store)) {
 		path = conf_get(s, throttle_keys, "key_file");
 		if (token_key_load(path, true, key, &err) < 0) {
 			conf_error_at(errors, s->file, conf_line(s, "key_file"), "key_file %s: %s", path, err);
@@ -221,56 +216,35 @@ static int key_setup(const struct conf_section *s, const struct dagate_config *c
 		}
 		return 0;
 	}
-	const struct conf_section *tk = section_find(cfg, "tokens");
-	const struct conf_entry *kf = conf_find(tk, "key_file");
-	uint8_t token_key[TOKEN_KEY_LEN];
-	static const char label[] = "dagate throttle v1";
-	path = kf != NULL ? kf->value : THR_TOKENS_KEY_FILE;
-	if (token_key_load(path, true, token_key, &err) < 0) {
-		conf_error_at(errors, tk->file, kf != NULL ? kf->line : tk->line,
-			      "key_file %s (for [throttle] store = tokens): %s", path, err);
-		return -1;
-	}
-	uint8_t *ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, token_key, sizeof token_key,
-				(const uint8_t *)label, sizeof label - 1, key, TOKEN_KEY_LEN, NULL)
-		      ? key : NULL;
-	explicit_bzero(token_key, sizeof token_key);
-	if (ok == NULL) {
-		conf_error_at(errors, s->file, s->line, "throttle: cannot derive the key");
-		return -1;
-	}
-	return 0;
+	return token_derive_key(cfg, "dagate throttle v1", key, errors);
 }
 
 static int redis_setup(struct throttle *t, const struct conf_section *s,
 		       const struct dagate_config *cfg, const char *store,
 		       struct conf_errors *errors)
 {
-	const struct conf_section *src = s;
-	const char *url = store, *pwfile, *ca, *err = NULL;
+	struct token_redis_share from = {
+		.url = store, .file = s->file,
+		.password_file = conf_get(s, throttle_keys, "password_file"),
+		.ca_file = conf_get(s, throttle_keys, "ca_file"),
+		.store_line = conf_line(s, "store"), .password_line = conf_line(s, "password_file"),
+	};
+	const char *err = NULL;
 	char *password = NULL;
 	size_t password_len = 0;
 	int ret;
 
-	if (strcmp(store, "tokens") == 0) {
-		const struct conf_entry *e;
-
-		src = section_find(cfg, "tokens");
-		url = conf_find(src, "store")->value;
-		pwfile = (e = conf_find(src, "password_file")) != NULL ? e->value : NULL;
-		ca = (e = conf_find(src, "ca_file")) != NULL ? e->value : NULL;
-	} else {
-		pwfile = conf_get(s, throttle_keys, "password_file");
-		ca = conf_get(s, throttle_keys, "ca_file");
-	}
-	if (pwfile != NULL && config_read_secret_file(pwfile, &password, &password_len, &err) < 0) {
-		conf_error_at(errors, src->file, conf_line(src, "password_file"), "%s", err);
+	if (strcmp(store, "tokens") == 0)
+		token_redis_share(cfg, &from);
+	if (from.password_file != NULL &&
+	    config_read_secret_file(from.password_file, &password, &password_len, &err) < 0) {
+		conf_error_at(errors, from.file, from.password_line, "%s", err);
 		return -1;
 	}
-	ret = throttle_redis_create(url, password, ca, conf_get_int(s, throttle_keys, "timeout"),
-				    &t->redis, &err);
+	ret = throttle_redis_create(from.url, password, from.ca_file,
+				    conf_get_int(s, throttle_keys, "timeout"), &t->redis, &err);
 	if (ret < 0)
-		conf_error_at(errors, src->file, conf_line(src, "store"), "store %s: %s", url, err);
+		conf_error_at(errors, from.file, from.store_line, "store %s: %s", from.url, err);
 	if (password != NULL) {
 		explicit_bzero(password, password_len);
 		free(password);

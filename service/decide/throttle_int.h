@@ -22,7 +22,6 @@
 #define THR_EVICT_LOG_MS 60000     /* at most one "table full" warning a minute */
 #define THR_BUDGET_COUNT_MAX 100000
 #define THR_WINDOW_MAX_MS (24LL * 3600 * 1000)
-#define THR_TOKENS_KEY_FILE "./var/token.key"  /* [tokens] key_file's default (issuer.c) */
 
 struct thr_entry {
 	uint8_t id[THR_ID_LEN];

@@ -93,7 +93,7 @@ int throttle_redis_create(const char *url, const char *password, const char *ca_
 		*error_r = "out of memory";
 		return -1;
 	}
-	if (strncmp(url, "redis://", 8) != 0 && strncmp(url, "rediss://", 9) != 0) {
+	if (!redis_is_url(url)) {
 		*error_r = "store must be memory, tokens or redis[s]://[USER@]HOST[:PORT][/DB]";
 		free(r);
 		return -1;
