@@ -23,7 +23,7 @@
 /* Secrets are passwords and keys, not documents. */
 #define SECRET_FILE_MAX (64 * 1024)
 
-/* ---- errors ---------------------------------------------------------- */
+/* Errors. */
 
 void conf_error_add(struct conf_errors *errors, const char *line)
 {
@@ -70,7 +70,7 @@ void conf_errors_clear(struct conf_errors *errors)
 	errors->count = errors->cap = 0;
 }
 
-/* ---- pure parsers ---------------------------------------------------- */
+/* Pure parsers. */
 
 char **conf_split_list(const char *s)
 {
@@ -126,7 +126,7 @@ void conf_format_duration(int64_t ms, char *buf, size_t size)
 		snprintf(buf, size, "%lldms", (long long)ms);
 }
 
-/* ---- secret files ---------------------------------------------------- */
+/* Secret files. */
 
 /* Messages name the path, so they are built per call; the buffer is
  * per thread and valid until the next call from that thread. */
@@ -246,7 +246,7 @@ fail:
 	return -1;
 }
 
-/* ---- lookups --------------------------------------------------------- */
+/* Lookups. */
 
 const struct conf_entry *conf_find(const struct conf_section *s, const char *key)
 {
@@ -318,7 +318,7 @@ int conf_line(const struct conf_section *s, const char *key)
 	return e != NULL ? e->line : s->line;
 }
 
-/* ---- validation ------------------------------------------------------ */
+/* Validation. */
 
 void conf_section_title(const struct conf_section *s, char *buf, size_t size)
 {

@@ -22,7 +22,7 @@
 #include "parse.h"
 #include "usermap.h"
 
-/* ---- errors ---------------------------------------------------------- */
+/* Errors. */
 
 struct conf_errors {
 	char **lines;   /* "FILE:LINE: message" */
@@ -34,7 +34,7 @@ void conf_error_at(struct conf_errors *errors, const char *file, int line,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void conf_errors_clear(struct conf_errors *errors);
 
-/* ---- declarative key tables ------------------------------------------ */
+/* Declarative key tables. */
 
 enum conf_type {
 	CONF_STRING,      /* any non-empty value (unless CONF_EMPTY_OK) */
@@ -63,7 +63,7 @@ struct conf_key {
 	const char *help;              /* one line, for docs and errors */
 };
 
-/* ---- raw sections ---------------------------------------------------- */
+/* Raw sections. */
 
 struct conf_entry {
 	char *key;
@@ -101,7 +101,7 @@ int conf_validate_section(const struct conf_section *s,
 			  const struct conf_key *const *key_tables,
 			  struct conf_errors *errors);
 
-/* ---- pure parsers (unit-tested) -------------------------------------- */
+/* Pure parsers (unit-tested). */
 
 /* Split on commas and/or blanks; returns a NULL-terminated malloc'd array
  * of malloc'd strings (free with conf_strv_free). */
@@ -116,7 +116,7 @@ int config_read_secret_file(const char *path, char **data_r, size_t *len_r,
 /* Just the permission/type check, for validation. */
 int config_check_secret_file(const char *path, const char **error_r);
 
-/* ---- the loaded configuration ---------------------------------------- */
+/* The loaded configuration. */
 
 struct listen_addr {
 	char *text;          /* as written, for logs */

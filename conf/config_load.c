@@ -18,7 +18,7 @@
 
 #define CONFIG_SYSTEM_PATH "/etc/dagate/dagate.conf"
 
-/* ---- key tables ------------------------------------------------------ */
+/* Key tables. */
 
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
@@ -91,7 +91,7 @@ static const struct conf_key route_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
-/* ---- section kinds --------------------------------------------------- */
+/* Section kinds. */
 
 struct load;
 
@@ -155,7 +155,7 @@ static int kind_lookup(void *ctx, const char *kind)
 	return k == NULL ? -1 : k->named ? 1 : 0;
 }
 
-/* ---- building the typed configuration -------------------------------- */
+/* Building the typed configuration. */
 
 static char *xstrdup(struct load *ld, const char *s, int line)
 {
@@ -422,7 +422,7 @@ static void build_route(struct load *ld, const struct conf_section *s)
 			      "with match = GLOB -> PROVIDER)");
 }
 
-/* ---- load / free ----------------------------------------------------- */
+/* Load / free. */
 
 int config_load(const char *path, const struct conf_section_kind *const *kinds,
 		struct dagate_config **cfg_r, struct conf_errors *errors)

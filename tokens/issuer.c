@@ -65,7 +65,7 @@ static int64_t token_wall_ms(void *ctx)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* ---- configuration ----------------------------------------------------- */
+/* Configuration. */
 
 static void requester_free(struct token_requester *r)
 {
@@ -363,7 +363,7 @@ struct token_requester *token_requester_find(struct token_issuer *ti, const char
 	return NULL;
 }
 
-/* ---- issuing ------------------------------------------------------------- */
+/* Issuing. */
 
 static bool globs_match(char **globs, const char *user)
 {
@@ -505,7 +505,7 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 	return st;
 }
 
-/* ---- redeeming ----------------------------------------------------------- */
+/* Redeeming. */
 
 static bool users_equal(const char *a, const char *b)
 {

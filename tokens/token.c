@@ -190,7 +190,7 @@ void token_rfc3339(int64_t wall_ms, char *out, size_t size)
 		snprintf(out, size, "1970-01-01T00:00:00Z");
 }
 
-/* ---- records ------------------------------------------------------------ */
+/* Records. */
 
 static void put_u64(uint8_t *p, uint64_t v)
 {
@@ -271,7 +271,7 @@ int token_record_decode(const uint8_t *buf, size_t len, struct token_record *rec
 	return 0;
 }
 
-/* ---- store dispatch ------------------------------------------------------ */
+/* Store dispatch. */
 
 static const struct token_store_ops *token_store_find(const char *spec)
 {

@@ -65,7 +65,7 @@
 
 struct token_issuer;
 
-/* ---- the service ------------------------------------------------------ */
+/* The service. */
 
 /* Reads [tokens] and every [requester NAME] from cfg->sections, validating
  * them (errors as FILE:LINE via `errors`). No [tokens] section:
@@ -142,7 +142,7 @@ struct token_stats {
 };
 void token_issuer_stats(struct token_issuer *ti, struct token_stats *out);
 
-/* ---- used by the API, the CLI and tests ------------------------------- */
+/* Used by the API, the CLI and tests. */
 
 enum token_issue_status {
 	TOKEN_ISSUE_OK = 0,
@@ -170,7 +170,7 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 typedef int64_t token_clock_fn(void *ctx);
 void token_issuer_set_clock(struct token_issuer *ti, token_clock_fn *fn, void *ctx);
 
-/* ---- pure helpers (token.c; unit-tested) ------------------------------ */
+/* Pure helpers (token.c; unit-tested). */
 
 /* Encode 32 bytes as a token (out: TOKEN_LEN + 1). */
 void token_encode(const uint8_t raw[TOKEN_RANDOM_BYTES], char *out);

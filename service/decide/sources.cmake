@@ -2,7 +2,7 @@
 dagate_layer(dagate_decide service/decide
   SOURCES
     service/decide/router.c
-    service/decide/throttle.c service/decide/throttle_table.c
+    service/decide/throttle.c service/decide/throttle_config.c service/decide/throttle_table.c
     service/decide/throttle_redis.c
   DEPENDS dagate_tokens)
 dagate_unit_test(test_router tests/unit/test_router.c)

@@ -135,7 +135,7 @@ struct throttle_stats {
 };
 void throttle_stats(struct throttle *t, struct throttle_stats *out);
 
-/* ---- for tests ---------------------------------------------------------- */
+/* For tests. */
 
 /* Replace the monotonic clock (ms) used for windows. */
 typedef int64_t throttle_clock_fn(void *ctx);

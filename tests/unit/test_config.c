@@ -21,7 +21,7 @@ static const char *str(const char *s)
 
 static char tmpdir[] = "/tmp/dagate-config-XXXXXX";
 
-/* ---- pure parsers ---------------------------------------------------- */
+/* Pure parsers. */
 
 /* The number of [provider NAME] sections; *nth_r: the one at index nth. */
 static size_t provider_sections(const struct dagate_config *cfg, size_t nth,
@@ -135,7 +135,7 @@ static void test_split_list(void)
 	}
 }
 
-/* ---- files ----------------------------------------------------------- */
+/* Files. */
 
 static void write_file(const char *name, const char *content, mode_t mode)
 {
@@ -213,7 +213,7 @@ static void test_secret_files(void)
 	CHECK(err != NULL && strstr(err, "is too large") != NULL, "%s", err);
 }
 
-/* ---- whole config files ---------------------------------------------- */
+/* Whole config files. */
 
 /* A route and a provider, so a case only needs to add what it tests.
  * Appended after the case's own text. */

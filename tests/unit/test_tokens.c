@@ -25,7 +25,7 @@
 
 static char tmpdir[256];
 
-/* ---- a hand-built configuration: conf_build.h ------------------------- */
+/* A hand-built configuration: conf_build.h. */
 
 static char *strip[] = { ".uat", ".dev", NULL };
 static const struct usermap_config test_map = { .lowercase = true, .strip_suffix = strip };
@@ -57,7 +57,7 @@ static char *path_in(const char *name)
 	return p;
 }
 
-/* ---- an injected wall clock ------------------------------------------- */
+/* An injected wall clock. */
 
 static int64_t fake_now = 1700000000000LL;
 
@@ -66,7 +66,7 @@ static int64_t fake_clock(void *ctx)
 	return fake_now;
 }
 
-/* ---- pure parts --------------------------------------------------------- */
+/* Pure parts. */
 
 static void test_form(void)
 {
@@ -213,7 +213,7 @@ static void test_key_file(void)
 	CHECK(token_key_load(path_in("open.key"), true, key, &err) < 0, "world-readable refused");
 }
 
-/* ---- configuration ------------------------------------------------------ */
+/* Configuration. */
 
 static int errors_matching(const struct conf_errors *e, const char *needle)
 {
@@ -284,7 +284,7 @@ static void test_config_errors(void)
 		fprintf(stderr, "%s\n", errors.lines[i]);
 }
 
-/* ---- the LMDB lifecycle -------------------------------------------------- */
+/* The LMDB lifecycle. */
 
 static struct conf_section *lifecycle_sections(const char *store)
 {
@@ -542,7 +542,7 @@ static void test_no_raw_token_anywhere(void)
 	}
 }
 
-/* ---- the token API --------------------------------------------------------- */
+/* The token API. */
 
 static int api(struct token_issuer *ti, const char *method, const char *path, const char *auth,
 	       const char *peer_ip, const char *body, json_object **out)

@@ -1,0 +1,279 @@
+/*
+ * [throttle]: its keys, their validation, and the throttle built from them
+ * (its key, its Redis store). The algorithm is throttle.c.
+ */
+#include "throttle.h"
+#include "throttle_int.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "redis_conn.h"
+#include "throttle_redis.h"
+#include "tokens.h"
+
+static const char *const store_help =
+	"memory (per instance), tokens (the [tokens] Redis store) or redis[s]://[USER@]HOST[:PORT][/DB]";
+
+static const struct conf_key throttle_keys[] = {
+	{ "user_failures", CONF_STRING, 0, "4/15m", 0, 0, NULL,
+	  "failures per mapped user, N/DURATION or off; keep N below the directory's lockout threshold" },
+	{ "source_failures", CONF_STRING, 0, "30/15m", 0, 0, NULL,
+	  "failures per sourceIp (an IPv6 address counts as its /64), N/DURATION or off" },
+	{ "repeat_window", CONF_DURATION, 0, "5m", 0, THR_WINDOW_MAX_MS, NULL,
+	  "the same failing user+password within this is refused without a backend (0s = off)" },
+	{ "store", CONF_STRING, 0, "memory", 0, 0, NULL,
+	  "memory (per instance), tokens (the [tokens] Redis store) or redis[s]://..." },
+	{ "key_file", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "with a redis URL: HMAC key (64 hex digits), created 0600 if absent; the same on every instance" },
+	{ "password_file", CONF_SECRET_FILE, 0, NULL, 0, 0, NULL,
+	  "with a redis URL: Redis AUTH password" },
+	{ "ca_file", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "with a rediss URL: CA certificates (default: the system's)" },
+	{ "timeout", CONF_DURATION, 0, "250ms", 10, 9000, NULL,
+	  "longest a Redis call may take before the per-instance state answers" },
+	{ "max_tracked", CONF_UINT, 0, "100000", 64, 10000000, NULL,
+	  "users (and as many sourceIps) tracked per instance; the least recent go first" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
+};
+static const struct conf_key *const throttle_tables[] = { throttle_keys, NULL };
+
+int throttle_parse_budget(const char *text, unsigned *count_r, int64_t *window_ms_r)
+{
+	int64_t n, w;
+
+	if (strcmp(text, "off") == 0) {
+		*count_r = 0;
+		*window_ms_r = 0;
+		return 0;
+	}
+	if (parse_rate(text, &n, &w) < 0 || n > THR_BUDGET_COUNT_MAX ||
+	    w < 1000 || w > THR_WINDOW_MAX_MS)
+		return -1;
+	*count_r = (unsigned)n;
+	*window_ms_r = w;
+	return 0;
+}
+
+static const struct conf_section *section_find(const struct dagate_config *cfg,
+					       const char *kind)
+{
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+		if (strcmp(s->kind, kind) == 0)
+			return s;
+	return NULL;
+}
+
+static void throttle_section_check(const struct dagate_config *cfg, struct conf_errors *errors)
+{
+	throttle_config_validate(cfg, errors);
+}
+
+const struct conf_section_kind throttle_section_kind = {
+	.kind = "throttle", .named = false, .check = throttle_section_check,
+};
+
+int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors *errors)
+{
+	const struct conf_section *s = section_find(cfg, "throttle");
+	size_t before = errors->count;
+	const char *store, *err = NULL;
+	unsigned n;
+	int64_t w;
+
+	if (s == NULL)
+		return 0;
+	conf_validate_section(s, throttle_tables, errors);
+	if (s->name != NULL)
+		conf_error_at(errors, s->file, s->line, "[throttle] takes no name");
+	for (const struct conf_section *o = s->next; o != NULL; o = o->next)
+		if (strcmp(o->kind, "throttle") == 0)
+			conf_error_at(errors, o->file, o->line,
+				      "[throttle] given twice (first at line %d)", s->line);
+	if (errors->count != before)
+		return (int)(errors->count - before);
+	for (const char *const *k = (const char *const[]){ "user_failures", "source_failures", NULL };
+	     *k != NULL; k++)
+		if (throttle_parse_budget(conf_get(s, throttle_keys, *k), &n, &w) < 0)
+			conf_error_at(errors, s->file, conf_line(s, *k),
+				      "'%s' must be N/DURATION (e.g. 4/15m; N 1..%d, DURATION 1s..24h) or off",
+				      *k, THR_BUDGET_COUNT_MAX);
+	store = conf_get(s, throttle_keys, "store");
+	if (strcmp(store, "tokens") == 0) {
+		struct token_redis_share share;
+
+		token_redis_share(cfg, &share);
+		if (share.url == NULL)
+			conf_error_at(errors, s->file, conf_line(s, "store"),
+				      "store = tokens needs [tokens] store = redis://... (use memory, or a redis URL)");
+	} else if (redis_is_url(store)) {
+		struct throttle_redis *r = NULL;
+
+		if (throttle_redis_create(store, NULL, NULL, 1000, &r, &err) < 0)
+			conf_error_at(errors, s->file, conf_line(s, "store"), "store %s: %s", store, err);
+		throttle_redis_free(&r);
+		if (conf_find(s, "key_file") == NULL)
+			conf_error_at(errors, s->file, conf_line(s, "store"),
+				      "store = %s needs key_file (the same file on every instance), "
+				      "or use store = tokens", store);
+	} else if (strcmp(store, "memory") != 0) {
+		conf_error_at(errors, s->file, conf_line(s, "store"), "store must be %s", store_help);
+	}
+	if (!redis_is_url(store))
+		for (const char *const *k = (const char *const[]){ "key_file", "password_file", "ca_file", NULL };
+		     *k != NULL; k++)
+			if (conf_find(s, *k) != NULL)
+				conf_error_at(errors, s->file, conf_line(s, *k),
+					      "'%s' only goes with store = redis://...%s", *k,
+					      strcmp(store, "tokens") == 0 ? " (store = tokens uses [tokens]'s)" : "");
+	return (int)(errors->count - before);
+}
+
+/* The key: random per process (memory), [throttle] key_file (redis URL),
+ * or derived from [tokens] key_file (tokens). */
+static int key_setup(const struct conf_section *s, const struct dagate_config *cfg,
+		     const char *store, uint8_t key[TOKEN_KEY_LEN], struct conf_errors *errors)
+{
+	const char *err = NULL, *path;
+
+	if (s == NULL || strcmp(store, "memory") == 0) {
+		if (RAND_priv_bytes(key, TOKEN_KEY_LEN) != 1) {
+			conf_error_at(errors, s != NULL ? s->file : cfg->path, s != NULL ? s->line : 0,
+				      "throttle: no randomness for the key");
+			return -1;
+		}
+		return 0;
+	}
+	if (redis_is_url(store)) {
+		path = conf_get(s, throttle_keys, "key_file");
+		if (token_key_load(path, true, key, &err) < 0) {
+			conf_error_at(errors, s->file, conf_line(s, "key_file"), "key_file %s: %s", path, err);
+			return -1;
+		}
+		return 0;
+	}
+	return token_derive_key(cfg, "dagate throttle v1", key, errors);
+}
+
+static int redis_setup(struct throttle *t, const struct conf_section *s,
+		       const struct dagate_config *cfg, const char *store,
+		       struct conf_errors *errors)
+{
+	struct token_redis_share from = {
+		.url = store, .file = s->file,
+		.password_file = conf_get(s, throttle_keys, "password_file"),
+		.ca_file = conf_get(s, throttle_keys, "ca_file"),
+		.store_line = conf_line(s, "store"), .password_line = conf_line(s, "password_file"),
+	};
+	const char *err = NULL;
+	char *password = NULL;
+	size_t password_len = 0;
+	int ret;
+
+	if (strcmp(store, "tokens") == 0)
+		token_redis_share(cfg, &from);
+	if (from.password_file != NULL &&
+	    config_read_secret_file(from.password_file, &password, &password_len, &err) < 0) {
+		conf_error_at(errors, from.file, from.password_line, "%s", err);
+		return -1;
+	}
+	ret = throttle_redis_create(from.url, password, from.ca_file,
+				    conf_get_int(s, throttle_keys, "timeout"), &t->redis, &err);
+	if (ret < 0)
+		conf_error_at(errors, from.file, from.store_line, "store %s: %s", from.url, err);
+	if (password != NULL) {
+		explicit_bzero(password, password_len);
+		free(password);
+	}
+	return ret;
+}
+
+static int64_t thr_default_clock(void *ctx)
+{
+	return clock_now_ms();
+}
+
+int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
+		    struct throttle **t_r)
+{
+	const struct conf_section *s = section_find(cfg, "throttle");
+	struct throttle *t;
+	uint8_t key[TOKEN_KEY_LEN];
+	const char *store;
+	EVP_MAC *mac;
+	OSSL_PARAM params[2];
+	int64_t max;
+
+	*t_r = NULL;
+	if (throttle_config_validate(cfg, errors) > 0)
+		return -1;
+	if ((t = calloc(1, sizeof *t)) == NULL) {
+		conf_error_at(errors, cfg->path, 0, "out of memory");
+		return -1;
+	}
+	/* conf_get on a NULL section gives the defaults. */
+	throttle_parse_budget(conf_get(s, throttle_keys, "user_failures"), &t->user_max,
+			      &t->user_window_ms);
+	throttle_parse_budget(conf_get(s, throttle_keys, "source_failures"), &t->source_max,
+			      &t->source_window_ms);
+	t->repeat_ms = conf_get_int(s, throttle_keys, "repeat_window");
+	max = conf_get_int(s, throttle_keys, "max_tracked");
+	store = conf_get(s, throttle_keys, "store");
+	t->clock = thr_default_clock;
+	if (thr_table_init(&t->users, (uint32_t)max, true) < 0 ||
+	    thr_table_init(&t->sources, (uint32_t)max, false) < 0) {
+		conf_error_at(errors, cfg->path, 0, "throttle: out of memory");
+		throttle_free(&t);
+		return -1;
+	}
+	if (key_setup(s, cfg, store, key, errors) < 0) {
+		throttle_free(&t);
+		return -1;
+	}
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	t->mac = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_free(mac);
+	if (t->mac == NULL || !EVP_MAC_init(t->mac, key, sizeof key, params)) {
+		explicit_bzero(key, sizeof key);
+		conf_error_at(errors, cfg->path, 0, "throttle: HMAC-SHA256 unavailable");
+		throttle_free(&t);
+		return -1;
+	}
+	explicit_bzero(key, sizeof key);
+	if (strcmp(store, "memory") != 0 && redis_setup(t, s, cfg, store, errors) < 0) {
+		throttle_free(&t);
+		return -1;
+	}
+	if (t->user_max >= 5)
+		log_warnx("throttle: user_failures allows %u failures: Active Directory usually "
+			  "locks an account at 5", t->user_max);
+	*t_r = t;
+	return 0;
+}
+
+void throttle_free(struct throttle **tp)
+{
+	struct throttle *t = *tp;
+
+	if (t == NULL)
+		return;
+	thr_table_fini(&t->users);
+	thr_table_fini(&t->sources);
+	EVP_MAC_CTX_free(t->mac);  /* OpenSSL wipes the key schedule */
+	throttle_redis_free(&t->redis);
+	free(t);
+	*tp = NULL;
+}
+
+void throttle_set_clock(struct throttle *t, throttle_clock_fn *fn, void *ctx)
+{
+	t->clock = fn != NULL ? fn : thr_default_clock;
+	t->clock_ctx = ctx;
+}
