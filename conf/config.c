@@ -311,6 +311,52 @@ int64_t conf_get_int(const struct conf_section *s, const struct conf_key *keys,
 	return ret == 0 ? n : 0;
 }
 
+static int enum_choice(const char *const *choices, const char *v)
+{
+	for (int i = 0; v != NULL && choices != NULL && choices[i] != NULL; i++)
+		if (strcmp(choices[i], v) == 0)
+			return i;
+	return 0;  /* validated: only an absent default gets here */
+}
+
+void conf_bind(const struct conf_section *s, const struct conf_key *keys, void *obj)
+{
+	for (const struct conf_key *k = keys; k->name != NULL; k++) {
+		void *field = (char *)obj + k->at - 1;
+		const char *v;
+		char err[256];
+
+		if (k->at == 0)
+			continue;
+		v = conf_get(s, keys, k->name);
+		switch (k->type) {
+		case CONF_STRING:
+		case CONF_PATH:
+		case CONF_SECRET_FILE:
+			*(const char **)field = v;
+			break;
+		case CONF_BOOL:
+			*(bool *)field = conf_get_bool(s, keys, k->name);
+			break;
+		case CONF_UINT:
+			*(unsigned *)field = (unsigned)conf_get_int(s, keys, k->name);
+			break;
+		case CONF_DURATION:
+			*(int64_t *)field = conf_get_int(s, keys, k->name);
+			break;
+		case CONF_ENUM:
+			*(int *)field = enum_choice(k->choices, v);
+			break;
+		case CONF_CIDR_LIST:
+			if (v != NULL)
+				cidr_list_parse(v, field, err, sizeof err);
+			break;
+		case CONF_LISTEN:
+			break;
+		}
+	}
+}
+
 int conf_line(const struct conf_section *s, const char *key)
 {
 	const struct conf_entry *e = conf_find(s, key);

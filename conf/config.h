@@ -61,7 +61,23 @@ struct conf_key {
 	int64_t min, max;              /* CONF_UINT / CONF_DURATION bounds */
 	const char *const *choices;    /* CONF_ENUM: NULL-terminated */
 	const char *help;              /* one line, for docs and errors */
+	size_t at;                     /* CONF_AT(): the field conf_bind() fills;
+					  0: not bound (the owner reads it) */
 };
+
+/* The field of `type` that a key is bound to (FreeRADIUS's offsets). The
+ * field's C type follows the key's: CONF_STRING, CONF_PATH, CONF_SECRET_FILE
+ * -> const char * (into the section, or the static default; NULL when
+ * unset), CONF_BOOL -> bool, CONF_UINT -> unsigned, CONF_DURATION ->
+ * int64_t (ms), CONF_ENUM -> int (index into `choices`), CONF_CIDR_LIST ->
+ * struct cidr_list (the owner clears it). CONF_LISTEN is never bound. */
+#define CONF_AT(type, field) (offsetof(type, field) + 1)
+
+struct conf_section;
+/* Fill every bound field of `obj` from the section `s` (NULL: every
+ * default): the values conf_get() would give, read once. Values the
+ * validator refused are reported there; here they are left unset. */
+void conf_bind(const struct conf_section *s, const struct conf_key *keys, void *obj);
 
 /* Raw sections. */
 
@@ -131,22 +147,25 @@ struct route_rule {
 	int line;
 };
 
+/* Strings point into the configuration's sections (or are static
+ * defaults): they live as long as the struct dagate_config. */
 struct server_config {
 	struct listen_addr *listen; size_t listen_count;
-	char *tls_cert, *tls_key;   /* both or neither */
+	const char *tls_cert, *tls_key; /* both or neither */
 	int tls_min;                /* 12 or 13 */
-	char *path;                 /* "/Sso.asmx" */
-	char *public_url;           /* may be NULL: derived from the first listener */
+	const char *path;           /* "/Sso.asmx" */
+	const char *public_url;     /* may be NULL: derived from the first listener */
 	struct cidr_list allow;
-	char *allow_file;           /* NULL or a file of CIDRs, one per line */
+	const char *allow_file;     /* NULL or a file of CIDRs, one per line */
 	struct cidr_list trusted_proxies;
 	int64_t deadline_ms;        /* <= 9000 */
-	size_t max_body;
+	unsigned max_body;
 	unsigned max_connections;
 	unsigned max_connections_per_ip;
 	unsigned workers;           /* provider worker threads */
 	unsigned queue;             /* waiting requests before shedding */
-	char *user;                 /* NULL: no privilege drop */
+	const char *user;           /* NULL: no privilege drop */
+	int tls_min_choice;         /* index into the tls_min choices */
 };
 
 struct admin_config {

@@ -28,35 +28,49 @@ static const struct conf_key server_keys[] = {
 	{ "listen", CONF_LISTEN, CONF_REPEATABLE, "127.0.0.1:8080", 0, 0, NULL,
 	  "address:port to serve Salesforce on; repeatable, [::1]:8443 for IPv6" },
 	{ "tls_cert", CONF_PATH, 0, NULL, 0, 0, NULL,
-	  "PEM certificate chain; with tls_key the listener speaks HTTPS only" },
+	  "PEM certificate chain; with tls_key the listener speaks HTTPS only",
+	  CONF_AT(struct server_config, tls_cert) },
 	{ "tls_key", CONF_SECRET_FILE, 0, NULL, 0, 0, NULL,
-	  "PEM private key (chmod 600)" },
+	  "PEM private key (chmod 600)",
+	  CONF_AT(struct server_config, tls_key) },
 	{ "tls_min", CONF_ENUM, 0, "1.2", 0, 0, tls_versions,
-	  "lowest TLS version accepted" },
+	  "lowest TLS version accepted",
+	  CONF_AT(struct server_config, tls_min_choice) },
 	{ "path", CONF_STRING, 0, "/Sso.asmx", 0, 0, NULL,
-	  "path of the Delegated Gateway URL" },
+	  "path of the Delegated Gateway URL",
+	  CONF_AT(struct server_config, path) },
 	{ "public_url", CONF_STRING, 0, NULL, 0, 0, NULL,
-	  "address the served WSDL advertises" },
+	  "address the served WSDL advertises",
+	  CONF_AT(struct server_config, public_url) },
 	{ "allow", CONF_CIDR_LIST, 0, "0.0.0.0/0, ::/0", 0, 0, NULL,
 	  "who may call Authenticate" },
 	{ "allow_file", CONF_PATH, 0, NULL, 0, 0, NULL,
-	  "file of CIDRs, one per line, added to allow (replaces its default)" },
+	  "file of CIDRs, one per line, added to allow (replaces its default)",
+	  CONF_AT(struct server_config, allow_file) },
 	{ "trusted_proxies", CONF_CIDR_LIST, CONF_EMPTY_OK, NULL, 0, 0, NULL,
-	  "peers whose X-Forwarded-For is believed" },
+	  "peers whose X-Forwarded-For is believed",
+	  CONF_AT(struct server_config, trusted_proxies) },
 	{ "deadline", CONF_DURATION, 0, "5s", 100, 9000, NULL,
-	  "every answer leaves within this (Salesforce gives up at 10s)" },
+	  "every answer leaves within this (Salesforce gives up at 10s)",
+	  CONF_AT(struct server_config, deadline_ms) },
 	{ "max_body", CONF_UINT, 0, "16384", 1024, 1048576, NULL,
-	  "largest request body; larger gets 413 before it is read" },
+	  "largest request body; larger gets 413 before it is read",
+	  CONF_AT(struct server_config, max_body) },
 	{ "max_connections", CONF_UINT, 0, "1024", 1, 1048576, NULL,
-	  "open client connections at once" },
+	  "open client connections at once",
+	  CONF_AT(struct server_config, max_connections) },
 	{ "max_connections_per_ip", CONF_UINT, 0, "64", 1, 1048576, NULL,
-	  "open client connections at once from one peer address" },
+	  "open client connections at once from one peer address",
+	  CONF_AT(struct server_config, max_connections_per_ip) },
 	{ "workers", CONF_UINT, 0, "16", 1, 1024, NULL,
-	  "threads that run providers" },
+	  "threads that run providers",
+	  CONF_AT(struct server_config, workers) },
 	{ "queue", CONF_UINT, 0, "256", 1, 65536, NULL,
-	  "requests waiting for a worker before load is shed" },
+	  "requests waiting for a worker before load is shed",
+	  CONF_AT(struct server_config, queue) },
 	{ "user", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
-	  "drop to this user after binding (when started as root)" },
+	  "drop to this user after binding (when started as root)",
+	  CONF_AT(struct server_config, user) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -64,22 +78,27 @@ static const struct conf_key admin_keys[] = {
 	{ "listen", CONF_LISTEN, CONF_REPEATABLE | CONF_REQUIRED, NULL, 0, 0, NULL,
 	  "address:port of the token API, /healthz and /metrics" },
 	{ "allow", CONF_CIDR_LIST, 0, "127.0.0.0/8, ::1", 0, 0, NULL,
-	  "who may use the admin listener" },
+	  "who may use the admin listener",
+	  CONF_AT(struct admin_config, allow) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
 static const struct conf_key log_keys[] = {
-	{ "level", CONF_ENUM, 0, "info", 0, 0, log_levels, "least severe level logged" },
+	{ "level", CONF_ENUM, 0, "info", 0, 0, log_levels, "least severe level logged",
+	  CONF_AT(struct log_config, level) },
 	{ "format", CONF_ENUM, 0, "text", 0, 0, log_formats,
-	  "text (key=value) or json" },
+	  "text (key=value) or json",
+	  CONF_AT(struct log_config, format) },
 	{ "audit", CONF_PATH, 0, "-", 0, 0, NULL,
-	  "\"-\" for stderr, or a file reopened on SIGHUP" },
+	  "\"-\" for stderr, or a file reopened on SIGHUP",
+	  CONF_AT(struct log_config, audit) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
 static const struct conf_key map_keys[] = {
 	{ "lowercase", CONF_BOOL, 0, "yes", 0, 0, NULL,
-	  "lowercase the username before routing" },
+	  "lowercase the username before routing",
+	  CONF_AT(struct usermap_config, lowercase) },
 	{ "strip_suffix", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
 	  "suffixes (each starting with '.') removed from the end of the username" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
@@ -218,64 +237,40 @@ static void build_server(struct load *ld, const struct conf_section *s)
 {
 	struct server_config *sv = &ld->cfg->server;
 	const char *path = ld->cfg->path;
-	const char *cert = conf_get(s, server_keys, "tls_cert");
-	const char *key = conf_get(s, server_keys, "tls_key");
-	const char *url = conf_get(s, server_keys, "public_url");
-	const char *allow_file = conf_get(s, server_keys, "allow_file");
-	const char *v;
 
+	conf_bind(s, server_keys, sv);
 	add_listeners(ld, s, server_keys, &sv->listen, &sv->listen_count);
-	if ((cert == NULL) != (key == NULL))
+	if ((sv->tls_cert == NULL) != (sv->tls_key == NULL))
 		conf_error_at(ld->errors, path,
-			      conf_line(s, cert != NULL ? "tls_cert" : "tls_key"),
+			      conf_line(s, sv->tls_cert != NULL ? "tls_cert" : "tls_key"),
 			      "'tls_cert' and 'tls_key' go together: give both "
 			      "or neither");
-	if (cert != NULL && access(cert, R_OK) < 0)
+	if (sv->tls_cert != NULL && access(sv->tls_cert, R_OK) < 0)
 		conf_error_at(ld->errors, path, conf_line(s, "tls_cert"),
-			      "cannot read tls_cert %s: %s", cert, strerror(errno));
-	sv->tls_cert = xstrdup(ld, cert, 0);
-	sv->tls_key = xstrdup(ld, key, 0);
-	sv->tls_min = strcmp(conf_get(s, server_keys, "tls_min"), "1.3") == 0
-		      ? 13 : 12;
-
-	v = conf_get(s, server_keys, "path");
-	if (v[0] != '/')
+			      "cannot read tls_cert %s: %s", sv->tls_cert, strerror(errno));
+	sv->tls_min = sv->tls_min_choice == 1 ? 13 : 12;
+	if (sv->path[0] != '/')
 		conf_error_at(ld->errors, path, conf_line(s, "path"),
 			      "'path' must start with '/'");
-	sv->path = xstrdup(ld, v, 0);
-	if (url != NULL && strncmp(url, "http://", 7) != 0 &&
-	    strncmp(url, "https://", 8) != 0)
+	if (sv->public_url != NULL && strncmp(sv->public_url, "http://", 7) != 0 &&
+	    strncmp(sv->public_url, "https://", 8) != 0)
 		conf_error_at(ld->errors, path, conf_line(s, "public_url"),
 			      "'public_url' must start with http:// or https://");
-	sv->public_url = xstrdup(ld, url, 0);
 
 	/* allow_file replaces allow's default; both given: the union */
-	if (allow_file == NULL || conf_find(s, "allow") != NULL)
+	if (sv->allow_file == NULL || conf_find(s, "allow") != NULL)
 		parse_cidrs(conf_get(s, server_keys, "allow"), &sv->allow);
-	if (allow_file != NULL) {
+	if (sv->allow_file != NULL) {
 		char err[512];
 
-		if (access(allow_file, R_OK) < 0)
+		if (access(sv->allow_file, R_OK) < 0)
 			conf_error_at(ld->errors, path, conf_line(s, "allow_file"),
-				      "cannot read allow_file %s: %s", allow_file,
+				      "cannot read allow_file %s: %s", sv->allow_file,
 				      strerror(errno));
-		else if (cidr_list_load_file(allow_file, &sv->allow, err,
+		else if (cidr_list_load_file(sv->allow_file, &sv->allow, err,
 					     sizeof err) < 0)
 			conf_error_add(ld->errors, err);
-		sv->allow_file = xstrdup(ld, allow_file, 0);
 	}
-	parse_cidrs(conf_get(s, server_keys, "trusted_proxies"),
-		    &sv->trusted_proxies);
-
-	sv->deadline_ms = conf_get_int(s, server_keys, "deadline");
-	sv->max_body = (size_t)conf_get_int(s, server_keys, "max_body");
-	sv->max_connections = (unsigned)conf_get_int(s, server_keys,
-						     "max_connections");
-	sv->max_connections_per_ip = (unsigned)conf_get_int(s, server_keys,
-							    "max_connections_per_ip");
-	sv->workers = (unsigned)conf_get_int(s, server_keys, "workers");
-	sv->queue = (unsigned)conf_get_int(s, server_keys, "queue");
-	sv->user = xstrdup(ld, conf_get(s, server_keys, "user"), 0);
 }
 
 static void build_admin(struct load *ld, const struct conf_section *s)
@@ -285,28 +280,16 @@ static void build_admin(struct load *ld, const struct conf_section *s)
 	if (s == NULL)
 		return;  /* no [admin]: no admin listener */
 	add_listeners(ld, s, admin_keys, &ad->listen, &ad->listen_count);
-	parse_cidrs(conf_get(s, admin_keys, "allow"), &ad->allow);
-}
-
-static int enum_index(const char *const *choices, const char *v)
-{
-	for (int i = 0; v != NULL && choices[i] != NULL; i++)
-		if (strcmp(choices[i], v) == 0)
-			return i;
-	return -1;
+	conf_bind(s, admin_keys, ad);
 }
 
 static void build_log(struct load *ld, const struct conf_section *s)
 {
 	struct log_config *lg = &ld->cfg->log;
-	const char *audit = conf_get(s, log_keys, "audit");
-	int level = enum_index(log_levels, conf_get(s, log_keys, "level"));
 
-	lg->level = level < 0 ? LOG_LEVEL_INFO : (enum log_level)level;
-	lg->format = enum_index(log_formats, conf_get(s, log_keys, "format")) == 1
-		     ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
-	if (strcmp(audit, "-") != 0) {
-		char *copy = strdup(audit);
+	conf_bind(s, log_keys, lg);
+	if (strcmp(lg->audit, "-") != 0) {
+		char *copy = strdup(lg->audit);
 		struct stat st;
 
 		if (copy != NULL) {
@@ -316,11 +299,10 @@ static void build_log(struct load *ld, const struct conf_section *s)
 				conf_error_at(ld->errors, ld->cfg->path,
 					      conf_line(s, "audit"),
 					      "directory %s of audit log %s does "
-					      "not exist", dir, audit);
+					      "not exist", dir, lg->audit);
 		}
 		free(copy);
 	}
-	lg->audit = xstrdup(ld, audit, 0);
 }
 
 static void build_map(struct load *ld, const struct conf_section *s)
@@ -328,7 +310,7 @@ static void build_map(struct load *ld, const struct conf_section *s)
 	struct usermap_config *mp = &ld->cfg->map;
 	const char *suffixes = conf_get(s, map_keys, "strip_suffix");
 
-	mp->lowercase = conf_get_bool(s, map_keys, "lowercase");
+	conf_bind(s, map_keys, mp);
 	mp->strip_suffix = conf_split_list(suffixes != NULL ? suffixes : "");
 	if (mp->strip_suffix == NULL) {
 		conf_error_at(ld->errors, ld->cfg->path, 0, "out of memory");
@@ -497,17 +479,10 @@ void config_free(struct dagate_config **cfgp)
 	if (cfg == NULL)
 		return;
 	free_listen(&cfg->server.listen, &cfg->server.listen_count);
-	free(cfg->server.tls_cert);
-	free(cfg->server.tls_key);
-	free(cfg->server.path);
-	free(cfg->server.public_url);
 	cidr_list_clear(&cfg->server.allow);
-	free(cfg->server.allow_file);
 	cidr_list_clear(&cfg->server.trusted_proxies);
-	free(cfg->server.user);
 	free_listen(&cfg->admin.listen, &cfg->admin.listen_count);
 	cidr_list_clear(&cfg->admin.allow);
-	free(cfg->log.audit);
 	conf_strv_free(&cfg->map.strip_suffix);
 	for (size_t i = 0; i < cfg->route_count; i++) {
 		free(cfg->routes[i].pattern);

@@ -18,21 +18,33 @@
 #include "redis_conn.h"
 #include "store.h"
 
+/* [tokens] as configured (strings point into the section). */
+struct tokens_conf {
+	const char *store, *key_file, *password_file, *ca_file;
+	int64_t ttl_ms, max_ttl_ms, timeout_ms;
+};
+
 static const struct conf_key tokens_keys[] = {
 	{ "store", CONF_STRING, 0, "lmdb:./var/tokens", 0, 0, NULL,
-	  "lmdb:DIR, or redis[s]://[USER@]HOST[:PORT][/DB] for several instances" },
+	  "lmdb:DIR, or redis[s]://[USER@]HOST[:PORT][/DB] for several instances",
+	  CONF_AT(struct tokens_conf, store) },
 	{ "key_file", CONF_PATH, 0, "./var/token.key", 0, 0, NULL,
-	  "HMAC key (64 hex digits), created 0600 if absent; the same on every instance of one Redis" },
+	  "HMAC key (64 hex digits), created 0600 if absent; the same on every instance of one Redis",
+	  CONF_AT(struct tokens_conf, key_file) },
 	{ "ttl", CONF_DURATION, 0, "5m", TOKEN_TTL_MIN_MS, TOKEN_TTL_MAX_MS, NULL,
-	  "default token lifetime" },
+	  "default token lifetime", CONF_AT(struct tokens_conf, ttl_ms) },
 	{ "max_ttl", CONF_DURATION, 0, "1h", TOKEN_TTL_MIN_MS, TOKEN_TTL_MAX_MS, NULL,
-	  "longest lifetime a requester may ask for (never above 24h)" },
+	  "longest lifetime a requester may ask for (never above 24h)",
+	  CONF_AT(struct tokens_conf, max_ttl_ms) },
 	{ "timeout", CONF_DURATION, 0, "1s", 10, 9000, NULL,
-	  "longest a store operation may take (also bounded by the request deadline)" },
+	  "longest a store operation may take (also bounded by the request deadline)",
+	  CONF_AT(struct tokens_conf, timeout_ms) },
 	{ "password_file", CONF_SECRET_FILE, 0, NULL, 0, 0, NULL,
-	  "Redis AUTH password (the URL's USER@ names the ACL user)" },
+	  "Redis AUTH password (the URL's USER@ names the ACL user)",
+	  CONF_AT(struct tokens_conf, password_file) },
 	{ "ca_file", CONF_PATH, 0, NULL, 0, 0, NULL,
-	  "CA certificates for rediss:// (default: the system's)" },
+	  "CA certificates for rediss:// (default: the system's)",
+	  CONF_AT(struct tokens_conf, ca_file) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -180,9 +192,12 @@ static int tokens_check(const struct dagate_config *cfg, const struct conf_secti
 	}
 	if (errors->count != before)
 		return -1;
-	if (!token_store_spec_valid(conf_get(t, tokens_keys, "store"), &err))
+	struct tokens_conf tc;
+
+	conf_bind(t, tokens_keys, &tc);
+	if (!token_store_spec_valid(tc.store, &err))
 		conf_error_at(errors, t->file, conf_line(t, "store"), "%s", err);
-	if (conf_get_int(t, tokens_keys, "ttl") > conf_get_int(t, tokens_keys, "max_ttl"))
+	if (tc.ttl_ms > tc.max_ttl_ms)
 		conf_error_at(errors, t->file, conf_line(t, "ttl"),
 			      "'ttl' must not exceed 'max_ttl'");
 	return errors->count == before ? 0 : -1;
@@ -208,14 +223,15 @@ int token_config_validate(const struct dagate_config *cfg, struct conf_errors *e
 void token_redis_share(const struct dagate_config *cfg, struct token_redis_share *out)
 {
 	const struct conf_section *t = tokens_section(cfg);
-	const char *store = conf_get(t, tokens_keys, "store");
+	struct tokens_conf tc;
 
+	conf_bind(t, tokens_keys, &tc);
 	memset(out, 0, sizeof *out);
-	if (t == NULL || !redis_is_url(store))
+	if (t == NULL || !redis_is_url(tc.store))
 		return;
-	out->url = store;
-	out->password_file = conf_get(t, tokens_keys, "password_file");
-	out->ca_file = conf_get(t, tokens_keys, "ca_file");
+	out->url = tc.store;
+	out->password_file = tc.password_file;
+	out->ca_file = tc.ca_file;
 	out->file = t->file;
 	out->store_line = conf_line(t, "store");
 	out->password_line = conf_line(t, "password_file");
@@ -225,7 +241,8 @@ int token_derive_key(const struct dagate_config *cfg, const char *label,
 		     uint8_t out[TOKEN_KEY_LEN], struct conf_errors *errors)
 {
 	const struct conf_section *t = tokens_section(cfg);
-	const char *path = conf_get(t, tokens_keys, "key_file"), *err = NULL;
+	const char *err = NULL;
+	struct tokens_conf tc;
 	uint8_t key[TOKEN_KEY_LEN];
 	bool ok;
 
@@ -233,9 +250,10 @@ int token_derive_key(const struct dagate_config *cfg, const char *label,
 		conf_error_at(errors, cfg->path, 0, "no [tokens] section to derive a key from");
 		return -1;
 	}
-	if (token_key_load(path, true, key, &err) < 0) {
+	conf_bind(t, tokens_keys, &tc);
+	if (token_key_load(tc.key_file, true, key, &err) < 0) {
 		conf_error_at(errors, t->file, conf_line(t, "key_file"), "key_file %s: %s",
-			      path, err);
+			      tc.key_file, err);
 		return -1;
 	}
 	ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, sizeof key,
@@ -270,22 +288,24 @@ int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *err
 	struct token_store_options opt = { 0 };
 	char *password = NULL;
 	size_t password_len = 0, before = errors->count;
-	const char *err = NULL, *path;
+	const char *err = NULL;
+	struct tokens_conf tc;
 
 	*issuer_r = NULL;
 	if (token_config_validate(cfg, errors) > 0)
 		return -1;
 	if (t == NULL)
 		return 0;
+	conf_bind(t, tokens_keys, &tc);
 	if ((ti = calloc(1, sizeof *ti)) == NULL) {
 		conf_error_at(errors, t->file, t->line, "out of memory");
 		token_issuer_free(&ti);
 		return -1;
 	}
 	ti->clock = token_wall_ms;
-	ti->ttl_ms = conf_get_int(t, tokens_keys, "ttl");
-	ti->max_ttl_ms = conf_get_int(t, tokens_keys, "max_ttl");
-	ti->timeout_ms = conf_get_int(t, tokens_keys, "timeout");
+	ti->ttl_ms = tc.ttl_ms;
+	ti->max_ttl_ms = tc.max_ttl_ms;
+	ti->timeout_ms = tc.timeout_ms;
 	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
 		if (strcmp(s->kind, "requester") == 0)
 			ti->requester_count++;
@@ -299,20 +319,17 @@ int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *err
 	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
 		if (strcmp(s->kind, "requester") == 0)
 			requester_load(s, errors, &ti->requesters[ti->requester_count++]);
-	path = conf_get(t, tokens_keys, "key_file");
-	if (errors->count == before && token_key_load(path, true, ti->key, &err) < 0)
+	if (errors->count == before && token_key_load(tc.key_file, true, ti->key, &err) < 0)
 		conf_error_at(errors, t->file, conf_line(t, "key_file"), "key_file %s: %s",
-			      path, err);
-	path = conf_get(t, tokens_keys, "password_file");
-	if (errors->count == before && path != NULL &&
-	    config_read_secret_file(path, &password, &password_len, &err) < 0)
+			      tc.key_file, err);
+	if (errors->count == before && tc.password_file != NULL &&
+	    config_read_secret_file(tc.password_file, &password, &password_len, &err) < 0)
 		conf_error_at(errors, t->file, conf_line(t, "password_file"), "%s", err);
 	opt.timeout_ms = ti->timeout_ms;
 	opt.password = password;
-	opt.ca_file = conf_get(t, tokens_keys, "ca_file");
-	path = conf_get(t, tokens_keys, "store");
-	if (errors->count == before && token_store_open(path, &opt, &ti->store, &err) < 0)
-		conf_error_at(errors, t->file, conf_line(t, "store"), "store %s: %s", path, err);
+	opt.ca_file = tc.ca_file;
+	if (errors->count == before && token_store_open(tc.store, &opt, &ti->store, &err) < 0)
+		conf_error_at(errors, t->file, conf_line(t, "store"), "store %s: %s", tc.store, err);
 	if (password != NULL) {
 		explicit_bzero(password, password_len);
 		free(password);

@@ -28,7 +28,7 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBU
 struct log_config {
 	enum log_level level;
 	enum log_format format;
-	char *audit;                /* "-" or a path */
+	const char *audit;          /* "-" or a path */
 };
 
 int log_setup(const struct log_config *cfg, const char **error_r);
