@@ -20,25 +20,42 @@
 static const char *const store_help =
 	"memory (per instance), tokens (the [tokens] Redis store) or redis[s]://[USER@]HOST[:PORT][/DB]";
 
+/* [throttle] as configured (strings point into the section). */
+struct throttle_conf {
+	const char *user_failures, *source_failures, *store;
+	const char *key_file, *password_file, *ca_file;
+	int64_t repeat_ms, timeout_ms;
+	unsigned max_tracked;
+};
+
 static const struct conf_key throttle_keys[] = {
 	{ "user_failures", CONF_STRING, 0, "4/15m", 0, 0, NULL,
-	  "failures per mapped user, N/DURATION or off; keep N below the directory's lockout threshold" },
+	  "failures per mapped user, N/DURATION or off; keep N below the directory's lockout threshold",
+	  CONF_AT(struct throttle_conf, user_failures) },
 	{ "source_failures", CONF_STRING, 0, "30/15m", 0, 0, NULL,
-	  "failures per sourceIp (an IPv6 address counts as its /64), N/DURATION or off" },
+	  "failures per sourceIp (an IPv6 address counts as its /64), N/DURATION or off",
+	  CONF_AT(struct throttle_conf, source_failures) },
 	{ "repeat_window", CONF_DURATION, 0, "5m", 0, THR_WINDOW_MAX_MS, NULL,
-	  "the same failing user+password within this is refused without a backend (0s = off)" },
+	  "the same failing user+password within this is refused without a backend (0s = off)",
+	  CONF_AT(struct throttle_conf, repeat_ms) },
 	{ "store", CONF_STRING, 0, "memory", 0, 0, NULL,
-	  "memory (per instance), tokens (the [tokens] Redis store) or redis[s]://..." },
+	  "memory (per instance), tokens (the [tokens] Redis store) or redis[s]://...",
+	  CONF_AT(struct throttle_conf, store) },
 	{ "key_file", CONF_PATH, 0, NULL, 0, 0, NULL,
-	  "with a redis URL: HMAC key (64 hex digits), created 0600 if absent; the same on every instance" },
+	  "with a redis URL: HMAC key (64 hex digits), created 0600 if absent; the same on every instance",
+	  CONF_AT(struct throttle_conf, key_file) },
 	{ "password_file", CONF_SECRET_FILE, 0, NULL, 0, 0, NULL,
-	  "with a redis URL: Redis AUTH password" },
+	  "with a redis URL: Redis AUTH password",
+	  CONF_AT(struct throttle_conf, password_file) },
 	{ "ca_file", CONF_PATH, 0, NULL, 0, 0, NULL,
-	  "with a rediss URL: CA certificates (default: the system's)" },
+	  "with a rediss URL: CA certificates (default: the system's)",
+	  CONF_AT(struct throttle_conf, ca_file) },
 	{ "timeout", CONF_DURATION, 0, "250ms", 10, 9000, NULL,
-	  "longest a Redis call may take before the per-instance state answers" },
+	  "longest a Redis call may take before the per-instance state answers",
+	  CONF_AT(struct throttle_conf, timeout_ms) },
 	{ "max_tracked", CONF_UINT, 0, "100000", 64, 10000000, NULL,
-	  "users (and as many sourceIps) tracked per instance; the least recent go first" },
+	  "users (and as many sourceIps) tracked per instance; the least recent go first",
+	  CONF_AT(struct throttle_conf, max_tracked) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 static const struct conf_key *const throttle_tables[] = { throttle_keys, NULL };
@@ -83,6 +100,7 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 	const struct conf_section *s = section_find(cfg, "throttle");
 	size_t before = errors->count;
 	const char *store, *err = NULL;
+	struct throttle_conf tc;
 	unsigned n;
 	int64_t w;
 
@@ -97,13 +115,16 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 				      "[throttle] given twice (first at line %d)", s->line);
 	if (errors->count != before)
 		return (int)(errors->count - before);
-	for (const char *const *k = (const char *const[]){ "user_failures", "source_failures", NULL };
-	     *k != NULL; k++)
-		if (throttle_parse_budget(conf_get(s, throttle_keys, *k), &n, &w) < 0)
-			conf_error_at(errors, s->file, conf_line(s, *k),
+	conf_bind(s, throttle_keys, &tc);
+	const struct { const char *key, *value; } budgets[] = {
+		{ "user_failures", tc.user_failures }, { "source_failures", tc.source_failures },
+	};
+	for (size_t i = 0; i < sizeof budgets / sizeof budgets[0]; i++)
+		if (throttle_parse_budget(budgets[i].value, &n, &w) < 0)
+			conf_error_at(errors, s->file, conf_line(s, budgets[i].key),
 				      "'%s' must be N/DURATION (e.g. 4/15m; N 1..%d, DURATION 1s..24h) or off",
-				      *k, THR_BUDGET_COUNT_MAX);
-	store = conf_get(s, throttle_keys, "store");
+				      budgets[i].key, THR_BUDGET_COUNT_MAX);
+	store = tc.store;
 	if (strcmp(store, "tokens") == 0) {
 		struct token_redis_share share;
 
@@ -117,7 +138,7 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 		if (throttle_redis_create(store, NULL, NULL, 1000, &r, &err) < 0)
 			conf_error_at(errors, s->file, conf_line(s, "store"), "store %s: %s", store, err);
 		throttle_redis_free(&r);
-		if (conf_find(s, "key_file") == NULL)
+		if (tc.key_file == NULL)
 			conf_error_at(errors, s->file, conf_line(s, "store"),
 				      "store = %s needs key_file (the same file on every instance), "
 				      "or use store = tokens", store);
@@ -137,11 +158,12 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 /* The key: random per process (memory), [throttle] key_file (redis URL),
  * or derived from [tokens] key_file (tokens). */
 static int key_setup(const struct conf_section *s, const struct dagate_config *cfg,
-		     const char *store, uint8_t key[TOKEN_KEY_LEN], struct conf_errors *errors)
+		     const struct throttle_conf *tc, uint8_t key[TOKEN_KEY_LEN],
+		     struct conf_errors *errors)
 {
-	const char *err = NULL, *path;
+	const char *err = NULL;
 
-	if (s == NULL || strcmp(store, "memory") == 0) {
+	if (s == NULL || strcmp(tc->store, "memory") == 0) {
 		if (RAND_priv_bytes(key, TOKEN_KEY_LEN) != 1) {
 			conf_error_at(errors, s != NULL ? s->file : cfg->path, s != NULL ? s->line : 0,
 				      "throttle: no randomness for the key");
@@ -149,10 +171,10 @@ static int key_setup(const struct conf_section *s, const struct dagate_config *c
 		}
 		return 0;
 	}
-	if (redis_is_url(store)) {
-		path = conf_get(s, throttle_keys, "key_file");
-		if (token_key_load(path, true, key, &err) < 0) {
-			conf_error_at(errors, s->file, conf_line(s, "key_file"), "key_file %s: %s", path, err);
+	if (redis_is_url(tc->store)) {
+		if (token_key_load(tc->key_file, true, key, &err) < 0) {
+			conf_error_at(errors, s->file, conf_line(s, "key_file"), "key_file %s: %s",
+				      tc->key_file, err);
 			return -1;
 		}
 		return 0;
@@ -161,13 +183,12 @@ static int key_setup(const struct conf_section *s, const struct dagate_config *c
 }
 
 static int redis_setup(struct throttle *t, const struct conf_section *s,
-		       const struct dagate_config *cfg, const char *store,
+		       const struct dagate_config *cfg, const struct throttle_conf *tc,
 		       struct conf_errors *errors)
 {
 	struct token_redis_share from = {
-		.url = store, .file = s->file,
-		.password_file = conf_get(s, throttle_keys, "password_file"),
-		.ca_file = conf_get(s, throttle_keys, "ca_file"),
+		.url = tc->store, .file = s->file,
+		.password_file = tc->password_file, .ca_file = tc->ca_file,
 		.store_line = conf_line(s, "store"), .password_line = conf_line(s, "password_file"),
 	};
 	const char *err = NULL;
@@ -175,7 +196,7 @@ static int redis_setup(struct throttle *t, const struct conf_section *s,
 	size_t password_len = 0;
 	int ret;
 
-	if (strcmp(store, "tokens") == 0)
+	if (strcmp(tc->store, "tokens") == 0)
 		token_redis_share(cfg, &from);
 	if (from.password_file != NULL &&
 	    config_read_secret_file(from.password_file, &password, &password_len, &err) < 0) {
@@ -183,7 +204,7 @@ static int redis_setup(struct throttle *t, const struct conf_section *s,
 		return -1;
 	}
 	ret = throttle_redis_create(from.url, password, from.ca_file,
-				    conf_get_int(s, throttle_keys, "timeout"), &t->redis, &err);
+				    tc->timeout_ms, &t->redis, &err);
 	if (ret < 0)
 		conf_error_at(errors, from.file, from.store_line, "store %s: %s", from.url, err);
 	if (password != NULL) {
@@ -204,10 +225,9 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 	const struct conf_section *s = section_find(cfg, "throttle");
 	struct throttle *t;
 	uint8_t key[TOKEN_KEY_LEN];
-	const char *store;
+	struct throttle_conf tc;
 	EVP_MAC *mac;
 	OSSL_PARAM params[2];
-	int64_t max;
 
 	*t_r = NULL;
 	if (throttle_config_validate(cfg, errors) > 0)
@@ -216,22 +236,18 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 		conf_error_at(errors, cfg->path, 0, "out of memory");
 		return -1;
 	}
-	/* conf_get on a NULL section gives the defaults. */
-	throttle_parse_budget(conf_get(s, throttle_keys, "user_failures"), &t->user_max,
-			      &t->user_window_ms);
-	throttle_parse_budget(conf_get(s, throttle_keys, "source_failures"), &t->source_max,
-			      &t->source_window_ms);
-	t->repeat_ms = conf_get_int(s, throttle_keys, "repeat_window");
-	max = conf_get_int(s, throttle_keys, "max_tracked");
-	store = conf_get(s, throttle_keys, "store");
+	conf_bind(s, throttle_keys, &tc);   /* no section: the defaults */
+	throttle_parse_budget(tc.user_failures, &t->user_max, &t->user_window_ms);
+	throttle_parse_budget(tc.source_failures, &t->source_max, &t->source_window_ms);
+	t->repeat_ms = tc.repeat_ms;
 	t->clock = thr_default_clock;
-	if (thr_table_init(&t->users, (uint32_t)max, true) < 0 ||
-	    thr_table_init(&t->sources, (uint32_t)max, false) < 0) {
+	if (thr_table_init(&t->users, tc.max_tracked, true) < 0 ||
+	    thr_table_init(&t->sources, tc.max_tracked, false) < 0) {
 		conf_error_at(errors, cfg->path, 0, "throttle: out of memory");
 		throttle_free(&t);
 		return -1;
 	}
-	if (key_setup(s, cfg, store, key, errors) < 0) {
+	if (key_setup(s, cfg, &tc, key, errors) < 0) {
 		throttle_free(&t);
 		return -1;
 	}
@@ -247,7 +263,7 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 		return -1;
 	}
 	explicit_bzero(key, sizeof key);
-	if (strcmp(store, "memory") != 0 && redis_setup(t, s, cfg, store, errors) < 0) {
+	if (strcmp(tc.store, "memory") != 0 && redis_setup(t, s, cfg, &tc, errors) < 0) {
 		throttle_free(&t);
 		return -1;
 	}
