@@ -55,7 +55,7 @@ struct audit_record {
 	const char *source_ip;   /* as Salesforce reported it (escaped here) */
 	const char *peer;        /* TCP peer */
 	const char *provider;    /* "-" when none was asked */
-	const char *outcome;     /* ok, reject, unknown_user, locked, ... */
+	const char *outcome;     /* outcome_name(): ok, reject, unknown_user, ... */
 	const char *detail;      /* optional refinement, or NULL */
 	const char *answer;      /* "true", "false", "fault" */
 	int64_t elapsed_ms;

@@ -27,7 +27,8 @@ void app_print_errors(const struct conf_errors *errors)
 		fprintf(stderr, "%s\n", errors->lines[i]);
 }
 
-int app_build(struct app *app, struct dagate_config *cfg, struct conf_errors *errors)
+int app_build(struct app *app, struct dagate_config *cfg, struct token_issuer *tokens,
+	      struct throttle *throttle, struct conf_errors *errors)
 {
 	memset(app, 0, sizeof *app);
 	app->cfg = cfg;
@@ -36,7 +37,7 @@ int app_build(struct app *app, struct dagate_config *cfg, struct conf_errors *er
 	log_set_level(cfg->log.level);
 	log_set_format(cfg->log.format);
 	if (provider_set_create(cfg, errors, &app->providers) < 0 ||
-	    router_create(cfg, app->providers, errors, &app->router) < 0) {
+	    router_create(cfg, app->providers, tokens, throttle, errors, &app->router) < 0) {
 		app_free(app);
 		return -1;
 	}
@@ -51,7 +52,7 @@ int app_load(const char *config_path, struct app *app)
 
 	memset(app, 0, sizeof *app);
 	if (app_config_load(config_path, &cfg, &errors) < 0 ||
-	    app_build(app, cfg, &errors) < 0) {
+	    app_build(app, cfg, NULL, NULL, &errors) < 0) {
 		app_print_errors(&errors);
 		ret = -1;
 	}

@@ -95,7 +95,7 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 		config_free(&cfg);
 		return NULL;
 	}
-	if (app_build(&g->app, cfg, errors) < 0)
+	if (app_build(&g->app, cfg, ds->tokens, ds->throttle, errors) < 0)
 		goto fail;    /* app_build freed cfg */
 	if (listeners_update(&ds->listeners, cfg, &error) < 0) {
 		conf_error_at(errors, cfg->path, cfg->server.listen[0].line,
@@ -123,8 +123,6 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 			      cfg->server.workers);
 		goto fail;
 	}
-	router_set_tokens(g->app.router, ds->tokens);
-	router_set_throttle(g->app.router, ds->throttle);
 	g->svc = (struct http_services){
 		.cfg = cfg, .router = g->app.router, .workers = g->workers,
 		.tokens = ds->tokens, .throttle = ds->throttle, .listeners = &ds->listeners, .tls = &g->tls,

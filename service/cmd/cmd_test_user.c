@@ -32,6 +32,8 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	struct auth_trace trace = { print_step, NULL };
 	struct conf_errors errors = { 0 };
 	struct token_issuer *tokens = NULL;
+	struct dagate_config *cfg = NULL;
+	struct router_plan plan;
 	struct decision d;
 	struct app app;
 	ssize_t len;
@@ -58,21 +60,27 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "test-user: %s\n", error);
 		return 2;
 	}
-	if (app_load(config_path, &app) < 0)
-		return 2;
-	if (token_issuer_create(app.cfg, &errors, &tokens) < 0) {
+	memset(&app, 0, sizeof app);
+	if (app_config_load(config_path, &cfg, &errors) < 0 ||
+	    token_issuer_create(cfg, &errors, &tokens) < 0) {
+		config_free(&cfg);
+	} else if (app_build(&app, cfg, tokens, NULL, &errors) < 0) {
+		cfg = NULL;   /* app_build freed it */
+	}
+	if (errors.count > 0) {
 		app_print_errors(&errors);
 		conf_errors_clear(&errors);
 		app_free(&app);
+		token_issuer_free(&tokens);
 		return 2;
 	}
-	router_set_tokens(app.router, tokens);
+	conf_errors_clear(&errors);
 	len = tty_read_secret("password: ", pw, sizeof pw);
 	if (len < 0 || sf_field_check(pw, (size_t)len, SF_PASSWORD_MAX, &error) < 0) {
 		fprintf(stderr, "test-user: unusable password\n");
 		explicit_bzero(pw, sizeof pw);
-		token_issuer_free(&tokens);
 		app_free(&app);
+		token_issuer_free(&tokens);
 		return 2;
 	}
 	{
@@ -87,15 +95,16 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 
 		printf("test-user %s (deadline %lld ms)\n", argv[optind],
 		       (long long)app.cfg->server.deadline_ms);
-		router_decide(app.router, &req, provider, &d);
+		router_plan(app.router, req.username, req.password, req.password_len, &plan);
+		router_decide(app.router, &plan, &req, provider, &d);
 		explicit_bzero(pw, sizeof pw);
 		printf("outcome: %s%s%s%s\nprovider: %s\nelapsed: %lld ms\nanswer: %s\n",
-		       d.outcome, d.detail ? " (" : "", d.detail ? d.detail : "",
+		       outcome_name(d.outcome), d.detail ? " (" : "", d.detail ? d.detail : "",
 		       d.detail ? ")" : "", d.provider, (long long)(clock_now_ms() - started),
 		       d.answer == ANSWER_TRUE ? "true" :
 		       d.answer == ANSWER_FALSE ? "false" : "fault");
 	}
-	token_issuer_free(&tokens);
 	app_free(&app);
+	token_issuer_free(&tokens);
 	return d.answer == ANSWER_TRUE ? 0 : 1;
 }

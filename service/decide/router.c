@@ -30,6 +30,7 @@ struct router {
 };
 
 int router_create(const struct dagate_config *cfg, struct provider_set *providers,
+		  struct token_issuer *tokens, struct throttle *throttle,
 		  struct conf_errors *errors, struct router **router_r)
 {
 	struct router *r = calloc(1, sizeof *r);
@@ -38,6 +39,8 @@ int router_create(const struct dagate_config *cfg, struct provider_set *provider
 	if (r == NULL)
 		return -1;
 	r->map = &cfg->map;
+	r->tokens = tokens;
+	r->throttle = throttle;
 	r->providers = providers;
 	r->rules = cfg->routes;
 	r->routes = calloc(cfg->route_count ? cfg->route_count : 1, sizeof *r->routes);
@@ -79,16 +82,6 @@ struct provider_set *router_providers(const struct router *router)
 	return router->providers;
 }
 
-void router_set_tokens(struct router *router, struct token_issuer *tokens)
-{
-	router->tokens = tokens;
-}
-
-void router_set_throttle(struct router *router, struct throttle *throttle)
-{
-	router->throttle = throttle;
-}
-
 void router_free(struct router **rp)
 {
 	struct router *r = *rp;
@@ -112,7 +105,7 @@ const struct route_rule *router_match(const struct route_rule *rules, size_t cou
 }
 
 static void decide_final(struct decision *out, enum answer answer,
-			 enum auth_result result, const char *outcome)
+			 enum auth_result result, enum outcome outcome)
 {
 	out->answer = answer;
 	out->result = result;
@@ -141,49 +134,75 @@ static void decide_providers(struct provider *const *providers,
 				detail ? detail : "");
 		switch (result) {
 		case AUTH_OK:
-			decide_final(out, ANSWER_TRUE, result, "ok");
+			decide_final(out, ANSWER_TRUE, result, OUTCOME_OK);
 			return;
 		case AUTH_REJECT:
 		case AUTH_UNKNOWN_USER:
 		case AUTH_LOCKED:
-			decide_final(out, ANSWER_FALSE, result, auth_result_name(result));
+			decide_final(out, ANSWER_FALSE, result, outcome_of_result(result));
 			return;
 		case AUTH_ERROR:
-			decide_final(out, ANSWER_FAULT, result, "error");
+			decide_final(out, ANSWER_FAULT, result, OUTCOME_ERROR);
 			return;
 		case AUTH_UNAVAILABLE:
-			decide_final(out, ANSWER_FAULT, result, "unavailable");
+			decide_final(out, ANSWER_FAULT, result, OUTCOME_UNAVAILABLE);
 			break;  /* rule 5: the next provider */
 		}
 	}
 	if (clock_left_ms(mapped_req->deadline_ms) == 0) {
-		decide_final(out, ANSWER_FAULT, AUTH_UNAVAILABLE, "deadline");
+		decide_final(out, ANSWER_FAULT, AUTH_UNAVAILABLE, OUTCOME_DEADLINE);
 		if (out->detail == NULL)
 			out->detail = "deadline reached";
 	}
 }
 
-bool router_decides_at_once(const struct router *router, const char *username,
-			    const char *password, size_t password_len)
+static bool route_never_blocks(const struct router *router, const struct route *route)
 {
-	char mapped[MAPPED_USER_MAX + 1];
-	const struct route_rule *rule;
-	struct provider *const *p;
-
-	if (username[0] == '\0' || password_len == 0 || password[0] == '\0' ||
-	    usermap_apply(router->map, username, mapped, sizeof mapped) < 0)
-		return true;
-	if (token_has_form(password, password_len))
-		return router->tokens == NULL;
-	rule = router_match(router->rules, router->route_count, mapped);
-	if (rule == NULL)
-		return true;
 	if (router->throttle != NULL && throttle_may_block(router->throttle))
 		return false;
-	for (p = router->routes[rule - router->rules].providers; *p != NULL; p++)
+	for (struct provider *const *p = route->providers; *p != NULL; p++)
 		if (!(*p)->never_blocks)
 			return false;
 	return true;
+}
+
+void router_plan(const struct router *router, const char *username,
+		 const char *password, size_t password_len, struct router_plan *plan)
+{
+	const struct route_rule *rule;
+
+	memset(plan, 0, sizeof *plan);
+	plan->kind = PLAN_ANSWERED;
+	plan->at_once = true;
+	/* Rule 1: nothing empty reaches a provider. Nothing is trimmed. */
+	if (username[0] == '\0') {
+		plan->early = OUTCOME_EMPTY_USERNAME;
+		return;
+	}
+	if (password_len == 0 || password[0] == '\0') {
+		plan->early = OUTCOME_EMPTY_PASSWORD;
+		return;
+	}
+	if (usermap_apply(router->map, username, plan->mapped_user,
+			  sizeof plan->mapped_user) < 0) {
+		plan->mapped_user[0] = '\0';
+		plan->early = OUTCOME_BAD_USERNAME;
+		return;
+	}
+	/* Rule 3: a token-shaped password goes to the token store only. */
+	if (token_has_form(password, password_len)) {
+		plan->kind = PLAN_TOKEN;
+		plan->at_once = router->tokens == NULL;
+		return;
+	}
+	rule = router_match(router->rules, router->route_count, plan->mapped_user);
+	if (rule == NULL) {
+		plan->early = OUTCOME_NO_ROUTE;
+		return;
+	}
+	plan->kind = PLAN_ROUTE;
+	plan->route = &router->routes[rule - router->rules];
+	plan->at_once = route_never_blocks(router, plan->route);
 }
 
 static void decide_token(struct router *router, const struct auth_request *req,
@@ -194,7 +213,7 @@ static void decide_token(struct router *router, const struct auth_request *req,
 	out->provider = "tokens";
 	if (router->tokens == NULL) {
 		auth_trace_step(req, "password has the token form, but [tokens] is not configured");
-		decide_final(out, ANSWER_FALSE, AUTH_REJECT, "reject");
+		decide_final(out, ANSWER_FALSE, AUTH_REJECT, OUTCOME_REJECT);
 		out->detail = "tokens disabled";
 		return;
 	}
@@ -204,82 +223,87 @@ static void decide_token(struct router *router, const struct auth_request *req,
 	auth_trace_step(req, "token store answered %s%s%s", auth_result_name(result),
 			out->detail ? ": " : "", out->detail ? out->detail : "");
 	if (result == AUTH_OK)
-		decide_final(out, ANSWER_TRUE, result, "ok");
+		decide_final(out, ANSWER_TRUE, result, OUTCOME_OK);
 	else if (result == AUTH_UNAVAILABLE || result == AUTH_ERROR)
-		decide_final(out, ANSWER_FAULT, result, auth_result_name(result));
+		decide_final(out, ANSWER_FAULT, result, outcome_of_result(result));
 	else
-		decide_final(out, ANSWER_FALSE, result, auth_result_name(result));
+		decide_final(out, ANSWER_FALSE, result, outcome_of_result(result));
 }
 
-void router_decide(struct router *router, const struct auth_request *req,
-		   const char *only_provider, struct decision *out)
+static enum outcome throttled_outcome(enum throttle_verdict verdict)
+{
+	switch (verdict) {
+	case THROTTLE_USER_BUDGET: return OUTCOME_THROTTLED_USER;
+	case THROTTLE_SOURCE_BUDGET: return OUTCOME_THROTTLED_SOURCE;
+	case THROTTLE_REPEAT: return OUTCOME_REPEAT_FAILURE;
+	case THROTTLE_ASK: break;
+	}
+	return OUTCOME_ERROR;
+}
+
+/* Rule 5 behind the throttle: spent budgets and known-bad repeats are
+ * answered here, and every check that lets a login through is paired with
+ * a record of its result (which also ends its reservation). */
+static void decide_route(struct router *router, const struct route *route,
+			 const struct auth_request *req, const struct auth_request *mapped_req,
+			 struct decision *out)
+{
+	enum throttle_verdict verdict;
+
+	auth_trace_step(mapped_req, "route: line %d, pattern %s", route->rule->line,
+			route->rule->pattern);
+	if (router->throttle == NULL) {
+		decide_providers(route->providers, mapped_req, out);
+		return;
+	}
+	verdict = throttle_check(router->throttle, out->mapped_user, req->source_ip,
+				 req->password, req->password_len, req->deadline_ms);
+	if (verdict != THROTTLE_ASK) {
+		auth_trace_step(mapped_req, "throttled: %s", throttle_verdict_name(verdict));
+		decide_final(out, ANSWER_FALSE, AUTH_REJECT, throttled_outcome(verdict));
+		return;
+	}
+	decide_providers(route->providers, mapped_req, out);
+	throttle_record(router->throttle, out->mapped_user, req->source_ip, req->password,
+			req->password_len, out->result, req->deadline_ms);
+}
+
+void router_decide(struct router *router, const struct router_plan *plan,
+		   const struct auth_request *req, const char *only_provider,
+		   struct decision *out)
 {
 	struct auth_request mapped_req = *req;
-	const struct route_rule *rule;
-	enum throttle_verdict verdict;
 
 	memset(out, 0, sizeof *out);
 	out->provider = "-";
 	/* Until a provider answers, a decision is a fault: fail closed. */
-	decide_final(out, ANSWER_FAULT, AUTH_ERROR, "error");
-
-	/* Rule 1: nothing empty reaches a provider. Nothing is trimmed. */
-	if (req->username[0] == '\0') {
-		decide_final(out, ANSWER_FALSE, AUTH_REJECT, "empty_username");
-		return;
-	}
-	if (req->password_len == 0 || req->password[0] == '\0') {
-		decide_final(out, ANSWER_FALSE, AUTH_REJECT, "empty_password");
-		return;
-	}
-	if (usermap_apply(router->map, req->username, out->mapped_user,
-				sizeof out->mapped_user) < 0) {
-		decide_final(out, ANSWER_FALSE, AUTH_REJECT, "bad_username");
+	decide_final(out, ANSWER_FAULT, AUTH_ERROR, OUTCOME_ERROR);
+	memcpy(out->mapped_user, plan->mapped_user, sizeof out->mapped_user);
+	if (plan->kind == PLAN_ANSWERED && plan->early != OUTCOME_NO_ROUTE) {
+		decide_final(out, ANSWER_FALSE, AUTH_REJECT, plan->early);
 		return;
 	}
 	mapped_req.username = out->mapped_user;
 	auth_trace_step(&mapped_req, "mapped username: %s", out->mapped_user);
-
-	/* Rule 3: a token-shaped password goes to the token store only. */
-	if (token_has_form(req->password, req->password_len)) {
+	if (plan->kind == PLAN_TOKEN) {
 		decide_token(router, &mapped_req, out);
 		return;
 	}
-
 	if (only_provider != NULL) {
 		struct provider *one[2] = { provider_set_find(router->providers, only_provider), NULL };
 
 		if (one[0] == NULL) {
-			decide_final(out, ANSWER_FAULT, AUTH_ERROR, "error");
+			decide_final(out, ANSWER_FAULT, AUTH_ERROR, OUTCOME_ERROR);
 			out->detail = "no such provider";
 			return;
 		}
 		decide_providers(one, &mapped_req, out);
 		return;
 	}
-
-	rule = router_match(router->rules, router->route_count, out->mapped_user);
-	if (rule == NULL) {
+	if (plan->kind == PLAN_ANSWERED) {
 		auth_trace_step(&mapped_req, "no [route] rule matches");
-		decide_final(out, ANSWER_FALSE, AUTH_REJECT, "no_route");
+		decide_final(out, ANSWER_FALSE, AUTH_REJECT, plan->early);
 		return;
 	}
-	auth_trace_step(&mapped_req, "route: line %d, pattern %s", rule->line, rule->pattern);
-	if (router->throttle == NULL) {
-		decide_providers(router->routes[rule - router->rules].providers, &mapped_req, out);
-		return;
-	}
-	/* Protect the directory: spent budgets and known-bad repeats are
-	 * answered here, and every check that lets a login through is paired
-	 * with a record of its result (which also ends its reservation). */
-	verdict = throttle_check(router->throttle, out->mapped_user, req->source_ip,
-				 req->password, req->password_len, req->deadline_ms);
-	if (verdict != THROTTLE_ASK) {
-		auth_trace_step(&mapped_req, "throttled: %s", throttle_verdict_name(verdict));
-		decide_final(out, ANSWER_FALSE, AUTH_REJECT, throttle_verdict_name(verdict));
-		return;
-	}
-	decide_providers(router->routes[rule - router->rules].providers, &mapped_req, out);
-	throttle_record(router->throttle, out->mapped_user, req->source_ip, req->password,
-			req->password_len, out->result, req->deadline_ms);
+	decide_route(router, plan->route, req, &mapped_req, out);
 }

@@ -15,48 +15,57 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "decision.h"
 #include "provider.h"
 #include "usermap.h"
 
-enum answer { ANSWER_FALSE = 0, ANSWER_TRUE, ANSWER_FAULT };
-
-struct decision {
-	enum answer answer;
-	enum auth_result result;   /* of the provider that decided */
-	const char *outcome;       /* audit outcome: "ok", "empty_password", ... */
-	const char *detail;        /* refinement or NULL */
-	const char *provider;      /* name, or "-" */
-	char mapped_user[MAPPED_USER_MAX + 1];
-};
-
 struct router;
 
+struct token_issuer;
+struct throttle;
+
+/* The router of one configuration generation, complete at creation.
+ * `tokens` (NULL: rule 3 answers false) and `throttle` (NULL: no
+ * throttling) outlive the router; so do `cfg` and `providers`. */
 int router_create(const struct dagate_config *cfg, struct provider_set *providers,
+		  struct token_issuer *tokens, struct throttle *throttle,
 		  struct conf_errors *errors, struct router **router_r);
 void router_free(struct router **router);
 /* The providers the router asks (for metrics). */
 struct provider_set *router_providers(const struct router *router);
-/* Enable rule 3 (token-form passwords go to the token store only). */
-struct token_issuer;
-void router_set_tokens(struct router *router, struct token_issuer *tokens);
-/* Enable throttling (throttle.h); it outlives the router. */
-struct throttle;
-void router_set_throttle(struct router *router, struct throttle *throttle);
 
 /* Pure: the first rule matching `mapped`, or NULL. */
 const struct route_rule *router_match(const struct route_rule *rules,
 				      size_t count, const char *mapped);
 
-/* True when router_decide() would answer without waiting on anything
- * (rule 1, no route, or only providers that never block), so the HTTP
- * event thread may decide at once instead of handing over to a worker. */
-bool router_decides_at_once(const struct router *router, const char *username,
-			    const char *password, size_t password_len);
+/* What the rules make of one request before anything is asked: built once
+ * per request (on the HTTP event thread) and carried to where it is
+ * decided. It holds no password. */
+struct route;
+struct router_plan {
+	enum {
+		PLAN_ANSWERED,     /* rules 1, 2 and 4 decided: `early` */
+		PLAN_TOKEN,        /* rule 3: the token store only */
+		PLAN_ROUTE,        /* rule 5: `route`'s providers, throttled */
+	} kind;
+	enum outcome early;        /* PLAN_ANSWERED */
+	const struct route *route; /* PLAN_ROUTE */
+	/* router_decide() would not wait on anything (no I/O, no lock held
+	 * for long): the event thread may decide at once. */
+	bool at_once;
+	char mapped_user[MAPPED_USER_MAX + 1];
+};
 
-/* Decide. `req->username` is the raw username; the router maps it and
- * passes the mapped one to providers. If `only_provider` is set, routing
- * is skipped and that provider is asked (test-user --provider). */
-void router_decide(struct router *router, const struct auth_request *req,
-		   const char *only_provider, struct decision *out);
+/* Plan a request: rule 1 (nothing empty), [map], rule 3 (token form),
+ * the first matching [route]. `username` is the raw username. */
+void router_plan(const struct router *router, const char *username,
+		 const char *password, size_t password_len, struct router_plan *plan);
+
+/* Decide a planned request. `req->username` is the raw username (the
+ * plan's mapped one is what providers see). If `only_provider` is set,
+ * routing is skipped and that provider is asked (test-user --provider). */
+void router_decide(struct router *router, const struct router_plan *plan,
+		   const struct auth_request *req, const char *only_provider,
+		   struct decision *out);
 
 #endif

@@ -1,7 +1,7 @@
 # The decision: the router and the throttle.
 dagate_layer(dagate_decide service/decide
   SOURCES
-    service/decide/router.c
+    service/decide/decision.c service/decide/router.c
     service/decide/throttle.c service/decide/throttle_config.c service/decide/throttle_table.c
     service/decide/throttle_redis.c
   DEPENDS dagate_tokens)

@@ -25,6 +25,7 @@
 struct auth_job {
 	struct request_ctx *ctx;       /* a reference */
 	struct sf_authenticate req;
+	struct router_plan plan;       /* made once, on the event thread */
 	char peer[INET6_ADDRSTRLEN + 8];
 	char request_id[20];
 };
@@ -55,18 +56,18 @@ static void request_id_next(char *out, size_t size)
 }
 
 static void audit(const char *request_id, const char *user, const char *source_ip,
-		  const char *peer, const char *provider, const char *outcome,
+		  const char *peer, const char *provider, enum outcome outcome,
 		  const char *detail, const char *answer, int64_t started_ms)
 {
 	struct audit_record rec = {
 		.request_id = request_id, .user = user, .source_ip = source_ip,
-		.peer = peer, .provider = provider, .outcome = outcome,
+		.peer = peer, .provider = provider, .outcome = outcome_name(outcome),
 		.detail = detail, .answer = answer,
 		.elapsed_ms = clock_now_ms() - started_ms,
 	};
 
 	log_audit(&rec);
-	metrics_record_decision(provider, outcome, answer, rec.elapsed_ms);
+	metrics_record_decision(provider, rec.outcome, answer, rec.elapsed_ms);
 }
 
 static enum MHD_Result respond_fault(struct MHD_Connection *c, bool client,
@@ -93,7 +94,7 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 	if (clock_left_ms(ctx->deadline_ms - margin) == 0) {
 		memset(d, 0, sizeof *d);
 		d->answer = ANSWER_FAULT;
-		d->outcome = "deadline";
+		d->outcome = OUTCOME_DEADLINE;
 		d->detail = "waited for a worker";
 		d->provider = "-";
 		snprintf(d->mapped_user, sizeof d->mapped_user, "%s", job->req.username);
@@ -107,7 +108,7 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 			.deadline_ms = ctx->deadline_ms - margin,
 		};
 
-		router_decide(svc->router, &req, NULL, d);
+		router_decide(svc->router, &job->plan, &req, NULL, d);
 	}
 	explicit_bzero(job->req.password, job->req.password_len);
 }
@@ -115,7 +116,7 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 /* The soap:Server fault of a decision that is a fault (malloc'd). */
 static char *decision_fault(const struct decision *d, size_t *len_r)
 {
-	return soap_glue_fault(false, d->outcome != NULL && strcmp(d->outcome, "deadline") == 0 ?
+	return soap_glue_fault(false, d->outcome == OUTCOME_DEADLINE ?
 			       "deadline reached" : "no provider could answer", len_r);
 }
 
@@ -148,7 +149,8 @@ static void auth_job_run(void *arg)
 	} else {
 		/* The reaper answered with a fault at the deadline. */
 		audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer,
-		      d.provider, "deadline", d.outcome, "fault", ctx->started_ms);
+		      d.provider, OUTCOME_DEADLINE, outcome_name(d.outcome), "fault",
+		      ctx->started_ms);
 	}
 	auth_job_free(job);
 }
@@ -164,11 +166,11 @@ static enum MHD_Result auth_job_run_at_once(struct auth_job *job, struct MHD_Con
 	auth_job_decide(job, &d);
 	if (d.answer != ANSWER_FAULT) {
 		ret = http_respond_result(c, d.answer == ANSWER_TRUE);
-		job->ctx->state = REQ_DONE;
+		request_ctx_set_state(job->ctx, REQ_DONE);
 	} else if ((fault = decision_fault(&d, &len)) != NULL) {
 		ret = http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE, fault,
 				   len, MHD_RESPMEM_MUST_FREE);
-		job->ctx->state = REQ_DONE;
+		request_ctx_set_state(job->ctx, REQ_DONE);
 	}
 	audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer, d.provider,
 	      d.outcome, d.detail, answer_names[d.answer], job->ctx->started_ms);
@@ -262,7 +264,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 	request_id_next(job->request_id, sizeof job->request_id);
 	if (soap_glue_parse(ctx->body, ctx->body_len, &job->req, &error) < 0) {
 		explicit_bzero(ctx->body, ctx->body_len);
-		audit(job->request_id, "-", "-", job->peer, "-", "bad_request", error,
+		audit(job->request_id, "-", "-", job->peer, "-", OUTCOME_BAD_REQUEST, error,
 		      "fault", ctx->started_ms);
 		free(job);
 		return respond_fault(c, true, error != NULL ? error : "invalid request");
@@ -273,7 +275,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 				job->req.username, job->req.password,
 				job->req.password_len, job->req.source_ip)) {
 		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
-		      "-", "relay_loop", RELAY_HEADER, "fault", ctx->started_ms);
+		      "-", OUTCOME_RELAY_LOOP, RELAY_HEADER, "fault", ctx->started_ms);
 		soap_glue_request_clear(&job->req);
 		free(job);
 		return respond_fault(c, false, "relay loop");
@@ -281,19 +283,18 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 
 	atomic_fetch_add(&ctx->refs, 1);
 	job->ctx = ctx;
-	if (router_decides_at_once(svc->router, job->req.username, job->req.password,
-				   job->req.password_len))
+	router_plan(svc->router, job->req.username, job->req.password, job->req.password_len,
+		    &job->plan);
+	if (job->plan.at_once)
 		return auth_job_run_at_once(job, c);
-	pthread_mutex_lock(&ctx->lock);
-	ctx->state = REQ_SUSPENDED;
-	pthread_mutex_unlock(&ctx->lock);
+	request_ctx_set_state(ctx, REQ_SUSPENDED);
 	MHD_suspend_connection(c);
 	if (workers_submit(svc->workers, auth_job_run, job) < 0) {
 		size_t len;
 		char *fault = soap_glue_fault(false, "server busy", &len);
 
 		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
-		      "-", "busy", "queue full", "fault", ctx->started_ms);
+		      "-", OUTCOME_BUSY, "queue full", "fault", ctx->started_ms);
 		auth_job_free(job);
 		if (fault == NULL || !request_ctx_answer(ctx, false, fault, len))
 			return MHD_NO;
@@ -320,7 +321,7 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 	pthread_mutex_unlock(&ctx->lock);
 
 	if (state == REQ_ANSWERED) {
-		ctx->state = REQ_DONE;
+		request_ctx_set_state(ctx, REQ_DONE);
 		if (ctx->answer_fault == NULL)
 			return http_respond_result(c, ctx->answer_authenticated);
 		return http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE,
@@ -334,7 +335,7 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 
 		ctx->headers_checked = true;
 		if (done)
-			ctx->state = REQ_DONE;
+			request_ctx_set_state(ctx, REQ_DONE);
 		return ret;
 	}
 	if (*upload_data_size > 0) {
@@ -355,7 +356,7 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 		return MHD_YES;
 	}
 	if (ctx->too_large) {
-		ctx->state = REQ_DONE;
+		request_ctx_set_state(ctx, REQ_DONE);
 		return http_respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
 	}
 	return dispatch(ctx, c);

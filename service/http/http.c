@@ -326,6 +326,13 @@ int http_client_address(struct MHD_Connection *c, const char *peer,
  * records the answer — a result (fault == NULL) or a malloc'd soap:Server
  * fault body, which this takes over — and resumes the connection. Returns
  * false if the request was already answered. */
+void request_ctx_set_state(struct request_ctx *ctx, enum request_state state)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->state = state;
+	pthread_mutex_unlock(&ctx->lock);
+}
+
 bool request_ctx_answer(struct request_ctx *ctx, bool authenticated, char *fault,
 			size_t fault_len)
 {

@@ -50,6 +50,9 @@ struct request_ctx *request_ctx_new(struct http_server *srv, struct MHD_Connecti
 void request_ctx_unref(struct request_ctx **ctx);
 bool request_ctx_answer(struct request_ctx *ctx, bool authenticated, char *fault,
 			size_t fault_len);
+/* Every change of ctx->state takes ctx->lock: the reaper reads it from its
+ * own thread. */
+void request_ctx_set_state(struct request_ctx *ctx, enum request_state state);
 
 const struct http_services *http_server_services(const struct http_server *srv);
 

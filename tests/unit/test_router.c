@@ -12,6 +12,16 @@
 #include "router.h"
 #include "unit.h"
 
+/* Plan, then decide: what the endpoint and test-user do. */
+static void decide(struct router *router, const struct auth_request *req,
+		   const char *only_provider, struct decision *d)
+{
+	struct router_plan plan;
+
+	router_plan(router, req->username, req->password, req->password_len, &plan);
+	router_decide(router, &plan, req, only_provider, d);
+}
+
 static void test_map(void)
 {
 	char *suffixes[] = { ".uat", ".dev", NULL };
@@ -126,7 +136,7 @@ static void test_decide(void)
 	if (cfg == NULL)
 		goto out;
 	CHECK(provider_set_create(cfg, &errors, &set) == 0, "providers");
-	CHECK(router_create(cfg, set, &errors, &router) == 0, "router");
+	CHECK(router_create(cfg, set, NULL, NULL, &errors, &router) == 0, "router");
 	if (router == NULL)
 		goto out;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -137,10 +147,10 @@ static void test_decide(void)
 		};
 		struct decision d;
 
-		router_decide(router, &req, NULL, &d);
+		decide(router, &req, NULL, &d);
 		CHECK(d.answer == cases[i].answer, "%s: answer %d, want %d", cases[i].user,
 		      d.answer, cases[i].answer);
-		CHECK_STR(d.outcome, cases[i].outcome, cases[i].user);
+		CHECK_STR(outcome_name(d.outcome), cases[i].outcome, cases[i].user);
 		CHECK_STR(d.provider, cases[i].provider, cases[i].user);
 	}
 	{
@@ -153,9 +163,23 @@ static void test_decide(void)
 		struct decision d;
 		int64_t started = clock_now_ms();
 
-		router_decide(router, &req, NULL, &d);
+		decide(router, &req, NULL, &d);
 		CHECK(d.answer == ANSWER_FAULT, "slow provider -> fault");
 		CHECK(clock_now_ms() - started < 1000, "the deadline cut the delay");
+	}
+	{
+		/* The plan: rules 1 and 4 answer at once; a route is planned once. */
+		struct router_plan plan;
+
+		router_plan(router, "ok3", "", 0, &plan);
+		CHECK(plan.kind == PLAN_ANSWERED && plan.early == OUTCOME_EMPTY_PASSWORD &&
+		      plan.at_once, "empty password planned as answered");
+		router_plan(router, "unrouted", "pw", 2, &plan);
+		CHECK(plan.kind == PLAN_ANSWERED && plan.early == OUTCOME_NO_ROUTE && plan.at_once,
+		      "no route planned as answered");
+		router_plan(router, "OK2.uat", "pw", 2, &plan);
+		CHECK(plan.kind == PLAN_ROUTE && plan.route != NULL &&
+		      strcmp(plan.mapped_user, "ok2") == 0, "route planned for the mapped user");
 	}
 	{
 		/* test-user --provider skips routing. */
@@ -166,9 +190,9 @@ static void test_decide(void)
 		};
 		struct decision d;
 
-		router_decide(router, &req, "yes", &d);
+		decide(router, &req, "yes", &d);
 		CHECK(d.answer == ANSWER_TRUE, "only_provider overrides the route");
-		router_decide(router, &req, "nosuch", &d);
+		decide(router, &req, "nosuch", &d);
 		CHECK(d.answer == ANSWER_FAULT, "unknown only_provider -> fault");
 	}
 out:
