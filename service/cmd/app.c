@@ -38,6 +38,7 @@ int app_build(struct app *app, struct dagate_config *cfg, struct token_issuer *t
 	log_set_format(cfg->log.format);
 	if (provider_set_create(cfg, errors, &app->providers) < 0 ||
 	    router_create(cfg, app->providers, tokens, throttle, errors, &app->router) < 0) {
+		app->cfg = NULL;   /* still the caller's */
 		app_free(app);
 		return -1;
 	}
@@ -54,6 +55,7 @@ int app_load(const char *config_path, struct app *app)
 	if (app_config_load(config_path, &cfg, &errors) < 0 ||
 	    app_build(app, cfg, NULL, NULL, &errors) < 0) {
 		app_print_errors(&errors);
+		config_free(&cfg);
 		ret = -1;
 	}
 	conf_errors_clear(&errors);

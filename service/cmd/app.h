@@ -21,8 +21,9 @@ int app_config_load(const char *config_path, struct dagate_config **cfg_r,
 /* Load and validate the config, create providers and the router; print
  * every error as FILE:LINE: message. -1 on any error (app is empty). */
 int app_load(const char *config_path, struct app *app);
-/* The same from a loaded config, which `app` then owns (also on error);
- * errors are added to `errors`, not printed. The router asks `tokens` and
+/* The same from a loaded config, which `app` owns once this succeeded (on
+ * error it is still the caller's); errors are added to `errors`, not
+ * printed. The router asks `tokens` and
  * `throttle` (each NULL: none), which outlive the app. */
 int app_build(struct app *app, struct dagate_config *cfg, struct token_issuer *tokens,
 	      struct throttle *throttle, struct conf_errors *errors);

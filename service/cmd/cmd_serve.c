@@ -82,7 +82,8 @@ static void generation_free(struct generation **gp)
 }
 
 /* Everything of a generation except its HTTP daemons; nothing here touches
- * the running service. Errors are added to `errors`. */
+ * the running service. The generation owns `cfg` once this succeeded; on
+ * failure (errors added to `errors`) it is still the caller's. */
 static struct generation *generation_build(struct daemon_state *ds, struct dagate_config *cfg,
 					   struct tls_material *preloaded,
 					   struct conf_errors *errors)
@@ -92,11 +93,11 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 	char public_url[512];
 
 	if (g == NULL) {
-		config_free(&cfg);
+		conf_error_at(errors, cfg->path, 0, "out of memory");
 		return NULL;
 	}
 	if (app_build(&g->app, cfg, ds->tokens, ds->throttle, errors) < 0)
-		goto fail;    /* app_build freed cfg */
+		goto fail;
 	if (listeners_update(&ds->listeners, cfg, &error) < 0) {
 		conf_error_at(errors, cfg->path, cfg->server.listen[0].line,
 			      "cannot listen: %s", error);
@@ -130,7 +131,8 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 	};
 	return g;
 fail:
-	generation_free(&g);   /* with g->app, the config */
+	g->app.cfg = NULL;     /* still the caller's */
+	generation_free(&g);
 	return NULL;
 }
 
@@ -170,6 +172,7 @@ static void reload(struct daemon_state *ds)
 	    (g = generation_build(ds, cfg, NULL, &errors)) == NULL) {
 		log_errors("reload refused, the old configuration keeps serving", &errors);
 		conf_errors_clear(&errors);
+		config_free(&cfg);
 		/* Put the listener set back as the running config wants it. */
 		listeners_update(&ds->listeners, old->app.cfg, &error);
 		listeners_close_unused(&ds->listeners);
@@ -241,9 +244,9 @@ static int start(struct daemon_state *ds)
 	    throttle_create(cfg, &errors, &ds->throttle) < 0)
 		goto out;
 	ds->current = generation_build(ds, cfg, &tls, &errors);
-	cfg = NULL;   /* the generation owns it, or freed it */
 	if (ds->current == NULL)
-		goto out;
+		goto out;     /* cfg is freed below */
+	cfg = NULL;       /* the generation's now */
 	if (http_server_start(&ds->current->svc, &ds->current->srv, &error) < 0) {
 		log_errorx("cannot start: %s", error);
 		ret = 1;

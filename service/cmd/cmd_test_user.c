@@ -65,7 +65,7 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	    token_issuer_create(cfg, &errors, &tokens) < 0) {
 		config_free(&cfg);
 	} else if (app_build(&app, cfg, tokens, NULL, &errors) < 0) {
-		cfg = NULL;   /* app_build freed it */
+		config_free(&cfg);
 	}
 	if (errors.count > 0) {
 		app_print_errors(&errors);
