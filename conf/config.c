@@ -128,22 +128,13 @@ void conf_format_duration(int64_t ms, char *buf, size_t size)
 
 /* Secret files. */
 
-/* Messages name the path, so they are built per call; the buffer is
- * per thread and valid until the next call from that thread. */
-static __thread char secret_error[PATH_MAX + 128];
-
-/* "secret file PATH <what>" */
-static const char *secret_bad(const char *path, const char *what)
+void conf_secret_error_at(struct conf_errors *errors, const char *file, int line,
+			  const char *path, const char *error)
 {
-	snprintf(secret_error, sizeof secret_error, "secret file %s %s", path, what);
-	return secret_error;
-}
-
-static const char *secret_errno(const char *path, int err)
-{
-	snprintf(secret_error, sizeof secret_error, "cannot read secret file %s: %s",
-		 path, strerror(err));
-	return secret_error;
+	if (strncmp(error, "is ", 3) == 0)
+		conf_error_at(errors, file, line, "secret file %s %s", path, error);
+	else
+		conf_error_at(errors, file, line, "cannot read secret file %s: %s", path, error);
 }
 
 /* Open without blocking on a FIFO, then judge the opened file itself (no
@@ -154,29 +145,29 @@ static int secret_open(const char *path, struct stat *st, const char **error_r)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
-		*error_r = secret_errno(path, errno);
+		*error_r = strerror(errno);
 		return -1;
 	}
 	if (fstat(fd, st) < 0) {
-		*error_r = secret_errno(path, errno);
+		*error_r = strerror(errno);
 		goto fail;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		*error_r = secret_bad(path, "is not a regular file");
+		*error_r = "is not a regular file";
 		goto fail;
 	}
 	if ((st->st_mode & 044) != 0) {
-		*error_r = secret_bad(path, "is readable by group or others "
-				     "(chmod 600)");
+		*error_r = "is readable by group or others "
+				     "(chmod 600)";
 		goto fail;
 	}
 	if ((st->st_mode & 077) != 0) {
-		*error_r = secret_bad(path, "is accessible by group or others "
-				     "(chmod 600)");
+		*error_r = "is accessible by group or others "
+				     "(chmod 600)";
 		goto fail;
 	}
 	if (st->st_size > SECRET_FILE_MAX) {
-		*error_r = secret_bad(path, "is too large");
+		*error_r = "is too large";
 		goto fail;
 	}
 	return fd;
@@ -221,14 +212,14 @@ int config_read_secret_file(const char *path, char **data_r, size_t *len_r,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			*error_r = secret_errno(path, errno);
+			*error_r = strerror(errno);
 			goto fail;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > SECRET_FILE_MAX) {
-			*error_r = secret_bad(path, "is too large");
+			*error_r = "is too large";
 			goto fail;
 		}
 	}
@@ -495,7 +486,7 @@ static void check_value(const struct conf_section *s, const struct conf_key *k,
 		const char *err;
 
 		if (config_check_secret_file(v, &err) < 0)
-			conf_error_at(errors, s->file, e->line, "%s", err);
+			conf_secret_error_at(errors, s->file, e->line, v, err);
 		break;
 	}
 	case CONF_CIDR_LIST: {

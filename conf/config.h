@@ -126,11 +126,18 @@ void conf_strv_free(char ***strv);
 
 /* Read a secret file after checking it is a regular file that is not
  * group/world accessible. The caller explicit_bzero()s and frees *data_r.
- * Trailing newlines are stripped. */
+ * Trailing newlines are stripped. On -1, *error_r is static text without
+ * the path: what is wrong with the file ("is readable by group or others
+ * (chmod 600)", "is not a regular file", "is too large"), or why it could
+ * not be read (strerror). conf_secret_error_at() makes the message. */
 int config_read_secret_file(const char *path, char **data_r, size_t *len_r,
 			    const char **error_r);
 /* Just the permission/type check, for validation. */
 int config_check_secret_file(const char *path, const char **error_r);
+/* "FILE:LINE: secret file PATH is ..." or "...: cannot read secret file
+ * PATH: REASON", from the error of the two functions above. */
+void conf_secret_error_at(struct conf_errors *errors, const char *file, int line,
+			  const char *path, const char *error);
 
 /* The loaded configuration. */
 

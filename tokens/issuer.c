@@ -142,9 +142,10 @@ static int requester_load(const struct conf_section *s, struct conf_errors *erro
 	    (src != NULL && src[0] != '\0' &&
 	     cidr_list_parse(src, &r->source_ip, buf, sizeof buf) < 0))
 		conf_error_at(errors, s->file, s->line, "%s", buf);
-	if (config_read_secret_file(conf_get(s, requester_keys, "secret_file"), &secret,
-				    &secret_len, &err) < 0) {
-		conf_error_at(errors, s->file, conf_line(s, "secret_file"), "%s", err);
+	const char *secret_file = conf_get(s, requester_keys, "secret_file");
+
+	if (config_read_secret_file(secret_file, &secret, &secret_len, &err) < 0) {
+		conf_secret_error_at(errors, s->file, conf_line(s, "secret_file"), secret_file, err);
 	} else {
 		if (secret_len == 0)
 			conf_error_at(errors, s->file, conf_line(s, "secret_file"),
@@ -324,7 +325,8 @@ int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *err
 			      tc.key_file, err);
 	if (errors->count == before && tc.password_file != NULL &&
 	    config_read_secret_file(tc.password_file, &password, &password_len, &err) < 0)
-		conf_error_at(errors, t->file, conf_line(t, "password_file"), "%s", err);
+		conf_secret_error_at(errors, t->file, conf_line(t, "password_file"),
+				     tc.password_file, err);
 	opt.timeout_ms = ti->timeout_ms;
 	opt.password = password;
 	opt.ca_file = tc.ca_file;

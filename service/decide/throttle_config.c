@@ -200,7 +200,7 @@ static int redis_setup(struct throttle *t, const struct conf_section *s,
 		token_redis_share(cfg, &from);
 	if (from.password_file != NULL &&
 	    config_read_secret_file(from.password_file, &password, &password_len, &err) < 0) {
-		conf_error_at(errors, from.file, from.password_line, "%s", err);
+		conf_secret_error_at(errors, from.file, from.password_line, from.password_file, err);
 		return -1;
 	}
 	ret = throttle_redis_create(from.url, password, from.ca_file,

@@ -39,6 +39,18 @@ static size_t provider_sections(const struct dagate_config *cfg, size_t nth,
 	return n;
 }
 
+/* The message conf_secret_error_at makes of a secret file's error. */
+static const char *secret_message(const char *path, const char *err)
+{
+	static char line[1024];
+	struct conf_errors errors = { 0 };
+
+	conf_secret_error_at(&errors, "f", 1, path, err != NULL ? err : "");
+	snprintf(line, sizeof line, "%s", errors.count == 1 ? errors.lines[0] : "");
+	conf_errors_clear(&errors);
+	return line;
+}
+
 static void test_durations(void)
 {
 	static const struct { const char *text; int ok; int64_t ms; } cases[] = {
@@ -174,14 +186,15 @@ static void test_secret_files(void)
 	chmod(path, 0644);
 	CHECK(config_read_secret_file(path, &data, &len, &err) < 0, "0644 refused");
 	CHECK(data == NULL, "no data on error");
+	CHECK_STR(str(err), "is readable by group or others (chmod 600)", "0644: static text");
 	snprintf(want, sizeof want,
-		 "secret file %s is readable by group or others (chmod 600)", path);
-	CHECK_STR(str(err), want, "0644");
+		 "f:1: secret file %s is readable by group or others (chmod 600)", path);
+	CHECK_STR(secret_message(path, err), want, "0644");
 	chmod(path, 0620);
 	CHECK(config_check_secret_file(path, &err) < 0, "0620 refused");
 	snprintf(want, sizeof want,
-		 "secret file %s is accessible by group or others (chmod 600)", path);
-	CHECK_STR(str(err), want, "0620");
+		 "f:1: secret file %s is accessible by group or others (chmod 600)", path);
+	CHECK_STR(secret_message(path, err), want, "0620");
 	chmod(path, 0400);
 	CHECK(config_check_secret_file(path, &err) == 0, "0400 accepted");
 
@@ -200,8 +213,8 @@ static void test_secret_files(void)
 	snprintf(path, sizeof path, "%s/missing", tmpdir);
 	CHECK(config_check_secret_file(path, &err) < 0, "missing refused");
 	snprintf(want, sizeof want,
-		 "cannot read secret file %s: No such file or directory", path);
-	CHECK_STR(str(err), want, "missing");
+		 "f:1: cannot read secret file %s: No such file or directory", path);
+	CHECK_STR(secret_message(path, err), want, "missing");
 
 	big = malloc(70000);
 	memset(big, 'x', 69999);
