@@ -48,21 +48,35 @@ static const struct conf_key tokens_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
+/* [requester NAME] as configured (strings point into the section; the
+ * issuer keeps copies, as it outlives the configuration). */
+struct requester_conf {
+	const char *secret_file, *source_ip, *users, *deny_users, *rate;
+	struct cidr_list allow;
+	unsigned max_outstanding;
+};
+
 static const struct conf_key requester_keys[] = {
 	{ "secret_file", CONF_SECRET_FILE, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "HTTP Basic password of this requester on the token API" },
+	  "HTTP Basic password of this requester on the token API",
+	  CONF_AT(struct requester_conf, secret_file) },
 	{ "allow", CONF_CIDR_LIST, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "peers that may call the token API as this requester" },
+	  "peers that may call the token API as this requester",
+	  CONF_AT(struct requester_conf, allow) },
 	{ "source_ip", CONF_CIDR_LIST, CONF_EMPTY_OK, NULL, 0, 0, NULL,
 	  "sourceIp values Salesforce may report when the token is used (optional)" },
 	{ "users", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "globs of (mapped) users this requester may get tokens for" },
+	  "globs of (mapped) users this requester may get tokens for",
+	  CONF_AT(struct requester_conf, users) },
 	{ "deny_users", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
-	  "globs of users never issued a token, whatever `users` says" },
+	  "globs of users never issued a token, whatever `users` says",
+	  CONF_AT(struct requester_conf, deny_users) },
 	{ "rate", CONF_STRING, 0, "10/1s", 0, 0, NULL,
-	  "most tokens issued per period, e.g. 10/1s or 600/1m (per instance)" },
+	  "most tokens issued per period, e.g. 10/1s or 600/1m (per instance)",
+	  CONF_AT(struct requester_conf, rate) },
 	{ "max_outstanding", CONF_UINT, 0, "1000", 1, 100000, NULL,
-	  "most unredeemed, unexpired tokens at once (across instances)" },
+	  "most unredeemed, unexpired tokens at once (across instances)",
+	  CONF_AT(struct requester_conf, max_outstanding) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -103,10 +117,11 @@ static int requester_load(const struct conf_section *s, struct conf_errors *erro
 			  struct token_requester *r)
 {
 	size_t before = errors->count;
-	const char *rate = conf_get(s, requester_keys, "rate");
+	/* the only key read by name: the records keep its text */
 	const char *src = conf_get(s, requester_keys, "source_ip");
-	unsigned count;
-	int64_t per;
+	struct requester_conf rc = { 0 };
+	unsigned count = 0;
+	int64_t per = 0;
 	char buf[160];
 
 	conf_validate_section(s, requester_tables, errors);
@@ -115,14 +130,17 @@ static int requester_load(const struct conf_section *s, struct conf_errors *erro
 		conf_error_at(errors, s->file, s->line,
 			      "[requester NAME] needs a name of at most %d characters without ':'",
 			      TOKEN_REQUESTER_MAX);
-	if (rate != NULL && token_parse_rate(rate, &count, &per) < 0)
+	conf_bind(s, requester_keys, &rc);
+	if (rc.rate != NULL && token_parse_rate(rc.rate, &count, &per) < 0)
 		conf_error_at(errors, s->file, conf_line(s, "rate"),
-			      "bad rate '%s' (use COUNT/DURATION, e.g. 10/1s)", rate);
+			      "bad rate '%s' (use COUNT/DURATION, e.g. 10/1s)", rc.rate);
 	if (src != NULL && strlen(src) > TOKEN_SOURCE_IP_MAX)
 		conf_error_at(errors, s->file, conf_line(s, "source_ip"),
 			      "source_ip is longer than %d characters", TOKEN_SOURCE_IP_MAX);
-	if (errors->count != before || r == NULL)
+	if (errors->count != before || r == NULL) {
+		cidr_list_clear(&rc.allow);
 		return errors->count == before ? 0 : -1;
+	}
 
 	char *secret = NULL;
 	size_t secret_len = 0;
@@ -133,19 +151,16 @@ static int requester_load(const struct conf_section *s, struct conf_errors *erro
 	r->rate_count = count;
 	r->rate_per_ms = per;
 	r->tokens_left = count;
-	r->max_outstanding = (unsigned)conf_get_int(s, requester_keys, "max_outstanding");
-	r->users = conf_split_list(conf_get(s, requester_keys, "users"));
-	r->deny_users = conf_split_list(conf_get(s, requester_keys, "deny_users") != NULL
-					? conf_get(s, requester_keys, "deny_users") : "");
+	r->max_outstanding = rc.max_outstanding;
+	r->users = conf_split_list(rc.users);
+	r->deny_users = conf_split_list(rc.deny_users != NULL ? rc.deny_users : "");
 	r->source_ip_text = strdup(src != NULL ? src : "");
-	if (cidr_list_parse(conf_get(s, requester_keys, "allow"), &r->allow, buf, sizeof buf) < 0 ||
-	    (src != NULL && src[0] != '\0' &&
-	     cidr_list_parse(src, &r->source_ip, buf, sizeof buf) < 0))
+	r->allow = rc.allow;   /* moved */
+	if (src != NULL && src[0] != '\0' && cidr_list_parse(src, &r->source_ip, buf, sizeof buf) < 0)
 		conf_error_at(errors, s->file, s->line, "%s", buf);
-	const char *secret_file = conf_get(s, requester_keys, "secret_file");
-
-	if (config_read_secret_file(secret_file, &secret, &secret_len, &err) < 0) {
-		conf_secret_error_at(errors, s->file, conf_line(s, "secret_file"), secret_file, err);
+	if (config_read_secret_file(rc.secret_file, &secret, &secret_len, &err) < 0) {
+		conf_secret_error_at(errors, s->file, conf_line(s, "secret_file"), rc.secret_file,
+				     err);
 	} else {
 		if (secret_len == 0)
 			conf_error_at(errors, s->file, conf_line(s, "secret_file"),
