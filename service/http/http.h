@@ -8,6 +8,10 @@
  * reaper thread enforces the deadline: it answers a suspended request with
  * a soap:Server fault when its deadline comes, and cuts connections that
  * trickle a request for longer than the deadline.
+ *
+ * Inside: server.c (the daemons), conn.c (connections and the reaper),
+ * request.c (a request's context and body), respond.c (every answer),
+ * peer.c (who is asking), endpoint.c and admin.c (the two listeners).
  */
 #ifndef DAGATE_HTTP_H
 #define DAGATE_HTTP_H
