@@ -20,7 +20,7 @@
 static enum MHD_Result respond_token_api(struct request_ctx *ctx, struct MHD_Connection *c,
 					 const char *url, const char *method)
 {
-	const struct http_services *svc = &ctx->srv->svc;
+	const struct http_generation *gen = &ctx->srv->gen;
 	const union MHD_ConnectionInfo *info =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const char *authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -29,7 +29,7 @@ static enum MHD_Result respond_token_api(struct request_ctx *ctx, struct MHD_Con
 	char *json = NULL;
 	int status = 500;
 
-	if (token_api_handle(svc->tokens, &svc->cfg->map, method, url, authorization,
+	if (token_api_handle(gen->tokens, &gen->cfg->map, method, url, authorization,
 			     info != NULL ? info->client_addr : NULL,
 			     ctx->body.data != NULL ? ctx->body.data : "", ctx->body.len,
 			     &status, &json) < 0)
@@ -53,11 +53,11 @@ static bool is_read(const char *method)
 static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connection *c,
 				     const char *url, const char *method)
 {
-	const struct http_services *svc = &ctx->srv->svc;
+	const struct http_generation *gen = &ctx->srv->gen;
 	bool token_api = strcmp(url, TOKEN_API_PATH) == 0 ||
 			 strncmp(url, TOKEN_API_PATH "/", strlen(TOKEN_API_PATH) + 1) == 0;
 
-	if (!peer_allowed(c, &svc->cfg->admin.allow)) {
+	if (!peer_allowed(c, &gen->cfg->admin.allow)) {
 		char peer[INET6_ADDRSTRLEN + 8];
 
 		peer_text(c, peer, sizeof peer);
@@ -75,7 +75,7 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 
 		if (!is_read(method))
 			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-		text = metrics_render(svc, &len);
+		text = metrics_render(gen, &len);
 		if (text == NULL)
 			return MHD_NO;
 		return respond(c, &(struct response){
@@ -84,7 +84,7 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 			.body = text, .len = len, .mode = MHD_RESPMEM_MUST_FREE,
 		});
 	}
-	if (!token_api || svc->tokens == NULL)
+	if (!token_api || gen->tokens == NULL)
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	switch (request_body_open(ctx, c, TOKEN_API_MAX_BODY, ADMIN_DISCARD_MAX)) {
 	case BODY_ANNOUNCED_TOO_LARGE:

@@ -90,8 +90,8 @@ static const char *const answer_names[] = { "false", "true", "fault" };
 static void auth_job_decide(struct auth_job *job, struct decision *d)
 {
 	struct request_ctx *ctx = job->ctx;
-	const struct http_services *svc = &ctx->srv->svc;
-	int64_t margin = request_answer_margin_ms(svc->cfg->server.deadline_ms);
+	const struct http_generation *gen = &ctx->srv->gen;
+	int64_t margin = request_answer_margin_ms(gen->cfg->server.deadline_ms);
 
 	if (clock_left_ms(ctx->deadline_ms - margin) == 0) {
 		memset(d, 0, sizeof *d);
@@ -110,7 +110,7 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 			.deadline_ms = ctx->deadline_ms - margin,
 		};
 
-		router_decide(svc->router, &job->plan, &req, NULL, d);
+		router_decide(gen->router, &job->plan, &req, NULL, d);
 	}
 	explicit_bzero(job->req.password, job->req.password_len);
 }
@@ -199,8 +199,8 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 				     const char *url, const char *method, bool *done_r)
 {
 	static const char not_allowed[] = "method not allowed\n";
-	const struct http_services *svc = &ctx->srv->svc;
-	const struct server_config *sc = &svc->cfg->server;
+	const struct http_generation *gen = &ctx->srv->gen;
+	const struct server_config *sc = &gen->cfg->server;
 	char peer[INET6_ADDRSTRLEN + 8];
 
 	*done_r = true;
@@ -221,7 +221,7 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 	if (strcmp(url, sc->path) != 0)
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && wants_wsdl(c))
-		return respond_soap(c, MHD_HTTP_OK, svc->wsdl, svc->wsdl_len,
+		return respond_soap(c, MHD_HTTP_OK, gen->wsdl, gen->wsdl_len,
 				    MHD_RESPMEM_PERSISTENT);
 	if (strcmp(method, "POST") != 0)
 		return respond(c, &(struct response){
@@ -248,7 +248,7 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 /* Last call: parse, then hand the decision to a worker. */
 static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *c)
 {
-	const struct http_services *svc = &ctx->srv->svc;
+	const struct http_generation *gen = &ctx->srv->gen;
 	struct auth_job *job = calloc(1, sizeof *job);
 	const char *error = NULL;
 	int parsed;
@@ -276,13 +276,13 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 	}
 
 	job->ctx = request_ctx_ref(ctx);
-	router_plan(svc->router, job->req.username, job->req.password, job->req.password_len,
+	router_plan(gen->router, job->req.username, job->req.password, job->req.password_len,
 		    &job->plan);
 	if (job->plan.at_once)
 		return auth_job_run_at_once(job, c);
 	request_ctx_set_state(ctx, REQ_SUSPENDED);
 	MHD_suspend_connection(c);
-	if (workers_submit(svc->workers, auth_job_run, job) < 0) {
+	if (workers_submit(gen->workers, auth_job_run, job) < 0) {
 		size_t len;
 		char *fault = soap_glue_fault(false, "server busy", &len);
 

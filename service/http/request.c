@@ -17,7 +17,7 @@ struct request_ctx *request_ctx_new(struct http_server *srv, struct MHD_Connecti
 	atomic_init(&ctx->refs, 1);
 	pthread_mutex_init(&ctx->lock, NULL);
 	ctx->started_ms = clock_now_ms();
-	ctx->deadline_ms = ctx->started_ms + srv->svc.cfg->server.deadline_ms;
+	ctx->deadline_ms = ctx->started_ms + srv->gen.cfg->server.deadline_ms;
 	atomic_fetch_add(&srv->inflight, 1);
 	return ctx;
 }

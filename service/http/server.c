@@ -36,15 +36,15 @@ static const char *tls_priorities(int tls_min)
 static int start_listener(struct http_server *srv, size_t index, bool admin,
 			  const char **error_r)
 {
-	const struct server_config *sc = &srv->svc.cfg->server;
-	struct listener *l = listeners_at(srv->svc.listeners, index, admin);
+	const struct server_config *sc = &srv->gen.cfg->server;
+	struct listener *l = listeners_at(srv->gen.listeners, index, admin);
 	/* poll(), not epoll: libmicrohttpd 0.9.75 can abort the process when
 	 * MHD_quiesce_daemon() (SIGHUP hand-over, SIGTERM drain) races its
 	 * own epoll loop removing the listening socket (an unguarded
 	 * MHD_PANIC on ENOENT); with poll() quiesce only signals the thread. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	bool tls = !admin && srv->svc.tls->cert_pem != NULL;
+	bool tls = !admin && srv->gen.tls->cert_pem != NULL;
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
 	struct MHD_Daemon *d;
@@ -70,8 +70,8 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, conn_request_started, srv);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, conn_request_completed, srv);
 	if (tls) {
-		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->svc.tls->cert_pem);
-		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->svc.tls->key_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->gen.tls->cert_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->gen.tls->key_pem);
 		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities(sc->tls_min));
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
@@ -90,16 +90,16 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 	return 0;
 }
 
-int http_server_start(const struct http_services *svc, struct http_server **srv_r,
+int http_server_start(const struct http_generation *gen, struct http_server **srv_r,
 		      const char **error_r)
 {
-	const struct dagate_config *cfg = svc->cfg;
+	const struct dagate_config *cfg = gen->cfg;
 	struct http_server *srv = calloc(1, sizeof *srv);
 
 	*srv_r = NULL;
 	if (srv == NULL)
 		return -1;
-	srv->svc = *svc;
+	srv->gen = *gen;
 	conn_table_init(&srv->conns, cfg->server.deadline_ms);
 	canned_results_create(&srv->canned);
 	srv->daemons = calloc(cfg->server.listen_count + cfg->admin.listen_count,

@@ -15,7 +15,7 @@
 #include "respond.h"
 
 struct http_server {
-	struct http_services svc;       /* a copy; what it points to outlives us */
+	struct http_generation gen;     /* a copy; what it points to outlives us */
 	struct MHD_Daemon **daemons;
 	size_t daemon_count;
 	struct conn_table conns;
