@@ -35,7 +35,7 @@ struct generation {
 	struct tls_material tls;
 	struct worker_pool *workers;
 	struct http_server *srv;
-	struct http_services svc;
+	struct http_generation http;
 	char *wsdl;
 	size_t wsdl_len;
 };
@@ -124,7 +124,7 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 			      cfg->server.workers);
 		goto fail;
 	}
-	g->svc = (struct http_services){
+	g->http = (struct http_generation){
 		.cfg = cfg, .router = g->app.router, .workers = g->workers,
 		.tokens = ds->tokens, .throttle = ds->throttle, .listeners = &ds->listeners, .tls = &g->tls,
 		.wsdl = g->wsdl, .wsdl_len = g->wsdl_len,
@@ -184,7 +184,7 @@ static void reload(struct daemon_state *ds)
 	/* Hand over: the old daemons stop polling the sockets, the new ones
 	 * start on them; connections meanwhile wait in the backlog. */
 	http_server_quiesce(old->srv);
-	if (http_server_start(&g->svc, &g->srv, &error) < 0)
+	if (http_server_start(&g->http, &g->srv, &error) < 0)
 		fatalx("reload: cannot start the new listeners: %s", error);
 	ds->current = g;
 	generation_drain(old);
@@ -247,7 +247,7 @@ static int start(struct daemon_state *ds)
 	if (ds->current == NULL)
 		goto out;     /* cfg is freed below */
 	cfg = NULL;       /* the generation's now */
-	if (http_server_start(&ds->current->svc, &ds->current->srv, &error) < 0) {
+	if (http_server_start(&ds->current->http, &ds->current->srv, &error) < 0) {
 		log_errorx("cannot start: %s", error);
 		ret = 1;
 		goto out;

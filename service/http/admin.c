@@ -1,44 +1,26 @@
 /*
- * The operators' listener ([admin]): GET /healthz and the token API
- * (POST /api/v1/tokens); /metrics plugs in here. Never exposed to
- * Salesforce.
+ * The operators' listener ([admin]): GET /healthz, GET /metrics and the
+ * token API (POST /api/v1/tokens). Never exposed to Salesforce.
  */
-#include "http_internal.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "peer.h"
+#include "request.h"
+#include "server.h"
 #include "tokens.h"
 
-/* Every token API answer: JSON, never cached. */
-static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status,
-				    const char *json)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(json), (void *)json, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result ret;
-
-	if (r == NULL)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (http_connection_closing(c))
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	if (status == MHD_HTTP_UNAUTHORIZED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					"Basic realm=\"dagate\"");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
+/* A token API body past TOKEN_API_MAX_BODY is skipped up to this before
+ * the connection is cut. */
+#define ADMIN_DISCARD_MAX (16 * TOKEN_API_MAX_BODY)
 
 static enum MHD_Result respond_token_api(struct request_ctx *ctx, struct MHD_Connection *c,
 					 const char *url, const char *method)
 {
-	struct token_issuer *ti = http_server_services(ctx->srv)->tokens;
+	const struct http_generation *gen = &ctx->srv->gen;
 	const union MHD_ConnectionInfo *info =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const char *authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -47,14 +29,12 @@ static enum MHD_Result respond_token_api(struct request_ctx *ctx, struct MHD_Con
 	char *json = NULL;
 	int status = 500;
 
-	if (token_api_handle(ti, &http_server_services(ctx->srv)->cfg->map, method, url,
-			     authorization,
+	if (token_api_handle(gen->tokens, &gen->cfg->map, method, url, authorization,
 			     info != NULL ? info->client_addr : NULL,
-			     ctx->body != NULL ? ctx->body : "", ctx->body_len,
+			     ctx->body.data != NULL ? ctx->body.data : "", ctx->body.len,
 			     &status, &json) < 0)
 		json = NULL;
-	if (ctx->body != NULL)
-		explicit_bzero(ctx->body, ctx->body_used);
+	request_body_wipe(ctx);
 	ret = respond_json(c, (unsigned)status, json != NULL ? json : "{}");
 	if (json != NULL) {
 		explicit_bzero(json, strlen(json));  /* a 201 body holds a token */
@@ -63,70 +43,73 @@ static enum MHD_Result respond_token_api(struct request_ctx *ctx, struct MHD_Con
 	return ret;
 }
 
-enum MHD_Result admin_handle(HTTP_HANDLER_ARGS)
+/* GET or HEAD only. */
+static bool is_read(const char *method)
 {
-	struct http_server *srv = cls;
-	const struct http_services *svc = http_server_services(srv);
-	struct request_ctx *ctx = *req_cls;
-	const char *length;
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* First call: everything but the token API's body. */
+static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connection *c,
+				     const char *url, const char *method)
+{
+	const struct http_generation *gen = &ctx->srv->gen;
 	bool token_api = strcmp(url, TOKEN_API_PATH) == 0 ||
 			 strncmp(url, TOKEN_API_PATH "/", strlen(TOKEN_API_PATH) + 1) == 0;
+
+	if (!peer_allowed(c, &gen->cfg->admin.allow)) {
+		char peer[INET6_ADDRSTRLEN + 8];
+
+		peer_text(c, peer, sizeof peer);
+		log_warnx("refused an admin request from %s: not in [admin] allow", peer);
+		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
+	}
+	if (strcmp(url, "/healthz") == 0) {
+		if (!is_read(method))
+			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+		return respond_text(c, MHD_HTTP_OK, "ok\n");
+	}
+	if (strcmp(url, "/metrics") == 0) {
+		size_t len;
+		char *text;
+
+		if (!is_read(method))
+			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+		text = metrics_render(gen, &len);
+		if (text == NULL)
+			return MHD_NO;
+		return respond(c, &(struct response){
+			.status = MHD_HTTP_OK,
+			.content_type = "text/plain; version=0.0.4; charset=utf-8",
+			.body = text, .len = len, .mode = MHD_RESPMEM_MUST_FREE,
+		});
+	}
+	if (!token_api || gen->tokens == NULL)
+		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	switch (request_body_open(ctx, c, TOKEN_API_MAX_BODY, ADMIN_DISCARD_MAX)) {
+	case BODY_ANNOUNCED_TOO_LARGE:
+		return respond_json(c, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}");
+	case BODY_NO_MEMORY:
+		return MHD_NO;
+	case BODY_OPEN:
+		break;
+	}
+	return MHD_YES;
+}
+
+enum MHD_Result admin_handle(HTTP_HANDLER_ARGS)
+{
+	struct request_ctx *ctx = *req_cls;
 
 	if (ctx == NULL)
 		return MHD_NO;   /* the URI callback always makes one */
 	if (!ctx->headers_checked) {
 		ctx->headers_checked = true;
-		if (!http_peer_allowed(c, &svc->cfg->admin.allow)) {
-			char peer[INET6_ADDRSTRLEN + 8];
-
-			http_peer_text(c, peer, sizeof peer);
-			log_warnx("refused an admin request from %s: not in [admin] allow", peer);
-			return http_respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
-		}
-		if (strcmp(url, "/healthz") == 0) {
-			if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-				return http_respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-							 "method not allowed\n");
-			return http_respond_text(c, MHD_HTTP_OK, "ok\n");
-		}
-		if (strcmp(url, "/metrics") == 0) {
-			size_t len;
-			char *text;
-
-			if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-				return http_respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-							 "method not allowed\n");
-			text = metrics_render(svc, &len);
-			if (text == NULL)
-				return MHD_NO;
-			return http_respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-					    text, len, MHD_RESPMEM_MUST_FREE);
-		}
-		if (!token_api || svc->tokens == NULL)
-			return http_respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-		length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (length != NULL && strtoull(length, NULL, 10) > TOKEN_API_MAX_BODY)
-			return respond_json(c, MHD_HTTP_CONTENT_TOO_LARGE,
-					    "{\"error\":\"body too large\"}");
-		ctx->body_cap = TOKEN_API_MAX_BODY;
-		ctx->body = malloc(ctx->body_cap + 1);
-		return ctx->body != NULL ? MHD_YES : MHD_NO;
+		return check_headers(ctx, c, url, method);
 	}
-	if (*upload_data_size > 0) {
-		if (ctx->too_large || *upload_data_size > ctx->body_cap - ctx->body_len) {
-			ctx->too_large = true;
-			ctx->discarded += *upload_data_size;
-			*upload_data_size = 0;
-			return ctx->discarded > 16 * TOKEN_API_MAX_BODY ? MHD_NO : MHD_YES;
-		}
-		memcpy(ctx->body + ctx->body_len, upload_data, *upload_data_size);
-		ctx->body_len += *upload_data_size;
-		ctx->body_used = ctx->body_len;
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	if (ctx->too_large)
+	if (*upload_data_size > 0)
+		return request_body_take(ctx, upload_data, upload_data_size);
+	if (ctx->body.too_large)
 		return respond_json(c, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}");
 	return respond_token_api(ctx, c, url, method);
 }

@@ -3,8 +3,6 @@
  * Checks run cheapest first (peer, path, method, type, size) so that
  * nothing unwanted is read, parsed or queued.
  */
-#include "http_internal.h"
-
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +13,12 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "peer.h"
 #include "relay.h"
+#include "request.h"
+#include "server.h"
+#include "soap_glue.h"
 
-#define SOAP_CONTENT_TYPE "text/xml; charset=utf-8"
 /* A chunked body over max_body is skipped up to this, then the connection
  * is closed: enough for a polite 413, too little to keep a thread busy. */
 #define HTTP_DISCARD_MAX (1024 * 1024)
@@ -70,6 +71,7 @@ static void audit(const char *request_id, const char *user, const char *source_i
 	metrics_record_decision(provider, rec.outcome, answer, rec.elapsed_ms);
 }
 
+/* A fault made here (malloc'd, handed to libmicrohttpd). */
 static enum MHD_Result respond_fault(struct MHD_Connection *c, bool client,
 				     const char *reason)
 {
@@ -78,8 +80,8 @@ static enum MHD_Result respond_fault(struct MHD_Connection *c, bool client,
 
 	if (body == NULL)
 		return MHD_NO;
-	return http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE, body,
-			    len, MHD_RESPMEM_MUST_FREE);
+	return respond_soap(c, MHD_HTTP_INTERNAL_SERVER_ERROR, body, len,
+			    MHD_RESPMEM_MUST_FREE);
 }
 
 static const char *const answer_names[] = { "false", "true", "fault" };
@@ -88,8 +90,8 @@ static const char *const answer_names[] = { "false", "true", "fault" };
 static void auth_job_decide(struct auth_job *job, struct decision *d)
 {
 	struct request_ctx *ctx = job->ctx;
-	const struct http_services *svc = http_server_services(ctx->srv);
-	int64_t margin = http_answer_margin_ms(svc->cfg->server.deadline_ms);
+	const struct http_generation *gen = &ctx->srv->gen;
+	int64_t margin = request_answer_margin_ms(gen->cfg->server.deadline_ms);
 
 	if (clock_left_ms(ctx->deadline_ms - margin) == 0) {
 		memset(d, 0, sizeof *d);
@@ -108,7 +110,7 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 			.deadline_ms = ctx->deadline_ms - margin,
 		};
 
-		router_decide(svc->router, &job->plan, &req, NULL, d);
+		router_decide(gen->router, &job->plan, &req, NULL, d);
 	}
 	explicit_bzero(job->req.password, job->req.password_len);
 }
@@ -165,11 +167,11 @@ static enum MHD_Result auth_job_run_at_once(struct auth_job *job, struct MHD_Con
 
 	auth_job_decide(job, &d);
 	if (d.answer != ANSWER_FAULT) {
-		ret = http_respond_result(c, d.answer == ANSWER_TRUE);
+		ret = respond_result(c, &job->ctx->srv->canned, d.answer == ANSWER_TRUE);
 		request_ctx_set_state(job->ctx, REQ_DONE);
 	} else if ((fault = decision_fault(&d, &len)) != NULL) {
-		ret = http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE, fault,
-				   len, MHD_RESPMEM_MUST_FREE);
+		ret = respond_soap(c, MHD_HTTP_INTERNAL_SERVER_ERROR, fault, len,
+				   MHD_RESPMEM_MUST_FREE);
 		request_ctx_set_state(job->ctx, REQ_DONE);
 	}
 	audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer, d.provider,
@@ -196,16 +198,17 @@ static bool wants_wsdl(struct MHD_Connection *c)
 static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connection *c,
 				     const char *url, const char *method, bool *done_r)
 {
-	const struct server_config *sc = &http_server_services(ctx->srv)->cfg->server;
-	const char *length;
+	static const char not_allowed[] = "method not allowed\n";
+	const struct http_generation *gen = &ctx->srv->gen;
+	const struct server_config *sc = &gen->cfg->server;
 	char peer[INET6_ADDRSTRLEN + 8];
 
 	*done_r = true;
-	http_peer_text(c, peer, sizeof peer);
-	if (http_client_address(c, peer, &sc->trusted_proxies, ctx->client,
+	peer_text(c, peer, sizeof peer);
+	if (peer_client_address(c, peer, &sc->trusted_proxies, ctx->client,
 				sizeof ctx->client) < 0) {
 		log_warnx("refused a request via %s: unreadable X-Forwarded-For", peer);
-		return http_respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
+		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (!cidr_list_contains_text(&sc->allow, ctx->client)) {
 		if (strcmp(peer, ctx->client) == 0)
@@ -213,40 +216,31 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 		else
 			log_warnx("refused a request from %s via %s: not in [server] allow",
 				  ctx->client, peer);
-		return http_respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
+		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (strcmp(url, sc->path) != 0)
-		return http_respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-	if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && wants_wsdl(c)) {
-		const struct http_services *svc = http_server_services(ctx->srv);
-
-		return http_respond(c, MHD_HTTP_OK, SOAP_CONTENT_TYPE, svc->wsdl,
-				    svc->wsdl_len, MHD_RESPMEM_PERSISTENT);
-	}
-	if (strcmp(method, "POST") != 0) {
-		struct MHD_Response *r = MHD_create_response_from_buffer(
-			19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
-		enum MHD_Result ret;
-
-		if (r == NULL)
-			return MHD_NO;
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST, GET");
-		ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
+		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && wants_wsdl(c))
+		return respond_soap(c, MHD_HTTP_OK, gen->wsdl, gen->wsdl_len,
+				    MHD_RESPMEM_PERSISTENT);
+	if (strcmp(method, "POST") != 0)
+		return respond(c, &(struct response){
+			.status = MHD_HTTP_METHOD_NOT_ALLOWED,
+			.content_type = "text/plain; charset=utf-8",
+			.body = not_allowed, .len = sizeof not_allowed - 1,
+			.mode = MHD_RESPMEM_PERSISTENT, .allow = "POST, GET",
+		});
 	if (!is_soap_content_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							      MHD_HTTP_HEADER_CONTENT_TYPE)))
-		return http_respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-					 "expected text/xml\n");
-	length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-					     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (length != NULL && strtoull(length, NULL, 10) > sc->max_body)
-		return http_respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
-	ctx->body_cap = sc->max_body;
-	ctx->body = malloc(ctx->body_cap + 1);
-	if (ctx->body == NULL)
+		return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "expected text/xml\n");
+	switch (request_body_open(ctx, c, sc->max_body, HTTP_DISCARD_MAX)) {
+	case BODY_ANNOUNCED_TOO_LARGE:
+		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
+	case BODY_NO_MEMORY:
 		return MHD_NO;
+	case BODY_OPEN:
+		break;
+	}
 	*done_r = false;
 	return MHD_YES;
 }
@@ -254,23 +248,23 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 /* Last call: parse, then hand the decision to a worker. */
 static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *c)
 {
-	const struct http_services *svc = http_server_services(ctx->srv);
+	const struct http_generation *gen = &ctx->srv->gen;
 	struct auth_job *job = calloc(1, sizeof *job);
 	const char *error = NULL;
+	int parsed;
 
 	if (job == NULL)
 		return MHD_NO;
 	snprintf(job->peer, sizeof job->peer, "%s", ctx->client);
 	request_id_next(job->request_id, sizeof job->request_id);
-	if (soap_glue_parse(ctx->body, ctx->body_len, &job->req, &error) < 0) {
-		explicit_bzero(ctx->body, ctx->body_len);
+	parsed = soap_glue_parse(ctx->body.data, ctx->body.len, &job->req, &error);
+	request_body_wipe(ctx);
+	if (parsed < 0) {
 		audit(job->request_id, "-", "-", job->peer, "-", OUTCOME_BAD_REQUEST, error,
 		      "fault", ctx->started_ms);
 		free(job);
 		return respond_fault(c, true, error != NULL ? error : "invalid request");
 	}
-	explicit_bzero(ctx->body, ctx->body_len);
-	ctx->body_len = 0;
 	if (relay_loop_detected(MHD_lookup_connection_value(c, MHD_HEADER_KIND, RELAY_HEADER),
 				job->req.username, job->req.password,
 				job->req.password_len, job->req.source_ip)) {
@@ -281,15 +275,14 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 		return respond_fault(c, false, "relay loop");
 	}
 
-	atomic_fetch_add(&ctx->refs, 1);
-	job->ctx = ctx;
-	router_plan(svc->router, job->req.username, job->req.password, job->req.password_len,
+	job->ctx = request_ctx_ref(ctx);
+	router_plan(gen->router, job->req.username, job->req.password, job->req.password_len,
 		    &job->plan);
 	if (job->plan.at_once)
 		return auth_job_run_at_once(job, c);
 	request_ctx_set_state(ctx, REQ_SUSPENDED);
 	MHD_suspend_connection(c);
-	if (workers_submit(svc->workers, auth_job_run, job) < 0) {
+	if (workers_submit(gen->workers, auth_job_run, job) < 0) {
 		size_t len;
 		char *fault = soap_glue_fault(false, "server busy", &len);
 
@@ -316,17 +309,13 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 			return MHD_NO;
 		*req_cls = ctx;
 	}
-	pthread_mutex_lock(&ctx->lock);
-	state = ctx->state;
-	pthread_mutex_unlock(&ctx->lock);
-
+	state = request_ctx_state(ctx);
 	if (state == REQ_ANSWERED) {
 		request_ctx_set_state(ctx, REQ_DONE);
 		if (ctx->answer_fault == NULL)
-			return http_respond_result(c, ctx->answer_authenticated);
-		return http_respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE,
-				    ctx->answer_fault, ctx->answer_fault_len,
-				    MHD_RESPMEM_MUST_COPY);
+			return respond_result(c, &srv->canned, ctx->answer_authenticated);
+		return respond_soap(c, MHD_HTTP_INTERNAL_SERVER_ERROR, ctx->answer_fault,
+				    ctx->answer_fault_len, MHD_RESPMEM_MUST_COPY);
 	}
 	if (state != REQ_READING)
 		return MHD_YES;
@@ -341,23 +330,11 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 	if (*upload_data_size > 0) {
 		if (clock_now_ms() >= ctx->deadline_ms)
 			return MHD_NO;  /* a trickling client: cut */
-		if (ctx->too_large || *upload_data_size > ctx->body_cap - ctx->body_len) {
-			/* A chunked body grew past max_body. MHD cannot answer
-			 * mid-body: skip the rest (bounded) and answer 413. */
-			ctx->too_large = true;
-			ctx->discarded += *upload_data_size;
-			*upload_data_size = 0;
-			return ctx->discarded > HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
-		}
-		memcpy(ctx->body + ctx->body_len, upload_data, *upload_data_size);
-		ctx->body_len += *upload_data_size;
-		ctx->body_used = ctx->body_len;
-		*upload_data_size = 0;
-		return MHD_YES;
+		return request_body_take(ctx, upload_data, upload_data_size);
 	}
-	if (ctx->too_large) {
+	if (ctx->body.too_large) {
 		request_ctx_set_state(ctx, REQ_DONE);
-		return http_respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
+		return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
 	}
 	return dispatch(ctx, c);
 }

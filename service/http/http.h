@@ -8,6 +8,10 @@
  * reaper thread enforces the deadline: it answers a suspended request with
  * a soap:Server fault when its deadline comes, and cuts connections that
  * trickle a request for longer than the deadline.
+ *
+ * Inside: server.c (the daemons), conn.c (connections and the reaper),
+ * request.c (a request's context and body), respond.c (every answer),
+ * peer.c (who is asking), endpoint.c and admin.c (the two listeners).
  */
 #ifndef DAGATE_HTTP_H
 #define DAGATE_HTTP_H
@@ -21,7 +25,10 @@
 struct token_issuer;
 struct throttle;
 
-struct http_services {
+/* One configuration generation as the HTTP layer sees it: what serve built
+ * from one reading of the config (plus the sockets, token issuer and
+ * throttle that outlive generations). Borrowed, never freed here. */
+struct http_generation {
 	const struct dagate_config *cfg;
 	struct router *router;
 	struct worker_pool *workers;
@@ -35,10 +42,10 @@ struct http_services {
 
 struct http_server;
 
-/* Serve every listen address of svc->cfg on its socket from the listener
- * set; logs one "listening" event each. The services must outlive the
- * server. */
-int http_server_start(const struct http_services *svc, struct http_server **srv_r,
+/* Serve every listen address of gen->cfg on its socket from the listener
+ * set; logs one "listening" event each. Everything `gen` points to must
+ * outlive the server (`gen` itself is copied). */
+int http_server_start(const struct http_generation *gen, struct http_server **srv_r,
 		      const char **error_r);
 /* Stop accepting new connections (SIGTERM drain, SIGHUP hand-over); the
  * listening sockets stay open in the listener set. */

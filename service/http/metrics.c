@@ -215,9 +215,9 @@ static void render_servers(struct out *o, struct provider_set *set, size_t n)
 	}
 }
 
-static void render_providers(struct out *o, const struct http_services *svc)
+static void render_providers(struct out *o, const struct http_generation *gen)
 {
-	struct provider_set *set = router_providers(svc->router);
+	struct provider_set *set = router_providers(gen->router);
 	size_t n = provider_set_count(set);
 
 	head(o, "dagate_provider_inflight", "gauge", "Logins a provider is answering now.");
@@ -246,24 +246,24 @@ static void render_providers(struct out *o, const struct http_services *svc)
 	render_servers(o, set, n);
 }
 
-static void render_service(struct out *o, const struct http_services *svc)
+static void render_service(struct out *o, const struct http_generation *gen)
 {
 	head(o, "dagate_queue_depth", "gauge", "Requests waiting for a worker thread.");
-	put(o, "dagate_queue_depth %u\n", workers_queued(svc->workers));
+	put(o, "dagate_queue_depth %u\n", workers_queued(gen->workers));
 	head(o, "dagate_queue_capacity", "gauge", "Requests that may wait (`queue`).");
-	put(o, "dagate_queue_capacity %u\n", svc->cfg->server.queue);
+	put(o, "dagate_queue_capacity %u\n", gen->cfg->server.queue);
 	head(o, "dagate_workers", "gauge", "Worker threads (`workers`).");
-	put(o, "dagate_workers %u\n", svc->cfg->server.workers);
-	if (svc->tls != NULL && svc->tls->cert_pem != NULL) {
+	put(o, "dagate_workers %u\n", gen->cfg->server.workers);
+	if (gen->tls != NULL && gen->tls->cert_pem != NULL) {
 		head(o, "dagate_tls_cert_expiry_seconds", "gauge",
 		     "Seconds until the [server] TLS certificate expires (negative: expired).");
 		put(o, "dagate_tls_cert_expiry_seconds %lld\n",
-		    (long long)(svc->tls->not_after - (int64_t)time(NULL)));
+		    (long long)(gen->tls->not_after - (int64_t)time(NULL)));
 	}
-	if (svc->throttle != NULL) {
+	if (gen->throttle != NULL) {
 		struct throttle_stats th;
 
-		throttle_stats(svc->throttle, &th);
+		throttle_stats(gen->throttle, &th);
 		head(o, "dagate_throttled_total", "counter",
 		     "Logins answered false by the throttle without asking a backend.");
 		put(o, "dagate_throttled_total{reason=\"user_budget\"} %llu\n",
@@ -280,10 +280,10 @@ static void render_service(struct out *o, const struct http_services *svc)
 		put(o, "dagate_throttle_redis_failures_total %llu\n",
 		    (unsigned long long)th.redis_failures);
 	}
-	if (svc->tokens != NULL) {
+	if (gen->tokens != NULL) {
 		struct token_stats ts;
 
-		token_issuer_stats(svc->tokens, &ts);
+		token_issuer_stats(gen->tokens, &ts);
 		head(o, "dagate_tokens_issued_total", "counter", "Tokens issued.");
 		put(o, "dagate_tokens_issued_total %llu\n", (unsigned long long)ts.issued);
 		head(o, "dagate_tokens_issue_refused_total", "counter",
@@ -301,7 +301,7 @@ static void render_service(struct out *o, const struct http_services *svc)
 	}
 }
 
-char *metrics_render(const struct http_services *svc, size_t *len_r)
+char *metrics_render(const struct http_generation *gen, size_t *len_r)
 {
 	struct out o = { .cap = 8192 };
 
@@ -310,8 +310,8 @@ char *metrics_render(const struct http_services *svc, size_t *len_r)
 		return NULL;
 	o.buf[0] = '\0';
 	render_requests(&o);
-	render_providers(&o, svc);
-	render_service(&o, svc);
+	render_providers(&o, gen);
+	render_service(&o, gen);
 	if (o.failed) {
 		free(o.buf);
 		return NULL;

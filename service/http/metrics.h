@@ -15,9 +15,9 @@
 void metrics_record_decision(const char *provider, const char *outcome,
 			     const char *answer, int64_t elapsed_ms);
 
-/* Render everything, including gauges read from `svc` (queue depth,
+/* Render everything, including gauges read from `gen` (queue depth,
  * provider use, TLS expiry) and the token store's counters. Returns a
  * malloc'd text, or NULL. */
-char *metrics_render(const struct http_services *svc, size_t *len_r);
+char *metrics_render(const struct http_generation *gen, size_t *len_r);
 
 #endif

@@ -1,0 +1,121 @@
+#include "request.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "server.h"
+
+struct request_ctx *request_ctx_new(struct http_server *srv, struct MHD_Connection *c)
+{
+	struct request_ctx *ctx = calloc(1, sizeof *ctx);
+
+	if (ctx == NULL)
+		return NULL;
+	ctx->srv = srv;
+	ctx->conn = c;
+	atomic_init(&ctx->refs, 1);
+	pthread_mutex_init(&ctx->lock, NULL);
+	ctx->started_ms = clock_now_ms();
+	ctx->deadline_ms = ctx->started_ms + srv->gen.cfg->server.deadline_ms;
+	atomic_fetch_add(&srv->inflight, 1);
+	return ctx;
+}
+
+struct request_ctx *request_ctx_ref(struct request_ctx *ctx)
+{
+	atomic_fetch_add(&ctx->refs, 1);
+	return ctx;
+}
+
+void request_ctx_unref(struct request_ctx **ctxp)
+{
+	struct request_ctx *ctx = *ctxp;
+
+	*ctxp = NULL;
+	if (ctx == NULL || atomic_fetch_sub(&ctx->refs, 1) != 1)
+		return;
+	atomic_fetch_sub(&ctx->srv->inflight, 1);
+	if (ctx->body.data != NULL) {
+		explicit_bzero(ctx->body.data, ctx->body.used);
+		free(ctx->body.data);
+	}
+	free(ctx->answer_fault);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx);
+}
+
+enum request_state request_ctx_state(struct request_ctx *ctx)
+{
+	enum request_state state;
+
+	pthread_mutex_lock(&ctx->lock);
+	state = ctx->state;
+	pthread_mutex_unlock(&ctx->lock);
+	return state;
+}
+
+void request_ctx_set_state(struct request_ctx *ctx, enum request_state state)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->state = state;
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+bool request_ctx_answer(struct request_ctx *ctx, bool authenticated, char *fault,
+			size_t fault_len)
+{
+	bool mine;
+
+	pthread_mutex_lock(&ctx->lock);
+	mine = ctx->state == REQ_SUSPENDED;
+	if (mine) {
+		ctx->state = REQ_ANSWERED;
+		ctx->answer_authenticated = authenticated;
+		ctx->answer_fault = fault;
+		ctx->answer_fault_len = fault_len;
+		fault = NULL;
+		MHD_resume_connection(ctx->conn);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	free(fault);
+	return mine;
+}
+
+enum request_body_open request_body_open(struct request_ctx *ctx, struct MHD_Connection *c,
+					 size_t max, size_t discard_max)
+{
+	const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (length != NULL && strtoull(length, NULL, 10) > max)
+		return BODY_ANNOUNCED_TOO_LARGE;
+	ctx->body.cap = max;
+	ctx->body.discard_max = discard_max;
+	ctx->body.data = malloc(max + 1);
+	return ctx->body.data != NULL ? BODY_OPEN : BODY_NO_MEMORY;
+}
+
+enum MHD_Result request_body_take(struct request_ctx *ctx, const char *data, size_t *size)
+{
+	struct request_body *b = &ctx->body;
+
+	if (b->too_large || *size > b->cap - b->len) {
+		b->too_large = true;
+		b->discarded += *size;
+		*size = 0;
+		return b->discarded > b->discard_max ? MHD_NO : MHD_YES;
+	}
+	memcpy(b->data + b->len, data, *size);
+	b->len += *size;
+	b->used = b->len;
+	*size = 0;
+	return MHD_YES;
+}
+
+void request_body_wipe(struct request_ctx *ctx)
+{
+	if (ctx->body.data != NULL)
+		explicit_bzero(ctx->body.data, ctx->body.used);
+	ctx->body.len = 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * One generation's HTTP server as its parts see it: the daemons, the
+ * connections, the canned answers. Internal to service/http; the public
+ * side is http.h.
+ */
+#ifndef DAGATE_HTTP_SERVER_H
+#define DAGATE_HTTP_SERVER_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "conn.h"
+#include "http.h"
+#include "respond.h"
+
+struct http_server {
+	struct http_generation gen;     /* a copy; what it points to outlives us */
+	struct MHD_Daemon **daemons;
+	size_t daemon_count;
+	struct conn_table conns;
+	struct canned_results canned;
+	atomic_uint inflight;           /* request contexts alive */
+};
+
+/* The request handlers the daemons call; `cls` is the struct http_server,
+ * *req_cls the request's context (request.h). */
+#define HTTP_HANDLER_ARGS void *cls, struct MHD_Connection *c, const char *url, \
+	const char *method, const char *version, const char *upload_data, \
+	size_t *upload_data_size, void **req_cls
+enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS);
+enum MHD_Result admin_handle(HTTP_HANDLER_ARGS);
+
+#endif
