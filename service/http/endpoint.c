@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "clock.h"
+#include "hex.h"
 #include "log.h"
 #include "metrics.h"
 #include "peer.h"
@@ -44,16 +45,16 @@ static void request_id_init(void)
 /* Unique within a process run and unlikely to repeat across runs. */
 static void request_id_next(char *out, size_t size)
 {
-	static const char hex[] = "0123456789abcdef";
+	uint8_t be[8];
 	uint64_t id;
 
 	pthread_once(&request_id_once, request_id_init);
 	id = request_id_base + atomic_fetch_add(&request_counter, 1);
-	if (size < 17)
+	if (size < 2 * sizeof be + 1)
 		return;
-	for (int i = 15; i >= 0; i--, id >>= 4)
-		out[i] = hex[id & 0xf];
-	out[16] = '\0';
+	for (size_t i = 0; i < sizeof be; i++)
+		be[i] = (uint8_t)(id >> (56 - 8 * i));
+	hex_encode(be, sizeof be, out);
 }
 
 static void audit(const char *request_id, const char *user, const char *source_ip,
