@@ -18,22 +18,14 @@ A server that cannot start raises: a missing server is a failure.
 """
 
 import os
-import socket
 import subprocess
-import tempfile
+
+from backends.ports import free_port
 from backends.server import ServerProcess
 
 NGINX = '/usr/sbin/nginx'
 ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
 SLOW_SECONDS = 5
-
-
-def free_port(host='127.0.0.1'):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 CONF = """
@@ -85,33 +77,29 @@ def _sha512_crypt(password):
 
 
 class Nginx(ServerProcess):
-    name = 'nginx'
+    name, prefix = 'nginx', 'dagate-nginx-'
 
     def __init__(self, certs, *, users):
-        self.dir = tempfile.mkdtemp(prefix='dagate-nginx-')
+        self.certs, self.users = certs, users
         self.port = free_port()
         self.inner = free_port()
+        super().__init__()
+
+    def prepare(self):
         # workers run as nobody when started by root: they read htpasswd
         os.chmod(self.dir, 0o755)
-        os.makedirs(os.path.join(self.dir, 'tmp'))
-        with open(os.path.join(self.dir, 'htpasswd'), 'w') as f:
-            for user, password in users.items():
+        os.makedirs(self.path('tmp'))
+        with open(self.path('htpasswd'), 'w') as f:
+            for user, password in self.users.items():
                 f.write('%s:%s\n' % (user, _sha512_crypt(password)))
-        with open(os.path.join(self.dir, 'nginx.conf'), 'w') as f:
+        with open(self.path('nginx.conf'), 'w') as f:
             f.write(CONF.format(echo=ECHO_MODULE, dir=self.dir, port=self.port,
-                                inner=self.inner, cert=certs.cert, key=certs.key,
+                                inner=self.inner, cert=self.certs.cert, key=self.certs.key,
                                 slow=SLOW_SECONDS))
-        self.proc = None
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
 
-    def _start(self):
-        self.start([NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
-                    '-c', os.path.join(self.dir, 'nginx.conf')],
-                   [self.port])
+    def start(self):
+        self.spawn([NGINX, '-p', self.dir, '-e', self.path('error.log'),
+                    '-c', self.path('nginx.conf')], ports=[self.port])
 
     def url(self, path):
         return 'https://127.0.0.1:%d%s' % (self.port, path)
@@ -120,7 +108,7 @@ class Nginx(ServerProcess):
         """[(method, path, status, remote_user)] from the access log."""
         out = []
         try:
-            with open(os.path.join(self.dir, 'access.log'), errors='replace') as f:
+            with open(self.path('access.log'), errors='replace') as f:
                 for line in f:
                     parts = line.split(' ', 3)
                     if len(parts) == 4:

@@ -16,21 +16,13 @@ A server that cannot start raises: a missing server is a failure.
 """
 
 import os
-import socket
-import tempfile
+
+from backends.ports import free_port
 from backends.server import ServerProcess
 
 NGINX = '/usr/sbin/nginx'
 EDGE_SOURCE = '127.0.0.4'    # the proxy that talks to dagate
 OUTER_SOURCE = '127.0.0.3'   # the first of two chained proxies
-
-
-def free_port(host='127.0.0.1'):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 CONF = """
@@ -86,28 +78,25 @@ http {{
 
 
 class NginxProxy(ServerProcess):
-    name = 'nginx'
+    name, prefix = 'nginx', 'dagate-nginx-proxy-'
 
     def __init__(self, certs, upstream_port):
-        self.dir = tempfile.mkdtemp(prefix='dagate-nginx-proxy-')
+        self.certs, self.upstream_port = certs, upstream_port
         self.edge_port = free_port()
         self.outer_port = free_port()
         self.inner_port = free_port()
-        os.chmod(self.dir, 0o755)
-        os.makedirs(os.path.join(self.dir, 'tmp'))
-        with open(os.path.join(self.dir, 'nginx.conf'), 'w') as f:
-            f.write(CONF.format(dir=self.dir, edge=self.edge_port, outer=self.outer_port,
-                                inner=self.inner_port, upstream=upstream_port,
-                                cert=certs.cert, key=certs.key,
-                                edge_source=EDGE_SOURCE, outer_source=OUTER_SOURCE))
-        self.proc = None
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        super().__init__()
 
-    def _start(self):
-        self.start([NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
-                    '-c', os.path.join(self.dir, 'nginx.conf')],
-                   (self.edge_port, self.outer_port, self.inner_port))
+    def prepare(self):
+        os.chmod(self.dir, 0o755)
+        os.makedirs(self.path('tmp'))
+        with open(self.path('nginx.conf'), 'w') as f:
+            f.write(CONF.format(dir=self.dir, edge=self.edge_port, outer=self.outer_port,
+                                inner=self.inner_port, upstream=self.upstream_port,
+                                cert=self.certs.cert, key=self.certs.key,
+                                edge_source=EDGE_SOURCE, outer_source=OUTER_SOURCE))
+
+    def start(self):
+        self.spawn([NGINX, '-p', self.dir, '-e', self.path('error.log'),
+                    '-c', self.path('nginx.conf')],
+                   ports=(self.edge_port, self.outer_port, self.inner_port))
