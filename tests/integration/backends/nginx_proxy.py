@@ -15,31 +15,16 @@ its own loopback source address, so dagate can tell them from clients.
 A server that cannot start raises: a missing server is a failure.
 """
 
-import os
-
+from backends.nginx import HEAD, NginxProcess
 from backends.ports import free_port
-from backends.server import ServerProcess
 
-NGINX = '/usr/sbin/nginx'
 EDGE_SOURCE = '127.0.0.4'    # the proxy that talks to dagate
 OUTER_SOURCE = '127.0.0.3'   # the first of two chained proxies
 
 
-CONF = """
-daemon off;
-master_process on;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
+CONF = HEAD + """
     log_format xff '$remote_addr "$http_x_forwarded_for" $status';
     access_log {dir}/access.log xff;
-    client_body_temp_path {dir}/tmp/body;
-    proxy_temp_path {dir}/tmp/proxy;
-    fastcgi_temp_path {dir}/tmp/fastcgi;
-    uwsgi_temp_path {dir}/tmp/uwsgi;
-    scgi_temp_path {dir}/tmp/scgi;
 
     # The operator's guide's snippet: TLS here, plain HTTP to dagate.
     server {{
@@ -77,26 +62,20 @@ http {{
 """
 
 
-class NginxProxy(ServerProcess):
-    name, prefix = 'nginx', 'dagate-nginx-proxy-'
+class NginxProxy(NginxProcess):
+    prefix = 'dagate-nginx-proxy-'
 
     def __init__(self, certs, upstream_port):
         self.certs, self.upstream_port = certs, upstream_port
         self.edge_port = free_port()
         self.outer_port = free_port()
         self.inner_port = free_port()
+        self.ports = (self.edge_port, self.outer_port, self.inner_port)
         super().__init__()
 
-    def prepare(self):
-        os.chmod(self.dir, 0o755)
-        os.makedirs(self.path('tmp'))
-        with open(self.path('nginx.conf'), 'w') as f:
-            f.write(CONF.format(dir=self.dir, edge=self.edge_port, outer=self.outer_port,
-                                inner=self.inner_port, upstream=self.upstream_port,
-                                cert=self.certs.cert, key=self.certs.key,
-                                edge_source=EDGE_SOURCE, outer_source=OUTER_SOURCE))
-
-    def start(self):
-        self.spawn([NGINX, '-p', self.dir, '-e', self.path('error.log'),
-                    '-c', self.path('nginx.conf')],
-                   ports=(self.edge_port, self.outer_port, self.inner_port))
+    def conf(self):
+        return CONF.format(load='', connections=256, dir=self.dir, edge=self.edge_port,
+                           outer=self.outer_port, inner=self.inner_port,
+                           upstream=self.upstream_port, cert=self.certs.cert,
+                           key=self.certs.key, edge_source=EDGE_SOURCE,
+                           outer_source=OUTER_SOURCE)
