@@ -8,8 +8,13 @@ imports this file; keep its API stable:
         d.post(body, headers=..., path=..., method=..., tls=...)
                                             -> (status, headers, body)
         d.url, d.https_url, d.admin_url, d.log(), d.audit(), d.stop()
+        d.audit_of(user, count)             -> that user's audit records (waits)
     run_dagate(args, stdin=...)             -> CompletedProcess (text)
     make_ca_and_cert(dir, kind)             -> Certs(ca_cert, ca_key, cert, key)
+    trusted_and_other_certs(dir)            -> (Certs, Certs) from two CAs
+    class T(CountedAnswers, unittest.TestCase): one Dagate cls.d for all tests;
+        self.authenticate() counts, self.last_audit(user) waits for the last
+    close_checking_log(d, secrets)          tearDownClass: stop d, no secret logged
     envelope(user, password, source_ip, form=..., extra=...) -> bytes
 
 The binary is $DAGATE_BIN (default: build/dagate in the repository). Each
@@ -369,6 +374,17 @@ class Dagate:
         """The event=auth records so far (from the log, or from `text`)."""
         return [r for r in self.log_records(text) if r.get('event') == 'auth']
 
+    def audit_of(self, user, count=1, timeout=3.0):
+        """The audit records for `user` once there are `count` of them, or
+        those there are after `timeout` (the caller asserts): a record is
+        written just after its answer was sent."""
+        end = time.monotonic() + timeout
+        while True:
+            recs = [r for r in self.audit() if r.get('user') == user]
+            if len(recs) >= count or time.monotonic() > end:
+                return recs
+            time.sleep(0.02)
+
     def wait_for_log(self, predicate, timeout=5.0):
         """Wait until predicate(log_text) is true; return the log."""
         end = time.monotonic() + timeout
@@ -447,6 +463,32 @@ class Dagate:
         return parse_answer(status, body)
 
 
+class CountedAnswers:
+    """For a TestCase whose tests share one Dagate (cls.d): authenticate()
+    counts the answers per user in cls.answers (a dict setUpClass makes),
+    last_audit() waits for the audit record of the last one."""
+
+    def authenticate(self, user, password, source_ip='203.0.113.7'):
+        self.answers[user] = self.answers.get(user, 0) + 1
+        return self.d.authenticate(user, password, source_ip)
+
+    def last_audit(self, user):
+        want = self.answers.get(user, 0)
+        recs = self.d.audit_of(user, want)
+        self.assertEqual(len(recs), want, 'audit records for %s' % user)
+        return recs[-1]
+
+
+def close_checking_log(d, secrets):
+    """Stop a Dagate that a whole TestCase shared, with the checks `with`
+    makes (sanitizer report, exit status), and fail if any of `secrets`
+    reached its log."""
+    log = d.log()
+    d.__exit__(None, None, None)
+    for secret in secrets:
+        assert secret not in log, 'a password reached the log'
+
+
 def make_ca_and_cert(directory, kind='rsa'):
     """A throw-away CA and a server certificate (SANs DNS:localhost,
     IP:127.0.0.1, IP:127.0.0.2, IP:::1) made with the openssl CLI, keys 0600.
@@ -480,6 +522,13 @@ def make_ca_and_cert(directory, kind='rsa'):
     for key in (p('ca.key'), p('server.key')):
         os.chmod(key, 0o600)
     return Certs(directory, p('ca.crt'), p('ca.key'), p('server.crt'), p('server.key'))
+
+
+def trusted_and_other_certs(directory):
+    """Certificates from two CAs: the one the tests trust (RSA) and another
+    (EC), for the untrusted-certificate cases."""
+    return (make_ca_and_cert(os.path.join(directory, 'good'), 'rsa'),
+            make_ca_and_cert(os.path.join(directory, 'other'), 'ec'))
 
 
 def hash_password(password):

@@ -19,8 +19,9 @@ import tempfile
 import time
 import unittest
 
-from harness import (NO_THROTTLE, Dagate, Fault, make_ca_and_cert, run_dagate,
-                     server_section)
+from harness import (NO_THROTTLE, CountedAnswers, Dagate, Fault, close_checking_log,
+                     run_dagate, server_section, trusted_and_other_certs)
+from backends.ports import free_port
 from backends.samba import REALM, USERS, SambaDC
 from backends.kerberos_web import KerberosSetup, NegotiateApache, write_krb5_conf
 
@@ -32,15 +33,7 @@ def pw(name):
     return USERS[name][0]
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class HttpNegotiate(unittest.TestCase):
+class HttpNegotiate(CountedAnswers, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='dagate-negotiate-')
@@ -50,8 +43,7 @@ class HttpNegotiate(unittest.TestCase):
         cls.silent.bind(('127.0.0.1', 0))
         cls.silent.listen(64)
         try:
-            cls.certs = make_ca_and_cert(os.path.join(cls.tmp, 'good'), 'rsa')
-            cls.other = make_ca_and_cert(os.path.join(cls.tmp, 'other'), 'ec')
+            cls.certs, cls.other = trusted_and_other_certs(cls.tmp)
             cls.dc = SambaDC()
             cls.kdc = KerberosSetup(cls.dc, os.path.join(cls.tmp, 'kdc'))
             cls.web = NegotiateApache(cls.certs, cls.kdc)
@@ -68,7 +60,7 @@ class HttpNegotiate(unittest.TestCase):
         silent_conf = write_krb5_conf(os.path.join(cls.tmp, 'silent.conf'),
                                       '127.0.0.1:%d' % cls.silent.getsockname()[1])
         closed_conf = write_krb5_conf(os.path.join(cls.tmp, 'closed.conf'),
-                                      '127.0.0.1:%d' % closed_port())
+                                      '127.0.0.1:%d' % free_port())
         good = 'realm = %s\nkrb5_conf = %s\n' % (REALM, cls.kdc.krb5_conf)
         providers = [
             ('neg', '/check', good + 'login = %l\n', cls.certs),
@@ -102,35 +94,16 @@ result = false
     def _stop_servers(cls):
         for s in (cls.web, cls.dc):
             if s is not None:
-                s.stop() if s is cls.web else s.close()
+                s.close()
         cls.silent.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
     def tearDownClass(cls):
         try:
-            log = cls.d.log()
-            cls.d.__exit__(None, None, None)
-            for name in USERS:
-                assert pw(name) not in log, 'a password reached the log'
-            assert BAD_PW not in log
+            close_checking_log(cls.d, [pw(name) for name in USERS] + [BAD_PW])
         finally:
             cls._stop_servers()
-
-    def authenticate(self, user, password):
-        self.answers[user] = self.answers.get(user, 0) + 1
-        return self.d.authenticate(user, password)
-
-    def last_audit(self, user):
-        want = self.answers.get(user, 0)
-        end = time.monotonic() + 3
-        while True:
-            recs = [r for r in self.d.audit() if r.get('user') == user]
-            if len(recs) >= want or time.monotonic() > end:
-                break
-            time.sleep(0.02)
-        self.assertEqual(len(recs), want, 'audit records for %s' % user)
-        return recs[-1]
 
     def assert_logged_by_apache(self, entry):
         """(method, path, status, user) appears in Apache's access log, which

@@ -7,10 +7,10 @@ connection is never reused for another check."""
 import os
 import shutil
 import tempfile
-import time
 import unittest
 
-from harness import NO_THROTTLE, Dagate, make_ca_and_cert, server_section
+from harness import (NO_THROTTLE, CountedAnswers, Dagate, close_checking_log, make_ca_and_cert,
+                     server_section)
 from backends.ntlm_server import NtlmServer
 from backends.samba import USERS, SambaDC
 
@@ -21,7 +21,7 @@ def pw(name):
     return USERS[name][0]
 
 
-class HttpNtlm(unittest.TestCase):
+class HttpNtlm(CountedAnswers, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='dagate-ntlm-')
@@ -57,27 +57,9 @@ ca_file = %s
     @classmethod
     def tearDownClass(cls):
         try:
-            log = cls.d.log()
-            cls.d.__exit__(None, None, None)
-            for secret in (pw('alice'), pw('gina'), BAD_PW):
-                assert secret not in log, 'a password reached the log'
+            close_checking_log(cls.d, (pw('alice'), pw('gina'), BAD_PW))
         finally:
             cls._stop_servers()
-
-    def authenticate(self, user, password):
-        self.answers[user] = self.answers.get(user, 0) + 1
-        return self.d.authenticate(user, password)
-
-    def last_audit(self, user):
-        want = self.answers.get(user, 0)
-        end = time.monotonic() + 3
-        while True:
-            recs = [r for r in self.d.audit() if r.get('user') == user]
-            if len(recs) >= want or time.monotonic() > end:
-                break
-            time.sleep(0.02)
-        self.assertEqual(len(recs), want)
-        return recs[-1]
 
     def test_negative_control_was_refused_at_start_up(self):
         self.assertTrue(any(status == 401 for (_, status, _) in self.web.log), self.web.log)

@@ -7,36 +7,27 @@ accepts anyone; untrusted certificates, a closed port; test-user and probe.
 `auth = negotiate` in test_http_negotiate.py (Samba's KDC, Apache with
 mod_auth_gssapi)."""
 
-import os
 import shutil
-import socket
 import tempfile
 import time
 import unittest
 
-from harness import Dagate, Fault, make_ca_and_cert, run_dagate, server_section
+from harness import (CountedAnswers, Dagate, Fault, close_checking_log, run_dagate,
+                     server_section, trusted_and_other_certs)
 from backends.apache import Apache
 from backends.nginx import Nginx
+from backends.ports import free_port
 
 USERS = {'joe': 'Joe-web-pw-1', 'ann': 'Ann-web-pw-2'}
 BAD_PW = 'Wrong-web-pw-9'
 DEADLINE_MS = 2000
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class HttpProvider(unittest.TestCase):
+class HttpProvider(CountedAnswers, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='dagate-http-')
-        cls.certs = make_ca_and_cert(os.path.join(cls.tmp, 'good'), 'rsa')
-        cls.other = make_ca_and_cert(os.path.join(cls.tmp, 'other'), 'ec')
+        cls.certs, cls.other = trusted_and_other_certs(cls.tmp)
         cls.nginx = cls.apache = None
         try:
             cls.nginx = Nginx(cls.certs, users=USERS)
@@ -59,7 +50,7 @@ class HttpProvider(unittest.TestCase):
             ('error', n('/error'), ''),
             ('forbidden', n('/forbidden'), ''),
             ('untrusted', n('/check'), 'ca_file = %s\n' % cls.other.ca_cert),
-            ('down', 'https://127.0.0.1:%d/check' % closed_port(), ''),
+            ('down', 'https://127.0.0.1:%d/check' % free_port(), ''),
             ('wrongstatus', n('/check'), 'ok_status = 204\n'),
         ]
         text = server_section(extra='deadline = %dms\n' % DEADLINE_MS) + """
@@ -90,35 +81,15 @@ result = false
     def _stop_servers(cls):
         for s in (cls.nginx, cls.apache):
             if s is not None:
-                s.stop()
+                s.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
     def tearDownClass(cls):
         try:
-            log = cls.d.log()
-            cls.d.__exit__(None, None, None)
-            for pw in list(USERS.values()) + [BAD_PW]:
-                assert pw not in log, 'a password reached the log'
+            close_checking_log(cls.d, list(USERS.values()) + [BAD_PW])
         finally:
             cls._stop_servers()
-
-    def last_audit(self, user):
-        """The audit record of the last answer for `user` (the record may be
-        written just after the answer was sent: wait for it)."""
-        want = self.answers.get(user, 0)
-        end = time.monotonic() + 3
-        while True:
-            recs = [r for r in self.d.audit() if r.get('user') == user]
-            if len(recs) >= want or time.monotonic() > end:
-                break
-            time.sleep(0.02)
-        self.assertEqual(len(recs), want, 'audit records for %s' % user)
-        return recs[-1]
-
-    def authenticate(self, user, password):
-        self.answers[user] = self.answers.get(user, 0) + 1
-        return self.d.authenticate(user, password)
 
     # -- basic (nginx) and digest (Apache) ----------------------------------------
 

@@ -5,7 +5,6 @@ disabled, expired, must-change and locked accounts mapped from AD's
 "data XXX" codes; N failed logins cost at most N bad binds; ldaps and
 StartTLS. Needs root: without it the tests fail, they do not skip."""
 
-import time
 import unittest
 
 from harness import Dagate, Fault, server_section, NO_THROTTLE
@@ -61,10 +60,7 @@ class SambaAD(unittest.TestCase):
         the answer)."""
         before = len([r for r in d.audit() if r.get('user') == user])
         got = d.authenticate(user, password)
-        end = time.monotonic() + 3
-        while (len([r for r in d.audit() if r.get('user') == user]) <= before
-               and time.monotonic() < end):
-            time.sleep(0.02)
+        d.audit_of(user, before + 1)
         return got
 
     def last_audit(self, d, user):

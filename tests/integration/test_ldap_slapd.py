@@ -13,8 +13,8 @@ import time
 import unittest
 
 from harness import Dagate as _Dagate, Fault, make_ca_and_cert, run_dagate, server_section, NO_THROTTLE
-from backends.slapd import (GROUP_DN, SUFFIX, SVC_DN, SVC_PASSWORD, Slapd, free_port,
-                            user_dn)
+from backends.ports import free_port
+from backends.slapd import GROUP_DN, SUFFIX, SVC_DN, SVC_PASSWORD, Slapd, user_dn
 
 ALICE_PW = 'alice-pw-1'
 
@@ -66,11 +66,7 @@ class AuditMixin:
     def audit_for(self, d, user):
         """The last audit line for `user`; waits for the one of the request
         just answered (the line is written after the answer)."""
-        asked = getattr(d, '_asked', {}).get(user, 0)
-        end = time.monotonic() + 3
-        while (len([r for r in d.audit() if r.get('user') == user]) < asked
-               and time.monotonic() < end):
-            time.sleep(0.02)
+        d.audit_of(user, getattr(d, '_asked', {}).get(user, 0))
         return self._last_audit(d, user)
 
     def _last_audit(self, d, user):

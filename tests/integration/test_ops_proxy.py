@@ -88,7 +88,7 @@ class ProxyBase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.nginx.stop()
+        cls.nginx.close()
         try:
             cls.d.__exit__(None, None, None)
         finally:

@@ -5,22 +5,14 @@ relay_loop_detected() (auth-providers/relay.h)."""
 
 import os
 import shutil
-import socket
 import tempfile
 import time
 import unittest
 
 from harness import Dagate, Fault, make_ca_and_cert, server_section
+from backends.ports import free_port
 
 DEADLINE_MS = 3000
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def relay_config(certs, own_port, target_port):

@@ -8,7 +8,6 @@ import http.server
 import os
 import re
 import shutil
-import socket
 import ssl
 import tempfile
 import threading
@@ -16,8 +15,9 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from harness import (Dagate, Fault, SF_NS, SOAP_ENV_NS, hash_password, make_ca_and_cert,
-                     run_dagate, server_section)
+from harness import (CountedAnswers, Dagate, Fault, SF_NS, SOAP_ENV_NS, hash_password,
+                     run_dagate, server_section, trusted_and_other_certs)
+from backends.ports import free_port
 
 PW = {'joe@corp.example': 'Joe-relay-pw-1'}
 BAD_PW = 'Wrong-relay-pw-9'
@@ -106,20 +106,11 @@ class FakeTarget:
         self.httpd.server_close()
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class RelayProvider(unittest.TestCase):
+class RelayProvider(CountedAnswers, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='dagate-relay-')
-        cls.certs = make_ca_and_cert(os.path.join(cls.tmp, 'good'), 'rsa')
-        cls.other = make_ca_and_cert(os.path.join(cls.tmp, 'other'), 'ec')
+        cls.certs, cls.other = trusted_and_other_certs(cls.tmp)
         cls.fake = cls.target = cls.d = None
         cls.answers = {}
         try:
@@ -146,7 +137,7 @@ path = users
         relays = [
             ('legacy', cls.target.https_url, ca),
             ('untrusted', cls.target.https_url, cls.other.ca_cert),
-            ('down', 'https://127.0.0.1:%d/Sso.asmx' % closed_port(), ca),
+            ('down', 'https://127.0.0.1:%d/Sso.asmx' % free_port(), ca),
         ] + [(p.strip('/'), cls.fake.url(p), ca)
              for p in ('/html', '/fault', '/twice', '/elsewhere', '/wrongtype', '/slow',
                        '/redirect', '/true')]
@@ -184,19 +175,11 @@ match = *@fault.example -> fault, fallback
         for pw in list(PW.values()) + [BAD_PW]:
             assert pw not in logs, 'a password reached a log'
 
-    def authenticate(self, user, password, source_ip='203.0.113.7'):
-        self.answers[user] = self.answers.get(user, 0) + 1
-        return self.d.authenticate(user, password, source_ip)
-
-    def last_audit(self, user, d=None, want=None):
-        d = d or self.d
-        want = self.answers.get(user, 0) if want is None else want
-        end = time.monotonic() + 3
-        while True:
-            recs = [r for r in d.audit() if r.get('user') == user]
-            if len(recs) >= want or time.monotonic() > end:
-                break
-            time.sleep(0.02)
+    def last_audit(self, user):
+        """As CountedAnswers.last_audit, but at least as many records as
+        answers."""
+        want = self.answers.get(user, 0)
+        recs = self.d.audit_of(user, want)
         self.assertGreaterEqual(len(recs), want, 'audit records for %s' % user)
         return recs[-1]
 

@@ -4,14 +4,14 @@ STARTTLS, one that offers AUTH only in clear text, one with no AUTH at all,
 an untrusted certificate, a stalling server and a closed port; test-user and
 probe; no mail sent and no password logged."""
 
-import os
 import shutil
-import socket
 import tempfile
 import time
 import unittest
 
-from harness import Dagate, Fault, make_ca_and_cert, run_dagate, server_section
+from harness import (CountedAnswers, Dagate, Fault, close_checking_log, run_dagate,
+                     server_section, trusted_and_other_certs)
+from backends.ports import free_port
 from backends.smtpd import SmtpServer, StallingServer
 
 USERS = {'joe@corp.example': 'Joe-smtp-pw-1', 'ann': 'Ann-smtp-pw-2'}
@@ -19,20 +19,11 @@ BAD_PW = 'Wrong-smtp-pw-9'
 DEADLINE_MS = 2000
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class SmtpProvider(unittest.TestCase):
+class SmtpProvider(CountedAnswers, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='dagate-smtp-')
-        cls.certs = make_ca_and_cert(os.path.join(cls.tmp, 'good'), 'rsa')
-        cls.other = make_ca_and_cert(os.path.join(cls.tmp, 'other'), 'ec')
+        cls.certs, cls.other = trusted_and_other_certs(cls.tmp)
         cls.servers = []
         try:
             cls.starttls = cls._server(cls.certs, 'starttls')
@@ -119,7 +110,7 @@ type = static
 result = false
 """ % dict(ca=ca, starttls=cls.starttls.uri, implicit=cls.implicit.uri,
            plain=cls.plain.uri, noauth=cls.noauth.uri, untrusted=cls.untrusted.uri,
-           stall=cls.stall.uri('smtp'), down=closed_port())
+           stall=cls.stall.uri('smtp'), down=free_port())
 
     @classmethod
     def _stop_servers(cls):
@@ -130,29 +121,9 @@ result = false
     @classmethod
     def tearDownClass(cls):
         try:
-            log = cls.d.log()
-            cls.d.__exit__(None, None, None)
-            for pw in list(USERS.values()) + [BAD_PW]:
-                assert pw not in log, 'a password reached the log'
+            close_checking_log(cls.d, list(USERS.values()) + [BAD_PW])
         finally:
             cls._stop_servers()
-
-    def last_audit(self, user):
-        """The audit record of the last answer for `user` (the record may be
-        written just after the answer was sent: wait for it)."""
-        want = self.answers.get(user, 0)
-        end = time.monotonic() + 3
-        while True:
-            recs = [r for r in self.d.audit() if r.get('user') == user]
-            if len(recs) >= want or time.monotonic() > end:
-                break
-            time.sleep(0.02)
-        self.assertEqual(len(recs), want, 'audit records for %s' % user)
-        return recs[-1]
-
-    def authenticate(self, user, password):
-        self.answers[user] = self.answers.get(user, 0) + 1
-        return self.d.authenticate(user, password)
 
     def clear(self):
         for s in self.servers:

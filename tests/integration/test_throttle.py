@@ -27,17 +27,6 @@ def pw_hash(password):
     return _hash[password]
 
 
-def wait_audit(d, user, count, timeout=3.0):
-    """The audit records of `user`, once there are `count` of them (a
-    record is written just after its answer)."""
-    end = time.monotonic() + timeout
-    while True:
-        recs = [r for r in d.audit() if r.get('user') == user]
-        if len(recs) >= count or time.monotonic() > end:
-            return recs
-        time.sleep(0.02)
-
-
 class Logins:
     """Sends logins for one user and keeps their audit records in order."""
 
@@ -48,7 +37,7 @@ class Logins:
         """(answer, outcome, provider) of one login."""
         answer = self.d.authenticate(self.user, password, source_ip)
         self.n += 1
-        recs = wait_audit(self.d, self.user, self.n)
+        recs = self.d.audit_of(self.user, self.n)
         self.test.assertEqual(len(recs), self.n, self.d.log()[-3000:])
         return answer, recs[-1].get('outcome'), recs[-1].get('provider')
 
@@ -119,7 +108,7 @@ class ThrottleRules(unittest.TestCase):
             answer = self.d.authenticate('LEE@CORP.TEST', 'b%d' % i, '198.51.100.50')
             self.assertEqual(answer, 'false')
             u.n += 1   # audit records carry the mapped user: wait for this one
-            self.assertEqual(wait_audit(self.d, 'lee@corp.test', u.n)[-1].get('outcome'), 'reject')
+            self.assertEqual(self.d.audit_of('lee@corp.test', u.n)[-1].get('outcome'), 'reject')
         self.assertEqual(u.login('right-lee', '198.51.100.50'), ('false', 'throttled_user', '-'))
 
     def test_source_budget(self):

@@ -9,25 +9,19 @@
  * state and never refuses everyone). Fails when redis-server is missing
  * (scripts/deps test installs it).
  */
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 #include "throttle.h"
 #include "conf_build.h"
+#include "redis_server.h"
 #include "unit.h"
 
-#define REDIS_BIN "/usr/bin/redis-server"
 #define MIN (60 * 1000LL)
 
 static char tmpdir[256];
@@ -520,61 +514,6 @@ static void test_eviction(void)
 
 /* ---- Redis ------------------------------------------------------------------ */
 
-static int free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
-		abort();
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
-static bool port_open(int port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
-	close(fd);
-	return ok;
-}
-
-static pid_t redis_start(int port)
-{
-	char port_text[16];
-	pid_t pid;
-
-	snprintf(port_text, sizeof port_text, "%d", port);
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, STDOUT_FILENO);
-		execl(REDIS_BIN, REDIS_BIN, "--bind", "127.0.0.1", "--port", port_text, "--save", "",
-		      "--appendonly", "no", "--dir", tmpdir, "--loglevel", "warning", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 300 && !port_open(port); i++)
-		usleep(10000);
-	return pid;
-}
-
-static void redis_stop(pid_t pid)
-{
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-}
-
 static struct throttle *make_shared(const char *url, const char *key_file, const char *user_failures)
 {
 	struct throttle *t = make((struct kv[]){ { "store", url }, { "key_file", key_file },
@@ -587,7 +526,7 @@ static struct throttle *make_shared(const char *url, const char *key_file, const
 
 static void test_redis(void)
 {
-	int port = free_port();
+	int port = redis_free_port();
 	char url[64], key_file[300];
 	pid_t pid;
 	struct throttle *a, *b;
@@ -599,8 +538,8 @@ static void test_redis(void)
 	}
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d/3", port);
 	snprintf(key_file, sizeof key_file, "%s/throttle.key", tmpdir);
-	pid = redis_start(port);
-	CHECK(port_open(port), "redis-server listening on %d", port);
+	pid = redis_start(tmpdir, port, NULL);
+	CHECK(redis_wait_port(port), "redis-server listening on %d", port);
 	a = make_shared(url, key_file, "4/2s");
 	b = make_shared(url, key_file, "4/2s");
 	if (a == NULL || b == NULL)
@@ -662,7 +601,8 @@ static void test_redis(void)
 	CHECK(st.redis_failures >= 1, "redis failures counted: %llu",
 	      (unsigned long long)st.redis_failures);
 	/* Back: after the backoff, shared again. */
-	pid = redis_start(port);
+	pid = redis_start(tmpdir, port, NULL);
+	redis_wait_port(port);  /* if it is not back, the two checks below fail */
 	usleep((THROTTLE_REDIS_BACKOFF_MS + 100) * 1000);
 	CHECK(login(b, "kim", "", "k1", AUTH_REJECT) == THROTTLE_ASK, "b after restart");
 	CHECK(login(a, "kim", "", "k1", AUTH_REJECT) == THROTTLE_REPEAT, "a shares again");

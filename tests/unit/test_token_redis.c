@@ -5,17 +5,13 @@
  * certificate verification, and Redis going away and coming back.
  * Fails when redis-server is not installed (scripts/deps test installs it).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -23,94 +19,13 @@
 #include "log.h"
 #include "store.h"
 #include "tokens.h"
+#include "redis_server.h"
 #include "unit.h"
 
-#define REDIS_BIN "/usr/bin/redis-server"
 #define THREADS 16
 #define ROUNDS 100
 
 static char tmpdir[256];
-
-static int free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
-		abort();
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
-static bool port_open(int port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
-	close(fd);
-	return ok;
-}
-
-/* Start redis-server; extra args NULL-terminated. Returns its PID. */
-static pid_t redis_start(int port, const char *const *extra)
-{
-	char port_text[16];
-	const char *argv[40];
-	size_t n = 0;
-	pid_t pid;
-
-	snprintf(port_text, sizeof port_text, "%d", port);
-	argv[n++] = REDIS_BIN;
-	argv[n++] = "--bind";
-	argv[n++] = "127.0.0.1";
-	argv[n++] = "--port";
-	argv[n++] = port_text;
-	argv[n++] = "--save";
-	argv[n++] = "";
-	argv[n++] = "--appendonly";
-	argv[n++] = "no";
-	argv[n++] = "--dir";
-	argv[n++] = tmpdir;
-	argv[n++] = "--loglevel";
-	argv[n++] = "warning";
-	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, STDOUT_FILENO);
-		execv(REDIS_BIN, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static bool wait_port(int port)
-{
-	for (int i = 0; i < 300; i++) {
-		if (port_open(port))
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-static void redis_stop(pid_t pid)
-{
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-}
 
 static void make_hash(uint8_t *hash, int i)
 {
@@ -243,8 +158,8 @@ static void test_store(int port, pid_t *pid)
 	/* Redis restarts between two calls: every pooled connection is dead,
 	 * yet the very next call succeeds (one retry on a fresh connection). */
 	redis_stop(*pid);
-	*pid = redis_start(port, NULL);
-	CHECK(wait_port(port), "redis restarted");
+	*pid = redis_start(tmpdir, port, NULL);
+	CHECK(redis_wait_port(port), "redis restarted");
 	make_hash(hash, 8);
 	make_record(&rec, "sync", wall(), 60000);
 	CHECK(st->ops->put(st, hash, &rec, 0, wall(), clock_now_ms() + 2000) == TS_OK,
@@ -336,8 +251,8 @@ static void test_issuer(int port, pid_t *pid, const char *password)
 	CHECK(clock_now_ms() - t0 < 1000, "failing fast (%lld ms)", (long long)(clock_now_ms() - t0));
 
 	/* It comes back (empty: nothing persisted): service resumes. */
-	*pid = redis_start(port, (const char *const[]){ "--requirepass", password, NULL });
-	CHECK(wait_port(port), "redis back");
+	*pid = redis_start(tmpdir, port, (const char *const[]){ "--requirepass", password, NULL });
+	CHECK(redis_wait_port(port), "redis back");
 	CHECK(token_issue(ti, &cfg.map, "sync", "joe@corp.example", 0, clock_now_ms() + 1000, tok, mapped,
 			  &exp) == TOKEN_ISSUE_OK, "issue after recovery");
 	CHECK(token_redeem(ti, "joe@corp.example", tok, TOKEN_LEN, "1.2.3.4", "r", clock_now_ms() + 1000,
@@ -367,7 +282,7 @@ static void test_tls(void)
 	struct token_record rec, back;
 	uint8_t hash[TOKEN_HASH_LEN];
 	const char *err = NULL;
-	int port = free_port();
+	int port = redis_free_port();
 	pid_t pid;
 
 	char cmd[2048];
@@ -391,10 +306,10 @@ static void test_tls(void)
 	snprintf(other_ca, sizeof other_ca, "%s/other.crt", tmpdir);
 	char port_text[16];
 	snprintf(port_text, sizeof port_text, "%d", port);
-	pid = redis_start(0, (const char *const[]){ "--tls-port", port_text, "--tls-cert-file", cert,
-				"--tls-key-file", keyf, "--tls-ca-cert-file", ca,
-				"--tls-auth-clients", "no", NULL });
-	CHECK(wait_port(port), "TLS redis up");
+	pid = redis_start(tmpdir, 0, (const char *const[]){
+		"--tls-port", port_text, "--tls-cert-file", cert, "--tls-key-file", keyf,
+		"--tls-ca-cert-file", ca, "--tls-auth-clients", "no", NULL });
+	CHECK(redis_wait_port(port), "TLS redis up");
 
 	snprintf(spec, sizeof spec, "rediss://127.0.0.1:%d", port);
 	opt.ca_file = ca;
@@ -437,15 +352,15 @@ int main(void)
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
 
-	port = free_port();
-	pid = redis_start(port, NULL);
-	CHECK(wait_port(port), "redis up on %d", port);
+	port = redis_free_port();
+	pid = redis_start(tmpdir, port, NULL);
+	CHECK(redis_wait_port(port), "redis up on %d", port);
 	test_store(port, &pid);
 	redis_stop(pid);
 
-	port = free_port();
-	pid = redis_start(port, (const char *const[]){ "--requirepass", "pw-123", NULL });
-	CHECK(wait_port(port), "redis (AUTH) up");
+	port = redis_free_port();
+	pid = redis_start(tmpdir, port, (const char *const[]){ "--requirepass", "pw-123", NULL });
+	CHECK(redis_wait_port(port), "redis (AUTH) up");
 	test_issuer(port, &pid, "pw-123");
 	redis_stop(pid);
 

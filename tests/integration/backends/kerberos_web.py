@@ -19,15 +19,12 @@ Locations (TLS only):
 
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
 
-from backends.samba import PYTHON, REALM, _run
-from backends.server import ServerProcess
+from backends.apache import ApacheProcess
+from backends.samba import PYTHON, REALM
+from backends.server import run_checked
 
-APACHE = '/usr/sbin/apache2'
-MODULES = '/usr/lib/apache2/modules'
 WEB_HOST = 'localhost'          # the URL's host: the SPN is HTTP/localhost
 SVC_NAME = 'svc-http'
 SVC_PASSWORD = 'Svc-Http-Pass-1x'
@@ -51,14 +48,6 @@ db.modify_ldif('dn: %s\nchangetype: modify\nreplace: msDS-SupportedEncryptionTyp
 '''
 
 
-def free_port(host='127.0.0.1'):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def write_krb5_conf(path, kdc):
     """A krb5.conf for REALM with `kdc` ("host" or "host:port") and no DNS."""
     with open(path, 'w') as f:
@@ -75,11 +64,11 @@ class KerberosSetup:
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.spn = 'HTTP/%s' % WEB_HOST
-        _run([PYTHON, '-c', _SPN_SCRIPT, dc.smbconf, SVC_NAME, SVC_PASSWORD, self.spn])
+        run_checked([PYTHON, '-c', _SPN_SCRIPT, dc.smbconf, SVC_NAME, SVC_PASSWORD, self.spn])
         self.keytab = os.path.join(workdir, 'http.keytab')
-        _run(['samba-tool', 'domain', 'exportkeytab', self.keytab, '-s', dc.smbconf,
-              '--principal=%s@%s' % (self.spn, REALM)])
-        klist = _run(['klist', '-k', '-e', self.keytab])
+        run_checked(['samba-tool', 'domain', 'exportkeytab', self.keytab, '-s', dc.smbconf,
+                     '--principal=%s@%s' % (self.spn, REALM)])
+        klist = run_checked(['klist', '-k', '-e', self.keytab])
         if 'aes256' not in klist.lower():
             raise AssertionError('keytab holds no AES key:\n' + klist)
         self.krb5_conf = write_krb5_conf(os.path.join(workdir, 'krb5.conf'), dc.ip)
@@ -92,39 +81,12 @@ class KerberosSetup:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-CONF = """
-ServerRoot "{dir}"
-ServerName localhost
-DefaultRuntimeDir "{dir}/run"
-PidFile "{dir}/run/httpd.pid"
-Mutex file:{dir}/run default
-ErrorLog "{dir}/error.log"
-LogLevel warn auth_gssapi:info
+NEGOTIATE_LOG = """LogLevel warn auth_gssapi:info
 LogFormat "%{{remote}}p %r %>s \\"%u\\"" dagate
-CustomLog "{dir}/access.log" dagate
-Listen 127.0.0.1:{port}
-{user}
-LoadModule mpm_event_module {mods}/mod_mpm_event.so
-LoadModule authn_core_module {mods}/mod_authn_core.so
-LoadModule authz_core_module {mods}/mod_authz_core.so
-LoadModule authz_user_module {mods}/mod_authz_user.so
-LoadModule auth_gssapi_module {mods}/mod_auth_gssapi.so
-LoadModule socache_shmcb_module {mods}/mod_socache_shmcb.so
-LoadModule ssl_module {mods}/mod_ssl.so
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MaxRequestWorkers 16
+CustomLog "{dir}/access.log" dagate"""
+
+NEGOTIATE_BODY = """
 KeepAlive On
-SSLEngine on
-SSLProtocol -all +TLSv1.2 +TLSv1.3
-SSLCertificateFile "{cert}"
-SSLCertificateKeyFile "{key}"
-SSLSessionCache "shmcb:{dir}/run/ssl_scache(131072)"
-DocumentRoot "{dir}/htdocs"
-<Directory "{dir}/htdocs">
-    Require all granted
-</Directory>
 <LocationMatch "^/(check|only-bob)$">
     AuthType GSSAPI
     AuthName "dagate negotiate test"
@@ -141,53 +103,35 @@ DocumentRoot "{dir}/htdocs"
 """
 
 
-class NegotiateApache(ServerProcess):
-    name = 'apache2'
-
+class NegotiateApache(ApacheProcess):
     """Apache + mod_auth_gssapi on 127.0.0.1:PORT with the keytab of `kdc`
     (a KerberosSetup). requests() reads the access log:
     [(client_port, method, path, status, remote_user)]."""
 
+    prefix = 'dagate-gssweb-'
+    host = WEB_HOST
+    modules = ('auth_gssapi',)
+    pages = ('check', 'only-bob')
+    log = NEGOTIATE_LOG
+
     def __init__(self, certs, kdc):
-        self.dir = tempfile.mkdtemp(prefix='dagate-gssweb-')
-        os.chmod(self.dir, 0o755)
-        self.port = free_port()
-        for sub in ('run', 'htdocs'):
-            os.makedirs(os.path.join(self.dir, sub))
-        for page in ('check', 'only-bob'):
-            with open(os.path.join(self.dir, 'htdocs', page), 'w') as f:
-                f.write('ok\n')
-        # the children run as nobody when started by root: they read the keytab
-        keytab = os.path.join(self.dir, 'http.keytab')
-        shutil.copyfile(kdc.keytab, keytab)
-        os.chmod(keytab, 0o644)   # a throw-away test key in a private directory
-        krb5_conf = os.path.join(self.dir, 'krb5.conf')
-        shutil.copyfile(kdc.krb5_conf, krb5_conf)
-        os.chmod(krb5_conf, 0o644)
-        user = 'User nobody\nGroup nogroup' if os.geteuid() == 0 else ''
-        with open(os.path.join(self.dir, 'httpd.conf'), 'w') as f:
-            f.write(CONF.format(dir=self.dir, port=self.port, mods=MODULES, cert=certs.cert,
-                                key=certs.key, user=user, keytab=keytab, realm=REALM))
-        self.env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C',
-                    'KRB5_CONFIG': krb5_conf, 'KRB5RCACHETYPE': 'none'}
-        self.proc = None
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        self.kdc = kdc
+        super().__init__(certs)
 
-    def _start(self):
-        self.start([APACHE, '-f', os.path.join(self.dir, 'httpd.conf'), '-DFOREGROUND'],
-                   [self.port], env=self.env)
+    def prepare_files(self):
+        # the children read the keytab and krb5.conf
+        for name, source in (('http.keytab', self.kdc.keytab), ('krb5.conf', self.kdc.krb5_conf)):
+            shutil.copyfile(source, self.path(name))
+            os.chmod(self.path(name), 0o644)   # a throw-away test key in a private directory
+        self.env.update(KRB5_CONFIG=self.path('krb5.conf'), KRB5RCACHETYPE='none')
 
-    def url(self, path):
-        return 'https://%s:%d%s' % (WEB_HOST, self.port, path)
+    def body(self):
+        return NEGOTIATE_BODY.format(keytab=self.path('http.keytab'), realm=REALM)
 
     def requests(self):
         out = []
         try:
-            with open(os.path.join(self.dir, 'access.log'), errors='replace') as f:
+            with open(self.path('access.log'), errors='replace') as f:
                 for line in f:
                     parts = line.split()
                     if len(parts) >= 6:

@@ -18,9 +18,9 @@ A server that cannot start raises: a missing server is a failure.
 """
 
 import os
-import socket
 import subprocess
-import tempfile
+
+from backends.ports import free_port
 from backends.server import ServerProcess
 
 NGINX = '/usr/sbin/nginx'
@@ -28,30 +28,27 @@ ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
 SLOW_SECONDS = 5
 
 
-def free_port(host='127.0.0.1'):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-CONF = """
-load_module {echo};
+# Every private nginx: in the foreground, one worker, every file under
+# {dir}. The instance's CONF goes on with its http settings and servers.
+HEAD = """
+{load}
 daemon off;
 master_process on;
 worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
-events {{ worker_connections 128; }}
+events {{ worker_connections {connections}; }}
 http {{
-    log_format dagate '$request_method $uri $status "$remote_user"';
-    access_log {dir}/access.log dagate;
     client_body_temp_path {dir}/tmp/body;
     proxy_temp_path {dir}/tmp/proxy;
     fastcgi_temp_path {dir}/tmp/fastcgi;
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
+"""
+
+CONF = HEAD + """
+    log_format dagate '$request_method $uri $status "$remote_user"';
+    access_log {dir}/access.log dagate;
     default_type text/plain;
 
     server {{
@@ -84,34 +81,48 @@ def _sha512_crypt(password):
     return r.stdout.decode().strip()
 
 
-class Nginx(ServerProcess):
+class NginxProcess(ServerProcess):
+    """nginx -p self.dir with the config conf() returns; ready when every
+    port in self.ports accepts."""
+
     name = 'nginx'
 
+    def prepare(self):
+        # workers run as nobody when started by root: they read what
+        # prepare_files() writes
+        os.chmod(self.dir, 0o755)
+        os.makedirs(self.path('tmp'))
+        self.prepare_files()
+        with open(self.path('nginx.conf'), 'w') as f:
+            f.write(self.conf())
+
+    def prepare_files(self):
+        pass
+
+    def start(self):
+        self.spawn([NGINX, '-p', self.dir, '-e', self.path('error.log'),
+                    '-c', self.path('nginx.conf')], ports=self.ports)
+
+
+class Nginx(NginxProcess):
+    prefix = 'dagate-nginx-'
+
     def __init__(self, certs, *, users):
-        self.dir = tempfile.mkdtemp(prefix='dagate-nginx-')
+        self.certs, self.users = certs, users
         self.port = free_port()
         self.inner = free_port()
-        # workers run as nobody when started by root: they read htpasswd
-        os.chmod(self.dir, 0o755)
-        os.makedirs(os.path.join(self.dir, 'tmp'))
-        with open(os.path.join(self.dir, 'htpasswd'), 'w') as f:
-            for user, password in users.items():
-                f.write('%s:%s\n' % (user, _sha512_crypt(password)))
-        with open(os.path.join(self.dir, 'nginx.conf'), 'w') as f:
-            f.write(CONF.format(echo=ECHO_MODULE, dir=self.dir, port=self.port,
-                                inner=self.inner, cert=certs.cert, key=certs.key,
-                                slow=SLOW_SECONDS))
-        self.proc = None
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        self.ports = [self.port]
+        super().__init__()
 
-    def _start(self):
-        self.start([NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
-                    '-c', os.path.join(self.dir, 'nginx.conf')],
-                   [self.port])
+    def prepare_files(self):
+        with open(self.path('htpasswd'), 'w') as f:
+            for user, password in self.users.items():
+                f.write('%s:%s\n' % (user, _sha512_crypt(password)))
+
+    def conf(self):
+        return CONF.format(load='load_module %s;' % ECHO_MODULE, connections=128, dir=self.dir,
+                           port=self.port, inner=self.inner, cert=self.certs.cert,
+                           key=self.certs.key, slow=SLOW_SECONDS)
 
     def url(self, path):
         return 'https://127.0.0.1:%d%s' % (self.port, path)
@@ -120,7 +131,7 @@ class Nginx(ServerProcess):
         """[(method, path, status, remote_user)] from the access log."""
         out = []
         try:
-            with open(os.path.join(self.dir, 'access.log'), errors='replace') as f:
+            with open(self.path('access.log'), errors='replace') as f:
                 for line in f:
                     parts = line.split(' ', 3)
                     if len(parts) == 4:

@@ -15,39 +15,16 @@ its own loopback source address, so dagate can tell them from clients.
 A server that cannot start raises: a missing server is a failure.
 """
 
-import os
-import socket
-import tempfile
-from backends.server import ServerProcess
+from backends.nginx import HEAD, NginxProcess
+from backends.ports import free_port
 
-NGINX = '/usr/sbin/nginx'
 EDGE_SOURCE = '127.0.0.4'    # the proxy that talks to dagate
 OUTER_SOURCE = '127.0.0.3'   # the first of two chained proxies
 
 
-def free_port(host='127.0.0.1'):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-CONF = """
-daemon off;
-master_process on;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
+CONF = HEAD + """
     log_format xff '$remote_addr "$http_x_forwarded_for" $status';
     access_log {dir}/access.log xff;
-    client_body_temp_path {dir}/tmp/body;
-    proxy_temp_path {dir}/tmp/proxy;
-    fastcgi_temp_path {dir}/tmp/fastcgi;
-    uwsgi_temp_path {dir}/tmp/uwsgi;
-    scgi_temp_path {dir}/tmp/scgi;
 
     # The operator's guide's snippet: TLS here, plain HTTP to dagate.
     server {{
@@ -85,29 +62,20 @@ http {{
 """
 
 
-class NginxProxy(ServerProcess):
-    name = 'nginx'
+class NginxProxy(NginxProcess):
+    prefix = 'dagate-nginx-proxy-'
 
     def __init__(self, certs, upstream_port):
-        self.dir = tempfile.mkdtemp(prefix='dagate-nginx-proxy-')
+        self.certs, self.upstream_port = certs, upstream_port
         self.edge_port = free_port()
         self.outer_port = free_port()
         self.inner_port = free_port()
-        os.chmod(self.dir, 0o755)
-        os.makedirs(os.path.join(self.dir, 'tmp'))
-        with open(os.path.join(self.dir, 'nginx.conf'), 'w') as f:
-            f.write(CONF.format(dir=self.dir, edge=self.edge_port, outer=self.outer_port,
-                                inner=self.inner_port, upstream=upstream_port,
-                                cert=certs.cert, key=certs.key,
-                                edge_source=EDGE_SOURCE, outer_source=OUTER_SOURCE))
-        self.proc = None
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        self.ports = (self.edge_port, self.outer_port, self.inner_port)
+        super().__init__()
 
-    def _start(self):
-        self.start([NGINX, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
-                    '-c', os.path.join(self.dir, 'nginx.conf')],
-                   (self.edge_port, self.outer_port, self.inner_port))
+    def conf(self):
+        return CONF.format(load='', connections=256, dir=self.dir, edge=self.edge_port,
+                           outer=self.outer_port, inner=self.inner_port,
+                           upstream=self.upstream_port, cert=self.certs.cert,
+                           key=self.certs.key, edge_source=EDGE_SOURCE,
+                           outer_source=OUTER_SOURCE)

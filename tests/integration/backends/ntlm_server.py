@@ -16,12 +16,11 @@ cannot start raises.
 
 import base64
 import http.server
-import socket
 import ssl
 import subprocess
 import threading
-import time
 
+from backends.ports import wait_for_ports, wait_until
 from backends.samba import DOMAIN, SVC_PASSWORD
 
 READY_TIMEOUT = 20.0
@@ -29,18 +28,18 @@ READY_TIMEOUT = 20.0
 
 def wait_for_winbindd(smbconf):
     """Until winbindd checks a known password (it starts with samba)."""
-    end = time.monotonic() + READY_TIMEOUT
-    while True:
+    last = ['']
+
+    def checks():
         r = subprocess.run(['ntlm_auth', '--configfile=' + smbconf, '--username=svc-dagate',
                             '--domain=' + DOMAIN, '--password=' + SVC_PASSWORD],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=10)
-        if r.returncode == 0:
-            return
-        if time.monotonic() > end:
-            raise AssertionError('winbindd did not check a password within %.0f s: %s'
-                                 % (READY_TIMEOUT, r.stdout[-2000:]))
-        time.sleep(0.3)
+        last[0] = r.stdout
+        return r.returncode == 0
+
+    wait_until(checks, name='winbindd (checking a password)', timeout=READY_TIMEOUT,
+               details=lambda: last[0][-2000:], interval=0.3)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -111,7 +110,7 @@ class NtlmServer:
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
-        socket.create_connection(('127.0.0.1', self.port), timeout=2).close()
+        wait_for_ports([self.port], name='the NTLM web server', timeout=2)
 
     @property
     def log(self):

@@ -11,24 +11,12 @@ Loopback only, its own port and directory, no persistence (`save ""`,
 that cannot start raises: a missing server is a failure, not a skip.
 """
 
-import os
-import shutil
-import signal
 import socket
-import subprocess
-import tempfile
-import time
+
+from backends.ports import free_port
+from backends.server import ServerProcess
 
 REDIS_BIN = '/usr/bin/redis-server'
-START_TIMEOUT = 5.0
-
-
-def free_port(host='127.0.0.1'):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class RedisError(Exception):
@@ -83,43 +71,35 @@ class _Reader:
         raise RedisError('bad reply %r' % line)
 
 
-class RedisServer:
+class RedisServer(ServerProcess):
+    name, prefix = 'redis-server', 'dagate-redis-'
+    logs = ('redis.log',)
+    start_timeout = 5.0
+
     def __init__(self, *, password=None, port=None, extra_args=()):
         self.password = password
         self.port = port or free_port()
         self.extra_args = list(extra_args)
-        self.dir = tempfile.mkdtemp(prefix='dagate-redis-')
-        self.proc = None
         self.url = 'redis://127.0.0.1:%d' % self.port
-        self.start()
+        super().__init__()
 
     def start(self):
         args = [REDIS_BIN, '--bind', '127.0.0.1', '--port', str(self.port), '--save', '',
                 '--appendonly', 'no', '--dir', self.dir, '--loglevel', 'warning',
-                '--logfile', os.path.join(self.dir, 'redis.log'), '--daemonize', 'no']
+                '--logfile', self.path('redis.log'), '--daemonize', 'no']
         if self.password:
             args += ['--requirepass', self.password]
-        self.proc = subprocess.Popen(args + self.extra_args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                if self.command('PING') == b'PONG':
-                    return
-            except (OSError, RedisError):
-                pass
-            if self.proc.poll() is not None:
-                raise AssertionError('redis-server exited with %d' % self.proc.returncode)
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError('redis-server did not answer within %.0f s' % START_TIMEOUT)
-            time.sleep(0.02)
+        self.spawn(args + self.extra_args, ready=self._pong, interval=0.02)
+
+    def _pong(self):
+        try:
+            return self.command('PING') == b'PONG'
+        except (OSError, RedisError):
+            return False
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
+        """SIGKILL: what a crash looks like to dagate (and nothing is saved)."""
+        self.kill()
 
     def command(self, *args, timeout=5.0):
         with socket.create_connection(('127.0.0.1', self.port), timeout=timeout) as s:
@@ -143,11 +123,3 @@ class RedisServer:
             else:
                 out[key] = kind
         return out
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return False

@@ -14,10 +14,9 @@ failure raises (a missing server fails the test).
 import fcntl
 import os
 import shutil
-import signal
 import subprocess
-import tempfile
-import time
+
+from backends.server import ServerProcess, run_checked as _run
 
 REALM = 'CORP.TEST'
 DOMAIN = 'CORP'
@@ -28,7 +27,6 @@ SVC_PASSWORD = 'Svc-Pass-1x'
 GROUP_DN = 'CN=Salesforce Users,CN=Users,' + BASE
 PYTHON = '/usr/bin/python3'
 CACHE_VERSION = 'v2'
-START_TIMEOUT = 40.0
 
 # name: (password, mail, upn, special)
 USERS = {
@@ -71,14 +69,6 @@ db.newgroup('Sales EU')
 db.add_remove_group_members('Sales EU', ['alice'], add_members_operation=True)
 db.add_remove_group_members('Salesforce Users', ['Sales EU'], add_members_operation=True)
 ''' % {'svc': SVC_PASSWORD}
-
-
-def _run(argv, *, timeout=180, env=None):
-    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=timeout, env=env)
-    if r.returncode != 0:
-        raise AssertionError('%s failed (%d):\n%s' % (' '.join(argv), r.returncode, r.stdout[-4000:]))
-    return r.stdout
 
 
 def _cache_dir():
@@ -140,7 +130,12 @@ def _certs(directory, ip):
         os.chmod(p(k), 0o600)
 
 
-class SambaDC:
+class SambaDC(ServerProcess):
+    name, prefix, output = 'samba', 'dagate-samba-', 'samba.log'
+    logs = ()
+    start_timeout = 40.0
+    stop_timeout = 15.0
+
     def __init__(self):
         if os.geteuid() != 0:
             raise AssertionError('the Samba AD tests need root (network namespace)')
@@ -148,15 +143,12 @@ class SambaDC:
         self.ns = 'dagate-smb-%d' % os.getpid()
         self.veth_host, self.veth_ns = 'dgsh%d' % os.getpid(), 'dgsn%d' % os.getpid()
         self.host_ip, self.ip = '10.213.%d.1' % tag, '10.213.%d.2' % tag
-        self.dir = tempfile.mkdtemp(prefix='dagate-samba-')
-        self.proc = None
-        self._log = None
         self._ns_made = False
-        try:
-            self._setup()
-        except BaseException:
-            self.close()
-            raise
+        super().__init__()
+
+    def prepare(self):
+        self._setup()
+        self._netns()
 
     def _setup(self):
         cache = provisioned()
@@ -184,8 +176,6 @@ class SambaDC:
         with open(smbconf, 'w') as f:
             f.write(text)
         self.smbconf = smbconf
-        self._netns()
-        self.start()
 
     def _netns(self):
         _run(['ip', 'netns', 'add', self.ns])
@@ -208,32 +198,17 @@ class SambaDC:
         return 'ldap://%s' % self.ip
 
     def start(self):
-        self._log = open(os.path.join(self.dir, 'samba.log'), 'ab')
-        self.proc = subprocess.Popen(
-            ['ip', 'netns', 'exec', self.ns, 'samba', '-M', 'single', '-F', '-s', self.smbconf,
-             '--maximum-runtime=900', '--debug-stdout'],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError('samba exited with %d:\n%s' % (self.proc.returncode, self.log()))
-            r = subprocess.run(['ldapsearch', '-x', '-H', self.ldap_uri, '-s', 'base', '-b', '',
-                                'defaultNamingContext'], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=10,
-                               env=dict(os.environ, LDAPNOINIT='1'))
-            if r.returncode == 0 and BASE in r.stdout:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError('samba did not answer within %.0f s:\n%s'
-                                     % (START_TIMEOUT, self.log()[-4000:]))
-            time.sleep(0.3)
+        self.spawn(['ip', 'netns', 'exec', self.ns, 'samba', '-M', 'single', '-F', '-s',
+                    self.smbconf, '--maximum-runtime=900', '--debug-stdout'],
+                   ready=self._answers, interval=0.3)
 
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, 'samba.log'), errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
+    def _answers(self):
+        """An anonymous rootDSE search names the domain."""
+        r = subprocess.run(['ldapsearch', '-x', '-H', self.ldap_uri, '-s', 'base', '-b', '',
+                            'defaultNamingContext'], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=10,
+                           env=dict(os.environ, LDAPNOINIT='1'))
+        return r.returncode == 0 and BASE in r.stdout
 
     def admin_search(self, dn, *attrs):
         """Base search as Administrator over ldaps; {attr: value} (first values)."""
@@ -252,19 +227,6 @@ class SambaDC:
                 out.setdefault(k, v)
         return out
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
     def close(self):
         self.stop()
         if self._ns_made:
@@ -274,10 +236,3 @@ class SambaDC:
                            stderr=subprocess.DEVNULL)
             self._ns_made = False
         shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False

@@ -9,12 +9,10 @@ at test time.
 import base64
 import hashlib
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
-import time
+
+from backends.ports import free_port
+from backends.server import ServerProcess, run_checked
 
 SUFFIX = 'dc=example,dc=test'
 SVC_DN = 'cn=svc,' + SUFFIX
@@ -22,15 +20,6 @@ SVC_PASSWORD = 'svc-secret-1'
 GROUP_DN = 'cn=sf-users,ou=groups,' + SUFFIX
 SLAPD = '/usr/sbin/slapd'
 SLAPADD = '/usr/sbin/slapadd'
-START_TIMEOUT = 10.0
-
-
-def free_port(host='127.0.0.1'):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def ssha(password):
@@ -110,45 +99,36 @@ def _data_ldif(users, group_members, *, ppolicy, extra):
     return '\n'.join(out) + '\n' + extra
 
 
-class Slapd:
+class Slapd(ServerProcess):
     """A running private slapd. `host` may be any 127/8 address."""
+
+    name, prefix, output = 'slapd', 'dagate-slapd-', 'slapd.log'
+    logs = ()
 
     def __init__(self, certs, *, users=DEFAULT_USERS, group_members=GROUP_MEMBERS,
                  bind_anon_dn=False, ppolicy=False, extra_ldif='', hosts=('127.0.0.1',)):
-        self.dir = tempfile.mkdtemp(prefix='dagate-slapd-')
         self.certs = certs
         self.hosts = hosts
         self.ldap_port = free_port()
         self.ldaps_port = free_port()
-        self.proc = None
-        self._log = None
-        os.makedirs(os.path.join(self.dir, 'slapd.d'))
-        os.makedirs(os.path.join(self.dir, 'data'))
-        self._write('config.ldif', _config_ldif(self.dir, certs, bind_anon_dn=bind_anon_dn,
-                                                ppolicy=ppolicy))
-        self._write('data.ldif', _data_ldif(users, group_members, ppolicy=ppolicy,
-                                            extra=extra_ldif))
-        try:
-            self._run([SLAPADD, '-n0', '-F', self.path('slapd.d'), '-l', self.path('config.ldif')])
-            self._run([SLAPADD, '-n1', '-F', self.path('slapd.d'), '-l', self.path('data.ldif')])
-            self.start()
-        except BaseException:
-            self.stop()
-            shutil.rmtree(self.dir, ignore_errors=True)
-            raise
+        self.bind_anon_dn, self.ppolicy = bind_anon_dn, ppolicy
+        self.data = _data_ldif(users, group_members, ppolicy=ppolicy, extra=extra_ldif)
+        super().__init__()
 
-    def path(self, name):
-        return os.path.join(self.dir, name)
+    def prepare(self):
+        os.makedirs(self.path('slapd.d'))
+        os.makedirs(self.path('data'))
+        self._write('config.ldif', _config_ldif(self.dir, self.certs,
+                                                bind_anon_dn=self.bind_anon_dn,
+                                                ppolicy=self.ppolicy))
+        self._write('data.ldif', self.data)
+        for n, ldif in (('-n0', 'config.ldif'), ('-n1', 'data.ldif')):
+            run_checked([SLAPADD, n, '-F', self.path('slapd.d'), '-l', self.path(ldif)],
+                        timeout=60)
 
     def _write(self, name, text):
         with open(self.path(name), 'w') as f:
             f.write(text)
-
-    def _run(self, argv):
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           timeout=60)
-        if r.returncode != 0:
-            raise AssertionError('%s failed (%d):\n%s' % (' '.join(argv), r.returncode, r.stdout))
 
     def uri(self, tls, host=None):
         host = host or self.hosts[0]
@@ -166,56 +146,8 @@ class Slapd:
     def start(self):
         urls = ' '.join('ldap://%s:%d/ ldaps://%s:%d/' % (h, self.ldap_port, h, self.ldaps_port)
                         for h in self.hosts)
-        self._log = open(self.path('slapd.log'), 'ab')
-        self.proc = subprocess.Popen([SLAPD, '-F', self.path('slapd.d'), '-h', urls, '-d', '0'],
-                                     stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError('slapd exited with %d:\n%s' % (self.proc.returncode, self.log()))
-            try:
-                socket.create_connection((self.hosts[0], self.ldaps_port), timeout=0.5).close()
-                socket.create_connection((self.hosts[0], self.ldap_port), timeout=0.5).close()
-                return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError('slapd not listening within %.0f s:\n%s'
-                                     % (START_TIMEOUT, self.log()))
-            time.sleep(0.05)
-
-    def log(self):
-        try:
-            with open(self.path('slapd.log'), errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
-
-    def _close_log(self):
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def kill(self):
-        """SIGKILL: connections die without a goodbye."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
-        self._close_log()
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
-        self._close_log()
+        self.spawn([SLAPD, '-F', self.path('slapd.d'), '-h', urls, '-d', '0'],
+                   ports=(self.ldaps_port, self.ldap_port), host=self.hosts[0])
 
     def ldap_tool(self, tool, *args, binddn=None, password=None, env=None):
         """Run an ldap-utils tool against this server; CompletedProcess."""
@@ -226,14 +158,3 @@ class Slapd:
         e.update(env or {})
         return subprocess.run(argv + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, timeout=30, env=e)
-
-    def close(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False

@@ -27,6 +27,8 @@ from aiosmtpd.controller import Controller
 import aiosmtpd.smtp as smtp_module
 from aiosmtpd.smtp import AuthResult, LoginPassword, SMTP
 
+from backends.ports import free_port
+
 START_TIMEOUT = 5.0
 
 # aiosmtpd 1.4 sets its own deprecated Session.login_data on every AUTH and
@@ -34,14 +36,6 @@ START_TIMEOUT = 5.0
 smtp_module.Session.login_data = None
 # Failed TLS handshakes (the untrusted-certificate tests) are expected.
 logging.getLogger('mail.log').setLevel(logging.CRITICAL)
-
-
-def free_port(host='127.0.0.1'):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class _Handler:
