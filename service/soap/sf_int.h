@@ -1,8 +1,11 @@
 /*
  * Inside the SOAP codec: what its files share. Nothing outside service/soap
- * includes this; the codec's face is soap_glue.h (the endpoint and the
- * commands). It reads through one namespace table (sf_context.c) and one
- * envelope reader (sf_envelope.c).
+ * includes this; the codec's faces are soap_glue.h (the endpoint and the
+ * commands) and sf_client.h (the relay provider).
+ *
+ * Both faces read through the one namespace table (sf_context.c) and the
+ * one envelope reader (sf_envelope.c), so the endpoint and the relay agree
+ * on what a SOAP 1.1 Authenticate message is.
  */
 #ifndef DAGATE_SF_INT_H
 #define DAGATE_SF_INT_H
@@ -16,7 +19,7 @@
 
 /* In: UTF-8 passes through as bytes; strict: required fields present;
  * plain: no HTTP framing (libmicrohttpd and libcurl carry the HTTP).
- * Out: no xsi:type attributes. */
+ * Out: no xsi:type attributes. The relay writes and reads with this. */
 #define SF_MODE_CLIENT (SOAP_C_UTFSTRING | SOAP_XML_STRICT | SOAP_ENC_PLAIN | SOAP_XML_NOTYPE)
 /* The endpoint's answers also use a default xmlns="..." as PROTOCOL.md
  * shows them, and (canonical) only the namespaces actually used. */

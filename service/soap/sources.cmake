@@ -1,8 +1,10 @@
-# The SOAP codec (see sf_int.h): the namespace table and envelope reader,
-# the endpoint's side (soap_glue.h: request, answers, WSDL).
+# The SOAP codec (see sf_int.h): the one namespace table and envelope reader,
+# the endpoint's side (soap_glue.h: request, answers, WSDL) and the relay's
+# (sf_client.h).
 set(DAGATE_SOAP_SOURCES
   service/soap/sf_context.c service/soap/sf_envelope.c service/soap/sf_text.c
-  service/soap/sf_request.c service/soap/sf_answer.c service/soap/sf_wsdl.c)
+  service/soap/sf_request.c service/soap/sf_answer.c service/soap/sf_wsdl.c
+  service/soap/sf_client.c)
 dagate_layer(dagate_soap service/soap
   SOURCES ${DAGATE_SOAP_SOURCES} ${GSOAP_GENERATED_SOURCES}
   DEPENDS dagate_base
