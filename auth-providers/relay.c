@@ -2,12 +2,13 @@
  * `relay`: forward Authenticate (username, password, sourceIp) to another
  * Delegated Authentication endpoint over verified HTTPS.
  *
- * The request and the answer go through the gSOAP binding generated from
- * wsdl/authentication.wsdl. The answer counts only when it is HTTP 200 with
- * exactly one well-formed Envelope/Body/AuthenticateResult holding exactly
- * one Authenticated, and nothing else in the Body or after the Envelope.
- * true -> ok, false -> reject (the remote service decided), anything else
- * (HTML, a fault, a redirect, a timeout) -> unavailable.
+ * The SOAP codec writes the request and reads the answer (sf_client.h),
+ * with the endpoint's namespace table and envelope reader. The answer
+ * counts only when it is HTTP 200, text/xml and exactly one well-formed
+ * Envelope/Body/AuthenticateResult holding exactly one Authenticated, and
+ * nothing else in the Body or after the Envelope. true -> ok, false ->
+ * reject (the remote service decided), anything else (HTML, a fault, a
+ * redirect, a timeout) -> unavailable.
  *
  * The loop guard is described in relay.h.
  */
@@ -23,25 +24,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "soapH.h"
-
 #include "curl_common.h"
 #include "log.h"
+#include "sf_client.h"
 
 static const struct conf_key relay_keys[] = {
 	{ "url", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
 	  "https:// address of the other Delegated Authentication endpoint" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
-};
-
-/* Our own namespace table: the relay never depends on the server's. */
-static struct Namespace relay_namespaces[] = {
-	{ "SOAP-ENV", "http://schemas.xmlsoap.org/soap/envelope/", NULL, NULL },
-	{ "SOAP-ENC", "http://schemas.xmlsoap.org/soap/encoding/", NULL, NULL },
-	{ "xsi", "http://www.w3.org/2001/XMLSchema-instance", NULL, NULL },
-	{ "xsd", "http://www.w3.org/2001/XMLSchema", NULL, NULL },
-	{ "sf", "urn:authentication.soap.sforce.com", NULL, NULL },
-	{ NULL, NULL, NULL, NULL },
 };
 
 struct relay_state {
@@ -160,112 +150,6 @@ static void relay_flight_remove(struct relay_flight *f)
 	explicit_bzero(f->mac, sizeof f->mac);
 }
 
-/* ---- SOAP ------------------------------------------------------------------ */
-
-static struct soap *relay_soap_new(void)
-{
-	struct soap *soap = soap_new1(SOAP_ENC_PLAIN | SOAP_XML_STRICT | SOAP_C_UTFSTRING |
-				      SOAP_XML_NOTYPE);
-
-	if (soap != NULL)
-		soap_set_namespaces(soap, relay_namespaces);
-	return soap;
-}
-
-static void relay_soap_free(struct soap *soap)
-{
-	/* the send and receive buffers held the password */
-	explicit_bzero(soap->buf, sizeof soap->buf);
-	soap_destroy(soap);
-	soap_end(soap);
-	soap_free(soap);
-}
-
-/* The Authenticate envelope as a malloc'd string (caller wipes and frees). */
-static char *relay_build_request(const struct auth_request *req)
-{
-	struct _sf__Authenticate a;
-	struct soap *soap = relay_soap_new();
-	const char *out = NULL;
-	char *copy = NULL;
-
-	if (soap == NULL)
-		return NULL;
-	soap_default__sf__Authenticate(soap, &a);
-	a.username = (char *)req->username;
-	a.password = (char *)req->password;
-	a.sourceIp = (char *)(req->source_ip != NULL ? req->source_ip : "");
-	soap->os = &out;
-	if (soap_begin_send(soap) == SOAP_OK &&
-	    soap_envelope_begin_out(soap) == SOAP_OK &&
-	    soap_body_begin_out(soap) == SOAP_OK &&
-	    soap_put__sf__Authenticate(soap, &a, "sf:Authenticate", "") == SOAP_OK &&
-	    soap_body_end_out(soap) == SOAP_OK &&
-	    soap_envelope_end_out(soap) == SOAP_OK &&
-	    soap_end_send(soap) == SOAP_OK && out != NULL)
-		copy = strdup(out);
-	if (out != NULL)
-		explicit_bzero((char *)out, strlen(out));
-	soap->os = NULL;
-	relay_soap_free(soap);
-	return copy;
-}
-
-static bool relay_only_space(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n && s[i] != '\0'; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-			return false;
-	return true;
-}
-
-/* Next thing in the stream must not be another element. */
-static int relay_no_more_elements(struct soap *soap)
-{
-	if (soap_peek_element(soap) != SOAP_NO_TAG)
-		return soap->error = SOAP_TAG_MISMATCH;
-	soap->error = SOAP_OK;
-	return SOAP_OK;
-}
-
-int relay_parse_answer(const char *body, size_t len, bool *authenticated_r,
-		       const char **error_r)
-{
-	struct _sf__AuthenticateResult result;
-	struct soap *soap;
-	int ret = -1;
-
-	*authenticated_r = false;
-	*error_r = "not an AuthenticateResult";
-	if (strlen(body) != len)
-		return -1;   /* NUL inside */
-	soap = relay_soap_new();
-	if (soap == NULL) {
-		*error_r = "out of memory";
-		return -1;
-	}
-	soap_default__sf__AuthenticateResult(soap, &result);
-	soap->is = body;
-	if (soap_begin_recv(soap) == SOAP_OK &&
-	    soap_envelope_begin_in(soap) == SOAP_OK &&
-	    soap_recv_header(soap) == SOAP_OK &&
-	    soap_body_begin_in(soap) == SOAP_OK &&
-	    soap_in__sf__AuthenticateResult(soap, "sf:AuthenticateResult", &result, NULL) != NULL &&
-	    relay_no_more_elements(soap) == SOAP_OK &&
-	    soap_body_end_in(soap) == SOAP_OK &&
-	    relay_no_more_elements(soap) == SOAP_OK &&
-	    soap_envelope_end_in(soap) == SOAP_OK &&
-	    soap_end_recv(soap) == SOAP_OK &&
-	    relay_only_space(soap->buf + soap->bufidx, soap->buflen - soap->bufidx) &&
-	    relay_only_space(soap->is != NULL ? soap->is : "", SIZE_MAX)) {
-		*authenticated_r = result.Authenticated == xsd__boolean__true_;
-		ret = 0;
-	}
-	soap->is = NULL;
-	relay_soap_free(soap);
-	return ret;
-}
-
 /* ---- the provider ---------------------------------------------------------- */
 
 static int relay_init(struct provider *p, const struct conf_section *s,
@@ -336,7 +220,7 @@ static enum auth_result relay_authenticate(struct provider *p,
 	}
 	relay_flight_add(&flight);
 	snprintf(hdr, sizeof hdr, RELAY_HEADER ": %s", relay_id);
-	body = relay_build_request(req);
+	body = sf_client_request(req->username, req->password, req->source_ip);
 	answer = calloc(1, sizeof *answer);
 	if (body == NULL || answer == NULL ||
 	    (headers = curl_slist_append(headers, "Content-Type: text/xml; charset=utf-8")) == NULL ||
@@ -373,7 +257,7 @@ static enum auth_result relay_authenticate(struct provider *p,
 		error = "answer is not text/xml";
 		goto done;
 	}
-	if (relay_parse_answer(answer->data, answer->len, &authenticated, &error) < 0)
+	if (sf_client_answer(answer->data, answer->len, &authenticated, &error) < 0)
 		goto done;
 	auth_trace_step(req, "relay: Authenticated = %s", authenticated ? "true" : "false");
 	result = authenticated ? AUTH_OK : AUTH_REJECT;

@@ -28,12 +28,6 @@ bool relay_loop_detected(const char *header_value, const char *username,
 			 const char *password, size_t password_len,
 			 const char *source_ip);
 
-/* Internal, exposed for unit tests: parse a relay target's HTTP 200 body.
- * 0 with *authenticated_r when it is exactly one well-formed
- * AuthenticateResult; -1 with a short fixed *error_r otherwise. */
-int relay_parse_answer(const char *body, size_t len, bool *authenticated_r,
-		       const char **error_r);
-
 /* This process's instance id (64 hex characters), as sent in RELAY_HEADER. */
 const char *relay_instance_id(void);
 

@@ -1,13 +1,14 @@
 # The SOAP binding, generated at build time from wsdl/authentication.wsdl into
 # ${CMAKE_BINARY_DIR}/gsoap (nothing generated is committed):
-#   wsdl2h  -c  C; -d xsd:any as DOM nodes (soap_glue.c inspects their
+#   wsdl2h  -c  C; -d xsd:any as DOM nodes (sf_request.c inspects their
 #               namespace and name); -L fewer comments; -t our typemap ("sf").
 #   soapcpp2 -c C; -S server side only; -L no soapServerLib; -x no sample
 #               messages; -w no WSDL/XSD copies; -1 SOAP 1.1.
 # Only soapC.c (the (de)serializers) is compiled: dagate never calls
 # soap_serve(), so soapServer.c is a by-product and needs no stub for
-# __sf__Authenticate. soap_glue.c defines its own strict namespaces[] table,
-# so the generated .nsmap is unused too.
+# __sf__Authenticate. sf_context.c defines its own strict namespaces[] table
+# (the one the endpoint and the relay share), so the generated .nsmap is
+# unused too.
 find_program(GSOAP_WSDL2H wsdl2h REQUIRED)
 find_program(GSOAP_SOAPCPP2 soapcpp2 REQUIRED)
 find_path(GSOAP_IMPORT_DIR dom.h
@@ -41,7 +42,7 @@ add_custom_command(
 add_custom_command(
   OUTPUT ${_gs}/wsdl_embed.c
   COMMAND ${CMAKE_COMMAND} -DIN=${_gs_wsdl} -DOUT=${_gs}/wsdl_embed.c
-          -DNAME=soap_glue_wsdl_template -P ${CMAKE_SOURCE_DIR}/wsdl/embed.cmake
+          -DNAME=sf_wsdl_template -P ${CMAKE_SOURCE_DIR}/wsdl/embed.cmake
   DEPENDS ${_gs_wsdl} ${CMAKE_SOURCE_DIR}/wsdl/embed.cmake
   COMMENT "embedding authentication.wsdl"
   VERBATIM)
@@ -49,6 +50,3 @@ add_custom_command(
 set(GSOAP_GENERATED_SOURCES ${_gs}/soapC.c ${_gs}/wsdl_embed.c)
 # soapC.c is gSOAP's code, not ours: do not hold it to our warning flags.
 set_source_files_properties(${_gs}/soapC.c PROPERTIES COMPILE_OPTIONS "-w")
-# soap_glue.c includes the generated headers: make sure they exist first.
-set_source_files_properties(${CMAKE_SOURCE_DIR}/service/soap/soap_glue.c PROPERTIES
-  OBJECT_DEPENDS "${_gs}/soapH.h;${_gs}/soapStub.h")

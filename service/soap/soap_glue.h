@@ -1,6 +1,9 @@
 /*
- * The SOAP side of Authenticate, through the gSOAP binding generated at
- * build time from wsdl/. Parsing is strict: see soap_glue_parse().
+ * The endpoint's side of Authenticate, through the gSOAP binding generated
+ * at build time from wsdl/: the request it reads (sf_request.c, strict: see
+ * soap_glue_parse()), the answers it writes (sf_answer.c) and the WSDL it
+ * serves (sf_wsdl.c). The relay's side is sf_client.h; both read through
+ * one namespace table and envelope reader (sf_int.h).
  *
  * Threads: soap_glue_parse() is safe from any thread (it keeps one gSOAP
  * context per thread). soap_glue_init() runs once at start-up.

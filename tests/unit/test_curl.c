@@ -1,6 +1,7 @@
 /*
- * The pure parts of the libcurl providers: login templates, the relay's
- * strict reading of an AuthenticateResult, and the loop guard's header rule.
+ * The pure parts of the libcurl providers: login templates and the loop
+ * guard's header rule. (The relay's strict reading of an AuthenticateResult
+ * is the SOAP codec's: tests/unit/test_soap.c.)
  */
 #include <stdbool.h>
 #include <string.h>
@@ -72,82 +73,6 @@ static void test_login_limits(void)
 	CHECK(curlc_login_check("%q", &error) < 0, "bad template");
 }
 
-#define ENV_OPEN "<?xml version=\"1.0\" encoding=\"UTF-8\"?>" \
-	"<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body>"
-#define ENV_CLOSE "</soapenv:Body></soapenv:Envelope>"
-#define RESULT(x) "<AuthenticateResult xmlns=\"urn:authentication.soap.sforce.com\">" x \
-	"</AuthenticateResult>"
-
-static void test_relay_parse(void)
-{
-	static const struct {
-		const char *name, *body;
-		int want;  /* 1 true, 0 false, -1 refused */
-	} cases[] = {
-		{ "true", ENV_OPEN RESULT("<Authenticated>true</Authenticated>") ENV_CLOSE, 1 },
-		{ "false", ENV_OPEN RESULT("<Authenticated>false</Authenticated>") ENV_CLOSE, 0 },
-		{ "xsd:boolean 1", ENV_OPEN RESULT("<Authenticated>1</Authenticated>") ENV_CLOSE, 1 },
-		{ "prefixed + empty header",
-		  "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
-		  "xmlns:a=\"urn:authentication.soap.sforce.com\"><s:Header/><s:Body>"
-		  "<a:AuthenticateResult><a:Authenticated>true</a:Authenticated>"
-		  "</a:AuthenticateResult></s:Body></s:Envelope>\n", 1 },
-		{ "two Authenticated", ENV_OPEN RESULT("<Authenticated>false</Authenticated>"
-		  "<Authenticated>true</Authenticated>") ENV_CLOSE, -1 },
-		{ "no Authenticated", ENV_OPEN RESULT("") ENV_CLOSE, -1 },
-		{ "two results", ENV_OPEN RESULT("<Authenticated>false</Authenticated>")
-		  RESULT("<Authenticated>true</Authenticated>") ENV_CLOSE, -1 },
-		{ "extra child", ENV_OPEN RESULT("<Authenticated>false</Authenticated><x>true</x>")
-		  ENV_CLOSE, -1 },
-		{ "wrong namespace", ENV_OPEN "<AuthenticateResult xmlns=\"urn:other\">"
-		  "<Authenticated>true</Authenticated></AuthenticateResult>" ENV_CLOSE, -1 },
-		{ "not a boolean", ENV_OPEN RESULT("<Authenticated>yes</Authenticated>") ENV_CLOSE, -1 },
-		{ "nested true", ENV_OPEN RESULT("<Authenticated>false<b>true</b></Authenticated>")
-		  ENV_CLOSE, -1 },
-		{ "fault", ENV_OPEN "<soapenv:Fault><faultcode>soapenv:Server</faultcode>"
-		  "<faultstring>down</faultstring></soapenv:Fault>" ENV_CLOSE, -1 },
-		{ "other element", ENV_OPEN "<Foo xmlns=\"urn:authentication.soap.sforce.com\">"
-		  "<Authenticated>true</Authenticated></Foo>" ENV_CLOSE, -1 },
-		{ "after body", "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
-		  "<soapenv:Body>" RESULT("<Authenticated>false</Authenticated>") "</soapenv:Body>"
-		  "<x>true</x></soapenv:Envelope>", -1 },
-		{ "after envelope", ENV_OPEN RESULT("<Authenticated>false</Authenticated>") ENV_CLOSE
-		  "<x>true</x>", -1 },
-		{ "DTD entity", "<!DOCTYPE x [<!ENTITY a \"true\">]>" ENV_OPEN
-		  RESULT("<Authenticated>&a;</Authenticated>") ENV_CLOSE, -1 },
-		{ "HTML", "<html><body>Authenticated true</body></html>", -1 },
-		{ "empty", "", -1 },
-		{ "SOAP 1.2", "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\"><e:Body>"
-		  RESULT("<Authenticated>true</Authenticated>") "</e:Body></e:Envelope>", -1 },
-		{ "mustUnderstand header", "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
-		  "<soapenv:Header><h xmlns=\"urn:x\" soapenv:mustUnderstand=\"1\"/></soapenv:Header>"
-		  "<soapenv:Body>" RESULT("<Authenticated>true</Authenticated>") ENV_CLOSE, -1 },
-	};
-
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		bool auth = true;
-		const char *error = NULL;
-		int ret = relay_parse_answer(cases[i].body, strlen(cases[i].body), &auth, &error);
-
-		if (cases[i].want < 0) {
-			CHECK(ret < 0 && !auth && error != NULL, "%s must be refused", cases[i].name);
-		} else {
-			CHECK(ret == 0, "%s must parse (%s)", cases[i].name, error ? error : "");
-			CHECK(auth == (cases[i].want == 1), "%s: wrong value", cases[i].name);
-		}
-	}
-	{
-		/* a NUL byte hides the rest from a C-string parser: refused */
-		static const char body[] = ENV_OPEN RESULT("<Authenticated>true</Authenticated>")
-			ENV_CLOSE "\0<x/>";
-		bool auth = true;
-		const char *error = NULL;
-
-		CHECK(relay_parse_answer(body, sizeof body - 1, &auth, &error) < 0 && !auth,
-		      "embedded NUL must be refused");
-	}
-}
-
 static void test_loop_guard(void)
 {
 	const char *id = relay_instance_id();
@@ -216,7 +141,6 @@ int main(void)
 {
 	test_login_expand();
 	test_login_limits();
-	test_relay_parse();
 	test_loop_guard();
 	test_failures();
 	test_empty_password_guard();

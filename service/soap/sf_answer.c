@@ -1,0 +1,95 @@
+/*
+ * The answers the endpoint writes: the two canned AuthenticateResults and
+ * faults, serialized by gSOAP's own writer (so escaping is gSOAP's).
+ */
+#include "sf_int.h"
+#include "soap_glue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+
+static char *result_true, *result_false;
+static size_t result_true_len, result_false_len;
+
+/* One response element inside a SOAP 1.1 Envelope/Body, as a malloc'd
+ * string. */
+static char *serialize(bool fault, const void *data, size_t *len_r)
+{
+	struct soap *soap = sf_thread_context();
+	const char *text = NULL;
+	char *copy = NULL;
+	int rc;
+
+	if (soap == NULL)
+		return NULL;
+	soap_begin(soap);
+	soap->os = &text;
+	soap->encodingStyle = NULL;   /* document/literal */
+	rc = soap_begin_send(soap) || soap_envelope_begin_out(soap) ||
+	     soap_body_begin_out(soap) ||
+	     (fault ? soap_put_SOAP_ENV__Fault(soap, data, "SOAP-ENV:Fault", "")
+		    : soap_put__sf__AuthenticateResult(soap, data, "sf:AuthenticateResult", "")) ||
+	     soap_body_end_out(soap) || soap_envelope_end_out(soap) || soap_end_send(soap);
+	soap->os = NULL;
+	/* Canonical output has no XML declaration; PROTOCOL.md's answer does. */
+	if (rc == 0 && text != NULL && (copy = malloc(strlen(XML_DECL) + strlen(text) + 1)) != NULL) {
+		*len_r = strlen(XML_DECL) + strlen(text);
+		memcpy(copy, XML_DECL, strlen(XML_DECL));
+		memcpy(copy + strlen(XML_DECL), text, strlen(text) + 1);
+	}
+	soap_destroy(soap);
+	soap_end(soap);
+	return copy;
+}
+
+static char *result_body(bool authenticated, size_t *len_r)
+{
+	struct _sf__AuthenticateResult r;
+
+	r.Authenticated = authenticated ? xsd__boolean__true_ : xsd__boolean__false_;
+	return serialize(false, &r, len_r);
+}
+
+int soap_glue_init(const char **error_r)
+{
+	soap_glue_deinit();
+	result_true = result_body(true, &result_true_len);
+	result_false = result_body(false, &result_false_len);
+	if (result_true == NULL || result_false == NULL) {
+		soap_glue_deinit();
+		*error_r = "cannot build the SOAP responses";
+		return -1;
+	}
+	return 0;
+}
+
+void soap_glue_deinit(void)
+{
+	free(result_true);
+	free(result_false);
+	result_true = result_false = NULL;
+	result_true_len = result_false_len = 0;
+	/* Worker threads free theirs at exit; this frees the caller's. */
+	sf_thread_context_free();
+}
+
+const char *soap_glue_result(bool authenticated, size_t *len_r)
+{
+	*len_r = authenticated ? result_true_len : result_false_len;
+	return authenticated ? result_true : result_false;
+}
+
+char *soap_glue_fault(bool client, const char *reason, size_t *len_r)
+{
+	struct SOAP_ENV__Fault f;
+	struct soap *soap = sf_thread_context();
+
+	if (soap == NULL)
+		return NULL;
+	soap_default_SOAP_ENV__Fault(soap, &f);
+	f.faultcode = client ? "SOAP-ENV:Client" : "SOAP-ENV:Server";
+	f.faultstring = (char *)(reason != NULL ? reason : "internal error");
+	return serialize(true, &f, len_r);
+}

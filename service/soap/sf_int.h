@@ -1,0 +1,72 @@
+/*
+ * Inside the SOAP codec: what its files share. Nothing outside service/soap
+ * includes this; the codec's faces are soap_glue.h (the endpoint and the
+ * commands) and sf_client.h (the relay provider).
+ *
+ * Both faces read through the one namespace table (sf_context.c) and the
+ * one envelope reader (sf_envelope.c), so the endpoint and the relay agree
+ * on what a SOAP 1.1 Authenticate message is.
+ */
+#ifndef DAGATE_SF_INT_H
+#define DAGATE_SF_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "soapH.h"              /* generated from wsdl/authentication.wsdl */
+
+#define SF_NS "urn:authentication.soap.sforce.com"
+
+/* In: UTF-8 passes through as bytes; strict: required fields present;
+ * plain: no HTTP framing (libmicrohttpd and libcurl carry the HTTP).
+ * Out: no xsi:type attributes. The relay writes and reads with this. */
+#define SF_MODE_CLIENT (SOAP_C_UTFSTRING | SOAP_XML_STRICT | SOAP_ENC_PLAIN | SOAP_XML_NOTYPE)
+/* The endpoint's answers also use a default xmlns="..." as PROTOCOL.md
+ * shows them, and (canonical) only the namespaces actually used. */
+#define SF_MODE_ENDPOINT (SF_MODE_CLIENT | SOAP_XML_DEFAULTNS | SOAP_XML_CANONICAL)
+
+/* The calling thread's context (SF_MODE_ENDPOINT), created on first use and
+ * freed when the thread exits; NULL when out of memory. */
+struct soap *sf_thread_context(void);
+/* Frees the calling thread's context now (the main thread never exits
+ * through the key destructor). */
+void sf_thread_context_free(void);
+
+/* A context of the caller's own, with the namespace table; NULL when out of
+ * memory. sf_context_free() wipes its buffer (a request it wrote or read
+ * may hold a password), frees it and clears *soapp. */
+struct soap *sf_context_new(soap_mode mode);
+void sf_context_free(struct soap **soapp);
+
+/* A message in memory, fed to gSOAP through frecv. */
+struct sf_input {
+	const char *p;
+	size_t left;
+};
+
+/* Points `soap` at body[0..len) through `in`, which must outlive the read. */
+void sf_input_attach(struct soap *soap, struct sf_input *in, const char *body, size_t len);
+void sf_input_detach(struct soap *soap);
+
+/* The envelope reader. sf_envelope_open() reads up to the first Body entry
+ * and insists on a SOAP 1.1 Envelope; the caller reads that one entry with
+ * its generated soap_in_*() (not soap_get_*(), which goes on to read and
+ * drop further Body entries); sf_envelope_close() then insists that nothing
+ * follows it in the Body, nothing follows the Body in the Envelope and only
+ * whitespace follows the Envelope. Both return -1 with a fixed, short
+ * *error_r (never input). */
+int sf_envelope_open(struct soap *soap, const char **error_r);
+int sf_envelope_close(struct soap *soap, const struct sf_input *in, const char **error_r);
+/* gSOAP's error after a failed stage, as a fixed phrase (`stage` when no
+ * better one applies). */
+const char *sf_soap_reason(const struct soap *soap, const char *stage);
+
+/* Raw text checks (sf_text.c). sf_utf8_check: NULL when s[0..len) is
+ * UTF-8 without NUL or XML-forbidden controls (with `field`, without any
+ * C0, DEL or C1 control), else the reason. sf_body_check: what gSOAP would
+ * read wrongly or skip in a request body (invalid UTF-8, DTDs, processing
+ * instructions, character and entity references it mis-decodes). */
+const char *sf_utf8_check(const unsigned char *s, size_t len, bool field);
+const char *sf_body_check(const char *body, size_t len);
+
+#endif
