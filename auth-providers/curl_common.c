@@ -8,10 +8,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "log.h"
 #include "provider.h"
+#include "template.h"
 
 /* ---- libcurl's heap, wiped on free --------------------------------------- */
 
@@ -117,6 +119,58 @@ void curlc_tls_clear(struct curlc_tls *tls)
 	tls->ca_file = NULL;
 }
 
+int curlc_target_parse(const struct curlc_target_spec *spec, const struct conf_section *s,
+		       const char *provider_name, struct curlc_target *t,
+		       struct conf_errors *errors)
+{
+	const char *url = conf_get(s, spec->keys, spec->url_key);
+	const char *login = spec->login ? conf_get(s, spec->keys, "login") : NULL;
+	char sample[CURLC_LOGIN_MAX];
+	const char *error;
+	int ret = 0;
+
+	memset(t, 0, sizeof *t);
+	if (curlc_global_init(&error) < 0) {
+		conf_error_at(errors, s->file, s->line, "%s", error);
+		ret = -1;
+	}
+	while (spec->schemes[t->scheme] != NULL &&
+	       strncasecmp(url, spec->schemes[t->scheme], strlen(spec->schemes[t->scheme])) != 0)
+		t->scheme++;
+	if (spec->schemes[t->scheme] == NULL) {
+		conf_error_at(errors, s->file, conf_line(s, spec->url_key), "%s", spec->scheme_error);
+		ret = -1;
+	}
+	if (strchr(url, '@') != NULL) {
+		conf_error_at(errors, s->file, conf_line(s, spec->url_key),
+			      "%s must not contain credentials", spec->url_key);
+		ret = -1;
+	}
+	/* a sample login also finds templates too long for any username */
+	if (login != NULL && template_expand(login, "user@example.com", NULL, 0, sample,
+					     sizeof sample, &error) < 0) {
+		conf_error_at(errors, s->file, conf_line(s, "login"), "login: %s", error);
+		ret = -1;
+	}
+	if ((t->url = strdup(url)) == NULL ||
+	    (login != NULL && (t->login = strdup(login)) == NULL) ||
+	    curlc_tls_from_conf(&t->tls, s, provider_name) < 0) {
+		conf_error_at(errors, s->file, s->line, "out of memory");
+		ret = -1;
+	}
+	if (ret < 0)
+		curlc_target_clear(t);
+	return ret;
+}
+
+void curlc_target_clear(struct curlc_target *t)
+{
+	free(t->url);
+	free(t->login);
+	curlc_tls_clear(&t->tls);
+	memset(t, 0, sizeof *t);
+}
+
 /* ---- bodies ---------------------------------------------------------------- */
 
 size_t curlc_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -214,79 +268,6 @@ const char *curlc_failure(CURLcode code)
 	case CURLE_REMOTE_ACCESS_DENIED: return "access denied";
 	default: return "transfer failed";
 	}
-}
-
-/* ---- login templates ------------------------------------------------------- */
-
-static int curlc_append(char *out, size_t size, size_t *pos, const char *s, size_t n)
-{
-	if (n >= size - *pos)
-		return -1;
-	memcpy(out + *pos, s, n);
-	*pos += n;
-	out[*pos] = '\0';
-	return 0;
-}
-
-int curlc_login_expand(const char *tmpl, const char *username, char *out,
-		       size_t size, const char **error_r)
-{
-	const char *at = strrchr(username, '@');
-	size_t pos = 0;
-	int ret = 0;
-
-	if (size == 0) {
-		*error_r = "no room";
-		return -1;
-	}
-	out[0] = '\0';
-	for (const char *p = tmpl; *p != '\0' && ret == 0; p++) {
-		if (*p != '%') {
-			ret = curlc_append(out, size, &pos, p, 1);
-			continue;
-		}
-		switch (*++p) {
-		case 'u':
-			ret = curlc_append(out, size, &pos, username, strlen(username));
-			break;
-		case 'l':
-			ret = curlc_append(out, size, &pos, username,
-					   at != NULL ? (size_t)(at - username) : strlen(username));
-			break;
-		case 'd':
-			if (at == NULL || at[1] == '\0') {
-				*error_r = "username has no domain for %d";
-				out[0] = '\0';
-				return -1;
-			}
-			ret = curlc_append(out, size, &pos, at + 1, strlen(at + 1));
-			break;
-		case '%':
-			ret = curlc_append(out, size, &pos, "%", 1);
-			break;
-		default:
-			*error_r = "unknown % escape in login (use %u, %l, %d or %%)";
-			out[0] = '\0';
-			return -1;
-		}
-	}
-	if (ret < 0) {
-		*error_r = "login too long";
-		out[0] = '\0';
-		return -1;
-	}
-	if (pos == 0) {
-		*error_r = "login is empty";
-		return -1;
-	}
-	return 0;
-}
-
-int curlc_login_check(const char *tmpl, const char **error_r)
-{
-	char out[CURLC_LOGIN_MAX];
-
-	return curlc_login_expand(tmpl, "user@example.com", out, sizeof out, error_r);
 }
 
 int64_t curlc_probe_deadline(int64_t deadline_ms, int64_t timeout_ms)

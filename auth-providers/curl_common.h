@@ -1,6 +1,7 @@
 /*
- * What the libcurl-based providers (smtp, http, relay) share: one safe way
- * to set up an easy handle, the login template, a bounded response buffer.
+ * What the libcurl-based providers (smtp, http, relay) share: the checks of
+ * their sections, one safe way to set up an easy handle, a bounded response
+ * buffer.
  *
  * Every handle made here: verifies the peer's certificate and host name
  * against `ca_file` (or the system store) unless `insecure_tls`; speaks
@@ -13,8 +14,9 @@
  * (curlc_global_init installs wiping allocators), so its internal copies of
  * passwords and Authorization headers do not linger in freed memory.
  *
- * Threads: curlc_global_init() runs from provider init (single-threaded);
- * everything else is safe from any thread, one handle per call.
+ * Threads: curlc_global_init() and curlc_target_parse() run from provider
+ * parse (single-threaded); everything else is safe from any thread, one
+ * handle per call.
  */
 #ifndef DAGATE_CURL_COMMON_H
 #define DAGATE_CURL_COMMON_H
@@ -30,8 +32,8 @@
 /* Largest backend answer read (an AuthenticateResult is ~300 bytes; an
  * intranet page may be larger, but its body is never needed). */
 #define CURLC_BODY_MAX (64 * 1024)
-/* Longest login built from a template: usernames are capped at 512 bytes
- * by the SOAP layer, and a template may repeat them. */
+/* Longest login built from a template (template.h): usernames are capped
+ * at 512 bytes by the SOAP layer, and a template may repeat them. */
 #define CURLC_LOGIN_MAX 1024
 
 struct curlc_tls {
@@ -46,6 +48,32 @@ int curlc_global_init(const char **error_r);
 int curlc_tls_from_conf(struct curlc_tls *tls, const struct conf_section *s,
 			const char *name);
 void curlc_tls_clear(struct curlc_tls *tls);
+
+/* How one libcurl provider type names and checks its backend. */
+struct curlc_target_spec {
+	const struct conf_key *keys;   /* the type's own keys */
+	const char *url_key;           /* "url" or "uri" */
+	const char *const *schemes;    /* accepted prefixes, NULL-terminated */
+	const char *scheme_error;      /* reported when none matches */
+	bool login;                    /* the type has a `login` template */
+};
+
+/* What a libcurl provider reads from its section. */
+struct curlc_target {
+	char *url;
+	char *login;           /* the `login` template; NULL without one */
+	struct curlc_tls tls;
+	size_t scheme;         /* index of the URL's scheme in spec->schemes */
+};
+
+/* The checks every libcurl provider makes at parse time: libcurl usable,
+ * the URL with an accepted scheme and without credentials, `login` a valid
+ * template (template.h), the TLS settings. Reports every problem with
+ * conf_error_at() and returns -1 (the target is then empty). No I/O. */
+int curlc_target_parse(const struct curlc_target_spec *spec, const struct conf_section *s,
+		       const char *provider_name, struct curlc_target *t,
+		       struct conf_errors *errors);
+void curlc_target_clear(struct curlc_target *t);
 
 /* A response accumulated by curlc_write_cb (CURLOPT_WRITEDATA). More than
  * CURLC_BODY_MAX bytes make the transfer fail (CURLE_WRITE_ERROR). */
@@ -69,16 +97,6 @@ CURL *curlc_new(const char *url, const char *protocols,
 /* Short, fixed description of a libcurl failure for audit details and
  * probe rows (never includes server text or credentials). */
 const char *curlc_failure(CURLcode code);
-
-/* Build the backend login from `tmpl`: %u the mapped username, %l its local
- * part (before the last '@', or all of it), %d its domain (after the last
- * '@'), %% a percent sign. Returns -1 with *error_r when the template is
- * invalid or the username has no domain for %d, or the result would exceed
- * `size` - 1 bytes. Pure (unit-tested). */
-int curlc_login_expand(const char *tmpl, const char *username, char *out,
-		       size_t size, const char **error_r);
-/* Validate a template at start-up (unknown % escapes). */
-int curlc_login_check(const char *tmpl, const char **error_r);
 
 /* The earlier of `deadline_ms` and now + `timeout_ms` (for probe hooks,
  * which get the command's deadline and not the provider's timeout). */

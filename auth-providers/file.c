@@ -216,7 +216,7 @@ static void file_refresh(struct file_state *st)
 	pthread_rwlock_unlock(&st->lock);
 }
 
-static int file_init(struct provider *p, const struct conf_section *s,
+static int file_parse(struct provider *p, const struct conf_section *s,
 		     struct conf_errors *errors)
 {
 	struct file_state *st = calloc(1, sizeof *st);
@@ -321,7 +321,7 @@ static void file_fini(struct provider *p)
 const struct provider_type prov_file_type = {
 	.name = "file",
 	.keys = file_keys,
-	.init = file_init,
+	.parse = file_parse,
 	.authenticate = file_authenticate,
 	.probe = file_probe,
 	.fini = file_fini,

@@ -10,8 +10,9 @@
  * the connection rather than the request.
  *
  * Negative control: a URL that accepts anyone (a location without
- * auth_basic, a guest account) would let every password in. At start-up,
- * in `dagate probe` and every HTTP_CONTROL_INTERVAL_MS, a request with a
+ * auth_basic, a guest account) would let every password in. At start
+ * (never in parse: check-config stays off the network), in `dagate probe`
+ * and every HTTP_CONTROL_INTERVAL_MS, a request with a
  * random user and password must be refused with 401/403. If it is accepted,
  * the provider is disabled (every login: unavailable) and says so loudly.
  *
@@ -27,13 +28,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "curl_common.h"
 #include "http_negotiate.h"
 #include "log.h"
+#include "template.h"
 
 /* How often the negative control is repeated while serving: a server's
  * configuration can change under us, but checking it on every login would
@@ -313,7 +314,7 @@ static enum auth_result http_authenticate(struct provider *p,
 	case HTTP_CONTROL_PASSED:
 		break;
 	}
-	if (curlc_login_expand(st->login, req->username, login, sizeof login, &error) < 0) {
+	if (template_expand(st->login, req->username, NULL, 0, login, sizeof login, &error) < 0) {
 		*detail_r = error;
 		return AUTH_UNKNOWN_USER;
 	}
@@ -387,17 +388,20 @@ static void http_fini(struct provider *p)
 	p->state = NULL;
 }
 
-static int http_init(struct provider *p, const struct conf_section *s,
-		     struct conf_errors *errors)
+static int http_parse(struct provider *p, const struct conf_section *s,
+		      struct conf_errors *errors)
 {
+	static const char *const schemes[] = { "https://", NULL };
+	static const struct curlc_target_spec spec = {
+		.keys = http_keys, .url_key = "url", .schemes = schemes, .login = true,
+		.scheme_error = "url must be https:// (passwords are sent)",
+	};
 	struct http_state *st = calloc(1, sizeof *st);
-	const char *url = conf_get(s, http_keys, "url");
-	const char *login = conf_get(s, http_keys, "login");
 	const char *auth = conf_get(s, http_keys, "auth");
 	const char *realm = conf_get(s, http_keys, "realm");
 	const char *krb5_conf = conf_get(s, http_keys, "krb5_conf");
+	struct curlc_target t;
 	const char *error;
-	long status;
 	int ret = 0;
 
 	if (st == NULL)
@@ -406,23 +410,12 @@ static int http_init(struct provider *p, const struct conf_section *s,
 	atomic_init(&st->control, HTTP_CONTROL_UNKNOWN);
 	atomic_init(&st->control_at, 0);
 	atomic_flag_clear(&st->control_busy);
-	if (curlc_global_init(&error) < 0) {
-		conf_error_at(errors, s->file, s->line, "%s", error);
+	if (curlc_target_parse(&spec, s, p->name, &t, errors) < 0) {
 		ret = -1;
-	}
-	if (strncasecmp(url, "https://", 8) != 0) {
-		conf_error_at(errors, s->file, conf_line(s, "url"),
-			      "url must be https:// (passwords are sent)");
-		ret = -1;
-	}
-	if (strchr(url, '@') != NULL) {
-		conf_error_at(errors, s->file, conf_line(s, "url"),
-			      "url must not contain credentials");
-		ret = -1;
-	}
-	if (curlc_login_check(login, &error) < 0) {
-		conf_error_at(errors, s->file, conf_line(s, "login"), "login: %s", error);
-		ret = -1;
+	} else {
+		st->url = t.url;
+		st->login = t.login;
+		st->tls = t.tls;
 	}
 	st->auth_name = strcmp(auth, "digest") == 0 ? "digest"
 		      : strcmp(auth, "ntlm") == 0 ? "ntlm"
@@ -441,7 +434,8 @@ static int http_init(struct provider *p, const struct conf_section *s,
 			conf_error_at(errors, s->file, conf_line(s, "krb5_conf"),
 				      "krb5_conf: cannot read %s", krb5_conf);
 			ret = -1;
-		} else if (http_negotiate_new(realm, krb5_conf, url, &st->negotiate, &error) < 0) {
+		} else if (http_negotiate_new(realm, krb5_conf, conf_get(s, http_keys, "url"),
+					      &st->negotiate, &error) < 0) {
 			conf_error_at(errors, s->file, conf_line(s, "url"), "negotiate: %s", error);
 			ret = -1;
 		}
@@ -451,17 +445,18 @@ static int http_init(struct provider *p, const struct conf_section *s,
 		ret = -1;
 	}
 	st->ok_status = (long)conf_get_int(s, http_keys, "ok_status");
-	st->url = strdup(url);
-	st->login = strdup(login);
-	if (st->url == NULL || st->login == NULL ||
-	    curlc_tls_from_conf(&st->tls, s, p->name) < 0)
-		ret = -1;
-	if (ret < 0) {
+	if (ret < 0)
 		http_fini(p);
-		return -1;
-	}
-	/* Start-up negative control; a server that is down now is checked
-	 * before the first login instead. */
+	return ret;
+}
+
+/* The start-up negative control; a server that is down now is checked
+ * before the first login instead. */
+static int http_start(struct provider *p, const char **error_r)
+{
+	const char *error = "no answer";
+	long status;
+
 	if (http_run_control(p, curlc_probe_deadline(INT64_MAX, p->timeout_ms),
 			     &status, &error) == HTTP_CONTROL_UNKNOWN)
 		log_warnx("provider %s: negative control not possible at start-up (%s); "
@@ -473,7 +468,8 @@ static int http_init(struct provider *p, const struct conf_section *s,
 const struct provider_type prov_http_type = {
 	.name = "http",
 	.keys = http_keys,
-	.init = http_init,
+	.parse = http_parse,
+	.start = http_start,
 	.authenticate = http_authenticate,
 	.probe = http_probe,
 	.fini = http_fini,

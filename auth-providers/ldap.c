@@ -183,21 +183,17 @@ static void ldap_fini(struct provider *p)
 	p->state = NULL;
 }
 
-static int ldap_init(struct provider *p, const struct conf_section *s,
-		     struct conf_errors *errors)
+static int ldap_parse(struct provider *p, const struct conf_section *s,
+		      struct conf_errors *errors)
 {
 	struct ldap_state *st = calloc(1, sizeof *st);
-	int version;
 
 	if (st == NULL)
 		return -1;
 	p->state = st;
 	st->conf.name = p->name;
 	atomic_init(&st->svc_rejected_until_ms, 0);
-	/* libldap's global defaults are set up here, single-threaded. */
-	ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &version);
-	if (ldap_conf_read(&st->conf, s, errors) < 0 ||
-	    prov_ldap_pool_create(st->conf.pool_size, &st->pool) < 0) {
+	if (ldap_conf_read(&st->conf, s, errors) < 0) {
 		ldap_fini(p);
 		return -1;
 	}
@@ -207,6 +203,22 @@ static int ldap_init(struct provider *p, const struct conf_section *s,
 	if (st->conf.insecure && !st->conf.starttls)
 		log_warnx("provider %s: insecure = yes: passwords may cross the network in clear",
 			  p->name);
+	return 0;
+}
+
+/* The pool's connections are opened by the first logins, not here. */
+static int ldap_start(struct provider *p, const char **error_r)
+{
+	struct ldap_state *st = p->state;
+	int version;
+
+	/* libldap's global defaults are set up here, single-threaded; not in
+	 * parse, because doing so looks up this host's FQDN (maybe by DNS). */
+	ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &version);
+	if (prov_ldap_pool_create(st->conf.pool_size, &st->pool) < 0) {
+		*error_r = "out of memory for the connection pool";
+		return -1;
+	}
 	return 0;
 }
 
@@ -532,13 +544,16 @@ static void ldap_servers(struct provider *p,
 	for (size_t i = 0; i < st->conf.uri_count; i++)
 		emit(ctx, st->conf.uris[i].text,
 		     atomic_load(&st->conf.uris[i].down_until_ms) <= now);
-	prov_ldap_pool_usage(st->pool, pool_in_use_r, pool_size_r);
+	*pool_in_use_r = *pool_size_r = 0;
+	if (st->pool != NULL)
+		prov_ldap_pool_usage(st->pool, pool_in_use_r, pool_size_r);
 }
 
 const struct provider_type prov_ldap_type = {
 	.name = "ldap",
 	.keys = ldap_keys,
-	.init = ldap_init,
+	.parse = ldap_parse,
+	.start = ldap_start,
 	.authenticate = ldap_authenticate,
 	.probe = ldap_probe,
 	.fini = ldap_fini,

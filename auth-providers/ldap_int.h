@@ -4,7 +4,8 @@
  *   ldap.c       the provider: config, search-then-bind, groups, probe
  *   ldap_conn.c  one connection: URIs in order, TLS, timeouts, binds
  *   ldap_pool.c  service-account connection slots shared by workers
- *   ldap_util.c  pure helpers: URI list, filter templates (unit-tested)
+ *   ldap_util.c  pure helpers: URI list, filter templates on template.h
+ *                (unit-tested)
  *   ldap_ad.c    directory diagnostics -> outcomes (AD "data XXX",
  *                ppolicy response control) (unit-tested)
  *
@@ -39,7 +40,7 @@ struct prov_ldap_uri {
 	_Atomic int64_t down_until_ms; /* skip while another URI remains */
 };
 
-/* Read-only after init, shared by every thread. */
+/* Read-only after parse, shared by every thread. */
 struct prov_ldap_conf {
 	const char *name;        /* provider name, for logs (not owned) */
 	struct prov_ldap_uri *uris;
@@ -50,7 +51,7 @@ struct prov_ldap_conf {
 	char *ca_file;           /* NULL: system trust */
 	char *base;
 	char *bind_dn;           /* NULL: anonymous search */
-	char *bind_password;     /* wiped at fini */
+	char *bind_password;     /* read at parse; wiped at fini */
 	size_t bind_password_len;
 	char *user_filter;       /* template with %u %l %d */
 	char *group;             /* NULL: no group required */
@@ -73,11 +74,12 @@ int prov_ldap_uris_parse(const char *text, struct prov_ldap_uri **uris_r,
 			 size_t *count_r, const char **error_r);
 void prov_ldap_uris_free(struct prov_ldap_uri **uris, size_t count);
 
-/* Check a user_filter template: in parentheses, only %u %l %d %%. */
+/* Check a user_filter template: one filter in parentheses, the escapes of
+ * template.h, %u or %l in it. */
 int prov_ldap_filter_check(const char *tmpl, const char **error_r);
-/* Expand `tmpl`: %u -> username, %l -> part before the last '@' (all of
- * it if none), %d -> part after it ("" if none), %% -> %; each value
- * RFC 4515-escaped by libldap. Returns malloc'd text, NULL on error. */
+/* Expand `tmpl` with template.h, each value RFC 4515-escaped by libldap;
+ * %d without a domain is still "" here (TEMPLATE_EMPTY_DOMAIN). Returns
+ * malloc'd text, NULL when it does not fit or on error. */
 char *prov_ldap_filter_expand(const char *tmpl, const char *username);
 /* RFC 4515-escape `value` into "(attr=value)"-safe malloc'd text. */
 char *prov_ldap_escape(const char *value);

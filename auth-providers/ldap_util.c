@@ -1,6 +1,7 @@
 /*
  * Pure helpers of the ldap provider: the URI list and user_filter
- * templates. Escaping is libldap's (ldap_bv2escaped_filter_value).
+ * templates (expanded by template.h; escaping is libldap's
+ * ldap_bv2escaped_filter_value).
  */
 #include "ldap_int.h"
 
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "template.h"
 
 /* Longest expanded filter: a username is at most a few hundred bytes and
  * escaping triples it at worst; anything longer is not a login. */
@@ -106,18 +108,17 @@ int prov_ldap_filter_check(const char *tmpl, const char **error_r)
 		*error_r = "user_filter must be an LDAP filter in parentheses";
 		return -1;
 	}
+	if (template_check(tmpl, error_r) < 0) {
+		*error_r = "user_filter: only %u, %l, %d and %% may follow %";
+		return -1;
+	}
 	for (const char *p = tmpl; *p != '\0'; p++) {
-		if (*p == '(') {
+		if (*p == '%') {
+			p++;    /* "%(" is not a parenthesis; template_check saw *p */
+		} else if (*p == '(') {
 			depth++;
 		} else if (*p == ')' && --depth == 0 && p[1] != '\0') {
 			*error_r = "user_filter must be one filter: wrap several in (&...) or (|...)";
-			return -1;
-		}
-		if (*p != '%')
-			continue;
-		p++;
-		if (*p != 'u' && *p != 'l' && *p != 'd' && *p != '%') {
-			*error_r = "user_filter: only %u, %l, %d and %% may follow %";
 			return -1;
 		}
 	}
@@ -132,7 +133,7 @@ int prov_ldap_filter_check(const char *tmpl, const char **error_r)
 	return 0;
 }
 
-/* Escape `len` bytes at `value` with libldap's RFC 4515 escaping. */
+/* RFC 4515-escape `len` bytes at `value` (a template_escape_fn). */
 static char *escape_n(const char *value, size_t len)
 {
 	struct berval in = { len, (char *)value }, out = { 0, NULL };
@@ -152,47 +153,13 @@ char *prov_ldap_escape(const char *value)
 
 char *prov_ldap_filter_expand(const char *tmpl, const char *username)
 {
-	const char *at = strrchr(username, '@');
-	size_t local_len = at != NULL ? (size_t)(at - username) : strlen(username);
-	char *u = escape_n(username, strlen(username));
-	char *l = escape_n(username, local_len);
-	char *d = escape_n(at != NULL ? at + 1 : "", at != NULL ? strlen(at + 1) : 0);
-	char *out = NULL;
-	size_t used = 0, cap = 0;
+	char *out = malloc(PROV_LDAP_FILTER_MAX);
+	const char *error;
 
-	if (u == NULL || l == NULL || d == NULL)
-		goto done;
-	cap = strlen(tmpl) + 1;
-	for (const char *p = tmpl; *p != '\0'; p++)
-		if (p[0] == '%' && p[1] != '\0')
-			cap += strlen(u) + strlen(l) + strlen(d);
-	if (cap > PROV_LDAP_FILTER_MAX || (out = malloc(cap)) == NULL)
-		goto done;
-	for (const char *p = tmpl; *p != '\0'; p++) {
-		const char *piece = NULL;
-
-		if (*p == '%' && p[1] != '\0') {
-			p++;
-			switch (*p) {
-			case 'u': piece = u; break;
-			case 'l': piece = l; break;
-			case 'd': piece = d; break;
-			case '%': piece = "%"; break;
-			default:  /* prov_ldap_filter_check refused it */
-				free(out);
-				out = NULL;
-				goto done;
-			}
-			memcpy(out + used, piece, strlen(piece));
-			used += strlen(piece);
-		} else {
-			out[used++] = *p;
-		}
+	if (out != NULL && template_expand(tmpl, username, escape_n, TEMPLATE_EMPTY_DOMAIN,
+					   out, PROV_LDAP_FILTER_MAX, &error) < 0) {
+		free(out);
+		out = NULL;
 	}
-	out[used] = '\0';
-done:
-	free(u);
-	free(l);
-	free(d);
 	return out;
 }

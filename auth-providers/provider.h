@@ -4,12 +4,25 @@
  * A provider *type* (ldap, smtp, file, static, ...) is one constant
  * `struct provider_type` in its own file, listed in the static registry
  * (registry.c). A provider *instance* is one `[provider NAME]` section of
- * the configuration, created at start-up by the type's `init` hook and
- * destroyed by `fini`.
+ * the configuration, made in two steps, as Dovecot's preinit/init and
+ * FreeRADIUS's `-C`:
+ *
+ *   parse  reads the section into p->state and reports every problem as
+ *          FILE:LINE. Pure: no socket, no connection, nothing that waits on
+ *          another host. Local files the section names may be read (a users
+ *          file, a bind password file): they are part of the configuration.
+ *          `dagate check-config` runs this and nothing else.
+ *   start  may talk to the backend (the http provider's negative control)
+ *          and sets up what logins share (the ldap provider's pool).
+ *          `serve` (at start-up and on SIGHUP, before the new generation
+ *          takes over), `test-user` and `probe` run it after parse.
+ *
+ * `fini` destroys an instance after parse alone or after start.
  *
  * Threads: `authenticate` and `probe` are called concurrently from worker
- * threads, never from the HTTP event threads; they may block, but never
- * past `req->deadline_ms`. `init`/`fini` run single-threaded.
+ * threads, never from the HTTP event threads, and only after start; they
+ * may block, but never past `req->deadline_ms`. `parse`, `start` and
+ * `fini` run single-threaded.
  *
  * Secrets: `req->password` is never logged, traced or copied into an error
  * or detail string. Providers wipe their own copies (explicit_bzero).
@@ -64,10 +77,18 @@ struct provider;
 struct provider_type {
 	const char *name;              /* the `type =` value */
 	const struct conf_key *keys;   /* accepted keys, ends with {NULL} */
-	/* Read the validated section into p->state. Report every problem with
-	 * conf_error_at(); return -1 if any was reported. */
-	int (*init)(struct provider *p, const struct conf_section *section,
-		    struct conf_errors *errors);
+	/* Read the validated section into p->state, without I/O beyond local
+	 * files (see above); set p->never_blocks. Report every problem with
+	 * conf_error_at(); return -1 if any was reported (p->state is then
+	 * NULL). */
+	int (*parse)(struct provider *p, const struct conf_section *section,
+		     struct conf_errors *errors);
+	/* Optional: get ready to answer logins; may use the network, each
+	 * exchange bounded by p->timeout_ms. A backend that is down is not a
+	 * failure (logins answer "unavailable" until it is back): return -1
+	 * with *error_r (static text) only when the instance cannot work at
+	 * all. */
+	int (*start)(struct provider *p, const char **error_r);
 	/* Answer one login. *detail_r may point to a static or p-owned string
 	 * that refines the outcome for the audit log ("ad:775 locked",
 	 * "timeout"); never anything derived from the password. */
@@ -93,7 +114,7 @@ struct provider {
 	unsigned max_inflight;   /* `concurrency`: more at once -> unavailable */
 	atomic_uint inflight;    /* see provider_call() */
 	atomic_bool last_unavailable; /* the last answer was AUTH_UNAVAILABLE */
-	bool never_blocks;       /* set by init when authenticate does no I/O
+	bool never_blocks;       /* set by parse when authenticate does no I/O
 				    and no waiting: may run on an event thread */
 	void *state;             /* the type's own data */
 };
@@ -103,7 +124,7 @@ struct provider {
 extern const struct conf_key provider_common_keys[];
 
 /* [provider NAME] for config_load: unknown types and each type's keys are
- * reported there; instances are made by provider_set_create(). */
+ * reported there; instances are made by provider_set_parse(). */
 extern const struct conf_section_kind provider_section_kind;
 
 /* Registry: NULL when no type has that name. */
@@ -111,10 +132,17 @@ const struct provider_type *provider_type_find(const char *name);
 /* For help texts: the NULL-terminated list of all types. */
 extern const struct provider_type *const provider_types[];
 
-/* Create every [provider NAME] of the config. Errors via `errors`. */
+/* Parse every [provider NAME] of the config (no network). Errors via
+ * `errors`; on error *set_r is NULL. */
 struct provider_set;
-int provider_set_create(const struct dagate_config *cfg,
-			struct conf_errors *errors, struct provider_set **set_r);
+int provider_set_parse(const struct dagate_config *cfg,
+		       struct conf_errors *errors, struct provider_set **set_r);
+/* Start every provider of a parsed set, in config order. A failure is
+ * reported as "FILE:LINE: provider NAME: ..." (the section of `cfg`, the
+ * config the set was parsed from); the set is then only fit for
+ * provider_set_free. */
+int provider_set_start(struct provider_set *set, const struct dagate_config *cfg,
+		       struct conf_errors *errors);
 struct provider *provider_set_find(struct provider_set *set, const char *name);
 size_t provider_set_count(const struct provider_set *set);
 struct provider *provider_set_at(struct provider_set *set, size_t i);

@@ -124,8 +124,8 @@ struct provider_set {
 	size_t count;
 };
 
-int provider_set_create(const struct dagate_config *cfg,
-			struct conf_errors *errors, struct provider_set **set_r)
+int provider_set_parse(const struct dagate_config *cfg,
+		       struct conf_errors *errors, struct provider_set **set_r)
 {
 	struct provider_set *set = calloc(1, sizeof *set);
 	size_t n = 0;
@@ -160,7 +160,7 @@ int provider_set_create(const struct dagate_config *cfg,
 		p->timeout_ms = conf_get_int(s, provider_common_keys, "timeout");
 		p->max_inflight = (unsigned)conf_get_int(s, provider_common_keys,
 							 "concurrency");
-		if (p->name == NULL || p->type->init(p, s, errors) < 0) {
+		if (p->name == NULL || p->type->parse(p, s, errors) < 0) {
 			free(p->name);
 			p->name = NULL;
 			ret = -1;
@@ -173,6 +173,29 @@ int provider_set_create(const struct dagate_config *cfg,
 		return -1;
 	}
 	*set_r = set;
+	return 0;
+}
+
+int provider_set_start(struct provider_set *set, const struct dagate_config *cfg,
+		       struct conf_errors *errors)
+{
+	for (size_t i = 0; i < set->count; i++) {
+		struct provider *p = &set->items[i];
+		const char *file = cfg->path, *error = "failed";
+		int line = 0;
+
+		if (p->type->start == NULL || p->type->start(p, &error) == 0)
+			continue;
+		for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next) {
+			if (strcmp(s->kind, "provider") == 0 && strcmp(s->name, p->name) == 0) {
+				file = s->file;
+				line = s->line;
+				break;
+			}
+		}
+		conf_error_at(errors, file, line, "provider %s: %s", p->name, error);
+		return -1;
+	}
 	return 0;
 }
 

@@ -152,42 +152,34 @@ static void relay_flight_remove(struct relay_flight *f)
 
 /* ---- the provider ---------------------------------------------------------- */
 
-static int relay_init(struct provider *p, const struct conf_section *s,
-		      struct conf_errors *errors)
+static int relay_parse(struct provider *p, const struct conf_section *s,
+		       struct conf_errors *errors)
 {
+	static const char *const schemes[] = { "https://", NULL };
+	static const struct curlc_target_spec spec = {
+		.keys = relay_keys, .url_key = "url", .schemes = schemes,
+		.scheme_error = "url must be https:// (passwords are forwarded)",
+	};
 	struct relay_state *st = calloc(1, sizeof *st);
-	const char *url = conf_get(s, relay_keys, "url");
-	const char *error;
+	struct curlc_target t;
 	int ret = 0;
 
 	if (st == NULL)
 		return -1;
-	p->state = st;
-	if (curlc_global_init(&error) < 0) {
-		conf_error_at(errors, s->file, s->line, "%s", error);
+	if (curlc_target_parse(&spec, s, p->name, &t, errors) < 0)
 		ret = -1;
-	}
-	if (strncasecmp(url, "https://", 8) != 0) {
-		conf_error_at(errors, s->file, conf_line(s, "url"),
-			      "url must be https:// (passwords are forwarded)");
-		ret = -1;
-	}
-	if (strchr(url, '@') != NULL) {
-		conf_error_at(errors, s->file, conf_line(s, "url"),
-			      "url must not contain credentials");
-		ret = -1;
-	}
 	if (relay_instance_id()[0] == '\0') {
 		conf_error_at(errors, s->file, s->line, "no randomness for the relay id");
 		ret = -1;
 	}
-	st->url = strdup(url);
-	if (st->url == NULL || curlc_tls_from_conf(&st->tls, s, p->name) < 0)
-		ret = -1;
 	if (ret < 0) {
-		p->type->fini(p);
+		curlc_target_clear(&t);
+		free(st);
 		return -1;
 	}
+	st->url = t.url;
+	st->tls = t.tls;
+	p->state = st;
 	return 0;
 }
 
@@ -333,7 +325,7 @@ static void relay_fini(struct provider *p)
 const struct provider_type prov_relay_type = {
 	.name = "relay",
 	.keys = relay_keys,
-	.init = relay_init,
+	.parse = relay_parse,
 	.authenticate = relay_authenticate,
 	.probe = relay_probe,
 	.fini = relay_fini,

@@ -19,6 +19,7 @@
 
 #include "curl_common.h"
 #include "log.h"
+#include "template.h"
 
 static const char *const smtp_mechanisms[] = { "auto", "plain", "login", NULL };
 
@@ -102,57 +103,6 @@ static size_t smtp_reply_cb(char *line, size_t size, size_t nmemb, void *userdat
 	return n;
 }
 
-static int smtp_init(struct provider *p, const struct conf_section *s,
-		     struct conf_errors *errors)
-{
-	struct smtp_state *st = calloc(1, sizeof *st);
-	const char *uri = conf_get(s, smtp_keys, "uri");
-	const char *login = conf_get(s, smtp_keys, "login");
-	const char *mech = conf_get(s, smtp_keys, "mechanism");
-	const char *error;
-	int ret = 0;
-
-	if (st == NULL)
-		return -1;
-	p->state = st;
-	if (curlc_global_init(&error) < 0) {
-		conf_error_at(errors, s->file, s->line, "%s", error);
-		ret = -1;
-	}
-	if (strncasecmp(uri, "smtps://", 8) == 0) {
-		st->implicit_tls = true;
-	} else if (strncasecmp(uri, "smtp://", 7) != 0) {
-		conf_error_at(errors, s->file, conf_line(s, "uri"),
-			      "uri must start with smtp:// (STARTTLS) or smtps://");
-		ret = -1;
-	}
-	if (strchr(uri, '@') != NULL) {
-		conf_error_at(errors, s->file, conf_line(s, "uri"),
-			      "uri must not contain credentials");
-		ret = -1;
-	}
-	if (curlc_login_check(login, &error) < 0) {
-		conf_error_at(errors, s->file, conf_line(s, "login"), "login: %s", error);
-		ret = -1;
-	}
-	if (strcmp(mech, "plain") == 0)
-		st->login_options = "AUTH=PLAIN";
-	else if (strcmp(mech, "login") == 0)
-		st->login_options = "AUTH=LOGIN";
-	else
-		st->login_options = "AUTH=PLAIN;AUTH=LOGIN";
-	st->uri = strdup(uri);
-	st->login = strdup(login);
-	if (st->uri == NULL || st->login == NULL ||
-	    curlc_tls_from_conf(&st->tls, s, p->name) < 0)
-		ret = -1;
-	if (ret < 0) {
-		p->type->fini(p);
-		return -1;
-	}
-	return 0;
-}
-
 /* One SMTP session: TLS, then AUTH when `login` is set, then NOOP. */
 static CURLcode smtp_session(struct smtp_state *st, const char *login,
 			     const char *password, int64_t deadline_ms,
@@ -199,7 +149,7 @@ static enum auth_result smtp_authenticate(struct provider *p,
 		*detail_r = "empty password";
 		return AUTH_REJECT;
 	}
-	if (curlc_login_expand(st->login, req->username, login, sizeof login, &error) < 0) {
+	if (template_expand(st->login, req->username, NULL, 0, login, sizeof login, &error) < 0) {
 		auth_trace_step(req, "smtp: cannot build the login: %s", error);
 		*detail_r = error;
 		return AUTH_UNKNOWN_USER;
@@ -269,10 +219,42 @@ static void smtp_fini(struct provider *p)
 	p->state = NULL;
 }
 
+static int smtp_parse(struct provider *p, const struct conf_section *s,
+		      struct conf_errors *errors)
+{
+	static const char *const schemes[] = { "smtp://", "smtps://", NULL };
+	static const struct curlc_target_spec spec = {
+		.keys = smtp_keys, .url_key = "uri", .schemes = schemes, .login = true,
+		.scheme_error = "uri must start with smtp:// (STARTTLS) or smtps://",
+	};
+	const char *mech = conf_get(s, smtp_keys, "mechanism");
+	struct smtp_state *st = calloc(1, sizeof *st);
+	struct curlc_target t;
+
+	if (st == NULL)
+		return -1;
+	if (curlc_target_parse(&spec, s, p->name, &t, errors) < 0) {
+		free(st);
+		return -1;
+	}
+	st->uri = t.url;
+	st->login = t.login;
+	st->tls = t.tls;
+	st->implicit_tls = t.scheme == 1;
+	if (strcmp(mech, "plain") == 0)
+		st->login_options = "AUTH=PLAIN";
+	else if (strcmp(mech, "login") == 0)
+		st->login_options = "AUTH=LOGIN";
+	else
+		st->login_options = "AUTH=PLAIN;AUTH=LOGIN";
+	p->state = st;
+	return 0;
+}
+
 const struct provider_type prov_smtp_type = {
 	.name = "smtp",
 	.keys = smtp_keys,
-	.init = smtp_init,
+	.parse = smtp_parse,
 	.authenticate = smtp_authenticate,
 	.probe = smtp_probe,
 	.fini = smtp_fini,

@@ -1,7 +1,9 @@
-# The provider contract (provider.h), the registry and every provider type.
+# The provider contract (provider.h), the registry, the %u/%l/%d templates
+# (template.h) and every provider type.
 dagate_layer(dagate_providers auth-providers
   SOURCES
-    auth-providers/registry.c auth-providers/file.c auth-providers/static.c
+    auth-providers/registry.c auth-providers/template.c
+    auth-providers/file.c auth-providers/static.c
     # ldap (see ldap_int.h)
     auth-providers/ldap.c auth-providers/ldap_conn.c auth-providers/ldap_pool.c
     auth-providers/ldap_util.c auth-providers/ldap_ad.c

@@ -27,7 +27,7 @@ struct static_state {
 	int64_t delay_ms;
 };
 
-static int static_init(struct provider *p, const struct conf_section *s,
+static int static_parse(struct provider *p, const struct conf_section *s,
 		       struct conf_errors *errors)
 {
 	struct static_state *st = calloc(1, sizeof *st);
@@ -83,7 +83,7 @@ static void static_fini(struct provider *p)
 const struct provider_type prov_static_type = {
 	.name = "static",
 	.keys = static_keys,
-	.init = static_init,
+	.parse = static_parse,
 	.authenticate = static_authenticate,
 	.probe = static_probe,
 	.fini = static_fini,

@@ -36,7 +36,7 @@ int app_build(struct app *app, struct dagate_config *cfg, struct token_issuer *t
 	 * already come out as configured. The audit file opens in serve. */
 	log_set_level(cfg->log.level);
 	log_set_format(cfg->log.format);
-	if (provider_set_create(cfg, errors, &app->providers) < 0 ||
+	if (provider_set_parse(cfg, errors, &app->providers) < 0 ||
 	    router_create(cfg, app->providers, tokens, throttle, errors, &app->router) < 0) {
 		app->cfg = NULL;   /* still the caller's */
 		app_free(app);
@@ -45,7 +45,12 @@ int app_build(struct app *app, struct dagate_config *cfg, struct token_issuer *t
 	return 0;
 }
 
-int app_load(const char *config_path, struct app *app)
+int app_start(struct app *app, struct conf_errors *errors)
+{
+	return provider_set_start(app->providers, app->cfg, errors);
+}
+
+int app_load(const char *config_path, bool start, struct app *app)
 {
 	struct conf_errors errors = { 0 };
 	struct dagate_config *cfg = NULL;
@@ -54,10 +59,14 @@ int app_load(const char *config_path, struct app *app)
 	memset(app, 0, sizeof *app);
 	if (app_config_load(config_path, &cfg, &errors) < 0 ||
 	    app_build(app, cfg, NULL, NULL, &errors) < 0) {
-		app_print_errors(&errors);
 		config_free(&cfg);
 		ret = -1;
+	} else if (start && app_start(app, &errors) < 0) {
+		app_free(app);     /* and cfg with it */
+		ret = -1;
 	}
+	if (ret < 0)
+		app_print_errors(&errors);
 	conf_errors_clear(&errors);
 	return ret;
 }

@@ -1,6 +1,7 @@
 /*
  * `dagate check-config`: validate the configuration, print every error.
- * Exit 0 (prints "configuration OK") or 2.
+ * Exit 0 (prints "configuration OK") or 2. Providers are parsed, never
+ * started: nothing here talks to a backend.
  */
 #include "commands.h"
 
@@ -12,7 +13,7 @@ int cmd_check_config(const char *config_path, int argc, char **argv)
 {
 	struct app app;
 
-	if (app_load(config_path, &app) < 0)
+	if (app_load(config_path, false, &app) < 0)
 		return 2;
 	app_free(&app);
 	printf("configuration OK\n");

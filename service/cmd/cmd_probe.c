@@ -13,7 +13,7 @@ int cmd_probe(const char *config_path, int argc, char **argv)
 	struct app app;
 	int failures = 0;
 
-	if (app_load(config_path, &app) < 0)
+	if (app_load(config_path, true, &app) < 0)
 		return 2;
 	printf("%-20s %-8s %-6s %6s  %s\n", "PROVIDER", "TYPE", "STATE", "MS", "DETAIL");
 	for (size_t i = 0; i < provider_set_count(app.providers); i++) {

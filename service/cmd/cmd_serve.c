@@ -81,8 +81,8 @@ static void generation_free(struct generation **gp)
 	*gp = NULL;
 }
 
-/* Everything of a generation except its HTTP daemons; nothing here touches
- * the running service. The generation owns `cfg` once this succeeded; on
+/* Everything of a generation except its HTTP daemons: the providers parsed
+ * and then started; nothing here touches the running service. The generation owns `cfg` once this succeeded; on
  * failure (errors added to `errors`) it is still the caller's. */
 static struct generation *generation_build(struct daemon_state *ds, struct dagate_config *cfg,
 					   struct tls_material *preloaded,
@@ -124,6 +124,11 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 			      cfg->server.workers);
 		goto fail;
 	}
+	/* Last: the providers' start may talk to backends (the http negative
+	 * control), which is not worth doing for a generation refused above.
+	 * On SIGHUP the old generation keeps serving meanwhile. */
+	if (app_start(&g->app, errors) < 0)
+		goto fail;
 	g->http = (struct http_generation){
 		.cfg = cfg, .router = g->app.router, .workers = g->workers,
 		.tokens = ds->tokens, .throttle = ds->throttle, .listeners = &ds->listeners, .tls = &g->tls,

@@ -66,6 +66,8 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 		config_free(&cfg);
 	} else if (app_build(&app, cfg, tokens, NULL, &errors) < 0) {
 		config_free(&cfg);
+	} else {
+		app_start(&app, &errors);   /* errors are counted below */
 	}
 	if (errors.count > 0) {
 		app_print_errors(&errors);

@@ -1,11 +1,14 @@
-"""The file provider's re-read, and the subcommands: check-config,
-hash-password, test-user."""
+"""The file provider's re-read, and the subcommands: check-config (which
+never talks to a backend), hash-password, test-user."""
 
 import glob
 import os
 import re
+import select
 import shutil
+import socket
 import tempfile
+import threading
 import time
 import unittest
 
@@ -103,6 +106,109 @@ class CheckConfig(unittest.TestCase):
         r = run_dagate(['version'])
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout, r'\d+\.\d+')
+
+
+class _Doorbell:
+    """Listening sockets that note which of them a connection reached
+    (accepted and closed at once, so that nothing waits on them)."""
+
+    def __init__(self, names):
+        self.socks = {}
+        for name in names:
+            s = socket.socket()
+            s.bind(('127.0.0.1', 0))
+            s.listen(16)
+            self.socks[name] = s
+        self.rung = set()
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def port(self, name):
+        return self.socks[name].getsockname()[1]
+
+    def _run(self):
+        by_sock = {s: n for n, s in self.socks.items()}
+        while not self.done.is_set():
+            ready, _, _ = select.select(list(by_sock), [], [], 0.05)
+            for s in ready:
+                conn, _ = s.accept()
+                conn.close()
+                with self.lock:
+                    self.rung.add(by_sock[s])
+
+    def seen(self, settle=0.5):
+        """What rang so far, after `settle` seconds for late arrivals."""
+        time.sleep(settle)
+        with self.lock:
+            return set(self.rung)
+
+    def close(self):
+        self.done.set()
+        self.thread.join()
+        for s in self.socks.values():
+            s.close()
+
+
+class CheckConfigStaysOffTheNetwork(unittest.TestCase):
+    """Validation never touches the network: check-config parses every
+    provider and starts none. probe and serve, with the same config, do
+    reach the backends, which shows that the config points at them."""
+
+    def setUp(self):
+        self.bell = _Doorbell(('web', 'relay', 'mail', 'dir'))
+        self.tmp = tempfile.mkdtemp(prefix='dagate-offnet-')
+        p = self.bell.port
+        self.text = server_section() + NO_THROTTLE + """
+[route]
+match = * -> web, relay, mail, dir
+
+[provider web]
+type = http
+url = https://127.0.0.1:%d/check
+timeout = 1s
+
+[provider relay]
+type = relay
+url = https://127.0.0.1:%d/Sso.asmx
+timeout = 1s
+
+[provider mail]
+type = smtp
+uri = smtps://127.0.0.1:%d
+timeout = 1s
+
+[provider dir]
+type = ldap
+uri = ldaps://127.0.0.1:%d
+base = dc=example
+timeout = 1s
+""" % (p('web'), p('relay'), p('mail'), p('dir'))
+        self.path = os.path.join(self.tmp, 'dagate.conf')
+        with open(self.path, 'w') as f:
+            f.write(self.text)
+
+    def tearDown(self):
+        self.bell.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_check_config_connects_to_no_backend(self):
+        r = run_dagate(['check-config', '-c', self.path])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('configuration OK', r.stdout)
+        self.assertEqual(self.bell.seen(), set(), 'check-config opened a connection')
+        # the control: probe asks every backend, so each socket rings
+        r = run_dagate(['probe', '-c', self.path])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(self.bell.seen(), {'web', 'relay', 'mail', 'dir'}, r.stdout)
+
+    def test_serve_runs_the_negative_control_at_start(self):
+        """serve starts its providers: the http provider's negative control
+        reaches its URL before the first login."""
+        with Dagate(self.text) as d:
+            self.assertIn('web', self.bell.seen())
+            d.wait_for_log(lambda text: 'negative control not possible at start-up' in text)
 
 
 class HashPasswordAndTestUser(unittest.TestCase):

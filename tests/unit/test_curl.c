@@ -1,7 +1,7 @@
 /*
- * The pure parts of the libcurl providers: login templates and the loop
- * guard's header rule. (The relay's strict reading of an AuthenticateResult
- * is the SOAP codec's: tests/unit/test_soap.c.)
+ * The pure parts of the libcurl providers: login templates (template.h)
+ * and the loop guard's header rule. (The relay's strict reading of an
+ * AuthenticateResult is the SOAP codec's: tests/unit/test_soap.c.)
  */
 #include <stdbool.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "curl_common.h"
 #include "provider.h"
 #include "relay.h"
+#include "template.h"
 #include "unit.h"
 
 extern const struct provider_type prov_smtp_type;
@@ -42,7 +43,8 @@ static void test_login_expand(void)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char out[64];
 		const char *error = NULL;
-		int ret = curlc_login_expand(cases[i].tmpl, cases[i].user, out, sizeof out, &error);
+		int ret = template_expand(cases[i].tmpl, cases[i].user, NULL, 0, out, sizeof out,
+					  &error);
 
 		if (cases[i].want == NULL) {
 			CHECK(ret < 0 && error != NULL, "%s on %s should fail", cases[i].tmpl,
@@ -62,15 +64,15 @@ static void test_login_limits(void)
 
 	memset(user, 'a', sizeof user - 1);
 	user[sizeof user - 1] = '\0';
-	CHECK(curlc_login_expand("%u", user, out, sizeof out, &error) == 0, "599 bytes fit");
-	CHECK(curlc_login_expand("%u%u", user, out, sizeof out, &error) < 0,
+	CHECK(template_expand("%u", user, NULL, 0, out, sizeof out, &error) == 0, "599 bytes fit");
+	CHECK(template_expand("%u%u", user, NULL, 0, out, sizeof out, &error) < 0,
 	      "1198 bytes do not fit in %d", CURLC_LOGIN_MAX);
 	CHECK(out[0] == '\0', "no partial login is left behind");
-	CHECK(curlc_login_expand("%u", "abc", out, 4, &error) == 0, "exact fit");
-	CHECK(curlc_login_expand("%u", "abcd", out, 4, &error) < 0, "one byte over");
-	CHECK(curlc_login_check("%u", &error) == 0, "default template");
-	CHECK(curlc_login_check("%l@%d", &error) == 0, "split template");
-	CHECK(curlc_login_check("%q", &error) < 0, "bad template");
+	CHECK(template_expand("%u", "abc", NULL, 0, out, 4, &error) == 0, "exact fit");
+	CHECK(template_expand("%u", "abcd", NULL, 0, out, 4, &error) < 0, "one byte over");
+	CHECK(template_check("%u", &error) == 0, "default template");
+	CHECK(template_check("%l@%d", &error) == 0, "split template");
+	CHECK(template_check("%q", &error) < 0, "bad template");
 }
 
 static void test_loop_guard(void)
@@ -125,7 +127,7 @@ static void test_empty_password_guard(void)
 		};
 		const char *detail = NULL;
 
-		CHECK(cases[i].type->init(&p, &section, &errors) == 0, "%s init: %s",
+		CHECK(cases[i].type->parse(&p, &section, &errors) == 0, "%s parse: %s",
 		      cases[i].type->name, errors.count ? errors.lines[0] : "");
 		if (p.state == NULL)
 			continue;

@@ -1,7 +1,7 @@
 /*
  * The ldap provider's pure parts: user_filter templates and RFC 4515
  * escaping, the URI list, AD / ppolicy / result-code mapping, the config
- * checks of init, and the empty-password guard (which must answer before
+ * checks of parse, and the empty-password guard (which must answer before
  * any connection is tried).
  */
 #include <stdlib.h>
@@ -216,7 +216,7 @@ static void test_result_codes(void)
 	}
 }
 
-/* ---- init and the guard, on hand-built config sections --------------- */
+/* parse and the guard, on hand-built config sections */
 
 struct section_builder {
 	struct conf_section s;
@@ -246,23 +246,23 @@ static void section(struct section_builder *b)
 	add(b, "type", "ldap");
 }
 
-static int try_init(struct section_builder *b, struct provider *p, struct conf_errors *errors)
+static int try_parse(struct section_builder *b, struct provider *p, struct conf_errors *errors)
 {
 	memset(p, 0, sizeof *p);
 	p->type = &prov_ldap_type;
 	p->name = "dir";
 	p->timeout_ms = 1000;
 	p->max_inflight = 4;
-	return prov_ldap_type.init(p, &b->s, errors);
+	return prov_ldap_type.parse(p, &b->s, errors);
 }
 
-static void expect_init_error(struct section_builder *b, const char *needle, const char *what)
+static void expect_parse_error(struct section_builder *b, const char *needle, const char *what)
 {
 	struct conf_errors errors = { 0 };
 	struct provider p;
 	bool found = false;
 
-	CHECK(try_init(b, &p, &errors) == -1, "%s: init refused", what);
+	CHECK(try_parse(b, &p, &errors) == -1, "%s: parse refused", what);
 	for (size_t i = 0; i < errors.count; i++)
 		if (strstr(errors.lines[i], needle) != NULL)
 			found = true;
@@ -271,37 +271,37 @@ static void expect_init_error(struct section_builder *b, const char *needle, con
 	conf_errors_clear(&errors);
 }
 
-static void test_init_errors(void)
+static void test_parse_errors(void)
 {
 	struct section_builder b;
 
 	section(&b);
 	add(&b, "uri", "ldap://127.0.0.1:1");
 	add(&b, "base", "dc=example");
-	expect_init_error(&b, "without TLS", "plain ldap:// without starttls/insecure");
+	expect_parse_error(&b, "without TLS", "plain ldap:// without starttls/insecure");
 
 	section(&b);
 	add(&b, "uri", "ldaps://127.0.0.1:1");
 	add(&b, "base", "dc=example");
 	add(&b, "bind_dn", "cn=svc,dc=example");
-	expect_init_error(&b, "bind_password_file", "bind_dn without a password file");
+	expect_parse_error(&b, "bind_password_file", "bind_dn without a password file");
 
 	section(&b);
 	add(&b, "uri", "ldaps://127.0.0.1:1");
 	add(&b, "base", "dc=example");
 	add(&b, "user_filter", "(uid=%s)");
-	expect_init_error(&b, "user_filter", "unknown % sequence");
+	expect_parse_error(&b, "user_filter", "unknown % sequence");
 
 	section(&b);
 	add(&b, "uri", "ldaps://127.0.0.1:1/dc=example");
 	add(&b, "base", "dc=example");
-	expect_init_error(&b, "scheme, host and port", "URI with a DN");
+	expect_parse_error(&b, "scheme, host and port", "URI with a DN");
 
 	section(&b);
 	add(&b, "uri", "ldaps://127.0.0.1:1");
 	add(&b, "base", "dc=example");
 	add(&b, "ca_file", "/nonexistent/ca.pem");
-	expect_init_error(&b, "ca_file", "unreadable ca_file");
+	expect_parse_error(&b, "ca_file", "unreadable ca_file");
 }
 
 static void test_empty_password_guard(void)
@@ -323,9 +323,10 @@ static void test_empty_password_guard(void)
 	add(&b, "uri", "ldap://127.0.0.1:1");
 	add(&b, "insecure", "yes");
 	add(&b, "base", "dc=example");
-	CHECK(try_init(&b, &p, &errors) == 0, "init: %s", errors.count ? errors.lines[0] : "");
+	CHECK(try_parse(&b, &p, &errors) == 0, "parse: %s", errors.count ? errors.lines[0] : "");
 	if (p.state == NULL)
 		return;
+	CHECK(prov_ldap_type.start(&p, &detail) == 0, "start: %s", detail ? detail : "");
 
 	start = clock_now_ms();
 	req.deadline_ms = start + 1000;
@@ -359,7 +360,7 @@ int main(void)
 	test_uris();
 	test_ad_codes();
 	test_result_codes();
-	test_init_errors();
+	test_parse_errors();
 	test_empty_password_guard();
 	return unit_done("test_ldap");
 }

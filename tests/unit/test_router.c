@@ -135,7 +135,8 @@ static void test_decide(void)
 	      errors.count, errors.count ? errors.lines[0] : "");
 	if (cfg == NULL)
 		goto out;
-	CHECK(provider_set_create(cfg, &errors, &set) == 0, "providers");
+	CHECK(provider_set_parse(cfg, &errors, &set) == 0, "providers");
+	CHECK(set != NULL && provider_set_start(set, cfg, &errors) == 0, "providers start");
 	CHECK(router_create(cfg, set, NULL, NULL, &errors, &router) == 0, "router");
 	if (router == NULL)
 		goto out;
