@@ -7,15 +7,15 @@
 
 #include <stdio.h>
 
-#include "app.h"
+#include "decider.h"
 
 int cmd_check_config(const char *config_path, int argc, char **argv)
 {
-	struct app app;
+	struct decider dec;
 
-	if (app_load(config_path, false, &app) < 0)
+	if (decider_load(config_path, false, &dec) < 0)
 		return 2;
-	app_free(&app);
+	decider_free(&dec);
 	printf("configuration OK\n");
 	return 0;
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "soap_glue.h"
+#include "sf_server.h"
 #include "tty.h"
 
 int cmd_hash_password(const char *config_path, int argc, char **argv)

@@ -5,19 +5,19 @@
 
 #include <stdio.h>
 
-#include "app.h"
+#include "decider.h"
 #include "clock.h"
 
 int cmd_probe(const char *config_path, int argc, char **argv)
 {
-	struct app app;
+	struct decider dec;
 	int failures = 0;
 
-	if (app_load(config_path, true, &app) < 0)
+	if (decider_load(config_path, true, &dec) < 0)
 		return 2;
 	printf("%-20s %-8s %-6s %6s  %s\n", "PROVIDER", "TYPE", "STATE", "MS", "DETAIL");
-	for (size_t i = 0; i < provider_set_count(app.providers); i++) {
-		struct provider *p = provider_set_at(app.providers, i);
+	for (size_t i = 0; i < provider_set_count(dec.providers); i++) {
+		struct provider *p = provider_set_at(dec.providers, i);
 		const char *detail = "no probe for this type";
 		int64_t started = clock_now_ms();
 		int rc = 0;
@@ -30,6 +30,6 @@ int cmd_probe(const char *config_path, int argc, char **argv)
 		       rc == 0 ? "ok" : "FAIL", (long long)(clock_now_ms() - started),
 		       detail != NULL ? detail : "");
 	}
-	app_free(&app);
+	decider_free(&dec);
 	return failures == 0 ? 0 : 1;
 }

@@ -18,20 +18,20 @@
 #include <string.h>
 
 #include "clock.h"
-#include "app.h"
+#include "decider.h"
 #include "commands.h"
 #include "http.h"
 #include "listeners.h"
 #include "log.h"
 #include "privdrop.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 #include "throttle.h"
-#include "tls_files.h"
+#include "tls_material.h"
 #include "tokens.h"
 #include "workers.h"
 
 struct generation {
-	struct app app;
+	struct decider dec;
 	struct tls_material tls;
 	struct worker_pool *workers;
 	struct http_server *srv;
@@ -74,7 +74,7 @@ static void generation_free(struct generation **gp)
 	 * must have no suspended connection when it stops. */
 	workers_destroy(&g->workers);
 	http_server_stop(&g->srv);
-	app_free(&g->app);
+	decider_free(&g->dec);
 	tls_material_clear(&g->tls);
 	free(g->wsdl);
 	free(g);
@@ -96,7 +96,7 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 		conf_error_at(errors, cfg->path, 0, "out of memory");
 		return NULL;
 	}
-	if (app_build(&g->app, cfg, ds->tokens, ds->throttle, errors) < 0)
+	if (decider_build(&g->dec, cfg, ds->tokens, ds->throttle, errors) < 0)
 		goto fail;
 	if (listeners_update(&ds->listeners, cfg, &error) < 0) {
 		conf_error_at(errors, cfg->path, cfg->server.listen[0].line,
@@ -114,7 +114,7 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 		snprintf(public_url, sizeof public_url, "%s", cfg->server.public_url);
 	else
 		default_public_url(&cfg->server, &ds->listeners, public_url, sizeof public_url);
-	g->wsdl = soap_glue_wsdl_for(public_url, &g->wsdl_len);
+	g->wsdl = sf_wsdl_for(public_url, &g->wsdl_len);
 	if (g->wsdl == NULL) {
 		conf_error_at(errors, cfg->path, 0, "cannot build the WSDL for %s", public_url);
 		goto fail;
@@ -127,16 +127,16 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 	/* Last: the providers' start may talk to backends (the http negative
 	 * control), which is not worth doing for a generation refused above.
 	 * On SIGHUP the old generation keeps serving meanwhile. */
-	if (app_start(&g->app, errors) < 0)
+	if (decider_start(&g->dec, errors) < 0)
 		goto fail;
 	g->http = (struct http_generation){
-		.cfg = cfg, .router = g->app.router, .workers = g->workers,
+		.cfg = cfg, .router = g->dec.router, .workers = g->workers,
 		.tokens = ds->tokens, .throttle = ds->throttle, .listeners = &ds->listeners, .tls = &g->tls,
 		.wsdl = g->wsdl, .wsdl_len = g->wsdl_len,
 	};
 	return g;
 fail:
-	g->app.cfg = NULL;     /* still the caller's */
+	g->dec.cfg = NULL;     /* still the caller's */
 	generation_free(&g);
 	return NULL;
 }
@@ -148,7 +148,7 @@ fail:
  * on one at that instant would find it closed. */
 static void generation_drain(struct generation *g)
 {
-	int64_t until = clock_now_ms() + g->app.cfg->server.deadline_ms;
+	int64_t until = clock_now_ms() + g->dec.cfg->server.deadline_ms;
 
 	http_server_quiesce(g->srv);
 	while ((http_server_inflight(g->srv) > 0 || http_server_connections(g->srv) > 0) &&
@@ -173,16 +173,16 @@ static void reload(struct daemon_state *ds)
 	/* logrotate sends SIGHUP: reopen the audit log whatever the new
 	 * config says, so that no line goes to a rotated file. */
 	log_reopen();
-	if (app_config_load(ds->config_path, &cfg, &errors) < 0 ||
+	if (decider_config_load(ds->config_path, &cfg, &errors) < 0 ||
 	    (g = generation_build(ds, cfg, NULL, &errors)) == NULL) {
 		log_errors("reload refused, the old configuration keeps serving", &errors);
 		conf_errors_clear(&errors);
 		config_free(&cfg);
 		/* Put the listener set back as the running config wants it. */
-		listeners_update(&ds->listeners, old->app.cfg, &error);
+		listeners_update(&ds->listeners, old->dec.cfg, &error);
 		listeners_close_unused(&ds->listeners);
-		log_set_level(old->app.cfg->log.level);
-		log_set_format(old->app.cfg->log.format);
+		log_set_level(old->dec.cfg->log.level);
+		log_set_format(old->dec.cfg->log.format);
 		return;
 	}
 	conf_errors_clear(&errors);
@@ -195,11 +195,11 @@ static void reload(struct daemon_state *ds)
 	generation_drain(old);
 	generation_free(&old);
 	listeners_close_unused(&ds->listeners);
-	if (log_setup(&g->app.cfg->log, &error) < 0)
-		log_errorx("cannot open audit log %s: %s", g->app.cfg->log.audit, error);
+	if (log_setup(&g->dec.cfg->log, &error) < 0)
+		log_errorx("cannot open audit log %s: %s", g->dec.cfg->log.audit, error);
 	log_info("reloaded: deadline %lld ms, %u workers, queue %u",
-		 (long long)g->app.cfg->server.deadline_ms, g->app.cfg->server.workers,
-		 g->app.cfg->server.queue);
+		 (long long)g->dec.cfg->server.deadline_ms, g->dec.cfg->server.workers,
+		 g->dec.cfg->server.queue);
 }
 
 /* Start-up up to the first generation serving. 0, or an exit status. */
@@ -212,7 +212,7 @@ static int start(struct daemon_state *ds)
 	const char *error = "";
 	int ret = 2;
 
-	if (app_config_load(ds->config_path, &cfg, &errors) < 0)
+	if (decider_config_load(ds->config_path, &cfg, &errors) < 0)
 		goto out;
 	log_set_level(cfg->log.level);
 	log_set_format(cfg->log.format);
@@ -226,7 +226,7 @@ static int start(struct daemon_state *ds)
 			      cfg->log.audit, error);
 		goto out;
 	}
-	if (soap_glue_init(&error) < 0) {
+	if (sf_server_init(&error) < 0) {
 		log_errorx("SOAP set-up failed: %s", error);
 		ret = 1;
 		goto out;
@@ -260,7 +260,7 @@ static int start(struct daemon_state *ds)
 	ret = 0;
 out:
 	if (errors.count > 0)
-		app_print_errors(&errors);
+		config_errors_print(&errors);
 	conf_errors_clear(&errors);
 	tls_material_clear(&tls);
 	config_free(&cfg);
@@ -285,8 +285,8 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 	ret = start(&ds);
 	if (ret == 0) {
 		log_info("dagate %s serving (deadline %lld ms, %u workers, queue %u)",
-			 DAGATE_VERSION, (long long)ds.current->app.cfg->server.deadline_ms,
-			 ds.current->app.cfg->server.workers, ds.current->app.cfg->server.queue);
+			 DAGATE_VERSION, (long long)ds.current->dec.cfg->server.deadline_ms,
+			 ds.current->dec.cfg->server.workers, ds.current->dec.cfg->server.queue);
 		for (;;) {
 			if (sigwait(&sigs, &sig) != 0)
 				continue;
@@ -303,6 +303,6 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 	token_issuer_free(&ds.tokens);
 	throttle_free(&ds.throttle);
 	listeners_close_all(&ds.listeners);
-	soap_glue_deinit();
+	sf_server_deinit();
 	return ret;
 }

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app.h"
+#include "decider.h"
 #include "clock.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 #include "tokens.h"
 #include "tty.h"
 
@@ -35,7 +35,7 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	struct dagate_config *cfg = NULL;
 	struct router_plan plan;
 	struct decision d;
-	struct app app;
+	struct decider dec;
 	ssize_t len;
 	int opt;
 
@@ -60,19 +60,19 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "test-user: %s\n", error);
 		return 2;
 	}
-	memset(&app, 0, sizeof app);
-	if (app_config_load(config_path, &cfg, &errors) < 0 ||
+	memset(&dec, 0, sizeof dec);
+	if (decider_config_load(config_path, &cfg, &errors) < 0 ||
 	    token_issuer_create(cfg, &errors, &tokens) < 0) {
 		config_free(&cfg);
-	} else if (app_build(&app, cfg, tokens, NULL, &errors) < 0) {
+	} else if (decider_build(&dec, cfg, tokens, NULL, &errors) < 0) {
 		config_free(&cfg);
 	} else {
-		app_start(&app, &errors);   /* errors are counted below */
+		decider_start(&dec, &errors);   /* errors are counted below */
 	}
 	if (errors.count > 0) {
-		app_print_errors(&errors);
+		config_errors_print(&errors);
 		conf_errors_clear(&errors);
-		app_free(&app);
+		decider_free(&dec);
 		token_issuer_free(&tokens);
 		return 2;
 	}
@@ -81,7 +81,7 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	if (len < 0 || sf_field_check(pw, (size_t)len, SF_PASSWORD_MAX, &error) < 0) {
 		fprintf(stderr, "test-user: unusable password\n");
 		explicit_bzero(pw, sizeof pw);
-		app_free(&app);
+		decider_free(&dec);
 		token_issuer_free(&tokens);
 		return 2;
 	}
@@ -90,15 +90,15 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 			.username = argv[optind], .password = pw,
 			.password_len = (size_t)len, .source_ip = source_ip,
 			.request_id = "test-user",
-			.deadline_ms = clock_now_ms() + app.cfg->server.deadline_ms,
+			.deadline_ms = clock_now_ms() + dec.cfg->server.deadline_ms,
 			.trace = &trace,
 		};
 		int64_t started = clock_now_ms();
 
 		printf("test-user %s (deadline %lld ms)\n", argv[optind],
-		       (long long)app.cfg->server.deadline_ms);
-		router_plan(app.router, req.username, req.password, req.password_len, &plan);
-		router_decide(app.router, &plan, &req, provider, &d);
+		       (long long)dec.cfg->server.deadline_ms);
+		router_plan(dec.router, req.username, req.password, req.password_len, &plan);
+		router_decide(dec.router, &plan, &req, provider, &d);
 		explicit_bzero(pw, sizeof pw);
 		printf("outcome: %s%s%s%s\nprovider: %s\nelapsed: %lld ms\nanswer: %s\n",
 		       outcome_name(d.outcome), d.detail ? " (" : "", d.detail ? d.detail : "",
@@ -106,7 +106,7 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 		       d.answer == ANSWER_TRUE ? "true" :
 		       d.answer == ANSWER_FALSE ? "false" : "fault");
 	}
-	app_free(&app);
+	decider_free(&dec);
 	token_issuer_free(&tokens);
 	return d.answer == ANSWER_TRUE ? 0 : 1;
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
+#include "decider.h"
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
@@ -35,7 +35,7 @@ static int cli_open(const char *config_path, struct dagate_config **cfg_r,
 	struct conf_errors errors = { 0 };
 	const char *err = NULL;
 
-	if (app_config_load(config_path, cfg_r, &errors) < 0 ||
+	if (decider_config_load(config_path, cfg_r, &errors) < 0 ||
 	    token_issuer_create(*cfg_r, &errors, ti_r) < 0) {
 		for (size_t i = 0; i < errors.count; i++)
 			fprintf(stderr, "%s\n", errors.lines[i]);

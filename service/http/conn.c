@@ -8,7 +8,7 @@
 #include "clock.h"
 #include "request.h"
 #include "server.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 
 /* The reaper's tick: the precision of every cut-off it enforces. */
 #define CONN_REAPER_TICK_MS 50
@@ -181,7 +181,7 @@ static void reap_once(struct conn_table *table)
 
 	for (size_t i = 0; i < nlate; i++) {
 		size_t len;
-		char *fault = soap_glue_fault(false, "deadline reached", &len);
+		char *fault = sf_answer_fault(false, "deadline reached", &len);
 
 		if (fault != NULL)
 			request_ctx_answer(late[i], false, fault, len);

@@ -18,7 +18,7 @@
 #include "relay.h"
 #include "request.h"
 #include "server.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 
 /* A chunked body over max_body is skipped up to this, then the connection
  * is closed: enough for a polite 413, too little to keep a thread busy. */
@@ -77,7 +77,7 @@ static enum MHD_Result respond_fault(struct MHD_Connection *c, bool client,
 				     const char *reason)
 {
 	size_t len;
-	char *body = soap_glue_fault(client, reason, &len);
+	char *body = sf_answer_fault(client, reason, &len);
 
 	if (body == NULL)
 		return MHD_NO;
@@ -119,13 +119,13 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 /* The soap:Server fault of a decision that is a fault (malloc'd). */
 static char *decision_fault(const struct decision *d, size_t *len_r)
 {
-	return soap_glue_fault(false, d->outcome == OUTCOME_DEADLINE ?
+	return sf_answer_fault(false, d->outcome == OUTCOME_DEADLINE ?
 			       "deadline reached" : "no provider could answer", len_r);
 }
 
 static void auth_job_free(struct auth_job *job)
 {
-	soap_glue_request_clear(&job->req);
+	sf_request_clear(&job->req);
 	request_ctx_unref(&job->ctx);
 	free(job);
 }
@@ -258,7 +258,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 		return MHD_NO;
 	snprintf(job->peer, sizeof job->peer, "%s", ctx->client);
 	request_id_next(job->request_id, sizeof job->request_id);
-	parsed = soap_glue_parse(ctx->body.data, ctx->body.len, &job->req, &error);
+	parsed = sf_request_parse(ctx->body.data, ctx->body.len, &job->req, &error);
 	request_body_wipe(ctx);
 	if (parsed < 0) {
 		audit(job->request_id, "-", "-", job->peer, "-", OUTCOME_BAD_REQUEST, error,
@@ -271,7 +271,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 				job->req.password_len, job->req.source_ip)) {
 		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
 		      "-", OUTCOME_RELAY_LOOP, RELAY_HEADER, "fault", ctx->started_ms);
-		soap_glue_request_clear(&job->req);
+		sf_request_clear(&job->req);
 		free(job);
 		return respond_fault(c, false, "relay loop");
 	}
@@ -285,7 +285,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 	MHD_suspend_connection(c);
 	if (workers_submit(gen->workers, auth_job_run, job) < 0) {
 		size_t len;
-		char *fault = soap_glue_fault(false, "server busy", &len);
+		char *fault = sf_answer_fault(false, "server busy", &len);
 
 		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
 		      "-", OUTCOME_BUSY, "queue full", "fault", ctx->started_ms);

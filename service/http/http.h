@@ -18,7 +18,7 @@
 
 #include "config.h"
 #include "listeners.h"
-#include "tls_files.h"
+#include "tls_material.h"
 #include "router.h"
 #include "workers.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "conn.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 
 #define SOAP_CONTENT_TYPE "text/xml; charset=utf-8"
 
@@ -75,7 +75,7 @@ static struct response result_response(bool authenticated, enum MHD_ResponseMemo
 		.status = MHD_HTTP_OK, .content_type = SOAP_CONTENT_TYPE, .mode = mode,
 	};
 
-	r.body = soap_glue_result(authenticated, &r.len);
+	r.body = sf_answer_result(authenticated, &r.len);
 	return r;
 }
 

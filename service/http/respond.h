@@ -36,7 +36,7 @@ enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, const ch
 /* The two answers almost every request gets, built once per server and
  * shared by its connections (libmicrohttpd responses are
  * reference-counted): [closing][authenticated]. Each holds its own copy of
- * soap_glue_result()'s body, so nothing another init frees can pull it
+ * sf_answer_result()'s body, so nothing another init frees can pull it
  * away; the server destroys them after its daemons stop. An entry left
  * NULL (out of memory) is built per request instead. */
 struct canned_results {

@@ -2,7 +2,7 @@
 # Salesforce calls and the admin listener (token API, health, metrics).
 dagate_layer(dagate_http service/http
   SOURCES
-    service/http/forwarded.c service/http/listeners.c service/http/tls_files.c
+    service/http/forwarded.c service/http/listeners.c service/http/tls_material.c
     service/http/server.c service/http/conn.c service/http/request.c
     service/http/respond.c service/http/peer.c service/http/metrics.c
     service/http/endpoint.c service/http/admin.c

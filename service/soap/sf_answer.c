@@ -3,7 +3,7 @@
  * faults, serialized by gSOAP's own writer (so escaping is gSOAP's).
  */
 #include "sf_int.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,20 +52,20 @@ static char *result_body(bool authenticated, size_t *len_r)
 	return serialize(false, &r, len_r);
 }
 
-int soap_glue_init(const char **error_r)
+int sf_server_init(const char **error_r)
 {
-	soap_glue_deinit();
+	sf_server_deinit();
 	result_true = result_body(true, &result_true_len);
 	result_false = result_body(false, &result_false_len);
 	if (result_true == NULL || result_false == NULL) {
-		soap_glue_deinit();
+		sf_server_deinit();
 		*error_r = "cannot build the SOAP responses";
 		return -1;
 	}
 	return 0;
 }
 
-void soap_glue_deinit(void)
+void sf_server_deinit(void)
 {
 	free(result_true);
 	free(result_false);
@@ -75,13 +75,13 @@ void soap_glue_deinit(void)
 	sf_thread_context_free();
 }
 
-const char *soap_glue_result(bool authenticated, size_t *len_r)
+const char *sf_answer_result(bool authenticated, size_t *len_r)
 {
 	*len_r = authenticated ? result_true_len : result_false_len;
 	return authenticated ? result_true : result_false;
 }
 
-char *soap_glue_fault(bool client, const char *reason, size_t *len_r)
+char *sf_answer_fault(bool client, const char *reason, size_t *len_r)
 {
 	struct SOAP_ENV__Fault f;
 	struct soap *soap = sf_thread_context();

@@ -2,7 +2,7 @@
  * Authenticate from a client's side, for the relay provider: the request it
  * sends to another Delegated Authentication endpoint and the answer it reads
  * back. Same namespace table and envelope reader as the endpoint's side
- * (soap_glue.h), so both agree on what a SOAP 1.1 message is.
+ * (sf_server.h), so both agree on what a SOAP 1.1 message is.
  *
  * Threads: any; every call uses a gSOAP context of its own.
  */

@@ -1,6 +1,6 @@
 /*
  * Inside the SOAP codec: what its files share. Nothing outside service/soap
- * includes this; the codec's faces are soap_glue.h (the endpoint and the
+ * includes this; the codec's faces are sf_server.h (the endpoint and the
  * commands) and sf_client.h (the relay provider).
  *
  * Both faces read through the one namespace table (sf_context.c) and the

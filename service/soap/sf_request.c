@@ -1,10 +1,10 @@
 /*
  * The Authenticate request the endpoint reads: gSOAP's generated
  * deserializer reads it through the shared envelope reader; the checks here
- * add the contract's rules that a schema cannot express (see soap_glue.h).
+ * add the contract's rules that a schema cannot express (see sf_server.h).
  */
 #include "sf_int.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +98,7 @@ static const char *read_request(struct soap *soap, const struct sf_input *in,
 	return extras_check(req);
 }
 
-int soap_glue_parse(const char *body, size_t len, struct sf_authenticate *out,
+int sf_request_parse(const char *body, size_t len, struct sf_authenticate *out,
 		    const char **error_r)
 {
 	struct soap *soap;
@@ -135,14 +135,14 @@ int soap_glue_parse(const char *body, size_t len, struct sf_authenticate *out,
 	 * by the next soap_begin_recv() (soap_end() would clear them twice). */
 	soap_dealloc(soap, NULL);
 	if (err != NULL) {
-		soap_glue_request_clear(out);
+		sf_request_clear(out);
 		*error_r = err;
 		return -1;
 	}
 	return 0;
 }
 
-void soap_glue_request_clear(struct sf_authenticate *req)
+void sf_request_clear(struct sf_authenticate *req)
 {
 	if (req->password != NULL)
 		explicit_bzero(req->password, req->password_len);

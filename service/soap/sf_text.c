@@ -5,7 +5,7 @@
  * sequences only.
  */
 #include "sf_int.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 
 #include <stdint.h>
 #include <string.h>

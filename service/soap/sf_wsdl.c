@@ -4,7 +4,7 @@
  * place of its placeholder.
  */
 #include "sf_int.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +49,7 @@ static char *wsdl_build(const char *public_url, size_t *len_r)
 	return doc;
 }
 
-char *soap_glue_wsdl_for(const char *public_url, size_t *len_r)
+char *sf_wsdl_for(const char *public_url, size_t *len_r)
 {
 	if (public_url == NULL || *public_url == '\0' ||
 	    sf_utf8_check((const unsigned char *)public_url, strlen(public_url), true) != NULL)

@@ -1,5 +1,5 @@
 # The SOAP codec (see sf_int.h): the one namespace table and envelope reader,
-# the endpoint's side (soap_glue.h: request, answers, WSDL) and the relay's
+# the endpoint's side (sf_server.h: request, answers, WSDL) and the relay's
 # (sf_client.h).
 set(DAGATE_SOAP_SOURCES
   service/soap/sf_context.c service/soap/sf_envelope.c service/soap/sf_text.c

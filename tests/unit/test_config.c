@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "decider.h"
 #include "config.h"
 #include "unit.h"
 
@@ -261,7 +261,7 @@ static void expect_file(const char *name, const char *path,
 	size_t n = 0;
 	int ret;
 
-	ret = app_config_load(path, &cfg, &errors);
+	ret = decider_config_load(path, &cfg, &errors);
 	while (want[n] != NULL)
 		n++;
 	CHECK(ret == (n == 0 ? 0 : -1), "%s: ret %d", name, ret);
@@ -507,7 +507,7 @@ static void test_integration_fixtures(void)
 			want[strcspn(want, "\n")] = '\0';
 		}
 		fclose(f);
-		CHECK(app_config_load(path, &cfg, &errors) < 0, "%s loaded", names[i]);
+		CHECK(decider_config_load(path, &cfg, &errors) < 0, "%s loaded", names[i]);
 		for (size_t j = 0; j < errors.count; j++) {
 			const char *num = errors.lines[j] + strlen(path) + 1;
 			size_t used = strlen(got);
@@ -530,14 +530,14 @@ static void test_unreadable(void)
 	struct dagate_config *cfg = (struct dagate_config *)&errors;
 
 	snprintf(path, sizeof path, "%s/none.conf", tmpdir);
-	CHECK(app_config_load(path, &cfg, &errors) < 0, "missing config");
+	CHECK(decider_config_load(path, &cfg, &errors) < 0, "missing config");
 	CHECK(cfg == NULL, "cfg cleared");
 	snprintf(want, sizeof want, "%s: cannot read: No such file or directory", path);
 	CHECK(errors.count == 1, "one error, got %zu", errors.count);
 	CHECK_STR(str(errors.count > 0 ? errors.lines[0] : NULL), want, "missing config");
 	conf_errors_clear(&errors);
 
-	CHECK(app_config_load(tmpdir, &cfg, &errors) < 0, "directory as config");
+	CHECK(decider_config_load(tmpdir, &cfg, &errors) < 0, "directory as config");
 	snprintf(want, sizeof want, "%s: cannot read: Is a directory", tmpdir);
 	CHECK(errors.count == 1, "one error, got %zu", errors.count);
 	CHECK_STR(str(errors.count > 0 ? errors.lines[0] : NULL), want, "dir config");
@@ -583,7 +583,7 @@ static void test_good_config(void)
 		 tmpdir, tmpdir, suffixes);
 	write_file("good.conf", text, 0644);
 	snprintf(path, sizeof path, "%s/good.conf", tmpdir);
-	CHECK(app_config_load(path, &cfg, &errors) == 0, "good config: %s",
+	CHECK(decider_config_load(path, &cfg, &errors) == 0, "good config: %s",
 	      errors.count ? errors.lines[0] : "");
 	conf_errors_clear(&errors);
 	if (cfg == NULL)
@@ -658,7 +658,7 @@ static void test_defaults_only(void)
 		   "type = static\nresult = true\n[admin]\nlisten = 127.0.0.1:0\n",
 		   0644);
 	snprintf(path, sizeof path, "%s/min.conf", tmpdir);
-	CHECK(app_config_load(path, &cfg, &errors) == 0, "minimal config: %s",
+	CHECK(decider_config_load(path, &cfg, &errors) == 0, "minimal config: %s",
 	      errors.count ? errors.lines[0] : "");
 	conf_errors_clear(&errors);
 	if (cfg == NULL)
@@ -692,7 +692,7 @@ static void test_defaults_only(void)
 		write_file("af.conf", text, 0644);
 	}
 	snprintf(path, sizeof path, "%s/af.conf", tmpdir);
-	CHECK(app_config_load(path, &cfg, &errors) == 0, "allow_file config");
+	CHECK(decider_config_load(path, &cfg, &errors) == 0, "allow_file config");
 	conf_errors_clear(&errors);
 	if (cfg != NULL) {
 		CHECK(cidr_list_contains_text(&cfg->server.allow, "10.1.1.1"), "file");
@@ -708,7 +708,7 @@ static void test_shipped_config(void)
 	struct dagate_config *cfg = NULL;
 	const char *path = DAGATE_SOURCE_DIR "/conf/dagate.conf";
 
-	CHECK(app_config_load(path, &cfg, &errors) == 0, "shipped config");
+	CHECK(decider_config_load(path, &cfg, &errors) == 0, "shipped config");
 	for (size_t i = 0; i < errors.count; i++)
 		fprintf(stderr, "  %s\n", errors.lines[i]);
 	conf_errors_clear(&errors);

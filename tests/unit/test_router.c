@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "decider.h"
 #include "clock.h"
 #include "router.h"
 #include "unit.h"
@@ -131,7 +131,7 @@ static void test_decide(void)
 	f = fopen(path, "w");
 	fputs(decide_conf, f);
 	fclose(f);
-	CHECK(app_config_load(path, &cfg, &errors) == 0, "config loads (%zu errors: %s)",
+	CHECK(decider_config_load(path, &cfg, &errors) == 0, "config loads (%zu errors: %s)",
 	      errors.count, errors.count ? errors.lines[0] : "");
 	if (cfg == NULL)
 		goto out;

@@ -1,5 +1,5 @@
 /*
- * The SOAP contract of soap_glue.h, as tables: envelopes Salesforce may send
+ * The SOAP contract of sf_server.h, as tables: envelopes Salesforce may send
  * (parsed byte-exact), envelopes nobody honest sends (refused with a fault
  * string that never echoes input), the field validator, and the canned
  * answers and WSDL; and the relay's side of it (sf_client.h): the answers
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "sf_client.h"
-#include "soap_glue.h"
+#include "sf_server.h"
 #include "unit.h"
 
 #define ENV_OPEN "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
@@ -166,7 +166,7 @@ static void test_good(void)
 		char *body = expand(c->body, &len);
 		char *want_pw = c->password ? strdup(c->password) : expand("%1024s", &want_len);
 
-		CHECK(soap_glue_parse(body, len, &req, &err) == 0, "%s: %s", c->name, err ? err : "");
+		CHECK(sf_request_parse(body, len, &req, &err) == 0, "%s: %s", c->name, err ? err : "");
 		if (req.username != NULL) {
 			CHECK_STR(req.username, c->username, c->name);
 			CHECK_STR(req.password, want_pw, c->name);
@@ -174,7 +174,7 @@ static void test_good(void)
 			      req.password_len);
 			CHECK_STR(req.source_ip, c->source_ip, c->name);
 		}
-		soap_glue_request_clear(&req);
+		sf_request_clear(&req);
 		CHECK(req.password == NULL && req.username == NULL, "%s: clear", c->name);
 		free(want_pw);
 		free(body);
@@ -190,7 +190,7 @@ static void test_bad(void)
 		size_t len;
 		char *body = expand(c->body, &len);
 
-		CHECK(soap_glue_parse(body, len, &req, &err) == -1, "%s: accepted", c->name);
+		CHECK(sf_request_parse(body, len, &req, &err) == -1, "%s: accepted", c->name);
 		CHECK_STR(err, c->reason, c->name);
 		CHECK(err == NULL || (strstr(err, MARK) == NULL && strstr(err, "aaaa") == NULL),
 		      "%s: reason echoes input", c->name);
@@ -203,7 +203,7 @@ static void test_bad(void)
 	struct sf_authenticate req;
 	const char *err = NULL;
 
-	CHECK(soap_glue_parse(nul_body, sizeof(nul_body) - 1, &req, &err) == -1, "raw NUL accepted");
+	CHECK(sf_request_parse(nul_body, sizeof(nul_body) - 1, &req, &err) == -1, "raw NUL accepted");
 }
 
 static void test_field_check(void)
@@ -254,31 +254,31 @@ static void test_field_check(void)
 static void test_answers(void)
 {
 	size_t len;
-	const char *t = soap_glue_result(true, &len);
+	const char *t = sf_answer_result(true, &len);
 
 	CHECK(t != NULL && strlen(t) == len, "true length");
 	CHECK(t != NULL && strstr(t, "<Authenticated>true</Authenticated>") != NULL, "true body: %s", OR_NULL(t));
 	CHECK(t != NULL && strstr(t, "<AuthenticateResult xmlns=\"urn:authentication.soap.sforce.com\">"),
 	      "true namespace: %s", OR_NULL(t));
 	CHECK(t != NULL && strstr(t, "http://schemas.xmlsoap.org/soap/envelope/"), "SOAP 1.1: %s", OR_NULL(t));
-	const char *f = soap_glue_result(false, &len);
+	const char *f = sf_answer_result(false, &len);
 
 	CHECK(f != NULL && strlen(f) == len, "false length");
 	CHECK(f != NULL && strstr(f, "<Authenticated>false</Authenticated>") != NULL, "false body: %s", OR_NULL(f));
 
-	char *fault = soap_glue_fault(true, "malformed XML", &len);
+	char *fault = sf_answer_fault(true, "malformed XML", &len);
 
 	CHECK(fault != NULL && strlen(fault) == len, "fault length");
 	CHECK(fault != NULL && strstr(fault, ":Client</faultcode>") != NULL, "client fault: %s", OR_NULL(fault));
 	CHECK(fault != NULL && strstr(fault, "<faultstring xmlns=\"\">malformed XML</faultstring>") != NULL,
 	      "fault string: %s", OR_NULL(fault));
 	free(fault);
-	fault = soap_glue_fault(false, "no <provider> & more", &len);
+	fault = sf_answer_fault(false, "no <provider> & more", &len);
 	CHECK(fault != NULL && strstr(fault, ":Server</faultcode>") != NULL, "server fault: %s", OR_NULL(fault));
 	CHECK(fault != NULL && strstr(fault, "no &lt;provider&gt; &amp; more") != NULL, "escaped: %s", OR_NULL(fault));
 	free(fault);
 
-	char *w = soap_glue_wsdl_for("https://sso.corp.example/Sso.asmx?a=1&b=2", &len);
+	char *w = sf_wsdl_for("https://sso.corp.example/Sso.asmx?a=1&b=2", &len);
 
 	CHECK(w != NULL && strlen(w) == len, "wsdl length");
 	CHECK(w != NULL && strstr(w, "location=\"https://sso.corp.example/Sso.asmx?a=1&amp;b=2\""),
@@ -389,14 +389,14 @@ static void test_client_request(void)
 		CHECK(body != NULL, "case %zu: no request", i);
 		if (body == NULL)
 			continue;
-		CHECK(soap_glue_parse(body, strlen(body), &req, &err) == 0, "case %zu: %s", i,
+		CHECK(sf_request_parse(body, strlen(body), &req, &err) == 0, "case %zu: %s", i,
 		      OR_NULL(err));
 		if (req.username != NULL) {
 			CHECK_STR(req.username, cases[i].username, "username");
 			CHECK_STR(req.password, cases[i].password, "password");
 			CHECK_STR(req.source_ip, cases[i].want_ip, "sourceIp");
 		}
-		soap_glue_request_clear(&req);
+		sf_request_clear(&req);
 		free(body);
 	}
 }
@@ -410,9 +410,9 @@ static void *parse_in_thread(void *arg)
 	intptr_t ok = 1;
 
 	for (int i = 0; i < 200; i++) {
-		ok &= soap_glue_parse(body, sizeof(body) - 1, &req, &err) == 0 &&
+		ok &= sf_request_parse(body, sizeof(body) - 1, &req, &err) == 0 &&
 		      strcmp(req.password, "pw") == 0;
-		soap_glue_request_clear(&req);
+		sf_request_clear(&req);
 	}
 	(void)arg;
 	return (void *)ok;
@@ -437,8 +437,8 @@ int main(void)
 
 	size_t len;
 
-	CHECK(soap_glue_wsdl_for("", &len) == NULL, "empty public_url accepted");
-	CHECK(soap_glue_init(&err) == 0, "init: %s", err);
+	CHECK(sf_wsdl_for("", &len) == NULL, "empty public_url accepted");
+	CHECK(sf_server_init(&err) == 0, "init: %s", err);
 	test_good();
 	test_bad();
 	test_field_check();
@@ -446,6 +446,6 @@ int main(void)
 	test_client_answer();
 	test_client_request();
 	test_threads();
-	soap_glue_deinit();
+	sf_server_deinit();
 	return unit_done("test_soap");
 }

@@ -4,8 +4,8 @@
  * OpenSSL before libmicrohttpd sees them: a key that does not match its
  * certificate is a refused configuration, not a dead listener.
  */
-#ifndef DAGATE_TLS_FILES_H
-#define DAGATE_TLS_FILES_H
+#ifndef DAGATE_TLS_MATERIAL_H
+#define DAGATE_TLS_MATERIAL_H
 
 #include <stdint.h>
 

@@ -1,15 +1,15 @@
 /*
  * The endpoint's side of Authenticate, through the gSOAP binding generated
  * at build time from wsdl/: the request it reads (sf_request.c, strict: see
- * soap_glue_parse()), the answers it writes (sf_answer.c) and the WSDL it
+ * sf_request_parse()), the answers it writes (sf_answer.c) and the WSDL it
  * serves (sf_wsdl.c). The relay's side is sf_client.h; both read through
  * one namespace table and envelope reader (sf_int.h).
  *
- * Threads: soap_glue_parse() is safe from any thread (it keeps one gSOAP
- * context per thread). soap_glue_init() runs once at start-up.
+ * Threads: sf_request_parse() is safe from any thread (it keeps one gSOAP
+ * context per thread). sf_server_init() runs once at start-up.
  */
-#ifndef DAGATE_SOAP_GLUE_H
-#define DAGATE_SOAP_GLUE_H
+#ifndef DAGATE_SF_SERVER_H
+#define DAGATE_SF_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,14 +23,14 @@
 
 struct sf_authenticate {
 	char *username;          /* malloc'd, NUL-terminated */
-	char *password;          /* malloc'd; wiped by soap_glue_request_clear */
+	char *password;          /* malloc'd; wiped by sf_request_clear */
 	size_t password_len;
 	char *source_ip;         /* malloc'd, may be "" */
 };
 
 /* Build the canned responses. Returns -1 with *error_r on failure. */
-int soap_glue_init(const char **error_r);
-void soap_glue_deinit(void);
+int sf_server_init(const char **error_r);
+void sf_server_deinit(void);
 
 /* Parse one request body. Rejects (returns -1, *error_r = a short fault
  * string that never echoes input): malformed XML, DOCTYPE/DTD, processing
@@ -39,19 +39,19 @@ void soap_glue_deinit(void);
  * outside the target namespace, invalid UTF-8, NUL or control characters in
  * a field, fields over the limits above. An empty field is NOT an error
  * here (the router answers false for empty username/password). */
-int soap_glue_parse(const char *body, size_t len, struct sf_authenticate *out,
+int sf_request_parse(const char *body, size_t len, struct sf_authenticate *out,
 		    const char **error_r);
 /* Wipes the password and frees everything in `req`. */
-void soap_glue_request_clear(struct sf_authenticate *req);
+void sf_request_clear(struct sf_authenticate *req);
 
 /* Canned bodies, valid for the life of the process after init. */
-const char *soap_glue_result(bool authenticated, size_t *len_r);
+const char *sf_answer_result(bool authenticated, size_t *len_r);
 /* SOAP 1.1 fault; `client` selects soap:Client vs soap:Server. The string
  * is a fixed, short reason (never input). Returns a malloc'd body. */
-char *soap_glue_fault(bool client, const char *reason, size_t *len_r);
+char *sf_answer_fault(bool client, const char *reason, size_t *len_r);
 /* The WSDL served by GET {path}?wsdl, with `public_url` as soap:address:
  * malloc'd, or NULL when the address is empty or not printable UTF-8. */
-char *soap_glue_wsdl_for(const char *public_url, size_t *len_r);
+char *sf_wsdl_for(const char *public_url, size_t *len_r);
 
 /* Pure check used by the parser and unit tests: valid UTF-8, no NUL, no
  * C0 control characters or DEL, at most `max` bytes. */

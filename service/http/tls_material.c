@@ -1,4 +1,4 @@
-#include "tls_files.h"
+#include "tls_material.h"
 
 #include <errno.h>
 #include <openssl/bio.h>
