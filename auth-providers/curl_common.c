@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "hex.h"
 #include "log.h"
 #include "provider.h"
 #include "template.h"
@@ -279,16 +280,11 @@ int64_t curlc_probe_deadline(int64_t deadline_ms, int64_t timeout_ms)
 
 int curlc_random_hex(char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[32];
 
 	if (RAND_bytes(raw, sizeof raw) != 1)
 		return -1;
-	for (size_t i = 0; i < sizeof raw; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 0xf];
-	}
-	out[64] = '\0';
+	hex_encode(raw, sizeof raw, out);
 	explicit_bzero(raw, sizeof raw);
 	return 0;
 }
