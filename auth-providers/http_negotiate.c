@@ -1,14 +1,10 @@
 /*
- * Kerberos tickets for `auth = negotiate` (see http_negotiate.h), over a
- * deadline-bounded TCP transport to the KDC.
+ * Kerberos tickets for `auth = negotiate` (see http_negotiate.h), over
+ * TCP to the KDC with netio (every step bounded by the request deadline).
  */
 #include "http_negotiate.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +17,9 @@
 #include <krb5/krb5.h>
 #include <profile.h>
 
-#include "clock.h"
 #include "curl_common.h"
 #include "log.h"
+#include "netio.h"
 
 /* Largest KDC reply read: AD tickets carry a PAC that grows with group
  * membership (tens of KiB at worst); anything near 1 MiB is not a KDC. */
@@ -39,100 +35,37 @@ struct http_negotiate {
 	char *host;        /* the url's host: service HTTP/host */
 };
 
-/* Why the transport failed, for the audit detail. */
-enum nego_io {
-	NEGO_IO_OK = 0,
-	NEGO_IO_NEXT,      /* this address failed: try the next one */
-	NEGO_IO_TIMEOUT,   /* the deadline passed: stop */
-};
-
-static enum nego_io wait_fd(int fd, short events, int64_t deadline_ms)
-{
-	for (;;) {
-		int64_t left = clock_left_ms(deadline_ms);
-		struct pollfd p = { .fd = fd, .events = events };
-		int n;
-
-		if (left <= 0)
-			return NEGO_IO_TIMEOUT;
-		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n > 0)
-			return NEGO_IO_OK;
-		if (n == 0)
-			return NEGO_IO_TIMEOUT;
-		if (errno != EINTR)
-			return NEGO_IO_NEXT;
-	}
-}
-
-static enum nego_io io_all(int fd, bool writing, unsigned char *buf, size_t len,
-			   int64_t deadline_ms)
-{
-	size_t done = 0;
-	enum nego_io w;
-	ssize_t n;
-
-	while (done < len) {
-		n = writing ? send(fd, buf + done, len - done, MSG_NOSIGNAL)
-			    : recv(fd, buf + done, len - done, 0);
-		if (n > 0) {
-			done += (size_t)n;
-			continue;
-		}
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-			return NEGO_IO_NEXT;
-		if ((w = wait_fd(fd, writing ? POLLOUT : POLLIN, deadline_ms)) != NEGO_IO_OK)
-			return w;
-	}
-	return NEGO_IO_OK;
-}
-
 /* One request/reply over TCP (RFC 4120 7.2.2: 4-byte length prefix).
- * *reply is malloc'd on success. */
-static enum nego_io kdc_tcp(const struct addrinfo *ai, const krb5_data *req,
-			    krb5_data *reply, int64_t deadline_ms)
+ * *reply is malloc'd on NETIO_OK. NETIO_FAILED: try the next address. */
+static enum netio_status kdc_tcp(const struct addrinfo *ai, const krb5_data *req,
+				 krb5_data *reply, int64_t deadline_ms)
 {
 	unsigned char hdr[4];
 	uint32_t len;
-	enum nego_io r;
-	int err = 0;
-	socklen_t elen = sizeof err;
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			ai->ai_protocol);
+	enum netio_status r;
+	int fd;
 
-	if (fd < 0)
-		return NEGO_IO_NEXT;
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		if (errno != EINPROGRESS) {
-			close(fd);
-			return NEGO_IO_NEXT;
-		}
-		if ((r = wait_fd(fd, POLLOUT, deadline_ms)) != NEGO_IO_OK ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
-			close(fd);
-			return r != NEGO_IO_OK ? r : NEGO_IO_NEXT;
-		}
-	}
+	if ((r = netio_connect(ai, deadline_ms, &fd)) != NETIO_OK)
+		return r;
 	hdr[0] = (unsigned char)(req->length >> 24);
 	hdr[1] = (unsigned char)(req->length >> 16);
 	hdr[2] = (unsigned char)(req->length >> 8);
 	hdr[3] = (unsigned char)req->length;
-	if ((r = io_all(fd, true, hdr, 4, deadline_ms)) != NEGO_IO_OK ||
-	    (r = io_all(fd, true, (unsigned char *)req->data, req->length,
-			deadline_ms)) != NEGO_IO_OK ||
-	    (r = io_all(fd, false, hdr, 4, deadline_ms)) != NEGO_IO_OK) {
+	if ((r = netio_write_all(fd, hdr, 4, deadline_ms)) != NETIO_OK ||
+	    (r = netio_write_all(fd, req->data, req->length, deadline_ms)) != NETIO_OK ||
+	    (r = netio_read_all(fd, hdr, 4, deadline_ms)) != NETIO_OK) {
 		close(fd);
 		return r;
 	}
 	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
 	if (len == 0 || len > NEGO_KDC_REPLY_MAX || (reply->data = malloc(len)) == NULL) {
 		close(fd);
-		return NEGO_IO_NEXT;
+		return NETIO_FAILED;
 	}
 	reply->length = len;
-	r = io_all(fd, false, (unsigned char *)reply->data, len, deadline_ms);
+	r = netio_read_all(fd, reply->data, len, deadline_ms);
 	close(fd);
-	if (r != NEGO_IO_OK) {
+	if (r != NETIO_OK) {
 		free(reply->data);
 		reply->data = NULL;
 		reply->length = 0;
@@ -179,7 +112,7 @@ static int kdc_exchange(krb5_context ctx, const krb5_data *realm, const krb5_dat
 	profile_t prof = NULL;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res, *ai;
-	enum nego_io r = NEGO_IO_NEXT;
+	enum netio_status r = NETIO_FAILED;
 
 	*detail_r = "kdc unreachable";
 	if (realm->length == 0 || realm->length >= sizeof rname) {
@@ -196,7 +129,7 @@ static int kdc_exchange(krb5_context ctx, const krb5_data *realm, const krb5_dat
 		return -1;
 	}
 	profile_release(prof);
-	for (size_t i = 0; kdcs[i] != NULL && r != NEGO_IO_OK && r != NEGO_IO_TIMEOUT; i++) {
+	for (size_t i = 0; kdcs[i] != NULL && r != NETIO_OK && r != NETIO_TIMEOUT; i++) {
 		if (kdc_split(kdcs[i], host, sizeof host, port, sizeof port) < 0)
 			continue;
 		/* may block on DNS for a host name (see http_negotiate.h) */
@@ -204,15 +137,15 @@ static int kdc_exchange(krb5_context ctx, const krb5_data *realm, const krb5_dat
 			continue;
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
 			r = kdc_tcp(ai, req, reply, deadline_ms);
-			if (r == NEGO_IO_OK || r == NEGO_IO_TIMEOUT)
+			if (r == NETIO_OK || r == NETIO_TIMEOUT)
 				break;
 		}
 		freeaddrinfo(res);
 	}
 	profile_free_list(kdcs);
-	if (r == NEGO_IO_TIMEOUT)
+	if (r == NETIO_TIMEOUT)
 		*detail_r = "kdc timeout";
-	return r == NEGO_IO_OK ? 0 : -1;
+	return r == NETIO_OK ? 0 : -1;
 }
 
 /* The KDC's verdict on a failed ticket request. */

@@ -13,8 +13,8 @@
  * So the KDC messages are produced with the step APIs (krb5_init_creds_step,
  * krb5_tkt_creds_step: the same code krb5_get_init_creds_password runs,
  * without its prompter and its "retry at the primary KDC", which would count
- * a wrong password twice) and carried over dagate's own TCP transport, every
- * connect, write and read bounded by the request deadline. KDCs come from
+ * a wrong password twice) and carried over dagate's own TCP transport (netio),
+ * every connect, write and read bounded by the request deadline. KDCs come from
  * the profile's `[realms] REALM kdc =` lines; DNS SRV discovery is not done.
  * Still unbounded: resolving a KDC given as a host name (getaddrinfo), and
  * GSS-API going to a KDC on its own if the system krb5.conf canonicalises
