@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "netio.h"
 
 #define PROV_LDAP_MSG_MAX 384
 
@@ -125,14 +126,12 @@ static int sb_deadline_ctrl(Sockbuf_IO_Desc *sbiod, int opt, void *arg)
 static int sb_deadline_wait(Sockbuf_IO_Desc *sbiod, short events)
 {
 	int64_t deadline = *(const int64_t *)sbiod->sbiod_pvt;
-	struct pollfd pfd = { .fd = -1, .events = events };
-	int64_t left;
+	int fd = -1;
 
 	if (deadline == 0)
 		return -1;  /* disarmed: EAGAIN goes up as it is */
-	ber_sockbuf_ctrl(sbiod->sbiod_sb, LBER_SB_OPT_GET_FD, &pfd.fd);
-	left = clock_left_ms(deadline);
-	if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+	ber_sockbuf_ctrl(sbiod->sbiod_sb, LBER_SB_OPT_GET_FD, &fd);
+	if (netio_wait(fd, events, deadline) != NETIO_OK) {
 		errno = ETIMEDOUT;
 		return -1;
 	}

@@ -20,7 +20,8 @@ enum netio_status {
 	NETIO_TIMEOUT,   /* the deadline passed: stop */
 };
 
-/* Wait until `fd` is ready for `events` (POLLIN, POLLOUT). */
+/* Wait until `fd` is ready for `events` (POLLIN, POLLOUT). The fd may be
+ * someone else's (libldap's socket under its sockbuf): it is only polled. */
 enum netio_status netio_wait(int fd, short events, int64_t deadline_ms);
 
 /* A non-blocking TCP socket connected to `ai` (SOCK_CLOEXEC). On NETIO_OK
