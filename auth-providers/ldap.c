@@ -52,26 +52,46 @@ static const struct conf_key ldap_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
+/* What `dagate probe` prints for one instance: a line per URI. */
+#define PROV_LDAP_PROBE_MAX 1024
+
 struct ldap_state {
 	struct prov_ldap_conf conf;
 	struct prov_ldap_pool *pool;
 	_Atomic int64_t svc_rejected_until_ms;
+	char probe_report[PROV_LDAP_PROBE_MAX]; /* the last probe's detail */
+};
+
+/* One login. A detail with the directory's own words is formatted into
+ * `detail` and handed to the caller's buffer at the end (provider.h). */
+struct ldap_login {
+	struct ldap_state *st;
+	const struct auth_request *req;
+	struct prov_ldap_slot *slot;
+	char detail[PROV_LDAP_MSG_MAX];
 };
 
 static char *ldap_attrs_none[] = { LDAP_NO_ATTRS, NULL };
 
-static const char *detailf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *detailf(const char *fmt, ...)
+static const char *detailf(struct ldap_login *lg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static const char *detailf(struct ldap_login *lg, const char *fmt, ...)
 {
-	size_t size;
-	char *buf = prov_ldap_msgbuf(&size), copy[384];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(copy, sizeof copy, fmt, ap);  /* arguments may be in buf */
+	vsnprintf(lg->detail, sizeof lg->detail, fmt, ap);
 	va_end(ap);
-	snprintf(buf, size, "%s", copy);
-	return buf;
+	return lg->detail;
+}
+
+/* The caller's copy of a formatted detail (provider.h). */
+static const char *detail_keep(const struct auth_request *req, const char *text)
+{
+	if (req->detail_buf == NULL || req->detail_size == 0)
+		return "directory failure (no room for its detail)";
+	snprintf(req->detail_buf, req->detail_size, "%s", text);
+	return req->detail_buf;
 }
 
 static void ldap_conf_clear(struct prov_ldap_conf *c)
@@ -230,11 +250,14 @@ static bool rc_lost_connection(int rc)
 	       rc == LDAP_LOCAL_ERROR || rc == LDAP_ENCODING_ERROR || rc == LDAP_DECODING_ERROR;
 }
 
-/* A service connection in *ld: open, bound as bind_dn (if any). */
-static int svc_ready(struct ldap_state *st, LDAP **ld, const struct auth_request *req,
-		     int64_t deadline_ms, const char **detail_r)
+/* The slot's service connection: open, bound as bind_dn (if any). */
+static int svc_ready(struct ldap_login *lg, const char **detail_r)
 {
+	struct ldap_state *st = lg->st;
 	const struct prov_ldap_conf *c = &st->conf;
+	const struct auth_request *req = lg->req;
+	int64_t deadline_ms = req->deadline_ms;
+	LDAP **ld = &lg->slot->svc;
 	struct prov_ldap_bind_result br;
 
 	if (*ld != NULL && !prov_ldap_idle_alive(*ld)) {
@@ -247,8 +270,10 @@ static int svc_ready(struct ldap_state *st, LDAP **ld, const struct auth_request
 		*detail_r = "service account password was refused recently";
 		return -1;
 	}
-	if (prov_ldap_connect(c, deadline_ms, req, ld, detail_r) < 0)
+	if (prov_ldap_connect(c, deadline_ms, req, ld, lg->detail, sizeof lg->detail) < 0) {
+		*detail_r = lg->detail;
 		return -1;
+	}
 	if (c->bind_dn == NULL) {
 		PROV_LDAP_TRACE(req, "ldap: no bind_dn: searching anonymously");
 		return 0;
@@ -265,7 +290,7 @@ static int svc_ready(struct ldap_state *st, LDAP **ld, const struct auth_request
 			   c->name, c->bind_dn, br.detail, PROV_LDAP_SVC_REJECT_BACKOFF_MS / 1000);
 	}
 	PROV_LDAP_TRACE(req, "ldap: service bind as %s failed: %s", c->bind_dn, br.detail);
-	*detail_r = detailf("service bind failed: %s", br.detail);
+	*detail_r = detailf(lg, "service bind failed: %s", br.detail);
 	prov_ldap_close(ld);
 	return -1;
 }
@@ -288,16 +313,17 @@ static int search(LDAP *ld, const char *base, int scope, const char *filter,
 
 /* Find the user's DN with the service connection; one retry on a fresh
  * connection when the pooled one turns out dead. */
-static enum auth_result find_user(struct ldap_state *st, struct prov_ldap_slot *slot,
-				  const struct auth_request *req, const char *filter,
-				  char **dn_r, const char **detail_r)
+static enum auth_result find_user(struct ldap_login *lg, const char *filter, char **dn_r,
+				  const char **detail_r)
 {
-	const struct prov_ldap_conf *c = &st->conf;
+	const struct prov_ldap_conf *c = &lg->st->conf;
+	const struct auth_request *req = lg->req;
+	struct prov_ldap_slot *slot = lg->slot;
 	LDAPMessage *res = NULL;
 	int rc = LDAP_SERVER_DOWN, count;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (svc_ready(st, &slot->svc, req, req->deadline_ms, detail_r) < 0)
+		if (svc_ready(lg, detail_r) < 0)
 			return AUTH_UNAVAILABLE;
 		rc = search(slot->svc, c->base, LDAP_SCOPE_SUBTREE, filter, PROV_LDAP_SIZELIMIT,
 			    req->deadline_ms, &res);
@@ -309,14 +335,14 @@ static enum auth_result find_user(struct ldap_state *st, struct prov_ldap_slot *
 		prov_ldap_close(&slot->svc);
 	}
 	if (rc_lost_connection(rc)) {
-		*detail_r = detailf("search failed: %s", ldap_err2string(rc));
+		*detail_r = detailf(lg, "search failed: %s", ldap_err2string(rc));
 		return AUTH_UNAVAILABLE;
 	}
 	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
 		ldap_msgfree(res);
 		PROV_LDAP_TRACE(req, "ldap: search base=%s filter=%s failed: %s", c->base, filter,
 				ldap_err2string(rc));
-		*detail_r = detailf("search failed: %s (%d)", ldap_err2string(rc), rc);
+		*detail_r = detailf(lg, "search failed: %s (%d)", ldap_err2string(rc), rc);
 		return AUTH_ERROR;
 	}
 	count = ldap_count_entries(slot->svc, res);
@@ -343,11 +369,12 @@ static enum auth_result find_user(struct ldap_state *st, struct prov_ldap_slot *
 
 /* Is `dn` in c->group? User side first (AD nested, memberOf), then the
  * group's own member / uniqueMember list. */
-static enum auth_result check_group(struct ldap_state *st, struct prov_ldap_slot *slot,
-				    const struct auth_request *req, const char *dn,
+static enum auth_result check_group(struct ldap_login *lg, const char *dn,
 				    const char **detail_r)
 {
-	const struct prov_ldap_conf *c = &st->conf;
+	const struct prov_ldap_conf *c = &lg->st->conf;
+	const struct auth_request *req = lg->req;
+	struct prov_ldap_slot *slot = lg->slot;
 	LDAPMessage *res = NULL;
 	char *esc, *filter;
 	size_t len;
@@ -358,7 +385,7 @@ static enum auth_result check_group(struct ldap_state *st, struct prov_ldap_slot
 	ldap_msgfree(res);
 	if (rc_lost_connection(rc)) {
 		prov_ldap_close(&slot->svc);
-		*detail_r = detailf("group check failed: %s", ldap_err2string(rc));
+		*detail_r = detailf(lg, "group check failed: %s", ldap_err2string(rc));
 		return AUTH_UNAVAILABLE;
 	}
 	if (count > 0) {
@@ -381,7 +408,7 @@ static enum auth_result check_group(struct ldap_state *st, struct prov_ldap_slot
 	ldap_msgfree(res);
 	if (rc_lost_connection(rc)) {
 		prov_ldap_close(&slot->svc);
-		*detail_r = detailf("group check failed: %s", ldap_err2string(rc));
+		*detail_r = detailf(lg, "group check failed: %s", ldap_err2string(rc));
 		return AUTH_UNAVAILABLE;
 	}
 	if (rc == LDAP_NO_SUCH_OBJECT) {
@@ -390,7 +417,7 @@ static enum auth_result check_group(struct ldap_state *st, struct prov_ldap_slot
 		return AUTH_ERROR;
 	}
 	if (rc != LDAP_SUCCESS) {
-		*detail_r = detailf("group check failed: %s (%d)", ldap_err2string(rc), rc);
+		*detail_r = detailf(lg, "group check failed: %s (%d)", ldap_err2string(rc), rc);
 		return AUTH_ERROR;
 	}
 	if (count > 0) {
@@ -403,10 +430,11 @@ static enum auth_result check_group(struct ldap_state *st, struct prov_ldap_slot
 }
 
 /* The one bind of this login, on the slot's user connection. */
-static enum auth_result bind_user(struct ldap_state *st, struct prov_ldap_slot *slot,
-				  const struct auth_request *req, const char *dn,
+static enum auth_result bind_user(struct ldap_login *lg, const char *dn,
 				  const char **detail_r)
 {
+	const struct auth_request *req = lg->req;
+	struct prov_ldap_slot *slot = lg->slot;
 	struct prov_ldap_bind_result br;
 	enum auth_result result;
 
@@ -414,18 +442,21 @@ static enum auth_result bind_user(struct ldap_state *st, struct prov_ldap_slot *
 		prov_ldap_close(&slot->user);
 	/* Until the bind is sent, failing over is safe: nothing was tried. */
 	if (slot->user == NULL &&
-	    prov_ldap_connect(&st->conf, req->deadline_ms, req, &slot->user, detail_r) < 0)
+	    prov_ldap_connect(&lg->st->conf, req->deadline_ms, req, &slot->user, lg->detail,
+			      sizeof lg->detail) < 0) {
+		*detail_r = lg->detail;
 		return AUTH_UNAVAILABLE;
+	}
 	if (prov_ldap_simple_bind(slot->user, dn, req->password, req->password_len, true,
 				  req->deadline_ms, &br) < 0) {
-		*detail_r = detailf("%s", br.detail);
+		*detail_r = detailf(lg, "%s", br.detail);
 		return AUTH_UNAVAILABLE;
 	}
 	if (!br.answered) {
 		/* Sent but unanswered: it may have counted. Not retried. */
 		prov_ldap_close(&slot->user);
 		PROV_LDAP_TRACE(req, "ldap: bind as %s: %s (not retried)", dn, br.detail);
-		*detail_r = detailf("%s", br.detail);
+		*detail_r = detailf(lg, "%s", br.detail);
 		return AUTH_UNAVAILABLE;
 	}
 	if (br.pp_error >= 0)
@@ -448,10 +479,11 @@ static enum auth_result ldap_authenticate(struct provider *p, const struct auth_
 					  const char **detail_r)
 {
 	struct ldap_state *st = p->state;
-	struct prov_ldap_slot *slot;
+	struct ldap_login lg = { .st = st, .req = req };
 	enum auth_result result;
 	char *filter, *dn = NULL;
 
+	*detail_r = NULL;
 	/* RFC 4513 5.1.2: a DN with an empty password is an anonymous bind,
 	 * which AD and others answer with success. Never let one through,
 	 * whatever the callers checked. */
@@ -465,70 +497,80 @@ static enum auth_result ldap_authenticate(struct provider *p, const struct auth_
 		*detail_r = "username too long for the filter";
 		return AUTH_UNKNOWN_USER;
 	}
-	if (prov_ldap_pool_get(st->pool, req->deadline_ms, &slot) < 0) {
+	if (prov_ldap_pool_get(st->pool, req->deadline_ms, &lg.slot) < 0) {
 		free(filter);
 		*detail_r = "no pooled connection free before the deadline";
 		return AUTH_UNAVAILABLE;
 	}
-	result = find_user(st, slot, req, filter, &dn, detail_r);
+	result = find_user(&lg, filter, &dn, detail_r);
 	if (result == AUTH_OK && st->conf.group != NULL)
-		result = check_group(st, slot, req, dn, detail_r);
+		result = check_group(&lg, dn, detail_r);
 	if (result == AUTH_OK)
-		result = bind_user(st, slot, req, dn, detail_r);
-	prov_ldap_pool_put(st->pool, slot);
+		result = bind_user(&lg, dn, detail_r);
+	prov_ldap_pool_put(st->pool, lg.slot);
 	ldap_memfree(dn);
 	free(filter);
+	if (*detail_r == lg.detail)
+		*detail_r = detail_keep(req, lg.detail);
 	return result;
 }
 
-/* Every URI: connect, TLS and certificate, service bind, base readable. */
+/* One URI for the probe: connect, TLS and certificate, service bind,
+ * base readable. `line` says what was found. */
+static int probe_uri(const struct prov_ldap_conf *c, size_t i, int64_t until,
+		     char *line, size_t size)
+{
+	struct prov_ldap_bind_result br = { .answered = false };
+	LDAPMessage *res = NULL;
+	LDAP *ld = NULL;
+	int rc, ret = -1;
+
+	if (prov_ldap_connect_uri(c, i, until, NULL, &ld, line, size) < 0)
+		return -1;
+	if (c->bind_dn != NULL &&
+	    (prov_ldap_simple_bind(ld, c->bind_dn, c->bind_password, c->bind_password_len,
+				   false, until, &br) < 0 ||
+	     !br.answered || br.rc != LDAP_SUCCESS)) {
+		snprintf(line, size, "%s: TLS ok, service bind failed: %s", c->uris[i].text,
+			 br.detail);
+	} else if ((rc = search(ld, c->base, LDAP_SCOPE_BASE, "(objectClass=*)", 1,
+				until, &res)) != LDAP_SUCCESS) {
+		snprintf(line, size, "%s: %s, base %s not readable: %s", c->uris[i].text,
+			 c->bind_dn != NULL ? "bound" : "anonymous", c->base, ldap_err2string(rc));
+	} else {
+		snprintf(line, size, "%s: %s, %s, base readable", c->uris[i].text,
+			 c->uris[i].ldaps || c->starttls ?
+			 (c->insecure_tls ? "TLS (certificate NOT verified)" :
+			  "TLS with verified certificate") : "NO TLS",
+			 c->bind_dn != NULL ? "service bind ok" : "anonymous");
+		ret = 0;
+	}
+	ldap_msgfree(res);
+	prov_ldap_close(&ld);
+	return ret;
+}
+
+/* Every URI in turn, each with an equal share of what is left. The
+ * report is p-owned: probes of one instance never overlap (provider.h). */
 static int ldap_probe(struct provider *p, int64_t deadline_ms, const char **detail_r)
 {
-	static _Thread_local char out[1024];
 	struct ldap_state *st = p->state;
 	const struct prov_ldap_conf *c = &st->conf;
+	char *out = st->probe_report;
 	size_t used = 0;
 	int failed = 0;
 
 	out[0] = '\0';
 	for (size_t i = 0; i < c->uri_count; i++) {
 		int64_t share = clock_left_ms(deadline_ms) / (int64_t)(c->uri_count - i);
-		int64_t until = clock_now_ms() + share;
-		struct prov_ldap_bind_result br = { .answered = false };
-		LDAPMessage *res = NULL;
-		const char *error = NULL;
 		char line[400];
-		LDAP *ld = NULL;
-		int rc;
 
-		if (prov_ldap_connect_uri(c, i, until, NULL, &ld, &error) < 0) {
-			snprintf(line, sizeof line, "%s", error);
-		} else if (c->bind_dn != NULL &&
-			   (prov_ldap_simple_bind(ld, c->bind_dn, c->bind_password,
-						  c->bind_password_len, false, until, &br) < 0 ||
-			    !br.answered || br.rc != LDAP_SUCCESS)) {
-			snprintf(line, sizeof line, "%s: TLS ok, service bind failed: %s",
-				 c->uris[i].text, br.detail);
-		} else if ((rc = search(ld, c->base, LDAP_SCOPE_BASE, "(objectClass=*)", 1,
-					until, &res)) != LDAP_SUCCESS) {
-			snprintf(line, sizeof line, "%s: %s, base %s not readable: %s",
-				 c->uris[i].text, c->bind_dn != NULL ? "bound" : "anonymous",
-				 c->base, ldap_err2string(rc));
-		} else {
-			snprintf(line, sizeof line, "%s: %s, %s, base readable", c->uris[i].text,
-				 c->uris[i].ldaps || c->starttls ?
-				 (c->insecure_tls ? "TLS (certificate NOT verified)" :
-				  "TLS with verified certificate") : "NO TLS",
-				 c->bind_dn != NULL ? "service bind ok" : "anonymous");
-			error = "";
-		}
-		if (error == NULL || error[0] != '\0')
+		if (probe_uri(c, i, clock_now_ms() + share, line, sizeof line) < 0)
 			failed++;
-		ldap_msgfree(res);
-		prov_ldap_close(&ld);
-		used += snprintf(out + used, sizeof out - used, "%s%s", i > 0 ? "; " : "", line);
-		if (used >= sizeof out)
-			used = sizeof out - 1;
+		used += snprintf(out + used, PROV_LDAP_PROBE_MAX - used, "%s%s", i > 0 ? "; " : "",
+				 line);
+		if (used >= PROV_LDAP_PROBE_MAX)
+			used = PROV_LDAP_PROBE_MAX - 1;
 	}
 	*detail_r = out;
 	return failed > 0 ? -1 : 0;

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,29 +16,6 @@
 #include "clock.h"
 #include "log.h"
 #include "netio.h"
-
-#define PROV_LDAP_MSG_MAX 384
-
-char *prov_ldap_msgbuf(size_t *size_r)
-{
-	static _Thread_local char buf[PROV_LDAP_MSG_MAX];
-
-	*size_r = sizeof buf;
-	return buf;
-}
-
-static const char *msgf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *msgf(const char *fmt, ...)
-{
-	size_t size;
-	char *buf = prov_ldap_msgbuf(&size);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	return buf;
-}
 
 static void ms_to_tv(int64_t ms, struct timeval *tv)
 {
@@ -71,20 +47,17 @@ void prov_ldap_close(LDAP **ldp)
 	*ldp = NULL;
 }
 
-/* libldap's own words for a failure, plus its diagnostic if any. */
-static const char *ld_error(LDAP *ld, int rc, const char *what)
+/* "URI[STEP]: libldap's words (rc)[: its diagnostic]" into error. */
+static void ld_error(LDAP *ld, int rc, const char *uri, const char *step,
+		     char *error, size_t size)
 {
-	char *diag = NULL, prefix[PROV_LDAP_MSG_MAX];
-	const char *out;
+	char *diag = NULL;
 
-	snprintf(prefix, sizeof prefix, "%s", what);  /* may be the msgbuf */
 	if (ld != NULL)
 		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-	out = msgf("%s: %s (%d)%s%s", prefix, ldap_err2string(rc), rc,
-		   diag != NULL && diag[0] != '\0' ? ": " : "",
-		   diag != NULL ? diag : "");
+	snprintf(error, size, "%s%s: %s (%d)%s%s", uri, step, ldap_err2string(rc), rc,
+		 diag != NULL && diag[0] != '\0' ? ": " : "", diag != NULL ? diag : "");
 	ldap_memfree(diag);
-	return out;
 }
 
 /* libldap 2.5 bounds the TCP connect with LDAP_OPT_NETWORK_TIMEOUT, but
@@ -221,7 +194,7 @@ static int ld_prepare(const struct prov_ldap_conf *c, LDAP *ld)
 
 int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 			  int64_t deadline_ms, const struct auth_request *req,
-			  LDAP **ld_r, const char **error_r)
+			  LDAP **ld_r, char *error, size_t error_size)
 {
 	const struct prov_ldap_uri *uri = &c->uris[i];
 	int64_t left = clock_left_ms(deadline_ms);
@@ -230,20 +203,20 @@ int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 
 	*ld_r = NULL;
 	if (left < PROV_LDAP_MIN_OP_MS) {
-		*error_r = msgf("%s: no time left to connect", uri->text);
+		snprintf(error, error_size, "%s: no time left to connect", uri->text);
 		return -1;
 	}
 	PROV_LDAP_TRACE(req, "ldap: connecting to %s (budget %lldms)", uri->text,
 			(long long)left);
 	rc = ldap_initialize(&ld, uri->text);
 	if (rc != LDAP_SUCCESS) {
-		*error_r = ld_error(NULL, rc, uri->text);
+		ld_error(NULL, rc, uri->text, "", error, error_size);
 		return -1;
 	}
 	set_timeouts_ms(ld, left);
 	if (ld_prepare(c, ld) < 0) {
-		*error_r = msgf("%s: cannot set up the TLS context (ca_file %s)",
-				uri->text, c->ca_file != NULL ? c->ca_file : "system");
+		snprintf(error, error_size, "%s: cannot set up the TLS context (ca_file %s)",
+			 uri->text, c->ca_file != NULL ? c->ca_file : "system");
 		goto fail;
 	}
 	/* TCP connect and, for ldaps://, the TLS handshake and certificate
@@ -252,8 +225,7 @@ int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 	if (rc != LDAP_SUCCESS) {
 		/* libldap reports a failed certificate check as "Can't contact
 		 * LDAP server": say that TLS may be the reason. */
-		*error_r = ld_error(ld, rc, uri->ldaps ? msgf("%s (TCP or TLS)", uri->text)
-						       : uri->text);
+		ld_error(ld, rc, uri->text, uri->ldaps ? " (TCP or TLS)" : "", error, error_size);
 		goto fail;
 	}
 	if (uri->ldaps) {
@@ -264,7 +236,7 @@ int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 		set_timeouts_ms(ld, clock_left_ms(deadline_ms));
 		rc = ldap_start_tls_s(ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
-			*error_r = ld_error(ld, rc, msgf("%s: StartTLS", uri->text));
+			ld_error(ld, rc, uri->text, ": StartTLS", error, error_size);
 			goto fail;
 		}
 		PROV_LDAP_TRACE(req, "ldap: %s: StartTLS established, certificate %s", uri->text,
@@ -274,12 +246,12 @@ int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 		PROV_LDAP_TRACE(req, "ldap: %s: connected WITHOUT TLS (insecure = yes)", uri->text);
 	}
 	if ((uri->ldaps || c->starttls) && !ldap_tls_inplace(ld)) {
-		*error_r = msgf("%s: TLS expected but not in place", uri->text);
+		snprintf(error, error_size, "%s: TLS expected but not in place", uri->text);
 		goto fail;
 	}
 	sb_deadline_disarm(ld);
 	if (clock_left_ms(deadline_ms) <= 0) {
-		*error_r = msgf("%s: connected too late", uri->text);
+		snprintf(error, error_size, "%s: connected too late", uri->text);
 		goto fail;
 	}
 	*ld_r = ld;
@@ -291,20 +263,19 @@ fail:
 
 int prov_ldap_connect(const struct prov_ldap_conf *c, int64_t deadline_ms,
 		      const struct auth_request *req, LDAP **ld_r,
-		      const char **error_r)
+		      char *error, size_t error_size)
 {
 	bool tried[c->uri_count];
 	size_t remaining = c->uri_count;
-	char last[PROV_LDAP_MSG_MAX] = "no URI";
 
 	memset(tried, 0, sizeof tried);
 	*ld_r = NULL;
+	snprintf(error, error_size, "no URI");
 	/* Two passes: servers not marked down first, then the others. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < c->uri_count; i++) {
 			struct prov_ldap_uri *uri = &c->uris[i];
 			int64_t now = clock_now_ms(), share;
-			const char *error;
 
 			if (tried[i])
 				continue;
@@ -314,17 +285,16 @@ int prov_ldap_connect(const struct prov_ldap_conf *c, int64_t deadline_ms,
 			tried[i] = true;
 			share = (deadline_ms - now) / (int64_t)remaining;
 			remaining--;
-			if (prov_ldap_connect_uri(c, i, now + share, req, ld_r, &error) == 0) {
+			if (prov_ldap_connect_uri(c, i, now + share, req, ld_r, error,
+						  error_size) == 0) {
 				atomic_store(&uri->down_until_ms, 0);
 				return 0;
 			}
-			snprintf(last, sizeof last, "%s", error);
 			atomic_store(&uri->down_until_ms, clock_now_ms() + PROV_LDAP_DOWN_BACKOFF_MS);
 			log_warnx("ldap %s: %s", c->name, error);
 			PROV_LDAP_TRACE(req, "ldap: %s", error);
 		}
 	}
-	*error_r = msgf("%s", last);
 	return -1;
 }
 

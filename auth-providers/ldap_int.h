@@ -33,6 +33,9 @@
 #define PROV_LDAP_MIN_OP_MS 20
 /* Search size limit: two entries are enough to call a match ambiguous. */
 #define PROV_LDAP_SIZELIMIT 2
+/* A message with a URI and a directory's diagnostic in it (logs, the
+ * audit detail). */
+#define PROV_LDAP_MSG_MAX 384
 
 struct prov_ldap_uri {
 	char *text;              /* as configured, e.g. "ldaps://dc1:636" */
@@ -104,14 +107,16 @@ enum auth_result prov_ldap_bind_rc_outcome(int rc, const char **detail_r);
 /* Connect to the configured URIs in order (skipping ones marked down
  * while another remains), each given an equal share of what is left, with
  * TLS (ldaps or StartTLS) established and verified unless the config says
- * otherwise. No bind. On failure returns -1 with a thread-local message. */
+ * otherwise. No bind. On failure returns -1 with the last URI's failure in
+ * the caller's `error` (libldap's words and the server's diagnostic: no
+ * static text can hold them; PROV_LDAP_MSG_MAX is room enough). */
 int prov_ldap_connect(const struct prov_ldap_conf *c, int64_t deadline_ms,
 		      const struct auth_request *req, LDAP **ld_r,
-		      const char **error_r);
+		      char *error, size_t error_size);
 /* Connect to one URI with the whole budget (probe). */
 int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 			  int64_t deadline_ms, const struct auth_request *req,
-			  LDAP **ld_r, const char **error_r);
+			  LDAP **ld_r, char *error, size_t error_size);
 /* Set LDAP_OPT_TIMEOUT and LDAP_OPT_NETWORK_TIMEOUT to what is left. */
 void prov_ldap_set_timeouts(LDAP *ld, int64_t deadline_ms);
 /* True when an idle connection has not been closed by the server (no
@@ -134,9 +139,6 @@ struct prov_ldap_bind_result {
 int prov_ldap_simple_bind(LDAP *ld, const char *dn, const char *password,
 			  size_t password_len, bool ppolicy,
 			  int64_t deadline_ms, struct prov_ldap_bind_result *out);
-
-/* A thread-local buffer for messages returned as *error_r / *detail_r. */
-char *prov_ldap_msgbuf(size_t *size_r);
 
 /* ---- ldap_pool.c ----------------------------------------------------- */
 

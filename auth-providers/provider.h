@@ -19,10 +19,10 @@
  *
  * `fini` destroys an instance after parse alone or after start.
  *
- * Threads: `authenticate` and `probe` are called concurrently from worker
- * threads, never from the HTTP event threads, and only after start; they
- * may block, but never past `req->deadline_ms`. `parse`, `start` and
- * `fini` run single-threaded.
+ * Threads: `authenticate` is called concurrently from worker threads,
+ * never from the HTTP event threads, and only after start; it may block,
+ * but never past `req->deadline_ms`. `probe` runs only in `dagate probe`,
+ * one call at a time. `parse`, `start` and `fini` run single-threaded.
  *
  * Secrets: `req->password` is never logged, traced or copied into an error
  * or detail string. Providers wipe their own copies (explicit_bzero).
@@ -56,6 +56,10 @@ struct auth_trace {
 	void *ctx;
 };
 
+/* Room for an audit detail that must be formatted (a directory's own
+ * diagnostic); most details are static text. */
+#define AUTH_DETAIL_MAX 384
+
 /* One login as a provider sees it. All strings are NUL-terminated and
  * valid UTF-8 without control characters (the SOAP layer checked). */
 struct auth_request {
@@ -66,6 +70,11 @@ struct auth_request {
 	const char *request_id; /* for logs */
 	int64_t deadline_ms;    /* absolute, on the clock_now_ms() clock */
 	const struct auth_trace *trace; /* NULL except for test-user */
+	/* The caller's room for a formatted *detail_r (AUTH_DETAIL_MAX),
+	 * kept as long as the caller uses the detail; NULL: none, the
+	 * provider then answers with static text. */
+	char *detail_buf;
+	size_t detail_size;
 };
 
 /* printf-like narration; a no-op unless req->trace is set. */
@@ -89,14 +98,16 @@ struct provider_type {
 	 * with *error_r (static text) only when the instance cannot work at
 	 * all. */
 	int (*start)(struct provider *p, const char **error_r);
-	/* Answer one login. *detail_r may point to a static or p-owned string
-	 * that refines the outcome for the audit log ("ad:775 locked",
-	 * "timeout"); never anything derived from the password. */
+	/* Answer one login. *detail_r may point to static text or into
+	 * req->detail_buf, and refines the outcome for the audit log
+	 * ("ad:775 locked", "timeout"); never anything derived from the
+	 * password. No thread-local buffers: workers serve many logins. */
 	enum auth_result (*authenticate)(struct provider *p,
 					 const struct auth_request *req,
 					 const char **detail_r);
 	/* Optional: check reachability for `dagate probe` without a user.
-	 * Return 0 when healthy; *detail_r says what was checked or failed. */
+	 * Return 0 when healthy; *detail_r says what was checked or failed
+	 * (static text, or p-owned text valid until the next probe of p). */
 	int (*probe)(struct provider *p, int64_t deadline_ms,
 		     const char **detail_r);
 	void (*fini)(struct provider *p);

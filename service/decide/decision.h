@@ -41,7 +41,8 @@ struct decision {
 	enum answer answer;
 	enum auth_result result;   /* of the provider that decided */
 	enum outcome outcome;
-	const char *detail;        /* refinement or NULL */
+	const char *detail;        /* refinement or NULL; static or detail_buf */
+	char detail_buf[AUTH_DETAIL_MAX]; /* a provider's formatted detail */
 	const char *provider;      /* name, or "-" */
 	char mapped_user[MAPPED_USER_MAX + 1];
 };

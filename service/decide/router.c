@@ -284,6 +284,8 @@ void router_decide(struct router *router, const struct router_plan *plan,
 		return;
 	}
 	mapped_req.username = out->mapped_user;
+	mapped_req.detail_buf = out->detail_buf;
+	mapped_req.detail_size = sizeof out->detail_buf;
 	auth_trace_step(&mapped_req, "mapped username: %s", out->mapped_user);
 	if (plan->kind == PLAN_TOKEN) {
 		decide_token(router, &mapped_req, out);

@@ -314,6 +314,7 @@ static void test_empty_password_guard(void)
 		.source_ip = "", .request_id = "t",
 	};
 	const char *detail = NULL;
+	char room[AUTH_DETAIL_MAX];
 	enum auth_result r;
 	int64_t start;
 
@@ -341,6 +342,16 @@ static void test_empty_password_guard(void)
 	CHECK(r == AUTH_UNAVAILABLE, "non-empty password, no server: %s (%s)",
 	      auth_result_name(r), detail ? detail : "");
 	CHECK(clock_now_ms() - start < 1100, "answered within the deadline");
+
+	/* libldap's words go into the caller's buffer, not a hidden one. */
+	req.detail_buf = room;
+	req.detail_size = sizeof room;
+	req.deadline_ms = clock_now_ms() + 1000;
+	detail = NULL;
+	r = prov_ldap_type.authenticate(&p, &req, &detail);
+	CHECK(r == AUTH_UNAVAILABLE && detail == room &&
+	      strncmp(room, "ldap://127.0.0.1:1: ", 20) == 0,
+	      "detail in the caller's buffer: %s", detail ? detail : "");
 
 	req.password = "\0hidden";
 	req.password_len = 7;
