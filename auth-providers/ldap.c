@@ -166,8 +166,8 @@ static int ldap_conf_read(struct prov_ldap_conf *c, const struct conf_section *s
 	} else if (pwfile != NULL) {
 		if (config_read_secret_file(pwfile, &c->bind_password, &c->bind_password_len,
 					    &error) < 0) {
-			conf_error_at(errors, s->file, conf_line(s, "bind_password_file"),
-				      "%s: %s", pwfile, error);
+			conf_secret_error_at(errors, s->file, conf_line(s, "bind_password_file"),
+					     pwfile, error);
 			bad++;
 		} else if (c->bind_password_len == 0) {
 			/* An empty password makes a DN bind anonymous (RFC 4513). */
