@@ -106,8 +106,7 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 	if (preloaded != NULL) {
 		g->tls = *preloaded;     /* read before privileges were dropped */
 		memset(preloaded, 0, sizeof *preloaded);
-	} else if (tls_material_load(&cfg->server, &g->tls, &error) < 0) {
-		conf_error_at(errors, cfg->path, 0, "TLS certificate/key: %s", error);
+	} else if (tls_material_load(cfg, &g->tls, errors) < 0) {
 		goto fail;
 	}
 	if (cfg->server.public_url != NULL)
@@ -236,10 +235,8 @@ static int start(struct daemon_state *ds)
 		ret = 1;
 		goto out;
 	}
-	if (tls_material_load(&cfg->server, &tls, &error) < 0) {
-		conf_error_at(&errors, cfg->path, 0, "TLS certificate/key: %s", error);
+	if (tls_material_load(cfg, &tls, &errors) < 0)
 		goto out;
-	}
 	if (privdrop_apply(&pd, &error) < 0) {
 		log_errorx("cannot become user %s: %s", cfg->server.user, error);
 		ret = 1;

@@ -17,8 +17,11 @@ struct tls_material {
 	int64_t not_after;     /* leaf certificate expiry, Unix seconds */
 };
 
-int tls_material_load(const struct server_config *sc, struct tls_material *m,
-		      const char **error_r);
+/* [server] tls_cert and tls_key of `cfg` (nothing without tls_cert).
+ * Problems are added to `errors` as FILE:LINE (a secret-file problem the
+ * way conf_secret_error_at says it); on -1 `m` holds nothing. */
+int tls_material_load(const struct dagate_config *cfg, struct tls_material *m,
+		      struct conf_errors *errors);
 void tls_material_clear(struct tls_material *m);
 
 #endif
