@@ -34,8 +34,8 @@
 /* Search size limit: two entries are enough to call a match ambiguous. */
 #define PROV_LDAP_SIZELIMIT 2
 /* A message with a URI and a directory's diagnostic in it (logs, the
- * audit detail). */
-#define PROV_LDAP_MSG_MAX 384
+ * audit detail): as much as the caller's detail buffer holds. */
+#define PROV_LDAP_MSG_MAX AUTH_DETAIL_MAX
 
 struct prov_ldap_uri {
 	char *text;              /* as configured, e.g. "ldaps://dc1:636" */
