@@ -98,15 +98,18 @@ int curlc_global_init(const char **error_r)
 
 /* ---- TLS settings ---------------------------------------------------------- */
 
-int curlc_tls_from_conf(struct curlc_tls *tls, const struct conf_section *s,
-			const char *name)
+/* `ca_file` / `insecure_tls` of the common keys, the insecure case logged
+ * loudly for provider `name`. Returns -1 on OOM. */
+static int curlc_tls_from_conf(struct curlc_tls *tls, const struct conf_section *s,
+			       const char *name)
 {
-	const char *ca = conf_get(s, provider_common_keys, "ca_file");
+	struct provider_common_conf common;
 
+	conf_bind(s, provider_common_keys, &common);
 	memset(tls, 0, sizeof *tls);
-	if (ca != NULL && (tls->ca_file = strdup(ca)) == NULL)
+	if (common.ca_file != NULL && (tls->ca_file = strdup(common.ca_file)) == NULL)
 		return -1;
-	tls->insecure = conf_get_bool(s, provider_common_keys, "insecure_tls");
+	tls->insecure = common.insecure_tls;
 	if (tls->insecure)
 		log_warnx("provider %s: insecure_tls = yes: the backend's TLS certificate "
 			  "and host name are NOT verified; passwords may go to an impostor",
@@ -121,11 +124,9 @@ void curlc_tls_clear(struct curlc_tls *tls)
 }
 
 int curlc_target_parse(const struct curlc_target_spec *spec, const struct conf_section *s,
-		       const char *provider_name, struct curlc_target *t,
-		       struct conf_errors *errors)
+		       const char *url, const char *login, const char *provider_name,
+		       struct curlc_target *t, struct conf_errors *errors)
 {
-	const char *url = conf_get(s, spec->keys, spec->url_key);
-	const char *login = spec->login ? conf_get(s, spec->keys, "login") : NULL;
 	char sample[CURLC_LOGIN_MAX];
 	const char *error;
 	int ret = 0;

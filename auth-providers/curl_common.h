@@ -43,19 +43,13 @@ struct curlc_tls {
 
 int curlc_global_init(const char **error_r);
 
-/* Read `ca_file` / `insecure_tls` (provider_common_keys) into `tls`, logging
- * the insecure case loudly for provider `name`. Returns -1 on OOM. */
-int curlc_tls_from_conf(struct curlc_tls *tls, const struct conf_section *s,
-			const char *name);
 void curlc_tls_clear(struct curlc_tls *tls);
 
 /* How one libcurl provider type names and checks its backend. */
 struct curlc_target_spec {
-	const struct conf_key *keys;   /* the type's own keys */
-	const char *url_key;           /* "url" or "uri" */
+	const char *url_key;           /* "url" or "uri", for messages */
 	const char *const *schemes;    /* accepted prefixes, NULL-terminated */
 	const char *scheme_error;      /* reported when none matches */
-	bool login;                    /* the type has a `login` template */
 };
 
 /* What a libcurl provider reads from its section. */
@@ -67,12 +61,14 @@ struct curlc_target {
 };
 
 /* The checks every libcurl provider makes at parse time: libcurl usable,
- * the URL with an accepted scheme and without credentials, `login` a valid
- * template (template.h), the TLS settings. Reports every problem with
- * conf_error_at() and returns -1 (the target is then empty). No I/O. */
+ * `url` (the type's bound url or uri key) with an accepted scheme and
+ * without credentials, `login` (its bound login key; NULL: the type has
+ * none) a valid template (template.h), the TLS settings of the common keys
+ * of `s`. Reports every problem with conf_error_at() and returns -1 (the
+ * target is then empty). No I/O. */
 int curlc_target_parse(const struct curlc_target_spec *spec, const struct conf_section *s,
-		       const char *provider_name, struct curlc_target *t,
-		       struct conf_errors *errors);
+		       const char *url, const char *login, const char *provider_name,
+		       struct curlc_target *t, struct conf_errors *errors);
 void curlc_target_clear(struct curlc_target *t);
 
 /* A response accumulated by curlc_write_cb (CURLOPT_WRITEDATA). More than

@@ -26,9 +26,14 @@
 static const char file_dummy_hash[] =
 	"$y$j9T$7GTVzMIQaMsPEKcjCXIf/0$2soq5zs1DY0TqEL.lhz0AX/2.bNyu5w4qnFxkhdnQX.";
 
+/* A [provider NAME] of type file, as configured. */
+struct file_conf {
+	const char *path;
+};
+
 static const struct conf_key file_keys[] = {
 	{ "path", CONF_PATH, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "users file: lines \"username:crypt-hash\"" },
+	  "users file: lines \"username:crypt-hash\"", CONF_AT(struct file_conf, path) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -220,9 +225,11 @@ static int file_parse(struct provider *p, const struct conf_section *s,
 		     struct conf_errors *errors)
 {
 	struct file_state *st = calloc(1, sizeof *st);
+	struct file_conf c;
 	char error[512];
 
-	if (st == NULL || (st->path = strdup(conf_get(s, file_keys, "path"))) == NULL) {
+	conf_bind(s, file_keys, &c);
+	if (st == NULL || (st->path = strdup(c.path)) == NULL) {
 		free(st);
 		return -1;
 	}

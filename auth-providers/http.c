@@ -42,20 +42,39 @@
 #define HTTP_CONTROL_INTERVAL_MS (10 * 60 * 1000)
 
 static const char *const http_auth_names[] = { "basic", "digest", "ntlm", "negotiate", NULL };
+/* The CURLAUTH_* bit of each of http_auth_names: exactly one scheme. */
+static const long http_auth_bits[] = {
+	CURLAUTH_BASIC, CURLAUTH_DIGEST, CURLAUTH_NTLM, CURLAUTH_NEGOTIATE
+};
+
+/* A [provider NAME] of type http, as configured. */
+struct http_conf {
+	const char *url;
+	int auth;              /* index into http_auth_names */
+	const char *login;     /* template */
+	unsigned ok_status;
+	const char *realm;     /* negotiate only */
+	const char *krb5_conf; /* negotiate only; NULL: the system's */
+};
 
 static const struct conf_key http_keys[] = {
 	{ "url", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "https:// address that answers ok_status only to valid credentials" },
+	  "https:// address that answers ok_status only to valid credentials",
+	  CONF_AT(struct http_conf, url) },
 	{ "auth", CONF_ENUM, 0, "basic", 0, 0, http_auth_names,
-	  "HTTP authentication scheme: basic, digest, ntlm or negotiate" },
+	  "HTTP authentication scheme: basic, digest, ntlm or negotiate",
+	  CONF_AT(struct http_conf, auth) },
 	{ "login", CONF_STRING, 0, "%u", 0, 0, NULL,
-	  "user name sent: %u mapped username, %l its local part, %d its domain" },
+	  "user name sent: %u mapped username, %l its local part, %d its domain",
+	  CONF_AT(struct http_conf, login) },
 	{ "ok_status", CONF_UINT, 0, "200", 200, 299, NULL,
-	  "the status that means valid credentials" },
+	  "the status that means valid credentials", CONF_AT(struct http_conf, ok_status) },
 	{ "realm", CONF_STRING, 0, NULL, 0, 0, NULL,
-	  "negotiate: the Kerberos realm of the users (login@REALM)" },
+	  "negotiate: the Kerberos realm of the users (login@REALM)",
+	  CONF_AT(struct http_conf, realm) },
 	{ "krb5_conf", CONF_PATH, 0, NULL, 0, 0, NULL,
-	  "negotiate: krb5.conf for dagate's KDC exchanges (default: the system's)" },
+	  "negotiate: krb5.conf for dagate's KDC exchanges (default: the system's)",
+	  CONF_AT(struct http_conf, krb5_conf) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -393,14 +412,12 @@ static int http_parse(struct provider *p, const struct conf_section *s,
 {
 	static const char *const schemes[] = { "https://", NULL };
 	static const struct curlc_target_spec spec = {
-		.keys = http_keys, .url_key = "url", .schemes = schemes, .login = true,
+		.url_key = "url", .schemes = schemes,
 		.scheme_error = "url must be https:// (passwords are sent)",
 	};
 	struct http_state *st = calloc(1, sizeof *st);
-	const char *auth = conf_get(s, http_keys, "auth");
-	const char *realm = conf_get(s, http_keys, "realm");
-	const char *krb5_conf = conf_get(s, http_keys, "krb5_conf");
 	struct curlc_target t;
+	struct http_conf c;
 	const char *error;
 	int ret = 0;
 
@@ -410,41 +427,38 @@ static int http_parse(struct provider *p, const struct conf_section *s,
 	atomic_init(&st->control, HTTP_CONTROL_UNKNOWN);
 	atomic_init(&st->control_at, 0);
 	atomic_flag_clear(&st->control_busy);
-	if (curlc_target_parse(&spec, s, p->name, &t, errors) < 0) {
+	conf_bind(s, http_keys, &c);
+	if (curlc_target_parse(&spec, s, c.url, c.login, p->name, &t, errors) < 0) {
 		ret = -1;
 	} else {
 		st->url = t.url;
 		st->login = t.login;
 		st->tls = t.tls;
 	}
-	st->auth_name = strcmp(auth, "digest") == 0 ? "digest"
-		      : strcmp(auth, "ntlm") == 0 ? "ntlm"
-		      : strcmp(auth, "negotiate") == 0 ? "negotiate" : "basic";
-	st->auth = strcmp(auth, "digest") == 0 ? CURLAUTH_DIGEST
-		 : strcmp(auth, "ntlm") == 0 ? CURLAUTH_NTLM
-		 : strcmp(auth, "negotiate") == 0 ? CURLAUTH_NEGOTIATE : CURLAUTH_BASIC;
+	st->auth_name = http_auth_names[c.auth];
+	st->auth = http_auth_bits[c.auth];
 	if (st->auth == CURLAUTH_NEGOTIATE) {
-		if (realm == NULL) {
+		if (c.realm == NULL) {
 			conf_error_at(errors, s->file, s->line, "auth = negotiate needs realm");
 			ret = -1;
-		} else if (strchr(realm, '@') != NULL || strchr(realm, '/') != NULL) {
+		} else if (strchr(c.realm, '@') != NULL || strchr(c.realm, '/') != NULL) {
 			conf_error_at(errors, s->file, conf_line(s, "realm"), "realm: not a realm name");
 			ret = -1;
-		} else if (krb5_conf != NULL && access(krb5_conf, R_OK) != 0) {
+		} else if (c.krb5_conf != NULL && access(c.krb5_conf, R_OK) != 0) {
 			conf_error_at(errors, s->file, conf_line(s, "krb5_conf"),
-				      "krb5_conf: cannot read %s", krb5_conf);
+				      "krb5_conf: cannot read %s", c.krb5_conf);
 			ret = -1;
-		} else if (http_negotiate_new(realm, krb5_conf, conf_get(s, http_keys, "url"),
-					      &st->negotiate, &error) < 0) {
+		} else if (http_negotiate_new(c.realm, c.krb5_conf, c.url, &st->negotiate,
+					      &error) < 0) {
 			conf_error_at(errors, s->file, conf_line(s, "url"), "negotiate: %s", error);
 			ret = -1;
 		}
-	} else if (realm != NULL || krb5_conf != NULL) {
-		conf_error_at(errors, s->file, conf_line(s, realm != NULL ? "realm" : "krb5_conf"),
-			      "%s is only for auth = negotiate", realm != NULL ? "realm" : "krb5_conf");
+	} else if (c.realm != NULL || c.krb5_conf != NULL) {
+		conf_error_at(errors, s->file, conf_line(s, c.realm != NULL ? "realm" : "krb5_conf"),
+			      "%s is only for auth = negotiate", c.realm != NULL ? "realm" : "krb5_conf");
 		ret = -1;
 	}
-	st->ok_status = (long)conf_get_int(s, http_keys, "ok_status");
+	st->ok_status = (long)c.ok_status;
 	if (ret < 0)
 		http_fini(p);
 	return ret;

@@ -30,25 +30,44 @@
  * groups), or a plain memberOf on servers with that attribute. */
 #define PROV_LDAP_IN_CHAIN "1.2.840.113556.1.4.1941"
 
+/* A [provider NAME] of type ldap, as configured; parse turns it into the
+ * struct prov_ldap_conf that logins read. */
+struct ldap_conf {
+	const char *uri;
+	bool starttls, insecure;
+	const char *base;
+	const char *bind_dn;             /* NULL: anonymous search */
+	const char *bind_password_file;
+	const char *user_filter;
+	const char *group;               /* NULL: no group required */
+	unsigned pool;
+};
+
 static const struct conf_key ldap_keys[] = {
 	{ "uri", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "ldap:// or ldaps:// URIs, tried in order" },
+	  "ldap:// or ldaps:// URIs, tried in order", CONF_AT(struct ldap_conf, uri) },
 	{ "starttls", CONF_BOOL, 0, "no", 0, 0, NULL,
-	  "StartTLS on ldap:// URIs (certificate and host name verified)" },
+	  "StartTLS on ldap:// URIs (certificate and host name verified)",
+	  CONF_AT(struct ldap_conf, starttls) },
 	{ "insecure", CONF_BOOL, 0, "no", 0, 0, NULL,
-	  "allow binds over ldap:// without any TLS (passwords in clear)" },
+	  "allow binds over ldap:// without any TLS (passwords in clear)",
+	  CONF_AT(struct ldap_conf, insecure) },
 	{ "base", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "search base for users" },
+	  "search base for users", CONF_AT(struct ldap_conf, base) },
 	{ "bind_dn", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
-	  "service account for searches; unset: anonymous search" },
+	  "service account for searches; unset: anonymous search",
+	  CONF_AT(struct ldap_conf, bind_dn) },
 	{ "bind_password_file", CONF_SECRET_FILE, 0, NULL, 0, 0, NULL,
-	  "file holding the service account's password" },
+	  "file holding the service account's password",
+	  CONF_AT(struct ldap_conf, bind_password_file) },
 	{ "user_filter", CONF_STRING, 0, "(|(uid=%u)(mail=%u)(userPrincipalName=%u))", 0, 0, NULL,
-	  "filter finding exactly one user: %u username, %l local part, %d domain" },
+	  "filter finding exactly one user: %u username, %l local part, %d domain",
+	  CONF_AT(struct ldap_conf, user_filter) },
 	{ "group", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
-	  "DN of a group the user must belong to (nested on AD)" },
+	  "DN of a group the user must belong to (nested on AD)",
+	  CONF_AT(struct ldap_conf, group) },
 	{ "pool", CONF_UINT, 0, "4", 1, 1024, NULL,
-	  "service-account connections kept open" },
+	  "service-account connections kept open", CONF_AT(struct ldap_conf, pool) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -118,18 +137,21 @@ static char *dup_or_null(const char *s)
 static int ldap_conf_read(struct prov_ldap_conf *c, const struct conf_section *s,
 			  struct conf_errors *errors)
 {
-	const char *error, *pwfile = conf_get(s, ldap_keys, "bind_password_file");
-	const char *ca_file = conf_get(s, provider_common_keys, "ca_file");
+	struct provider_common_conf common;
+	struct ldap_conf cfg;
+	const char *error, *pwfile;
 	int bad = 0;
 
-	if (prov_ldap_uris_parse(conf_get(s, ldap_keys, "uri"), &c->uris, &c->uri_count,
-				 &error) < 0) {
+	conf_bind(s, provider_common_keys, &common);
+	conf_bind(s, ldap_keys, &cfg);
+	pwfile = cfg.bind_password_file;
+	if (prov_ldap_uris_parse(cfg.uri, &c->uris, &c->uri_count, &error) < 0) {
 		conf_error_at(errors, s->file, conf_line(s, "uri"), "%s", error);
 		bad++;
 	}
-	c->starttls = conf_get_bool(s, ldap_keys, "starttls");
-	c->insecure = conf_get_bool(s, ldap_keys, "insecure");
-	c->insecure_tls = conf_get_bool(s, provider_common_keys, "insecure_tls");
+	c->starttls = cfg.starttls;
+	c->insecure = cfg.insecure;
+	c->insecure_tls = common.insecure_tls;
 	for (size_t i = 0; i < c->uri_count; i++) {
 		if (!c->uris[i].ldaps && !c->starttls && !c->insecure) {
 			conf_error_at(errors, s->file, conf_line(s, "uri"),
@@ -140,21 +162,21 @@ static int ldap_conf_read(struct prov_ldap_conf *c, const struct conf_section *s
 			break;
 		}
 	}
-	if (ca_file != NULL && access(ca_file, R_OK) != 0) {
+	if (common.ca_file != NULL && access(common.ca_file, R_OK) != 0) {
 		conf_error_at(errors, s->file, conf_line(s, "ca_file"),
-			      "ca_file %s is not readable", ca_file);
+			      "ca_file %s is not readable", common.ca_file);
 		bad++;
 	}
-	c->user_filter = strdup(conf_get(s, ldap_keys, "user_filter"));
+	c->user_filter = strdup(cfg.user_filter);
 	if (c->user_filter != NULL && prov_ldap_filter_check(c->user_filter, &error) < 0) {
 		conf_error_at(errors, s->file, conf_line(s, "user_filter"), "%s", error);
 		bad++;
 	}
-	c->ca_file = dup_or_null(ca_file);
-	c->base = strdup(conf_get(s, ldap_keys, "base"));
-	c->bind_dn = dup_or_null(conf_get(s, ldap_keys, "bind_dn"));
-	c->group = dup_or_null(conf_get(s, ldap_keys, "group"));
-	c->pool_size = (unsigned)conf_get_int(s, ldap_keys, "pool");
+	c->ca_file = dup_or_null(common.ca_file);
+	c->base = strdup(cfg.base);
+	c->bind_dn = dup_or_null(cfg.bind_dn);
+	c->group = dup_or_null(cfg.group);
+	c->pool_size = cfg.pool;
 	if (c->bind_dn != NULL && pwfile == NULL) {
 		conf_error_at(errors, s->file, conf_line(s, "bind_dn"),
 			      "bind_dn needs bind_password_file");

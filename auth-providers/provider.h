@@ -85,9 +85,13 @@ struct provider;
 
 struct provider_type {
 	const char *name;              /* the `type =` value */
-	const struct conf_key *keys;   /* accepted keys, ends with {NULL} */
-	/* Read the validated section into p->state, without I/O beyond local
-	 * files (see above); set p->never_blocks. Report every problem with
+	/* Accepted keys, ends with {NULL}. Each is declared once, bound
+	 * (CONF_AT) to a field of the type's own config struct, private to
+	 * its file. */
+	const struct conf_key *keys;
+	/* Read the validated section into p->state: conf_bind() the keys,
+	 * then check and copy the values, without I/O beyond local files (see
+	 * above); set p->never_blocks. Report every problem with
 	 * conf_error_at(); return -1 if any was reported (p->state is then
 	 * NULL). */
 	int (*parse)(struct provider *p, const struct conf_section *section,
@@ -130,8 +134,17 @@ struct provider {
 	void *state;             /* the type's own data */
 };
 
-/* Common keys every provider section accepts (type, timeout, concurrency,
- * ca_file, insecure_tls); the type's own keys come from its descriptor. */
+/* The keys every provider section accepts, bound to this struct by
+ * provider_common_keys (conf_bind); the type's own keys come from its
+ * descriptor, bound to the type's own struct. Strings point into the
+ * section: a parse copies what must outlive it. */
+struct provider_common_conf {
+	const char *type;        /* the `type =` value */
+	int64_t timeout_ms;      /* `timeout` */
+	unsigned concurrency;    /* `concurrency` */
+	const char *ca_file;     /* NULL: the system's trust store */
+	bool insecure_tls;       /* no certificate or host name check */
+};
 extern const struct conf_key provider_common_keys[];
 
 /* [provider NAME] for config_load: unknown types and each type's keys are

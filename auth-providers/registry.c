@@ -31,15 +31,20 @@ const struct provider_type *const provider_types[] = {
 
 const struct conf_key provider_common_keys[] = {
 	{ "type", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "provider type: ldap, smtp, http, relay, file, static" },
+	  "provider type: ldap, smtp, http, relay, file, static",
+	  CONF_AT(struct provider_common_conf, type) },
 	{ "timeout", CONF_DURATION, 0, "3s", 10, 9000, NULL,
-	  "longest this provider may take; also bounded by the request deadline" },
+	  "longest this provider may take; also bounded by the request deadline",
+	  CONF_AT(struct provider_common_conf, timeout_ms) },
 	{ "concurrency", CONF_UINT, 0, "16", 1, 4096, NULL,
-	  "logins in progress at once; more are answered 'unavailable' (busy)" },
+	  "logins in progress at once; more are answered 'unavailable' (busy)",
+	  CONF_AT(struct provider_common_conf, concurrency) },
 	{ "ca_file", CONF_PATH, 0, NULL, 0, 0, NULL,
-	  "PEM CA bundle used to verify the backend's TLS certificate" },
+	  "PEM CA bundle used to verify the backend's TLS certificate",
+	  CONF_AT(struct provider_common_conf, ca_file) },
 	{ "insecure_tls", CONF_BOOL, 0, "no", 0, 0, NULL,
-	  "skip TLS certificate and host name verification (logged loudly)" },
+	  "skip TLS certificate and host name verification (logged loudly)",
+	  CONF_AT(struct provider_common_conf, insecure_tls) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -144,22 +149,20 @@ int provider_set_parse(const struct dagate_config *cfg,
 	}
 	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next) {
 		struct provider *p = &set->items[set->count];
-		const char *type;
+		struct provider_common_conf common;
 
 		if (strcmp(s->kind, "provider") != 0)
 			continue;
-		type = conf_get(s, provider_common_keys, "type");
-
-		p->type = type != NULL ? provider_type_find(type) : NULL;
+		conf_bind(s, provider_common_keys, &common);
+		p->type = common.type != NULL ? provider_type_find(common.type) : NULL;
 		if (p->type == NULL) {
 			/* config_load already reported it */
 			ret = -1;
 			continue;
 		}
 		p->name = strdup(s->name);
-		p->timeout_ms = conf_get_int(s, provider_common_keys, "timeout");
-		p->max_inflight = (unsigned)conf_get_int(s, provider_common_keys,
-							 "concurrency");
+		p->timeout_ms = common.timeout_ms;
+		p->max_inflight = common.concurrency;
 		if (p->name == NULL || p->type->parse(p, s, errors) < 0) {
 			free(p->name);
 			p->name = NULL;

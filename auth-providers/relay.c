@@ -28,9 +28,15 @@
 #include "log.h"
 #include "sf_client.h"
 
+/* A [provider NAME] of type relay, as configured. */
+struct relay_conf {
+	const char *url;
+};
+
 static const struct conf_key relay_keys[] = {
 	{ "url", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "https:// address of the other Delegated Authentication endpoint" },
+	  "https:// address of the other Delegated Authentication endpoint",
+	  CONF_AT(struct relay_conf, url) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -39,8 +45,7 @@ struct relay_state {
 	struct curlc_tls tls;
 };
 
-/* ---- instance id and logins in flight (the loop guard) ------------------- */
-
+/* The loop guard (relay.h): this instance's id and the logins in flight. */
 struct relay_flight {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	struct relay_flight *next;
@@ -150,23 +155,23 @@ static void relay_flight_remove(struct relay_flight *f)
 	explicit_bzero(f->mac, sizeof f->mac);
 }
 
-/* ---- the provider ---------------------------------------------------------- */
-
 static int relay_parse(struct provider *p, const struct conf_section *s,
 		       struct conf_errors *errors)
 {
 	static const char *const schemes[] = { "https://", NULL };
 	static const struct curlc_target_spec spec = {
-		.keys = relay_keys, .url_key = "url", .schemes = schemes,
+		.url_key = "url", .schemes = schemes,
 		.scheme_error = "url must be https:// (passwords are forwarded)",
 	};
 	struct relay_state *st = calloc(1, sizeof *st);
 	struct curlc_target t;
+	struct relay_conf c;
 	int ret = 0;
 
 	if (st == NULL)
 		return -1;
-	if (curlc_target_parse(&spec, s, p->name, &t, errors) < 0)
+	conf_bind(s, relay_keys, &c);
+	if (curlc_target_parse(&spec, s, c.url, NULL, p->name, &t, errors) < 0)
 		ret = -1;
 	if (relay_instance_id()[0] == '\0') {
 		conf_error_at(errors, s->file, s->line, "no randomness for the relay id");

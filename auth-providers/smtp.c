@@ -22,14 +22,28 @@
 #include "template.h"
 
 static const char *const smtp_mechanisms[] = { "auto", "plain", "login", NULL };
+/* CURLOPT_LOGIN_OPTIONS for each of smtp_mechanisms. */
+static const char *const smtp_login_options[] = {
+	"AUTH=PLAIN;AUTH=LOGIN", "AUTH=PLAIN", "AUTH=LOGIN"
+};
+
+/* A [provider NAME] of type smtp, as configured. */
+struct smtp_conf {
+	const char *uri;
+	const char *login;     /* template */
+	int mechanism;         /* index into smtp_mechanisms */
+};
 
 static const struct conf_key smtp_keys[] = {
 	{ "uri", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
-	  "smtp://HOST[:PORT] (STARTTLS required) or smtps://HOST[:PORT]" },
+	  "smtp://HOST[:PORT] (STARTTLS required) or smtps://HOST[:PORT]",
+	  CONF_AT(struct smtp_conf, uri) },
 	{ "login", CONF_STRING, 0, "%u", 0, 0, NULL,
-	  "AUTH identity: %u mapped username, %l its local part, %d its domain" },
+	  "AUTH identity: %u mapped username, %l its local part, %d its domain",
+	  CONF_AT(struct smtp_conf, login) },
 	{ "mechanism", CONF_ENUM, 0, "auto", 0, 0, smtp_mechanisms,
-	  "SASL mechanism: plain, login, or auto (PLAIN if offered, else LOGIN)" },
+	  "SASL mechanism: plain, login, or auto (PLAIN if offered, else LOGIN)",
+	  CONF_AT(struct smtp_conf, mechanism) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -224,16 +238,17 @@ static int smtp_parse(struct provider *p, const struct conf_section *s,
 {
 	static const char *const schemes[] = { "smtp://", "smtps://", NULL };
 	static const struct curlc_target_spec spec = {
-		.keys = smtp_keys, .url_key = "uri", .schemes = schemes, .login = true,
+		.url_key = "uri", .schemes = schemes,
 		.scheme_error = "uri must start with smtp:// (STARTTLS) or smtps://",
 	};
-	const char *mech = conf_get(s, smtp_keys, "mechanism");
 	struct smtp_state *st = calloc(1, sizeof *st);
 	struct curlc_target t;
+	struct smtp_conf c;
 
 	if (st == NULL)
 		return -1;
-	if (curlc_target_parse(&spec, s, p->name, &t, errors) < 0) {
+	conf_bind(s, smtp_keys, &c);
+	if (curlc_target_parse(&spec, s, c.uri, c.login, p->name, &t, errors) < 0) {
 		free(st);
 		return -1;
 	}
@@ -241,12 +256,7 @@ static int smtp_parse(struct provider *p, const struct conf_section *s,
 	st->login = t.login;
 	st->tls = t.tls;
 	st->implicit_tls = t.scheme == 1;
-	if (strcmp(mech, "plain") == 0)
-		st->login_options = "AUTH=PLAIN";
-	else if (strcmp(mech, "login") == 0)
-		st->login_options = "AUTH=LOGIN";
-	else
-		st->login_options = "AUTH=PLAIN;AUTH=LOGIN";
+	st->login_options = smtp_login_options[c.mechanism];
 	p->state = st;
 	return 0;
 }

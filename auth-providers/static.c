@@ -6,19 +6,29 @@
 #include "provider.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "clock.h"
 
 static const char *const static_results[] = {
 	"true", "false", "unavailable", NULL
 };
+/* What each of static_results answers. */
+static const enum auth_result static_answers[] = {
+	AUTH_OK, AUTH_REJECT, AUTH_UNAVAILABLE
+};
+
+/* A [provider NAME] of type static, as configured. */
+struct static_conf {
+	int result;            /* index into static_results */
+	int64_t delay_ms;
+};
 
 static const struct conf_key static_keys[] = {
 	{ "result", CONF_ENUM, CONF_REQUIRED, NULL, 0, 0, static_results,
-	  "the answer: true, false or unavailable" },
+	  "the answer: true, false or unavailable", CONF_AT(struct static_conf, result) },
 	{ "delay", CONF_DURATION, 0, "0ms", 0, 60000, NULL,
-	  "wait this long before answering (cut at the deadline)" },
+	  "wait this long before answering (cut at the deadline)",
+	  CONF_AT(struct static_conf, delay_ms) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -31,17 +41,13 @@ static int static_parse(struct provider *p, const struct conf_section *s,
 		       struct conf_errors *errors)
 {
 	struct static_state *st = calloc(1, sizeof *st);
-	const char *result = conf_get(s, static_keys, "result");
+	struct static_conf c;
 
 	if (st == NULL)
 		return -1;
-	if (strcmp(result, "true") == 0)
-		st->result = AUTH_OK;
-	else if (strcmp(result, "false") == 0)
-		st->result = AUTH_REJECT;
-	else
-		st->result = AUTH_UNAVAILABLE;
-	st->delay_ms = conf_get_int(s, static_keys, "delay");
+	conf_bind(s, static_keys, &c);
+	st->result = static_answers[c.result];
+	st->delay_ms = c.delay_ms;
 	p->never_blocks = st->delay_ms == 0;
 	p->state = st;
 	return 0;

@@ -274,8 +274,8 @@ const char *conf_get(const struct conf_section *s, const struct conf_key *keys,
 	return k != NULL ? k->default_value : NULL;
 }
 
-bool conf_get_bool(const struct conf_section *s, const struct conf_key *keys,
-		   const char *key)
+static bool conf_get_bool(const struct conf_section *s, const struct conf_key *keys,
+			  const char *key)
 {
 	const char *v = conf_get(s, keys, key);
 	bool b = false;
@@ -285,8 +285,9 @@ bool conf_get_bool(const struct conf_section *s, const struct conf_key *keys,
 	return b;
 }
 
-int64_t conf_get_int(const struct conf_section *s, const struct conf_key *keys,
-		     const char *key)
+/* CONF_UINT and CONF_DURATION (ms); values were validated by the loader. */
+static int64_t conf_get_int(const struct conf_section *s, const struct conf_key *keys,
+			    const char *key)
 {
 	const struct conf_key *k = key_lookup(keys, key);
 	const char *v = conf_get(s, keys, key);

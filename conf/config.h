@@ -97,16 +97,13 @@ struct conf_section {
 	struct conf_section *next;
 };
 
-/* Lookups on a validated section. They return the last value of the key,
- * or its default from `keys`, or NULL. Values were validated by the loader,
- * so the typed getters cannot fail on a loaded config. */
+/* Lookups on a validated section, for the text of keys the owner reads
+ * itself (not bound: a list it splits, a CONF_LISTEN key, a text it keeps).
+ * They return the last value of the key, or its default from `keys`, or
+ * NULL. Typed values are read with conf_bind(). */
 const struct conf_entry *conf_find(const struct conf_section *s, const char *key);
 const char *conf_get(const struct conf_section *s, const struct conf_key *keys,
 		     const char *key);
-bool conf_get_bool(const struct conf_section *s, const struct conf_key *keys,
-		   const char *key);
-int64_t conf_get_int(const struct conf_section *s, const struct conf_key *keys,
-		     const char *key);  /* CONF_UINT and CONF_DURATION (ms) */
 /* Line of the key (or of the section header when absent), for errors. */
 int conf_line(const struct conf_section *s, const char *key);
 
