@@ -149,7 +149,7 @@ int curlc_target_parse(const struct curlc_target_spec *spec, const struct conf_s
 		ret = -1;
 	}
 	/* a sample login also finds templates too long for any username */
-	if (login != NULL && template_expand(login, "user@example.com", NULL, 0, sample,
+	if (login != NULL && template_expand(login, "user@example.com", NULL, sample,
 					     sizeof sample, &error) < 0) {
 		conf_error_at(errors, s->file, conf_line(s, "login"), "login: %s", error);
 		ret = -1;

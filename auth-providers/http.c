@@ -321,6 +321,18 @@ static enum auth_result http_authenticate(struct provider *p,
 		*detail_r = "empty password";
 		return AUTH_REJECT;
 	}
+	/* a login that cannot be built is answered before any request, the
+	 * negative control included */
+	if (template_expand(st->login, req->username, NULL, login, sizeof login, &error) < 0) {
+		auth_trace_step(req, "http: cannot build the login: %s", error);
+		*detail_r = error;
+		return AUTH_UNKNOWN_USER;
+	}
+	if (st->auth == CURLAUTH_BASIC && strchr(login, ':') != NULL) {
+		/* Basic cannot carry it: "user:pass" would split at the wrong colon */
+		*detail_r = "':' in login";
+		return AUTH_UNKNOWN_USER;
+	}
 	switch (http_control_for_login(p, req, &error)) {
 	case HTTP_CONTROL_FAILED:
 		auth_trace_step(req, "http: disabled: %s accepts random credentials", st->url);
@@ -332,15 +344,6 @@ static enum auth_result http_authenticate(struct provider *p,
 		return AUTH_UNAVAILABLE;
 	case HTTP_CONTROL_PASSED:
 		break;
-	}
-	if (template_expand(st->login, req->username, NULL, 0, login, sizeof login, &error) < 0) {
-		*detail_r = error;
-		return AUTH_UNKNOWN_USER;
-	}
-	if (st->auth == CURLAUTH_BASIC && strchr(login, ':') != NULL) {
-		/* Basic cannot carry it: "user:pass" would split at the wrong colon */
-		*detail_r = "':' in login";
-		return AUTH_UNKNOWN_USER;
 	}
 	auth_trace_step(req, "http: GET %s with %s as %s", st->url, st->auth_name, login);
 	if (st->negotiate != NULL) {

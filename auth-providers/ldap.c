@@ -514,9 +514,9 @@ static enum auth_result ldap_authenticate(struct provider *p, const struct auth_
 		*detail_r = "empty password";
 		return AUTH_REJECT;
 	}
-	filter = prov_ldap_filter_expand(st->conf.user_filter, req->username);
+	filter = prov_ldap_filter_expand(st->conf.user_filter, req->username, detail_r);
 	if (filter == NULL) {
-		*detail_r = "username too long for the filter";
+		PROV_LDAP_TRACE(req, "ldap: cannot build the filter: %s", *detail_r);
 		return AUTH_UNKNOWN_USER;
 	}
 	if (prov_ldap_pool_get(st->pool, req->deadline_ms, &lg.slot) < 0) {

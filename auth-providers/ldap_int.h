@@ -80,10 +80,11 @@ void prov_ldap_uris_free(struct prov_ldap_uri **uris, size_t count);
 /* Check a user_filter template: one filter in parentheses, the escapes of
  * template.h, %u or %l in it. */
 int prov_ldap_filter_check(const char *tmpl, const char **error_r);
-/* Expand `tmpl` with template.h, each value RFC 4515-escaped by libldap;
- * %d without a domain is still "" here (TEMPLATE_EMPTY_DOMAIN). Returns
- * malloc'd text, NULL when it does not fit or on error. */
-char *prov_ldap_filter_expand(const char *tmpl, const char *username);
+/* Expand `tmpl` with template.h, each value RFC 4515-escaped by libldap.
+ * Returns malloc'd text, or NULL with *error_r (static) when it cannot be
+ * expanded (%d without a domain, too long, ...). */
+char *prov_ldap_filter_expand(const char *tmpl, const char *username,
+			      const char **error_r);
 /* RFC 4515-escape `value` into "(attr=value)"-safe malloc'd text. */
 char *prov_ldap_escape(const char *value);
 

@@ -151,15 +151,17 @@ char *prov_ldap_escape(const char *value)
 	return escape_n(value, strlen(value));
 }
 
-char *prov_ldap_filter_expand(const char *tmpl, const char *username)
+char *prov_ldap_filter_expand(const char *tmpl, const char *username, const char **error_r)
 {
 	char *out = malloc(PROV_LDAP_FILTER_MAX);
-	const char *error;
 
-	if (out != NULL && template_expand(tmpl, username, escape_n, TEMPLATE_EMPTY_DOMAIN,
-					   out, PROV_LDAP_FILTER_MAX, &error) < 0) {
+	if (out == NULL) {
+		*error_r = "out of memory";
+		return NULL;
+	}
+	if (template_expand(tmpl, username, escape_n, out, PROV_LDAP_FILTER_MAX, error_r) < 0) {
 		free(out);
-		out = NULL;
+		return NULL;
 	}
 	return out;
 }

@@ -163,7 +163,7 @@ static enum auth_result smtp_authenticate(struct provider *p,
 		*detail_r = "empty password";
 		return AUTH_REJECT;
 	}
-	if (template_expand(st->login, req->username, NULL, 0, login, sizeof login, &error) < 0) {
+	if (template_expand(st->login, req->username, NULL, login, sizeof login, &error) < 0) {
 		auth_trace_step(req, "smtp: cannot build the login: %s", error);
 		*detail_r = error;
 		return AUTH_UNKNOWN_USER;

@@ -3,11 +3,11 @@
  */
 #include "template.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char template_bad_escape[] = "unknown % escape (use %u, %l, %d or %%)";
+const char template_no_domain[] = "username has no domain for %d";
 
 int template_check(const char *tmpl, const char **error_r)
 {
@@ -51,8 +51,8 @@ static int template_append(char *out, size_t size, size_t *pos, const char *valu
 }
 
 int template_expand(const char *tmpl, const char *username,
-		    template_escape_fn *escape, unsigned flags,
-		    char *out, size_t size, const char **error_r)
+		    template_escape_fn *escape, char *out, size_t size,
+		    const char **error_r)
 {
 	const char *at = strrchr(username, '@');
 	size_t local_len = at != NULL ? (size_t)(at - username) : strlen(username);
@@ -79,8 +79,8 @@ int template_expand(const char *tmpl, const char *username,
 			ret = template_append(out, size, &pos, username, local_len, escape, error_r);
 			break;
 		case 'd':
-			if (domain[0] == '\0' && (flags & TEMPLATE_EMPTY_DOMAIN) == 0) {
-				*error_r = "username has no domain for %d";
+			if (domain[0] == '\0') {
+				*error_r = template_no_domain;
 				ret = -1;
 				break;
 			}

@@ -11,11 +11,12 @@
  * template_check() reports at start-up.
  *
  * A username without a domain (no '@', or nothing after the last one) has
- * no %d: a template that uses %d cannot be expanded for it, and the login
- * is answered "unknown user" without asking the backend. A half-built
- * identity ("joe@", "CORP\" + nothing, "(dc=)") names somebody else or
- * nobody, so it is never sent. Known exception, to be removed:
- * TEMPLATE_EMPTY_DOMAIN below.
+ * no %d, for every provider alike: a template that uses %d cannot be
+ * expanded for it, and the provider answers the login "unknown user"
+ * (Salesforce: false, never a fault) without asking its backend, with
+ * template_no_domain as the audit detail. A half-built identity ("joe@",
+ * "CORP\" + nothing, "(dc=)") names somebody else or nobody, so it is
+ * never sent. Every other expansion error is answered the same way.
  *
  * An expansion that comes out empty is an error too (there is nobody to
  * ask about).
@@ -33,11 +34,9 @@
  * NULL on failure. */
 typedef char *template_escape_fn(const char *value, size_t len);
 
-/* The ldap provider's old meaning of %d without a domain: "" rather than
- * an error. Kept only because tests/unit/test_ldap.c asserts that answer;
- * once that assertion is changed, drop this flag and ldap follows the rule
- * above. */
-#define TEMPLATE_EMPTY_DOMAIN 0x1u
+/* The error of %d for a username without a domain:
+ * "username has no domain for %d". */
+extern const char template_no_domain[];
 
 /* 0 when `tmpl` uses only %u, %l, %d and %%; -1 with *error_r (static)
  * otherwise. */
@@ -45,11 +44,12 @@ int template_check(const char *tmpl, const char **error_r);
 
 /* Expand `tmpl` for `username` into `out` (NUL-terminated, at most
  * `size` - 1 bytes), each value passed through `escape` when it is not
- * NULL. Returns -1 with *error_r (static) and out[0] == '\0' when the
- * template is invalid, %d has no domain, the result is empty or does not
- * fit, or `escape` fails. `flags`: 0 or TEMPLATE_EMPTY_DOMAIN. */
+ * NULL. Returns -1 with *error_r (static, fit for the audit detail) and
+ * out[0] == '\0' when the template is invalid, %d has no domain
+ * (template_no_domain), the result is empty or does not fit, or `escape`
+ * fails. */
 int template_expand(const char *tmpl, const char *username,
-		    template_escape_fn *escape, unsigned flags,
-		    char *out, size_t size, const char **error_r);
+		    template_escape_fn *escape, char *out, size_t size,
+		    const char **error_r);
 
 #endif

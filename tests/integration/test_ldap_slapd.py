@@ -90,7 +90,7 @@ class SlapdLogins(unittest.TestCase, AuditMixin):
         cls.conf = config(
             ['*@example.test -> bymail', '*@tls.test -> ldaps', '*@starttls.test -> starttls',
              '*@group.test -> group', '*@anon.test -> anon', '*@plain.test -> plain',
-             '*@wrongca.test -> wrongca', '*@badhost.test -> badhost'],
+             '*@wrongca.test -> wrongca', '*@badhost.test -> badhost', 'alice -> bydomain'],
             [provider('bymail', s.ldaps_uri, filt='(&(objectClass=inetOrgPerson)(mail=%u))'),
              provider('ldaps', s.ldaps_uri),
              provider('starttls', s.ldap_uri, extra='starttls = yes\n'),
@@ -98,7 +98,9 @@ class SlapdLogins(unittest.TestCase, AuditMixin):
              provider('anon', s.ldaps_uri, bind=False),
              provider('plain', s.ldap_uri, extra='insecure = yes\n'),
              provider('wrongca', s.ldaps_uri, ca='{dir}/other-ca.crt'),
-             provider('badhost', s.uri(True, '127.0.0.3'))])
+             provider('badhost', s.uri(True, '127.0.0.3')),
+             provider('bydomain', s.ldaps_uri,
+                      filt='(&(objectClass=inetOrgPerson)(mail=%l@%d))')])
         cls.d = Dagate(cls.conf, files=f)
 
     @classmethod
@@ -117,6 +119,15 @@ class SlapdLogins(unittest.TestCase, AuditMixin):
         self.assertEqual(self.audit_for(self.d, 'nobody@tls.test').get('outcome'), 'unknown_user')
         # a password of spaces is a password, and not alice's
         self.assertEqual(self.d.authenticate('alice@tls.test', '   '), 'false')
+
+    def test_no_domain_for_percent_d_is_false_without_a_search(self):
+        # "alice" has no domain: the filter cannot be built, and a half-built
+        # one ("alice@", "(dc=)") is never sent
+        self.assertEqual(self.d.authenticate('alice', ALICE_PW), 'false')
+        rec = self.audit_for(self.d, 'alice')
+        self.assertEqual(rec.get('provider'), 'bydomain')
+        self.assertEqual(rec.get('outcome'), 'unknown_user')
+        self.assertEqual(rec.get('detail'), 'username has no domain for %d')
 
     def test_login_by_mail(self):
         self.assertEqual(self.d.authenticate('alice@example.test', ALICE_PW), 'true')

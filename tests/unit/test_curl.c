@@ -43,16 +43,38 @@ static void test_login_expand(void)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char out[64];
 		const char *error = NULL;
-		int ret = template_expand(cases[i].tmpl, cases[i].user, NULL, 0, out, sizeof out,
+		int ret = template_expand(cases[i].tmpl, cases[i].user, NULL, out, sizeof out,
 					  &error);
 
 		if (cases[i].want == NULL) {
 			CHECK(ret < 0 && error != NULL, "%s on %s should fail", cases[i].tmpl,
 			      cases[i].user);
+			CHECK(out[0] == '\0', "%s on %s: nothing half-built is left",
+			      cases[i].tmpl, cases[i].user);
 		} else {
 			CHECK(ret == 0, "%s on %s: %s", cases[i].tmpl, cases[i].user,
 			      error ? error : "");
 			CHECK_STR(out, cases[i].want, cases[i].tmpl);
+		}
+	}
+}
+
+/* %d without a domain: one error, whatever else the template holds. */
+static void test_no_domain(void)
+{
+	static const char *const users[] = { "joe", "joe@", "a@b@" };
+	static const char *const tmpls[] = { "%d", "%l@%d", "CORP\\%l%d", "%u%%%d" };
+
+	for (size_t u = 0; u < sizeof users / sizeof users[0]; u++) {
+		for (size_t t = 0; t < sizeof tmpls / sizeof tmpls[0]; t++) {
+			char out[64] = "x";
+			const char *error = NULL;
+
+			CHECK(template_expand(tmpls[t], users[u], NULL, out, sizeof out,
+					      &error) < 0, "%s on %s fails", tmpls[t], users[u]);
+			CHECK(error == template_no_domain, "%s on %s: %s", tmpls[t], users[u],
+			      error != NULL ? error : "");
+			CHECK(out[0] == '\0', "%s on %s: nothing half-built", tmpls[t], users[u]);
 		}
 	}
 }
@@ -64,12 +86,12 @@ static void test_login_limits(void)
 
 	memset(user, 'a', sizeof user - 1);
 	user[sizeof user - 1] = '\0';
-	CHECK(template_expand("%u", user, NULL, 0, out, sizeof out, &error) == 0, "599 bytes fit");
-	CHECK(template_expand("%u%u", user, NULL, 0, out, sizeof out, &error) < 0,
+	CHECK(template_expand("%u", user, NULL, out, sizeof out, &error) == 0, "599 bytes fit");
+	CHECK(template_expand("%u%u", user, NULL, out, sizeof out, &error) < 0,
 	      "1198 bytes do not fit in %d", CURLC_LOGIN_MAX);
 	CHECK(out[0] == '\0', "no partial login is left behind");
-	CHECK(template_expand("%u", "abc", NULL, 0, out, 4, &error) == 0, "exact fit");
-	CHECK(template_expand("%u", "abcd", NULL, 0, out, 4, &error) < 0, "one byte over");
+	CHECK(template_expand("%u", "abc", NULL, out, 4, &error) == 0, "exact fit");
+	CHECK(template_expand("%u", "abcd", NULL, out, 4, &error) < 0, "one byte over");
 	CHECK(template_check("%u", &error) == 0, "default template");
 	CHECK(template_check("%l@%d", &error) == 0, "split template");
 	CHECK(template_check("%q", &error) < 0, "bad template");
@@ -98,23 +120,29 @@ static void test_failures(void)
 	CHECK_STR(curlc_failure(CURLE_TOO_MANY_REDIRECTS), "transfer failed", "default");
 }
 
-/* The empty-password guard inside each provider: a reject before any
- * connection (the backends named here refuse connections, so reaching the
- * network would have answered "unavailable"). */
-static void test_empty_password_guard(void)
+/* The guards inside each provider, which answer before any connection
+ * (the backends named here refuse connections, so reaching the network,
+ * the http provider's negative control included, answers "unavailable"):
+ * an empty password is a reject; %d of a username without a domain, in a
+ * login template, is "unknown user" with the template's error. */
+static void test_guards(void)
 {
 	static const struct {
 		const struct provider_type *type;
 		const char *key, *value;
+		bool login;            /* the type has a login template */
 	} cases[] = {
-		{ &prov_smtp_type, "uri", "smtp://127.0.0.1:1" },
-		{ &prov_http_type, "url", "https://127.0.0.1:1/check" },
-		{ &prov_relay_type, "url", "https://127.0.0.1:1/Sso.asmx" },
+		{ &prov_smtp_type, "uri", "smtp://127.0.0.1:1", true },
+		{ &prov_http_type, "url", "https://127.0.0.1:1/check", true },
+		{ &prov_relay_type, "url", "https://127.0.0.1:1/Sso.asmx", false },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct conf_entry type = { (char *)"type", (char *)cases[i].type->name, 1, NULL };
-		struct conf_entry target = { (char *)cases[i].key, (char *)cases[i].value, 2, &type };
+		const char *name = cases[i].type->name;
+		struct conf_entry type = { (char *)"type", (char *)name, 1, NULL };
+		struct conf_entry login = { (char *)"login", (char *)"%l@%d", 2, &type };
+		struct conf_entry target = { (char *)cases[i].key, (char *)cases[i].value, 3,
+					     cases[i].login ? &login : &type };
 		struct conf_section section = { (char *)"provider", (char *)"p", "test.conf", 1,
 						&target, NULL };
 		struct provider p = { .type = cases[i].type, .name = (char *)"p",
@@ -126,14 +154,35 @@ static void test_empty_password_guard(void)
 			.deadline_ms = clock_now_ms() + 500,
 		};
 		const char *detail = NULL;
+		enum auth_result r;
 
-		CHECK(cases[i].type->parse(&p, &section, &errors) == 0, "%s parse: %s",
-		      cases[i].type->name, errors.count ? errors.lines[0] : "");
+		CHECK(cases[i].type->parse(&p, &section, &errors) == 0, "%s parse: %s", name,
+		      errors.count ? errors.lines[0] : "");
 		if (p.state == NULL)
 			continue;
 		CHECK(cases[i].type->authenticate(&p, &req, &detail) == AUTH_REJECT,
-		      "%s: empty password must be a reject", cases[i].type->name);
-		CHECK_STR(detail, "empty password", cases[i].type->name);
+		      "%s: empty password must be a reject", name);
+		CHECK_STR(detail, "empty password", name);
+
+		req.password = "secret";
+		req.password_len = 6;
+		if (cases[i].login) {
+			req.username = "joe";
+			detail = NULL;
+			r = cases[i].type->authenticate(&p, &req, &detail);
+			CHECK(r == AUTH_UNKNOWN_USER, "%s: no domain for %%d: %s (%s)", name,
+			      auth_result_name(r), detail ? detail : "");
+			CHECK(detail == template_no_domain, "%s: detail %s", name,
+			      detail ? detail : "");
+		}
+
+		/* past the guards the backend is asked */
+		req.username = "joe@corp.example";
+		req.deadline_ms = clock_now_ms() + 500;
+		detail = NULL;
+		r = cases[i].type->authenticate(&p, &req, &detail);
+		CHECK(r == AUTH_UNAVAILABLE, "%s: no server: %s (%s)", name, auth_result_name(r),
+		      detail ? detail : "");
 		cases[i].type->fini(&p);
 		conf_errors_clear(&errors);
 	}
@@ -142,9 +191,10 @@ static void test_empty_password_guard(void)
 int main(void)
 {
 	test_login_expand();
+	test_no_domain();
 	test_login_limits();
 	test_loop_guard();
 	test_failures();
-	test_empty_password_guard();
+	test_guards();
 	return unit_done("test_curl");
 }

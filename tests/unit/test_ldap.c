@@ -1,14 +1,15 @@
 /*
  * The ldap provider's pure parts: user_filter templates and RFC 4515
  * escaping, the URI list, AD / ppolicy / result-code mapping, the config
- * checks of parse, and the empty-password guard (which must answer before
- * any connection is tried).
+ * checks of parse, and the guards that must answer before any connection
+ * is tried (an empty password, %d of a username without a domain).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "ldap_int.h"
+#include "template.h"
 #include "unit.h"
 
 extern const struct provider_type prov_ldap_type;
@@ -16,7 +17,7 @@ extern const struct provider_type prov_ldap_type;
 static void test_filter_expand(void)
 {
 	static const struct {
-		const char *tmpl, *user, *want;
+		const char *tmpl, *user, *want;  /* want NULL: not expanded */
 	} cases[] = {
 		{ "(uid=%u)", "joe", "(uid=joe)" },
 		{ "(uid=%u)", "*", "(uid=\\2A)" },
@@ -25,7 +26,8 @@ static void test_filter_expand(void)
 		{ "(uid=%u)", "a\\b", "(uid=a\\5Cb)" },
 		{ "(uid=%u)", "\\2A", "(uid=\\5C2A)" },
 		{ "(&(uid=%l)(dc=%d))", "joe@corp.example", "(&(uid=joe)(dc=corp.example))" },
-		{ "(&(uid=%l)(dc=%d))", "joe", "(&(uid=joe)(dc=))" },
+		{ "(&(uid=%l)(dc=%d))", "joe", NULL },      /* no domain: never "(dc=)" */
+		{ "(&(uid=%l)(dc=%d))", "joe@", NULL },
 		{ "(&(uid=%l)(dc=%d))", "a@b@c", "(&(uid=a@b)(dc=c))" },
 		{ "(&(uid=%l)(dc=%d))", "*@*", "(&(uid=\\2A)(dc=\\2A))" },
 		{ "(|(mail=%u)(userPrincipalName=%u))", "j@x", "(|(mail=j@x)(userPrincipalName=j@x))" },
@@ -34,9 +36,17 @@ static void test_filter_expand(void)
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *got = prov_ldap_filter_expand(cases[i].tmpl, cases[i].user);
+		const char *error = NULL;
+		char *got = prov_ldap_filter_expand(cases[i].tmpl, cases[i].user, &error);
 
-		CHECK_STR(got, cases[i].want, cases[i].user);
+		if (cases[i].want == NULL) {
+			CHECK(got == NULL, "%s on %s: not expanded (%s)", cases[i].tmpl,
+			      cases[i].user, got);
+			CHECK(error == template_no_domain, "%s on %s: %s", cases[i].tmpl,
+			      cases[i].user, error != NULL ? error : "");
+		} else {
+			CHECK_STR(got, cases[i].want, cases[i].user);
+		}
 		free(got);
 	}
 }
@@ -44,11 +54,13 @@ static void test_filter_expand(void)
 static void test_filter_limits(void)
 {
 	char *big = malloc(5001), *got;
+	const char *error = NULL;
 
 	memset(big, '*', 5000);
 	big[5000] = '\0';
-	got = prov_ldap_filter_expand("(uid=%u)", big);
+	got = prov_ldap_filter_expand("(uid=%u)", big, &error);
 	CHECK(got == NULL, "a 5000-byte username escapes past the filter limit");
+	CHECK(error != NULL, "and says so");
 	free(got);
 	free(big);
 }
@@ -216,8 +228,7 @@ static void test_result_codes(void)
 	}
 }
 
-/* parse and the guard, on hand-built config sections */
-
+/* A hand-built [provider dir] section, for parse and the guards. */
 struct section_builder {
 	struct conf_section s;
 	struct conf_entry e[16];
@@ -304,7 +315,10 @@ static void test_parse_errors(void)
 	expect_parse_error(&b, "ca_file", "unreadable ca_file");
 }
 
-static void test_empty_password_guard(void)
+/* The guards that answer before any connection: an empty password is a
+ * reject; %d of a username without a domain is "unknown user", never a
+ * search for "(dc=)". */
+static void test_guards(void)
 {
 	struct section_builder b;
 	struct conf_errors errors = { 0 };
@@ -319,11 +333,12 @@ static void test_empty_password_guard(void)
 	int64_t start;
 
 	/* Port 1 on loopback: nothing listens, so any network step fails fast
-	 * with "unavailable"; the guard must answer "reject" before that. */
+	 * with "unavailable"; the guards must answer before that. */
 	section(&b);
 	add(&b, "uri", "ldap://127.0.0.1:1");
 	add(&b, "insecure", "yes");
 	add(&b, "base", "dc=example");
+	add(&b, "user_filter", "(&(uid=%l)(dc=%d))");
 	CHECK(try_parse(&b, &p, &errors) == 0, "parse: %s", errors.count ? errors.lines[0] : "");
 	if (p.state == NULL)
 		return;
@@ -337,6 +352,13 @@ static void test_empty_password_guard(void)
 
 	req.password = "secret";
 	req.password_len = 6;
+	detail = NULL;
+	r = prov_ldap_type.authenticate(&p, &req, &detail);
+	CHECK(r == AUTH_UNKNOWN_USER, "no domain for %%d: %s (%s)", auth_result_name(r),
+	      detail ? detail : "");
+	CHECK(detail == template_no_domain, "no domain detail: %s", detail ? detail : "");
+
+	req.username = "joe@corp.example";
 	detail = NULL;
 	r = prov_ldap_type.authenticate(&p, &req, &detail);
 	CHECK(r == AUTH_UNAVAILABLE, "non-empty password, no server: %s (%s)",
@@ -372,6 +394,6 @@ int main(void)
 	test_ad_codes();
 	test_result_codes();
 	test_parse_errors();
-	test_empty_password_guard();
+	test_guards();
 	return unit_done("test_ldap");
 }
