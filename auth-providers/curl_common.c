@@ -16,8 +16,7 @@
 #include "provider.h"
 #include "template.h"
 
-/* ---- libcurl's heap, wiped on free --------------------------------------- */
-
+/* libcurl's heap (curlc_global_init): every block is wiped when freed. */
 static void *curlc_malloc(size_t size)
 {
 	return malloc(size);
@@ -96,8 +95,6 @@ int curlc_global_init(const char **error_r)
 	return 0;
 }
 
-/* ---- TLS settings ---------------------------------------------------------- */
-
 /* `ca_file` / `insecure_tls` of the common keys, the insecure case logged
  * loudly for provider `name`. Returns -1 on OOM. */
 static int curlc_tls_from_conf(struct curlc_tls *tls, const struct conf_section *s,
@@ -173,8 +170,6 @@ void curlc_target_clear(struct curlc_target *t)
 	memset(t, 0, sizeof *t);
 }
 
-/* ---- bodies ---------------------------------------------------------------- */
-
 size_t curlc_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct curlc_body *body = userdata;
@@ -194,8 +189,6 @@ size_t curlc_discard_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	return size * nmemb;
 }
-
-/* ---- handles --------------------------------------------------------------- */
 
 #define CURLC_SET(h, opt, val) \
 	do { if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) goto fail; } while (0)

@@ -68,7 +68,7 @@ struct prov_ldap_conf {
 		auth_trace_step((req), __VA_ARGS__); \
 } while (0)
 
-/* ---- ldap_util.c (pure) ---------------------------------------------- */
+/* ldap_util.c (pure) */
 
 /* Parse a blank/comma separated list of ldap:// and ldaps:// URIs.
  * Each must name a host and nothing else (no DN, filter, extension).
@@ -88,7 +88,7 @@ char *prov_ldap_filter_expand(const char *tmpl, const char *username,
 /* RFC 4515-escape `value` into "(attr=value)"-safe malloc'd text. */
 char *prov_ldap_escape(const char *value);
 
-/* ---- ldap_ad.c (pure) ------------------------------------------------ */
+/* ldap_ad.c (pure) */
 
 /* AD puts the reason of a failed bind into the diagnostic message:
  * "80090308: LdapErr: DSID-..., comment: AcceptSecurityContext error,
@@ -103,7 +103,7 @@ enum auth_result prov_ldap_ppolicy_outcome(int pp_error, const char **detail_r);
 /* Outcome of any other bind result code (not 0 or 49). */
 enum auth_result prov_ldap_bind_rc_outcome(int rc, const char **detail_r);
 
-/* ---- ldap_conn.c ----------------------------------------------------- */
+/* ldap_conn.c */
 
 /* Connect to the configured URIs in order (skipping ones marked down
  * while another remains), each given an equal share of what is left, with
@@ -141,7 +141,7 @@ int prov_ldap_simple_bind(LDAP *ld, const char *dn, const char *password,
 			  size_t password_len, bool ppolicy,
 			  int64_t deadline_ms, struct prov_ldap_bind_result *out);
 
-/* ---- ldap_pool.c ----------------------------------------------------- */
+/* ldap_pool.c */
 
 /* One slot: a service connection (bound as bind_dn, or anonymous) for
  * searches and group checks, and a separate connection used only for

@@ -39,7 +39,7 @@ function(dagate_gzip_file src out)
     VERBATIM)
 endfunction()
 
-# ---- manual pages and documentation --------------------------------------
+# Manual pages and documentation
 
 set(_man_8 ${CMAKE_SOURCE_DIR}/dist/man/dagate.8)
 set(_man_5 ${CMAKE_SOURCE_DIR}/dist/man/dagate.conf.5)
@@ -62,7 +62,7 @@ install(FILES ${_pkg_out}/dagate.conf.5.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/m
 install(FILES ${CMAKE_SOURCE_DIR}/dist/debian/copyright
   DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
-# ---- system files (Debian layout) -----------------------------------------
+# System files (Debian layout)
 
 if(DAGATE_INSTALL_SYSTEM_FILES)
   if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
@@ -107,7 +107,7 @@ if(DAGATE_INSTALL_SYSTEM_FILES)
     "/etc/dagate/dagate.conf\n/etc/dagate/users\n/etc/logrotate.d/dagate\n")
 endif()
 
-# ---- CPack: the .deb ------------------------------------------------------
+# CPack: the .deb
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME dagate)

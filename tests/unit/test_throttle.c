@@ -26,9 +26,7 @@
 
 static char tmpdir[256];
 
-/* ---- a hand-built configuration: conf_build.h ------------------------- */
-
-/* A config holding [throttle] with `kvs` (NULL: no [throttle] at all) and,
+/* A config (conf_build.h) holding [throttle] with `kvs` (NULL: no [throttle] at all) and,
  * if tokens_kvs is set, a [tokens] section after it. */
 static struct dagate_config *config_with(const struct kv *kvs, const struct kv *tokens_kvs)
 {
@@ -52,8 +50,7 @@ static void config_done(struct dagate_config *cfg)
 	free(cfg);
 }
 
-/* ---- an injected clock --------------------------------------------------- */
-
+/* The throttle's clock, moved by the tests. */
 static int64_t fake_now = 1000000;
 
 static int64_t fake_clock(void *ctx)
@@ -88,8 +85,6 @@ static enum throttle_verdict login(struct throttle *t, const char *user, const c
 		throttle_record(t, user, ip, pw, strlen(pw), result, FAR);
 	return v;
 }
-
-/* ---- pure parts ------------------------------------------------------------ */
 
 static void test_parse_budget(void)
 {
@@ -232,8 +227,6 @@ static void test_config_errors(void)
 	CHECK(throttle_config_validate(cfg, &errors) == 0, "absent section is valid");
 	config_done(cfg);
 }
-
-/* ---- rules with an injected clock ---------------------------------------- */
 
 static const struct kv defaults[] = { { NULL, NULL } };
 
@@ -511,8 +504,6 @@ static void test_eviction(void)
 	CHECK(throttle_check(t, user, "", "pw", 2, FAR) == THROTTLE_REPEAT, "the newest stays");
 	throttle_free(&t);
 }
-
-/* ---- Redis ------------------------------------------------------------------ */
 
 static struct throttle *make_shared(const char *url, const char *key_file, const char *user_failures)
 {

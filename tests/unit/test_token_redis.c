@@ -50,8 +50,7 @@ static int64_t wall(void)
 	return (int64_t)time(NULL) * 1000;
 }
 
-/* ---- concurrency: of THREADS consumers of one hash, exactly one wins -- */
-
+/* Of THREADS consumers of one hash, exactly one wins. */
 struct race {
 	struct token_store *store;
 	pthread_barrier_t start, done;
@@ -167,8 +166,6 @@ static void test_store(int port, pid_t *pid)
 	token_store_close(&st);
 }
 
-/* ---- through the issuer, then Redis goes away and comes back ----------- */
-
 static void write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -201,6 +198,7 @@ static void entries_free(struct conf_entry *e)
 	}
 }
 
+/* Through the issuer, then Redis goes away and comes back. */
 static void test_issuer(int port, pid_t *pid, const char *password)
 {
 	char spec[64], key[300], secret[300], pwfile[300], tok[TOKEN_LEN + 1];
@@ -271,8 +269,6 @@ out:
 	entries_free(t.entries);
 	entries_free(r.entries);
 }
-
-/* ---- TLS ------------------------------------------------------------------ */
 
 static void test_tls(void)
 {
