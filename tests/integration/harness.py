@@ -250,7 +250,7 @@ class Dagate:
                 self._cleanup_dir()
                 raise
 
-    # -- lifecycle ---------------------------------------------------------
+    # Lifecycle
 
     def write_file(self, name, content, mode=0o644):
         path = os.path.join(self.dir, name)
@@ -358,7 +358,7 @@ class Dagate:
             raise AssertionError('dagate exited with %s after SIGTERM:\n%s' % (rc, log[-8000:]))
         return False
 
-    # -- logs ----------------------------------------------------------------
+    # Logs
 
     def log(self):
         try:
@@ -396,7 +396,7 @@ class Dagate:
                 raise AssertionError('log condition not met in %.1f s:\n%s' % (timeout, text[-8000:]))
             time.sleep(0.05)
 
-    # -- HTTP ------------------------------------------------------------------
+    # HTTP
 
     def ssl_context(self, *, min_version=None, max_version=None, ca_file=None):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -568,7 +568,7 @@ def raw_request(host, port, data, *, timeout=5.0):
         s.close()
 
 
-# Small config builders shared by test modules ---------------------------------
+# Small config builders shared by test modules
 
 # Throttling is on by default (4 failures per user, 30 per sourceIp, repeats
 # not re-asked). Tests that make many failures on purpose for something else

@@ -117,7 +117,7 @@ result = false
         rec = self.last_audit(user)
         return rec.get('provider'), rec.get('outcome'), rec.get('detail')
 
-    # -- the KDC's verdicts ----------------------------------------------------------
+    # The KDC's verdicts
 
     def test_good_password_is_true_and_apache_saw_the_user(self):
         self.assertEqual(self.authenticate('alice@neg.example', pw('alice')), 'true')
@@ -146,7 +146,7 @@ result = false
         self.assertEqual(self.authenticate('alice@corp.test', BAD_PW), 'false')
         self.assertEqual(self.outcome('alice@corp.test'), ('upn', 'reject', 'kdc: wrong password'))
 
-    # -- the web server's verdict ------------------------------------------------------
+    # The web server's verdict
 
     def test_web_server_refusing_a_valid_user_is_false(self):
         self.assertEqual(self.authenticate('bob@onlybob.example', pw('bob')), 'true')
@@ -164,7 +164,7 @@ result = false
         self.assertEqual([r[3] for r in new], [200, 200], new)
         self.assertNotEqual(new[0][0], new[1][0], 'the second check reused a connection')
 
-    # -- failures of the KDC and of TLS ---------------------------------------------------
+    # Failures of the KDC and of TLS
 
     def test_silent_kdc_is_unavailable_within_the_deadline(self):
         started = time.monotonic()
@@ -188,7 +188,7 @@ result = false
                          ('unavailable', 'certificate not trusted'))
         self.assertEqual(len(self.web.requests()), seen, 'an HTTP request got through')
 
-    # -- the command line --------------------------------------------------------------------
+    # The command line
 
     def test_test_user(self):
         r = run_dagate(['test-user', '-c', self.d.config_path, 'alice@neg.example'],

@@ -91,7 +91,7 @@ result = false
         finally:
             cls._stop_servers()
 
-    # -- basic (nginx) and digest (Apache) ----------------------------------------
+    # Basic (nginx) and digest (Apache)
 
     def test_basic_good_bad_unknown(self):
         self.assertEqual(self.authenticate('joe@basic.example', USERS['joe']), 'true')
@@ -115,7 +115,7 @@ result = false
         self.assertEqual(self.authenticate('joe@forbidden.example', USERS['joe']), 'false')
         self.assertEqual(self.last_audit('joe@forbidden.example').get('detail'), 'http:403')
 
-    # -- a URL that accepts anyone -----------------------------------------------------
+    # A URL that accepts anyone
 
     def test_url_accepting_random_credentials_is_disabled_loudly(self):
         self.assertIn('provider open: DISABLED', self.d.log())
@@ -127,7 +127,7 @@ result = false
         self.assertEqual(before, after)
         self.assertTrue(all(u.startswith('dagate-control-') for (_, _, _, u) in after), after)
 
-    # -- answers that are not a login ------------------------------------------------------
+    # Answers that are not a login
 
     def test_slow_server_faults_within_the_deadline(self):
         started = time.monotonic()
@@ -166,7 +166,7 @@ result = false
         self.assertEqual(self.authenticate('joe@down.example', USERS['joe']), 'false')
         self.assertEqual(self.last_audit('joe@down.example').get('provider'), 'fallback')
 
-    # -- the command line -------------------------------------------------------------------
+    # The command line
 
     def test_test_user(self):
         r = run_dagate(['test-user', '-c', self.d.config_path, 'joe@basic.example'],

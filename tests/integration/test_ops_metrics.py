@@ -162,7 +162,7 @@ class TestMetrics(unittest.TestCase):
         self.assertEqual(value(fams, 'dagate_queue_capacity'), 1)
         self.assertEqual(value(fams, 'dagate_queue_depth'), 0)
 
-        # -- the mix -------------------------------------------------------
+        # The mix
         for i in range(5):
             self.assertEqual(self.auth('yes@corp.example'), 'true')
         for i in range(3):
@@ -211,7 +211,7 @@ class TestMetrics(unittest.TestCase):
             t.join(10)
         self.assertEqual(answers, ['true', 'true'])
 
-        # -- what /metrics says ----------------------------------------------
+        # What /metrics says
         t_before = time.time()
         status, _, fams = scrape(d)
         t_after = time.time()

@@ -183,7 +183,7 @@ match = *@fault.example -> fault, fallback
         self.assertGreaterEqual(len(recs), want, 'audit records for %s' % user)
         return recs[-1]
 
-    # -- a real DA endpoint: a second dagate ------------------------------------------
+    # A real DA endpoint: a second dagate
 
     def test_good_password_is_true_and_fields_are_forwarded(self):
         seen = len(self.target.audit())
@@ -215,7 +215,7 @@ match = *@fault.example -> fault, fallback
         self.assertEqual(self.authenticate('joe@down.example', 'Some-pw-1'), 'false')
         self.assertEqual(self.last_audit('joe@down.example').get('provider'), 'fallback')
 
-    # -- targets that answer something else than one AuthenticateResult -------------------
+    # Targets that answer something else than one AuthenticateResult
 
     def test_fault_is_unavailable(self):
         self.assertEqual(self.authenticate('joe@fault.example', 'Some-pw-1'), 'false')
@@ -259,7 +259,7 @@ match = *@fault.example -> fault, fallback
         self.assertLess(elapsed, DEADLINE_MS / 1000 + 1.0)
         self.assertGreater(elapsed, 1.0)
 
-    # -- the command line -------------------------------------------------------------------
+    # The command line
 
     def test_test_user(self):
         r = run_dagate(['test-user', '-c', self.d.config_path, 'joe@corp.example'],

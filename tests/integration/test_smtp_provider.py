@@ -130,7 +130,7 @@ result = false
             if isinstance(s, SmtpServer):
                 s.auth_attempts.clear()
 
-    # -- STARTTLS, AUTH only after STARTTLS ------------------------------------
+    # STARTTLS, AUTH only after STARTTLS
 
     def test_starttls_good_password_is_true(self):
         self.clear()
@@ -157,7 +157,7 @@ result = false
         self.assertEqual(self.starttls.auth_attempts, [('joe@corp.example', 'LOGIN', True)])
         self.assertEqual(self.authenticate('joe@login.example', BAD_PW), 'false')
 
-    # -- implicit TLS ------------------------------------------------------------
+    # Implicit TLS
 
     def test_implicit_tls(self):
         self.clear()
@@ -166,7 +166,7 @@ result = false
         self.assertEqual(self.authenticate('ann@implicit.example', BAD_PW), 'false')
         self.assertEqual(self.implicit.mail_transactions, [])
 
-    # -- servers that must never count as a login ---------------------------------
+    # Servers that must never count as a login
 
     def test_auth_in_clear_text_only_is_unavailable_and_gets_no_password(self):
         self.clear()
@@ -193,7 +193,7 @@ result = false
         self.assertEqual(self.last_audit('joe@untrusted.example').get('detail'),
                          'certificate not trusted')
 
-    # -- down and slow -------------------------------------------------------------
+    # Down and slow
 
     def test_stalling_server_faults_within_the_deadline(self):
         started = time.monotonic()
@@ -211,7 +211,7 @@ result = false
         self.assertIsInstance(answer, Fault)
         self.assertLess(time.monotonic() - started, 1.0, 'a refused connection is immediate')
 
-    # -- the command line --------------------------------------------------------------
+    # The command line
 
     def test_test_user_narrates_and_hides_the_password(self):
         r = run_dagate(['test-user', '-c', self.d.config_path, 'joe@corp.example'],
