@@ -12,7 +12,5 @@ dagate_layer(dagate_providers auth-providers
     auth-providers/http_negotiate.c auth-providers/relay.c
   DEPENDS dagate_conf dagate_soap
   LIBS PkgConfig::LDAP PkgConfig::CURL PkgConfig::KRB5 ${CRYPT_LIB})
-# relay.c includes the generated SOAP headers: generate them first.
-add_dependencies(dagate_providers dagate_soap)
 dagate_unit_test(test_ldap tests/unit/test_ldap.c)
 dagate_unit_test(test_curl tests/unit/test_curl.c)
