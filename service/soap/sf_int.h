@@ -61,12 +61,27 @@ int sf_envelope_close(struct soap *soap, const struct sf_input *in, const char *
  * better one applies). */
 const char *sf_soap_reason(const struct soap *soap, const char *stage);
 
-/* Raw text checks (sf_text.c). sf_utf8_check: NULL when s[0..len) is
- * UTF-8 without NUL or XML-forbidden controls (with `field`, without any
- * C0, DEL or C1 control), else the reason. sf_body_check: what gSOAP would
- * read wrongly or skip in a request body (invalid UTF-8, DTDs, processing
- * instructions, character and entity references it mis-decodes). */
+/* Raw text check (sf_text.c): NULL when s[0..len) is UTF-8 without NUL
+ * or XML-forbidden controls (with `field`, without any C0, DEL or C1
+ * control), else the reason. */
 const char *sf_utf8_check(const unsigned char *s, size_t len, bool field);
-const char *sf_body_check(const char *body, size_t len);
+
+/* Limits of the well-formedness guard (sf_xmlcheck.c), far above any SOAP
+ * stack's message and low enough that gSOAP's costs stay small. */
+#define SF_XML_DEPTH_MAX 32    /* Salesforce's request is 4 deep; gSOAP reads unknown elements recursively */
+#define SF_XML_ATTRS_MAX 16    /* gSOAP's attribute handling is quadratic in their number */
+#define SF_XML_NS_MAX 32       /* declarations in scope: every prefix lookup walks them all */
+
+/* The guard gSOAP's gaps require, over a whole body that sf_utf8_check()
+ * passed: 0 when it is one well-formed XML document within the limits
+ * above, without DTD, processing instruction (but the XML declaration,
+ * which must say UTF-8 if it names an encoding), entity but XML's five,
+ * SOAP-encoding id/href/ref attribute, or element inside an element whose
+ * local name is in `leaves` (NULL-terminated; gSOAP reads those as strings
+ * and would take markup inside as text). Writes the body to out[0..len)
+ * with character references in a form gSOAP decodes right, its length to
+ * *out_len_r (at most len). -1 with a fixed, short *error_r otherwise. */
+int sf_xml_check(const char *body, size_t len, const char *const leaves[], char *out,
+		 size_t *out_len_r, const char **error_r);
 
 #endif

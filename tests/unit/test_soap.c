@@ -61,6 +61,43 @@ static const struct good_case good[] = {
 	{ "empty fields are the router's business", AUTH(FIELDS("", "", "")), "", "", "" },
 	{ "self-closing empty password", AUTH("<username>u</username><password/><sourceIp>1</sourceIp>"),
 	  "u", "", "1" },
+	{ "references outside the BMP decoded",
+	  AUTH(FIELDS("u", "&#x1F600;&#128512;&#x10FFFF;", "1.2.3.4")), "u",
+	  "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", "1.2.3.4" },
+	{ "long references decoded", AUTH(FIELDS("u", "&#0000065;&#x000042;&#x0000e4;", "1.2.3.4")),
+	  "u", "AB\xc3\xa4", "1.2.3.4" },
+	{ "references to markup characters", AUTH(FIELDS("u", "&#60;x/&#62;&#38;&#x22;&#39;", "1.2.3.4")),
+	  "u", "<x/>&\"'", "1.2.3.4" },
+	{ "CDATA with & and markup", AUTH(FIELDS("u", "<![CDATA[a&b<x/>&#65;]]>", "1.2.3.4")),
+	  "u", "a&b<x/>&#65;", "1.2.3.4" },
+	{ "CDATA among text", AUTH(FIELDS("u", "x<![CDATA[&]]>y&amp;", "1.2.3.4")), "u", "x&y&", "1.2.3.4" },
+	{ "comment inside a field", AUTH(FIELDS("u", "ab<!-- c&d -->cd", "1.2.3.4")), "u", "abcd", "1.2.3.4" },
+	{ "]] and > apart in text", AUTH(FIELDS("u", "]]&gt;]] >", "1.2.3.4")), "u", "]]>]] >", "1.2.3.4" },
+	{ "XML declaration variants",
+	  "\xef\xbb\xbf<?xml version='1.0' encoding='utf-8' standalone='yes' ?>"
+	  AUTH_NODECL(FIELDS("u", "p", "1")), "u", "p", "1" },
+	{ "declaration without encoding", "<?xml version=\"1.0\"?>" AUTH_NODECL(FIELDS("u", "p", "1")),
+	  "u", "p", "1" },
+	{ "attributes, xml:lang and spaces in tags",
+	  ENV_OPEN "<soapenv:Body ><Authenticate xmlns=\"urn:authentication.soap.sforce.com\" a = 'x>y' "
+	  "xml:lang=\"en\"><username\n>u</username ><password b=\"&lt;&#65;\">p</password>"
+	  "<sourceIp>1</sourceIp></Authenticate></soapenv:Body></soapenv:Envelope >",
+	  "u", "p", "1" },
+	{ "header entries, mustUnderstand 0",
+	  ENV_OPEN "<soapenv:Header><h:a xmlns:h=\"urn:h\" soapenv:mustUnderstand=\"0\"><h:b x=\"1\">t</h:b>"
+	  "<h:c/></h:a></soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", "p", "1") "</Authenticate></soapenv:Body></soapenv:Envelope>", "u", "p", "1" },
+	{ "16 attributes and 32 levels",
+	  ENV_OPEN "<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\" "
+	  "a1='' a2='' a3='' a4='' a5='' a6='' a7='' a8='' a9='' a10='' a11='' a12='' a13='' a14='' a15=''>"
+	  FIELDS("u", "p", "1") "<x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x/>"
+	  "</x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x>"
+	  "</Authenticate></soapenv:Body></soapenv:Envelope>", "u", "p", "1" },
+	{ "a prefix redeclared inside",
+	  "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:u=\"urn:x\"><s:Body>"
+	  "<u:Authenticate xmlns:u=\"urn:authentication.soap.sforce.com\"><u:username>u</u:username>"
+	  "<u:password>p</u:password><u:sourceIp>1</u:sourceIp></u:Authenticate></s:Body></s:Envelope>",
+	  "u", "p", "1" },
 	{ "password at its limit",
 	  AUTH(FIELDS("u", "%1024s", "1.2.3.4")), "u", NULL, "1.2.3.4" },
 };
@@ -104,7 +141,6 @@ static const struct bad_case bad[] = {
 	{ "&#x; in password", "NUL character", AUTH(FIELDS("u", "a&#x;" MARK, "1")) },
 	{ "&#1; in password", "control character", AUTH(FIELDS("u", "a&#1;" MARK, "1")) },
 	{ "&#10; in username", "control character", AUTH(FIELDS(MARK "&#10;x", "p", "1")) },
-	{ "reference gSOAP would mangle", "unsupported character reference", AUTH(FIELDS("u", "&#x1F600;" MARK, "1")) },
 	{ "HTML entity", "unsupported entity reference", AUTH(FIELDS("u", "&nbsp;" MARK, "1")) },
 	{ "raw 0x01 byte", "control character", AUTH(FIELDS("u", "a\x01" MARK, "1")) },
 	{ "raw TAB in password", "control character", AUTH(FIELDS("u", "a\t" MARK, "1")) },
@@ -127,6 +163,92 @@ static const struct bad_case bad[] = {
 	{ "mustUnderstand header", "unsupported SOAP header", ENV_OPEN "<soapenv:Header><h:x xmlns:h=\"urn:h\" soapenv:mustUnderstand=\"1\"/>"
 	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
 	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "id repeated on a nested element", "multi-reference attribute not allowed",
+	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" id=\"a\">" FIELDS("u", MARK, "1")
+	  "<x id=\"a\"><y id=\"a\">z</y></x></Authenticate>") },
+	{ "href to an id", "multi-reference attribute not allowed",
+	  AUTH("<username href=\"#a\"/><password id=\"a\">" MARK "</password><sourceIp>1</sourceIp>") },
+	{ "SOAP 1.2 ref", "multi-reference attribute not allowed",
+	  AUTH("<username e:ref=\"a\" xmlns:e=\"http://www.w3.org/2003/05/soap-encoding\"/>"
+	  FIELDS("u", MARK, "1")) },
+	{ "id in the Header", "multi-reference attribute not allowed", ENV_OPEN "<soapenv:Header><h id=\"a\"/>"
+	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "< in an attribute value", "malformed XML",
+	  AUTH("<username a=\"<x\">u</username><password>" MARK "</password><sourceIp>1</sourceIp>") },
+	{ "attribute without a value", "malformed XML", ENV_OPEN "<soapenv:Header><h a/></soapenv:Header>"
+	  "<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "attribute without quotes", "malformed XML", AUTH("<username a=b>u</username>" FIELDS("u", MARK, "1")) },
+	{ "attributes not apart", "malformed XML", AUTH("<username a=\"1\"b=\"2\">u</username><password>"
+	  MARK "</password><sourceIp>1</sourceIp>") },
+	{ "duplicated attribute", "malformed XML", AUTH("<username a=\"1\" a=\"2\">u</username><password>"
+	  MARK "</password><sourceIp>1</sourceIp>") },
+	{ "same attribute by two prefixes", "malformed XML",
+	  AUTH("<username xmlns:p=\"urn:p\" xmlns:q=\"urn:p\" p:a=\"1\" q:a=\"2\">u</username><password>"
+	  MARK "</password><sourceIp>1</sourceIp>") },
+	{ "mismatched end tags in the Header", "malformed XML", ENV_OPEN "<soapenv:Header><a><b></a></b>"
+	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "unclosed element in the Header", "malformed XML", ENV_OPEN "<soapenv:Header><a>"
+	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "undeclared element prefix", "undeclared namespace prefix", AUTH(FIELDS("u", MARK, "1") "<q:x>1</q:x>") },
+	{ "undeclared attribute prefix", "undeclared namespace prefix",
+	  AUTH("<username q:a=\"1\">u</username><password>" MARK "</password><sourceIp>1</sourceIp>") },
+	{ "prefix out of scope", "undeclared namespace prefix",
+	  AUTH("<username xmlns:q=\"urn:q\">u</username><q:password>" MARK "</q:password><sourceIp>1</sourceIp>") },
+	{ "empty prefix declaration", "malformed XML",
+	  AUTH("<username xmlns:q=\"\">u</username><password>" MARK "</password><sourceIp>1</sourceIp>") },
+	{ "reference in a namespace name", "unsupported namespace name",
+	  ENV("<Authenticate xmlns=\"urn&#58;authentication.soap.sforce.com\">" FIELDS("u", MARK, "1") "</Authenticate>") },
+	{ "two colons in a name", "malformed XML", AUTH(FIELDS("u", MARK, "1") "<a:b:c xmlns:a=\"urn:a\"/>") },
+	{ "version 1.1 declaration", "malformed XML declaration",
+	  "<?xml version=\"1.1\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "declaration without version", "malformed XML declaration",
+	  "<?xml encoding=\"UTF-8\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "declaration unterminated", "malformed XML declaration",
+	  "<?xml version=\"1.0\" encoding=\"UTF-8\"" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "declaration with junk", "malformed XML declaration",
+	  "<?xml version=\"1.0\" foo=\"bar\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "declaration in another encoding", "unsupported encoding",
+	  "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "]]> in text", "malformed XML", AUTH(FIELDS("u", "a]]>" MARK, "1")) },
+	{ "unterminated CDATA", "malformed XML", AUTH(FIELDS("u", "<![CDATA[" MARK, "1")) },
+	{ "CDATA before the root", "malformed XML", "<![CDATA[x]]>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "-- inside a comment", "malformed XML", AUTH(FIELDS("u", "a<!-- x -- y -->" MARK, "1")) },
+	{ "unterminated comment", "malformed XML", AUTH(FIELDS("u", "a<!-- " MARK, "1")) },
+	{ "markup inside a field", "element inside a field", AUTH(FIELDS("u", "abc<x/>def" MARK, "1")) },
+	{ "element alone in a field", "element inside a field", AUTH(FIELDS("u", "<x>" MARK "</x>", "1")) },
+	{ "markup in a prefixed field", "element inside a field",
+	  "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+	  "xmlns:urn=\"urn:authentication.soap.sforce.com\"><soapenv:Body><urn:Authenticate>"
+	  "<urn:username>u<urn:b/></urn:username><urn:password>" MARK "</urn:password>"
+	  "<urn:sourceIp>1</urn:sourceIp></urn:Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "17 attributes", "too many attributes",
+	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" a1='' a2='' a3='' a4='' a5='' a6='' "
+	  "a7='' a8='' a9='' a10='' a11='' a12='' a13='' a14='' a15='' a16=''>" FIELDS("u", MARK, "1")
+	  "</Authenticate>") },
+	{ "33 levels", "elements nested too deeply",
+	  AUTH(FIELDS("u", MARK, "1") "<x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x/>"
+	  "</x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x>") },
+	{ "33 namespace declarations in scope", "too many namespace declarations",
+	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\" xmlns:h=\"u:1\">"
+	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\" xmlns:h=\"u:1\">"
+	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\" xmlns:h=\"u:1\">"
+	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\">"
+	  "<x xmlns:a=\"u:1\"/></x></x></x></x>" FIELDS("u", MARK, "1") "</Authenticate>") },
+	{ "surrogate reference", "unsupported character reference", AUTH(FIELDS("u", "&#xD800;" MARK, "1")) },
+	{ "reference past U+10FFFF", "unsupported character reference", AUTH(FIELDS("u", "&#x110000;" MARK, "1")) },
+	{ "huge reference", "unsupported character reference", AUTH(FIELDS("u", "&#99999999999999999999;" MARK, "1")) },
+	{ "U+FFFE reference", "unsupported character reference", AUTH(FIELDS("u", "&#xFFFE;" MARK, "1")) },
+	{ "uppercase X reference", "malformed XML", AUTH(FIELDS("u", "&#X41;" MARK, "1")) },
+	{ "reference without ;", "malformed XML", AUTH(FIELDS("u", "&#65" MARK, "1")) },
+	{ "text before the envelope", "not a SOAP 1.1 envelope", "<?xml version=\"1.0\"?>x" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "second root element", "content after the envelope", AUTH(FIELDS("u", MARK, "1")) "<soapenv:Envelope/>" },
+	{ "text after the envelope", "content after the envelope", AUTH(FIELDS("u", MARK, "1")) "x" },
+	{ "stray end tag", "malformed XML", AUTH(FIELDS("u", MARK, "1")) "</x>" },
 	{ "empty Body", "not an Authenticate request", ENV("") },
 	{ "empty input", "malformed XML", "" },
 	{ "not XML", "not a SOAP 1.1 envelope", "username: " MARK },
