@@ -57,6 +57,9 @@ void sf_input_detach(struct soap *soap);
  * *error_r (never input). */
 int sf_envelope_open(struct soap *soap, const char **error_r);
 int sf_envelope_close(struct soap *soap, const struct sf_input *in, const char **error_r);
+/* The reason for a header with mustUnderstand="1" that nothing here
+ * understands: sf_answer_fault() gives it SOAP 1.1's MustUnderstand code. */
+#define SF_REASON_MUST_UNDERSTAND "unsupported SOAP header"
 /* gSOAP's error after a failed stage, as a fixed phrase (`stage` when no
  * better one applies). */
 const char *sf_soap_reason(const struct soap *soap, const char *stage);

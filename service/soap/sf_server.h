@@ -50,8 +50,10 @@ void sf_request_clear(struct sf_authenticate *req);
 
 /* Canned bodies, valid for the life of the process after init. */
 const char *sf_answer_result(bool authenticated, size_t *len_r);
-/* SOAP 1.1 fault; `client` selects soap:Client vs soap:Server. The string
- * is a fixed, short reason (never input). Returns a malloc'd body. */
+/* SOAP 1.1 fault in a prefixed SOAP-ENV:Envelope; `client` selects
+ * soap:Client vs soap:Server, except that sf_request_parse()'s reason for a
+ * mustUnderstand header it cannot honour gets soap:MustUnderstand. The
+ * string is a fixed, short reason (never input). Returns a malloc'd body. */
 char *sf_answer_fault(bool client, const char *reason, size_t *len_r);
 /* The WSDL served by GET {path}?wsdl, with `public_url` as soap:address:
  * malloc'd, or NULL when the address is empty or not printable UTF-8. */

@@ -392,9 +392,25 @@ static void test_answers(void)
 
 	CHECK(fault != NULL && strlen(fault) == len, "fault length");
 	CHECK(fault != NULL && strstr(fault, ":Client</faultcode>") != NULL, "client fault: %s", OR_NULL(fault));
-	CHECK(fault != NULL && strstr(fault, "<faultstring xmlns=\"\">malformed XML</faultstring>") != NULL,
+	CHECK(fault != NULL && strstr(fault, "<faultstring>malformed XML</faultstring>") != NULL,
 	      "fault string: %s", OR_NULL(fault));
+	/* Prefixed, so the unqualified faultcode/faultstring need no xmlns="". */
+	CHECK(fault != NULL && strstr(fault, "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+				      "<SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Client</faultcode>") != NULL,
+	      "prefixed fault: %s", OR_NULL(fault));
 	free(fault);
+	fault = sf_answer_fault(true, "unsupported SOAP header", &len);
+	CHECK(fault != NULL && strstr(fault, "<faultcode>SOAP-ENV:MustUnderstand</faultcode>") != NULL,
+	      "MustUnderstand fault: %s", OR_NULL(fault));
+	free(fault);
+	fault = sf_answer_fault(false, "unsupported SOAP header", &len);
+	CHECK(fault != NULL && strstr(fault, ":Server</faultcode>") != NULL, "server stays server: %s",
+	      OR_NULL(fault));
+	free(fault);
+	/* The answers after a fault are still in the default-namespace form. */
+	t = sf_answer_result(true, &len);
+	CHECK(t != NULL && strstr(t, "<Envelope xmlns=\"http://schemas.xmlsoap.org/soap/envelope/\">"),
+	      "result form: %s", OR_NULL(t));
 	fault = sf_answer_fault(false, "no <provider> & more", &len);
 	CHECK(fault != NULL && strstr(fault, ":Server</faultcode>") != NULL, "server fault: %s", OR_NULL(fault));
 	CHECK(fault != NULL && strstr(fault, "no &lt;provider&gt; &amp; more") != NULL, "escaped: %s", OR_NULL(fault));
