@@ -70,10 +70,15 @@ const char *sf_soap_reason(const struct soap *soap, const char *stage);
 const char *sf_utf8_check(const unsigned char *s, size_t len, bool field);
 
 /* Limits of the well-formedness guard (sf_xmlcheck.c), far above any SOAP
- * stack's message and low enough that gSOAP's costs stay small. */
+ * stack's message and low enough that gSOAP, which runs on an HTTP event
+ * thread, spends a few milliseconds at most on the largest max_body
+ * (bench/soap_parse.c measures it). */
 #define SF_XML_DEPTH_MAX 32    /* Salesforce's request is 4 deep; gSOAP reads unknown elements recursively */
 #define SF_XML_ATTRS_MAX 16    /* gSOAP's attribute handling is quadratic in their number */
 #define SF_XML_NS_MAX 32       /* declarations in scope: every prefix lookup walks them all */
+#define SF_XML_ELEMENTS_MAX 256   /* Salesforce sends 6; gSOAP spends up to ~10 us on each */
+#define SF_XML_TEXT_MAX 65536     /* character data and attribute values; the fields hold < 2 KB */
+#define SF_XML_NAME_MAX 256       /* gSOAP keeps 1023 bytes of a name (SOAP_TAGLEN) and compares those */
 
 /* The guard gSOAP's gaps require, over a whole body that sf_utf8_check()
  * passed: 0 when it is one well-formed XML document within the limits

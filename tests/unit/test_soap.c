@@ -328,6 +328,77 @@ static void test_bad(void)
 	CHECK(sf_request_parse(nul_body, sizeof(nul_body) - 1, &req, &err) == -1, "raw NUL accepted");
 }
 
+/* A request with `n` copies of `unit` after sourceIp, parsed. */
+static const char *parse_with(const char *unit, size_t n)
+{
+	static const char head[] = "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+		"<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", "p", "1");
+	static const char tail[] = "</Authenticate></soapenv:Body></soapenv:Envelope>";
+	size_t len = strlen(head) + n * strlen(unit) + strlen(tail), at = strlen(head);
+	char *body = malloc(len + 1);
+	struct sf_authenticate req;
+	const char *err = NULL;
+
+	memcpy(body, head, at);
+	for (size_t i = 0; i < n; i++, at += strlen(unit))
+		memcpy(body + at, unit, strlen(unit));
+	memcpy(body + at, tail, strlen(tail));
+	if (sf_request_parse(body, len, &req, &err) == 0)
+		err = NULL;
+	sf_request_clear(&req);
+	free(body);
+	return err;
+}
+
+/* The guard's bounds (sf_int.h) hold at the limit and refuse one past it. */
+static void test_limits(void)
+{
+	char name[300];
+	const char *err;
+
+	/* Envelope, Body, Authenticate and three fields are 6 elements. */
+	err = parse_with("<x/>", 256 - 6);
+	CHECK(err == NULL, "256 elements: %s", OR_NULL(err));
+	CHECK_STR(parse_with("<x/>", 256 - 5), "too many elements", "257 elements");
+	/* The two namespace names and "u", "p", "1" count as text too. */
+	const size_t used = strlen("http://schemas.xmlsoap.org/soap/envelope/") +
+			    strlen("urn:authentication.soap.sforce.com") + 3;
+	static const struct {
+		const char *open, *close;
+		size_t over;
+		bool ok;
+	} text[] = {
+		{ "<x>", "</x>", 0, true }, { "<x>", "</x>", 1, false },
+		{ "<x a='", "'/>", 0, true }, { "<x a='", "'/>", 1, false },
+		{ "<x><![CDATA[", "]]></x>", 0, true }, { "<x><![CDATA[", "]]></x>", 1, false },
+	};
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		size_t n = 65536 - used + text[i].over;
+		char *unit = malloc(n + 32);
+
+		strcpy(unit, text[i].open);
+		memset(unit + strlen(unit), ' ', n);
+		strcpy(unit + strlen(text[i].open) + n, text[i].close);
+		err = parse_with(unit, 1);
+		if (text[i].ok)
+			CHECK(err == NULL, "text case %zu: %s", i, OR_NULL(err));
+		else
+			CHECK_STR(err, "too much text", "text past the budget");
+		free(unit);
+	}
+	/* Comments are no text: gSOAP skips them cheaply. */
+	err = parse_with("<!-- 0123456789abcdef -->", 65536 / 16);
+	CHECK(err == NULL, "comments: %s", OR_NULL(err));
+
+	memset(name, 'n', sizeof(name));
+	memcpy(name, "<", 1);
+	memcpy(name + 257, "/>", 3);
+	err = parse_with(name, 1);
+	CHECK(err == NULL, "name of 256: %s", OR_NULL(err));
+	memcpy(name + 258, "/>", 3);
+	CHECK_STR(parse_with(name, 1), "malformed XML", "name of 257");
+}
+
 static void test_field_check(void)
 {
 	static const struct {
@@ -579,6 +650,7 @@ int main(void)
 	CHECK(sf_server_init(&err) == 0, "init: %s", err);
 	test_good();
 	test_bad();
+	test_limits();
 	test_field_check();
 	test_answers();
 	test_client_answer();
