@@ -163,6 +163,9 @@ static const struct bad_case bad[] = {
 	{ "mustUnderstand header", "unsupported SOAP header", ENV_OPEN "<soapenv:Header><h:x xmlns:h=\"urn:h\" soapenv:mustUnderstand=\"1\"/>"
 	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
 	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "id repeated on a field (ASan: strncpy overlap in gSOAP)", "multi-reference attribute not allowed",
+	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" id=\"a\"><username id=\"a\">u</username>"
+	  "<password>" MARK "</password><sourceIp>1</sourceIp></Authenticate>") },
 	{ "id repeated on a nested element", "multi-reference attribute not allowed",
 	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" id=\"a\">" FIELDS("u", MARK, "1")
 	  "<x id=\"a\"><y id=\"a\">z</y></x></Authenticate>") },
