@@ -41,14 +41,19 @@ static void put(struct buf *b, const char *s)
 	}
 }
 
-/* head, then `unit` repeated until the body is 1 MiB with `tail`. */
+/* `unit` repeated until the body is 1 MiB with `tail`. */
+static void pad(struct buf *b, const char *unit, const char *tail)
+{
+	while (b->len + strlen(unit) + strlen(tail) <= BODY_MAX)
+		put(b, unit);
+	put(b, tail);
+}
+
 static void fill(struct buf *b, const char *head, const char *unit, const char *tail)
 {
 	b->len = 0;
 	put(b, head);
-	while (b->len + strlen(unit) + strlen(tail) <= BODY_MAX)
-		put(b, unit);
-	put(b, tail);
+	pad(b, unit, tail);
 }
 
 static double now_ms(void)
@@ -85,6 +90,19 @@ static void measure(const char *name, const struct buf *b)
 	       t[RUNS / 2], t[RUNS - 1], rc == 0 ? "parsed" : err);
 }
 
+/* `unit` repeated to 1 MiB after the fields, then in a Header. */
+static void in_both(struct buf *b, const char *name, const char *unit)
+{
+	char label[96];
+
+	fill(b, HEAD AUTH_OPEN, unit, AUTH_CLOSE);
+	snprintf(label, sizeof label, "trailing %s", name);
+	measure(label, b);
+	fill(b, HEAD "<soapenv:Header>", unit, "</soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
+	snprintf(label, sizeof label, "header %s", name);
+	measure(label, b);
+}
+
 int main(void)
 {
 	struct buf b = { malloc(BODY_MAX), 0 };
@@ -116,15 +134,8 @@ int main(void)
 	for (int i = 0; i < 16; i++)
 		snprintf(unit + strlen(unit), sizeof unit - strlen(unit), " a%x=''", i);
 	strcat(unit, "/>");
-	fill(&b, HEAD AUTH_OPEN, unit, AUTH_CLOSE);
-	measure("trailing elements, 16 attributes each", &b);
-	fill(&b, HEAD "<soapenv:Header>", unit, "</soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
-	measure("header elements, 16 attributes each", &b);
-
-	fill(&b, HEAD AUTH_OPEN, "<x/>", AUTH_CLOSE);
-	measure("trailing empty elements", &b);
-	fill(&b, HEAD "<soapenv:Header>", "<x/>", "</soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
-	measure("header empty elements", &b);
+	in_both(&b, "elements, 16 attributes each", unit);
+	in_both(&b, "empty elements", "<x/>");
 
 	unit[0] = '\0';
 	for (int i = 0; i < 29; i++)
@@ -132,10 +143,7 @@ int main(void)
 	strcat(unit, "y");
 	for (int i = 0; i < 29; i++)
 		strcat(unit, "</x>");
-	fill(&b, HEAD AUTH_OPEN, unit, AUTH_CLOSE);
-	measure("trailing elements 32 deep", &b);
-	fill(&b, HEAD "<soapenv:Header>", unit, "</soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
-	measure("header elements 32 deep", &b);
+	in_both(&b, "elements 32 deep", unit);
 
 	strcpy(unit, "<p:x");
 	for (int i = 0; i < 15; i++)
@@ -172,9 +180,7 @@ int main(void)
 		}
 		put(&b, "/>");
 	}
-	while (b.len + 32 + strlen("</soapenv:Header>" AUTH_OPEN AUTH_CLOSE) <= BODY_MAX)
-		put(&b, "<!-- 0123456789abcdef01234 -->");
-	put(&b, "</soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
+	pad(&b, "<!-- 0123456789abcdef01234 -->", "</soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
 	measure("limits: 240 x 16 attributes, then comments", &b);
 
 	b.len = 0;
@@ -194,9 +200,8 @@ int main(void)
 		put(&b, "/>");
 	}
 	put(&b, "<h");
-	while (b.len + 64 + strlen("/></soapenv:Header>" AUTH_OPEN AUTH_CLOSE) <= BODY_MAX)
-		put(&b, "                                                                ");
-	put(&b, "/></soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
+	pad(&b, "                                                                ",
+	    "/></soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
 	measure("limits: long names, then space in a tag", &b);
 
 	b.len = 0;
@@ -204,9 +209,7 @@ int main(void)
 	for (int i = 0; i < 60000 / 64; i++)
 		put(&b, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde ");
 	put(&b, "</h>");
-	while (b.len + 32 + strlen("</soapenv:Header>" AUTH_OPEN AUTH_CLOSE) <= BODY_MAX)
-		put(&b, "<!-- 0123456789abcdef01234 -->");
-	put(&b, "</soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
+	pad(&b, "<!-- 0123456789abcdef01234 -->", "</soapenv:Header>" AUTH_OPEN AUTH_CLOSE);
 	measure("limits: 60 KB of text, then comments", &b);
 
 	sf_server_deinit();
