@@ -27,12 +27,18 @@ static char *serialize(bool fault, const void *data, size_t *len_r)
 	soap_begin(soap);
 	soap->os = &text;
 	soap->encodingStyle = NULL;   /* document/literal */
+	/* A fault keeps the prefixed SOAP-ENV:Envelope: under a default
+	 * namespace its unqualified faultcode and faultstring need xmlns="",
+	 * which some SOAP stacks (zeep) do not read. */
+	if (fault)
+		soap_clr_omode(soap, SOAP_XML_DEFAULTNS);
 	rc = soap_begin_send(soap) || soap_envelope_begin_out(soap) ||
 	     soap_body_begin_out(soap) ||
 	     (fault ? soap_put_SOAP_ENV__Fault(soap, data, "SOAP-ENV:Fault", "")
 		    : soap_put__sf__AuthenticateResult(soap, data, "sf:AuthenticateResult", "")) ||
 	     soap_body_end_out(soap) || soap_envelope_end_out(soap) || soap_end_send(soap);
 	soap->os = NULL;
+	soap_set_omode(soap, SOAP_XML_DEFAULTNS);
 	/* Canonical output has no XML declaration; PROTOCOL.md's answer does. */
 	if (rc == 0 && text != NULL && (copy = malloc(strlen(XML_DECL) + strlen(text) + 1)) != NULL) {
 		*len_r = strlen(XML_DECL) + strlen(text);
@@ -89,7 +95,12 @@ char *sf_answer_fault(bool client, const char *reason, size_t *len_r)
 	if (soap == NULL)
 		return NULL;
 	soap_default_SOAP_ENV__Fault(soap, &f);
-	f.faultcode = client ? "SOAP-ENV:Client" : "SOAP-ENV:Server";
-	f.faultstring = (char *)(reason != NULL ? reason : "internal error");
+	if (reason == NULL)
+		reason = "internal error";
+	/* SOAP 1.1 section 4.4.1: a header not understood has its own code. */
+	f.faultcode = !client ? "SOAP-ENV:Server" :
+		      strcmp(reason, SF_REASON_MUST_UNDERSTAND) == 0 ? "SOAP-ENV:MustUnderstand" :
+		      "SOAP-ENV:Client";
+	f.faultstring = (char *)reason;
 	return serialize(true, &f, len_r);
 }

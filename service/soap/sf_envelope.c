@@ -45,7 +45,7 @@ const char *sf_soap_reason(const struct soap *soap, const char *stage)
 	case SOAP_SYNTAX_ERROR:
 		return "malformed XML";
 	case SOAP_MUSTUNDERSTAND:
-		return "unsupported SOAP header";
+		return SF_REASON_MUST_UNDERSTAND;
 	default:
 		return stage;
 	}

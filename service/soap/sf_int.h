@@ -57,16 +57,39 @@ void sf_input_detach(struct soap *soap);
  * *error_r (never input). */
 int sf_envelope_open(struct soap *soap, const char **error_r);
 int sf_envelope_close(struct soap *soap, const struct sf_input *in, const char **error_r);
+/* The reason for a header with mustUnderstand="1" that nothing here
+ * understands: sf_answer_fault() gives it SOAP 1.1's MustUnderstand code. */
+#define SF_REASON_MUST_UNDERSTAND "unsupported SOAP header"
 /* gSOAP's error after a failed stage, as a fixed phrase (`stage` when no
  * better one applies). */
 const char *sf_soap_reason(const struct soap *soap, const char *stage);
 
-/* Raw text checks (sf_text.c). sf_utf8_check: NULL when s[0..len) is
- * UTF-8 without NUL or XML-forbidden controls (with `field`, without any
- * C0, DEL or C1 control), else the reason. sf_body_check: what gSOAP would
- * read wrongly or skip in a request body (invalid UTF-8, DTDs, processing
- * instructions, character and entity references it mis-decodes). */
+/* Raw text check (sf_text.c): NULL when s[0..len) is UTF-8 without NUL
+ * or XML-forbidden controls (with `field`, without any C0, DEL or C1
+ * control), else the reason. */
 const char *sf_utf8_check(const unsigned char *s, size_t len, bool field);
-const char *sf_body_check(const char *body, size_t len);
+
+/* Limits of the well-formedness guard (sf_xmlcheck.c), far above any SOAP
+ * stack's message and low enough that gSOAP, which runs on an HTTP event
+ * thread, spends a few milliseconds at most on the largest max_body
+ * (bench/soap_parse.c measures it). */
+#define SF_XML_DEPTH_MAX 32    /* Salesforce's request is 4 deep; gSOAP reads unknown elements recursively */
+#define SF_XML_ATTRS_MAX 16    /* gSOAP's attribute handling is quadratic in their number */
+#define SF_XML_NS_MAX 32       /* declarations in scope: every prefix lookup walks them all */
+#define SF_XML_ELEMENTS_MAX 256   /* Salesforce sends 6; gSOAP spends up to ~10 us on each */
+#define SF_XML_TEXT_MAX 65536     /* character data and attribute values; the fields hold < 2 KB */
+#define SF_XML_NAME_MAX 256       /* gSOAP keeps 1023 bytes of a name (SOAP_TAGLEN) and compares those */
+
+/* The guard gSOAP's gaps require, over a whole body that sf_utf8_check()
+ * passed: 0 when it is one well-formed XML document within the limits
+ * above, without DTD, processing instruction (but the XML declaration,
+ * which must say UTF-8 if it names an encoding), entity but XML's five,
+ * SOAP-encoding id/href/ref attribute, or element inside an element whose
+ * local name is in `leaves` (NULL-terminated; gSOAP reads those as strings
+ * and would take markup inside as text). Writes the body to out[0..len)
+ * with character references in a form gSOAP decodes right, its length to
+ * *out_len_r (at most len). -1 with a fixed, short *error_r otherwise. */
+int sf_xml_check(const char *body, size_t len, const char *const leaves[], char *out,
+		 size_t *out_len_r, const char **error_r);
 
 #endif

@@ -98,28 +98,19 @@ static const char *read_request(struct soap *soap, const struct sf_input *in,
 	return extras_check(req);
 }
 
-int sf_request_parse(const char *body, size_t len, struct sf_authenticate *out,
-		    const char **error_r)
+/* The checked body through gSOAP into `out`. */
+static const char *parse_checked(const char *xml, size_t len, struct sf_authenticate *out)
 {
-	struct soap *soap;
 	struct _sf__Authenticate *req = NULL;
 	struct sf_input in;
+	struct soap *soap = sf_thread_context();
 	const char *err;
 
-	memset(out, 0, sizeof(*out));
-	err = sf_body_check(body, len);
-	if (err != NULL) {
-		*error_r = err;
-		return -1;
-	}
-	soap = sf_thread_context();
-	if (soap == NULL) {
-		*error_r = "out of memory";
-		return -1;
-	}
+	if (soap == NULL)
+		return "out of memory";
 	/* No soap_begin(): soap_begin_recv() resets the same state, and each
 	 * reset clears gSOAP's hash tables, the largest cost of a parse. */
-	sf_input_attach(soap, &in, body, len);
+	sf_input_attach(soap, &in, xml, len);
 	err = read_request(soap, &in, &req);
 	if (err == NULL)
 		err = copy_field(req->username, SF_USERNAME_MAX, &out->username, NULL);
@@ -134,6 +125,28 @@ int sf_request_parse(const char *body, size_t len, struct sf_authenticate *out,
 	/* Free what the parse allocated; the temporary tables are cleared
 	 * by the next soap_begin_recv() (soap_end() would clear them twice). */
 	soap_dealloc(soap, NULL);
+	return err;
+}
+
+int sf_request_parse(const char *body, size_t len, struct sf_authenticate *out,
+		    const char **error_r)
+{
+	/* gSOAP reads these as strings, markup inside them as text. */
+	static const char *const fields[] = { "username", "password", "sourceIp", NULL };
+	char *xml = NULL;
+	size_t xml_len = 0;
+	const char *err;
+
+	memset(out, 0, sizeof(*out));
+	err = sf_utf8_check((const unsigned char *)body, len, false);
+	if (err == NULL && (xml = malloc(len + 1)) == NULL)
+		err = "out of memory";
+	if (err == NULL && sf_xml_check(body, len, fields, xml, &xml_len, &err) == 0)
+		err = parse_checked(xml, xml_len, out);
+	if (xml != NULL) {
+		explicit_bzero(xml, len);   /* it holds the password */
+		free(xml);
+	}
 	if (err != NULL) {
 		sf_request_clear(out);
 		*error_r = err;

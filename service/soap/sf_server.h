@@ -33,8 +33,12 @@ int sf_server_init(const char **error_r);
 void sf_server_deinit(void);
 
 /* Parse one request body. Rejects (returns -1, *error_r = a short fault
- * string that never echoes input): malformed XML, DOCTYPE/DTD, processing
- * instructions other than the XML declaration, wrong or missing namespaces,
+ * string that never echoes input): XML that is not well-formed (including
+ * undeclared prefixes and elements inside a field), DOCTYPE/DTD, processing
+ * instructions other than the XML declaration, an encoding other than
+ * UTF-8, SOAP-encoding id/href/ref attributes, more attributes or deeper
+ * nesting than any SOAP stack sends (so gSOAP's costs stay linear; see
+ * sf_int.h), a mustUnderstand header, wrong or missing namespaces,
  * a missing or duplicated username/password/sourceIp, trailing elements
  * outside the target namespace, invalid UTF-8, NUL or control characters in
  * a field, fields over the limits above. An empty field is NOT an error
@@ -46,8 +50,10 @@ void sf_request_clear(struct sf_authenticate *req);
 
 /* Canned bodies, valid for the life of the process after init. */
 const char *sf_answer_result(bool authenticated, size_t *len_r);
-/* SOAP 1.1 fault; `client` selects soap:Client vs soap:Server. The string
- * is a fixed, short reason (never input). Returns a malloc'd body. */
+/* SOAP 1.1 fault in a prefixed SOAP-ENV:Envelope; `client` selects
+ * soap:Client vs soap:Server, except that sf_request_parse()'s reason for a
+ * mustUnderstand header it cannot honour gets soap:MustUnderstand. The
+ * string is a fixed, short reason (never input). Returns a malloc'd body. */
 char *sf_answer_fault(bool client, const char *reason, size_t *len_r);
 /* The WSDL served by GET {path}?wsdl, with `public_url` as soap:address:
  * malloc'd, or NULL when the address is empty or not printable UTF-8. */

@@ -1,8 +1,6 @@
 /*
- * Checks on raw bytes, before and after gSOAP: UTF-8 and the field rules,
- * and the markup gSOAP would skip or decode wrongly in a request body.
- * Nothing here interprets XML structure; it looks for forbidden byte
- * sequences only.
+ * Checks on raw bytes, before and after gSOAP: UTF-8 and the field rules.
+ * The markup gSOAP would skip or decode wrongly is sf_xmlcheck.c's.
  */
 #include "sf_int.h"
 #include "sf_server.h"
@@ -78,108 +76,4 @@ int sf_field_check(const char *s, size_t len, size_t max, const char **error_r)
 		return -1;
 	}
 	return 0;
-}
-
-static const char *find_bytes(const char *s, size_t len, const char *pat)
-{
-	return memmem(s, len, pat, strlen(pat));
-}
-
-/*
- * Markup gSOAP would skip silently. In well-formed XML a raw "<!" or "<?"
- * only starts a comment, CDATA section, DTD or processing instruction (or
- * sits inside a comment/CDATA, which Salesforce never sends), so refusing
- * every DTD-ish "<!" and every "<?" but a leading XML declaration needs no
- * parser and errs only towards refusing.
- */
-static const char *markup_check(const char *body, size_t len)
-{
-	const char *p = body, *end = body + len;
-
-	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-		p += 3;   /* a UTF-8 byte order mark may precede the declaration */
-	if (end - p >= 6 && memcmp(p, "<?xml", 5) == 0 &&
-	    (p[5] == ' ' || p[5] == '\t' || p[5] == '\r' || p[5] == '\n')) {
-		const char *q = find_bytes(p, (size_t)(end - p), "?>");
-
-		if (q == NULL)
-			return "malformed XML";
-		p = q + 2;
-	}
-	if (find_bytes(p, (size_t)(end - p), "<?") != NULL)
-		return "processing instruction not allowed";
-	for (const char *q = p; (q = find_bytes(q, (size_t)(end - q), "<!")) != NULL; q += 2) {
-		size_t rest = (size_t)(end - q);
-
-		if (!(rest >= 4 && memcmp(q, "<!--", 4) == 0) &&
-		    !(rest >= 9 && memcmp(q, "<![CDATA[", 9) == 0))
-			return "DTD not allowed";
-	}
-	return NULL;
-}
-
-/*
- * gSOAP 2.8's entity decoder reads at most 7 bytes after '&' and falls back
- * to 0 when the digits do not parse: "&#0;", "&#x;" or "&#zz;" become a NUL
- * that silently ends a char* field, and "&#x1F600;" leaves a stray ';'
- * behind. Neither shows in the decoded field, so refuse such references
- * here; a password must never reach a directory altered.
- */
-static const char *charref_check(const char *body, size_t len)
-{
-	const char *end = body + len;
-
-	for (const char *p = body; (p = memchr(p, '&', (size_t)(end - p))) != NULL; p++) {
-		const char *semi = memchr(p, ';', (size_t)(end - p) < 8 ? (size_t)(end - p) : 8);
-		unsigned long v = 0;
-		const char *d;
-		int base = 10;
-
-		if (semi == NULL)
-			return "unsupported character reference";
-		if (p[1] != '#') {
-			/* gSOAP also knows HTML's entities; XML has these five. */
-			static const char *const xml_entities[] = {
-				"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"
-			};
-			bool known = false;
-
-			for (size_t i = 0; i < 5; i++)
-				known |= (size_t)(semi - p + 1) == strlen(xml_entities[i]) &&
-					 memcmp(p, xml_entities[i], strlen(xml_entities[i])) == 0;
-			if (!known)
-				return "unsupported entity reference";
-			continue;
-		}
-		d = p + 2;
-		if (*d == 'x' || *d == 'X') {
-			base = 16;
-			d++;
-		}
-		if (d == semi)
-			return "NUL character";
-		for (; d < semi; d++) {
-			int digit = *d >= '0' && *d <= '9' ? *d - '0' :
-				    base == 16 && *d >= 'a' && *d <= 'f' ? *d - 'a' + 10 :
-				    base == 16 && *d >= 'A' && *d <= 'F' ? *d - 'A' + 10 : -1;
-
-			if (digit < 0)
-				return "NUL character";
-			v = v * (unsigned long)base + (unsigned long)digit;
-		}
-		if (v == 0)
-			return "NUL character";
-	}
-	return NULL;
-}
-
-const char *sf_body_check(const char *body, size_t len)
-{
-	const char *err = sf_utf8_check((const unsigned char *)body, len, false);
-
-	if (err == NULL)
-		err = markup_check(body, len);
-	if (err == NULL)
-		err = charref_check(body, len);
-	return err;
 }

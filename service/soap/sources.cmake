@@ -3,6 +3,7 @@
 # (sf_client.h).
 set(DAGATE_SOAP_SOURCES
   service/soap/sf_context.c service/soap/sf_envelope.c service/soap/sf_text.c
+  service/soap/sf_xmlcheck.c
   service/soap/sf_request.c service/soap/sf_answer.c service/soap/sf_wsdl.c
   service/soap/sf_client.c)
 dagate_layer(dagate_soap service/soap

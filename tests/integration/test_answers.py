@@ -7,6 +7,11 @@ import unittest
 import unicodedata
 import xml.etree.ElementTree as ET
 
+try:
+    import zeep
+except ImportError:   # optional: scripts/deps installs python3-zeep
+    zeep = None
+
 from harness import (Dagate, Fault, SF_NS, SOAP_ENV_NS, envelope, hash_password,
                      parse_answer, server_section, REPO)
 
@@ -20,6 +25,7 @@ def demo_users_line():
 
 
 PW_UNICODE = 'Pässwörd-日本語-🔑-ça'   # NFC, 4-byte emoji included
+PW_MARKUP = 'a&b<c>&;&&x'
 
 FILE_CONF = server_section(extra='public_url = https://sso.test.example/Sso.asmx\n') + """
 [route]
@@ -37,7 +43,8 @@ class FileProviderAnswers(unittest.TestCase):
         cls.unicode_hash = hash_password(PW_UNICODE)
         bmp_hash = hash_password(''.join(c for c in PW_UNICODE if ord(c) <= 0xFFFF))
         users = (demo_users_line() + '\n' + 'uni@example.com:%s\n' % cls.unicode_hash
-                 + 'bmp@example.com:%s\n' % bmp_hash)
+                 + 'bmp@example.com:%s\n' % bmp_hash
+                 + 'amp@example.com:%s\n' % hash_password(PW_MARKUP))
         cls.d = Dagate(FILE_CONF, files={'users': (users, 0o644)})
 
     @classmethod
@@ -123,16 +130,29 @@ class FileProviderAnswers(unittest.TestCase):
         status, _, resp = self.d.post(body)
         self.assertEqual(parse_answer(status, resp), 'true')
 
-    def test_astral_character_references_are_refused_not_altered(self):
-        # gSOAP 2.8 cannot decode a reference longer than 6 characters (an
-        # emoji as &#128273;): it would hand the directory an altered password.
-        # dagate refuses the message instead (Salesforce sends raw UTF-8).
-        refs = ''.join('&#%d;' % ord(c) if ord(c) > 127 else c for c in PW_UNICODE)
-        body = envelope('uni@example.com', 'PLACEHOLDER').replace(b'PLACEHOLDER', refs.encode())
-        status, _, resp = self.d.post(body)
-        answer = parse_answer(status, resp)
-        self.assertIsInstance(answer, Fault, resp)
-        self.assertEqual(answer.code, 'soap:Client')
+    def test_astral_character_references_are_decoded(self):
+        # Characters outside the BMP as references (an emoji as &#128273; or
+        # &#x1f511;) are the same password as raw UTF-8: gSOAP 2.8 alone
+        # would alter them, dagate's guard rewrites them first.
+        for fmt in ('&#%d;', '&#x%x;'):
+            refs = ''.join(fmt % ord(c) if ord(c) > 127 else c for c in PW_UNICODE)
+            with self.subTest(fmt=fmt):
+                body = envelope('uni@example.com', 'PLACEHOLDER').replace(b'PLACEHOLDER', refs.encode())
+                status, _, resp = self.d.post(body)
+                self.assertEqual(parse_answer(status, resp), 'true')
+                body = envelope('uni@example.com', 'PLACEHOLDER').replace(b'PLACEHOLDER', refs[:-1].encode())
+                status, _, resp = self.d.post(body)
+                self.assertEqual(parse_answer(status, resp), 'false')
+
+    def test_cdata_password(self):
+        # A CDATA section is text: '&' and '<' inside it are the password.
+        for raw, want in ((b'<![CDATA[' + PW_MARKUP.encode() + b']]>', 'true'),
+                          (b'<![CDATA[a&b]]>&lt;c&gt;&amp;&#x3b;&amp;&amp;x', 'true'),
+                          (b'<![CDATA[a&b<c>&amp;;&&]]>', 'false')):
+            with self.subTest(raw=raw):
+                body = envelope('amp@example.com', 'PLACEHOLDER').replace(b'PLACEHOLDER', raw)
+                status, _, resp = self.d.post(body)
+                self.assertEqual(parse_answer(status, resp), want)
 
     def test_password_is_not_trimmed(self):
         self.assertEqual(self.d.authenticate('demo@example.com', ' dagate-demo'), 'false')
@@ -164,7 +184,7 @@ class FileProviderAnswers(unittest.TestCase):
         self.assertEqual(body.strip(), b'ok')
 
 
-STATIC_CONF = server_section() + """
+STATIC_ROUTES = """
 [route]
 match = * -> yes
 
@@ -173,6 +193,7 @@ type = static
 result = true
 delay = 0ms
 """
+STATIC_CONF = server_section() + STATIC_ROUTES
 
 
 class EmptyFields(unittest.TestCase):
@@ -209,6 +230,24 @@ class EmptyFields(unittest.TestCase):
     def test_empty_source_ip_is_accepted(self):
         with Dagate(STATIC_CONF) as d:
             self.assertEqual(d.authenticate('someone@example.com', 'x', source_ip=''), 'true')
+
+
+@unittest.skipUnless(zeep, 'python3-zeep is not installed')
+class RealSoapClient(unittest.TestCase):
+    """zeep, a SOAP stack that is not ours, reads dagate's WSDL, its answers
+    and its faults (fault string and code included)."""
+
+    def test_zeep_reads_answers_and_faults(self):
+        conf = server_section(extra='public_url = https://sso.test.example/Sso.asmx\n') + STATIC_ROUTES
+        with Dagate(conf) as d:
+            client = zeep.Client(d.url + '?wsdl')
+            service = client.create_service('{%s}AuthenticationBinding' % SF_NS, d.url)
+            self.assertIs(service.Authenticate('someone@example.com', 'x', '203.0.113.7'), True)
+            self.assertIs(service.Authenticate('someone@example.com', '', '203.0.113.7'), False)
+            with self.assertRaises(zeep.exceptions.Fault) as cm:
+                service.Authenticate('someone@example.com', 'a\tb', '203.0.113.7')
+            self.assertEqual(cm.exception.message, 'control character')
+            self.assertTrue(str(cm.exception.code).endswith('Client'), cm.exception.code)
 
 
 if __name__ == '__main__':

@@ -61,6 +61,43 @@ static const struct good_case good[] = {
 	{ "empty fields are the router's business", AUTH(FIELDS("", "", "")), "", "", "" },
 	{ "self-closing empty password", AUTH("<username>u</username><password/><sourceIp>1</sourceIp>"),
 	  "u", "", "1" },
+	{ "references outside the BMP decoded",
+	  AUTH(FIELDS("u", "&#x1F600;&#128512;&#x10FFFF;", "1.2.3.4")), "u",
+	  "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", "1.2.3.4" },
+	{ "long references decoded", AUTH(FIELDS("u", "&#0000065;&#x000042;&#x0000e4;", "1.2.3.4")),
+	  "u", "AB\xc3\xa4", "1.2.3.4" },
+	{ "references to markup characters", AUTH(FIELDS("u", "&#60;x/&#62;&#38;&#x22;&#39;", "1.2.3.4")),
+	  "u", "<x/>&\"'", "1.2.3.4" },
+	{ "CDATA with & and markup", AUTH(FIELDS("u", "<![CDATA[a&b<x/>&#65;]]>", "1.2.3.4")),
+	  "u", "a&b<x/>&#65;", "1.2.3.4" },
+	{ "CDATA among text", AUTH(FIELDS("u", "x<![CDATA[&]]>y&amp;", "1.2.3.4")), "u", "x&y&", "1.2.3.4" },
+	{ "comment inside a field", AUTH(FIELDS("u", "ab<!-- c&d -->cd", "1.2.3.4")), "u", "abcd", "1.2.3.4" },
+	{ "]] and > apart in text", AUTH(FIELDS("u", "]]&gt;]] >", "1.2.3.4")), "u", "]]>]] >", "1.2.3.4" },
+	{ "XML declaration variants",
+	  "\xef\xbb\xbf<?xml version='1.0' encoding='utf-8' standalone='yes' ?>"
+	  AUTH_NODECL(FIELDS("u", "p", "1")), "u", "p", "1" },
+	{ "declaration without encoding", "<?xml version=\"1.0\"?>" AUTH_NODECL(FIELDS("u", "p", "1")),
+	  "u", "p", "1" },
+	{ "attributes, xml:lang and spaces in tags",
+	  ENV_OPEN "<soapenv:Body ><Authenticate xmlns=\"urn:authentication.soap.sforce.com\" a = 'x>y' "
+	  "xml:lang=\"en\"><username\n>u</username ><password b=\"&lt;&#65;\">p</password>"
+	  "<sourceIp>1</sourceIp></Authenticate></soapenv:Body></soapenv:Envelope >",
+	  "u", "p", "1" },
+	{ "header entries, mustUnderstand 0",
+	  ENV_OPEN "<soapenv:Header><h:a xmlns:h=\"urn:h\" soapenv:mustUnderstand=\"0\"><h:b x=\"1\">t</h:b>"
+	  "<h:c/></h:a></soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", "p", "1") "</Authenticate></soapenv:Body></soapenv:Envelope>", "u", "p", "1" },
+	{ "16 attributes and 32 levels",
+	  ENV_OPEN "<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\" "
+	  "a1='' a2='' a3='' a4='' a5='' a6='' a7='' a8='' a9='' a10='' a11='' a12='' a13='' a14='' a15=''>"
+	  FIELDS("u", "p", "1") "<x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x/>"
+	  "</x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x>"
+	  "</Authenticate></soapenv:Body></soapenv:Envelope>", "u", "p", "1" },
+	{ "a prefix redeclared inside",
+	  "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:u=\"urn:x\"><s:Body>"
+	  "<u:Authenticate xmlns:u=\"urn:authentication.soap.sforce.com\"><u:username>u</u:username>"
+	  "<u:password>p</u:password><u:sourceIp>1</u:sourceIp></u:Authenticate></s:Body></s:Envelope>",
+	  "u", "p", "1" },
 	{ "password at its limit",
 	  AUTH(FIELDS("u", "%1024s", "1.2.3.4")), "u", NULL, "1.2.3.4" },
 };
@@ -104,7 +141,6 @@ static const struct bad_case bad[] = {
 	{ "&#x; in password", "NUL character", AUTH(FIELDS("u", "a&#x;" MARK, "1")) },
 	{ "&#1; in password", "control character", AUTH(FIELDS("u", "a&#1;" MARK, "1")) },
 	{ "&#10; in username", "control character", AUTH(FIELDS(MARK "&#10;x", "p", "1")) },
-	{ "reference gSOAP would mangle", "unsupported character reference", AUTH(FIELDS("u", "&#x1F600;" MARK, "1")) },
 	{ "HTML entity", "unsupported entity reference", AUTH(FIELDS("u", "&nbsp;" MARK, "1")) },
 	{ "raw 0x01 byte", "control character", AUTH(FIELDS("u", "a\x01" MARK, "1")) },
 	{ "raw TAB in password", "control character", AUTH(FIELDS("u", "a\t" MARK, "1")) },
@@ -127,6 +163,95 @@ static const struct bad_case bad[] = {
 	{ "mustUnderstand header", "unsupported SOAP header", ENV_OPEN "<soapenv:Header><h:x xmlns:h=\"urn:h\" soapenv:mustUnderstand=\"1\"/>"
 	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
 	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "id repeated on a field (ASan: strncpy overlap in gSOAP)", "multi-reference attribute not allowed",
+	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" id=\"a\"><username id=\"a\">u</username>"
+	  "<password>" MARK "</password><sourceIp>1</sourceIp></Authenticate>") },
+	{ "id repeated on a nested element", "multi-reference attribute not allowed",
+	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" id=\"a\">" FIELDS("u", MARK, "1")
+	  "<x id=\"a\"><y id=\"a\">z</y></x></Authenticate>") },
+	{ "href to an id", "multi-reference attribute not allowed",
+	  AUTH("<username href=\"#a\"/><password id=\"a\">" MARK "</password><sourceIp>1</sourceIp>") },
+	{ "SOAP 1.2 ref", "multi-reference attribute not allowed",
+	  AUTH("<username e:ref=\"a\" xmlns:e=\"http://www.w3.org/2003/05/soap-encoding\"/>"
+	  FIELDS("u", MARK, "1")) },
+	{ "id in the Header", "multi-reference attribute not allowed", ENV_OPEN "<soapenv:Header><h id=\"a\"/>"
+	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "< in an attribute value", "malformed XML",
+	  AUTH("<username a=\"<x\">u</username><password>" MARK "</password><sourceIp>1</sourceIp>") },
+	{ "attribute without a value", "malformed XML", ENV_OPEN "<soapenv:Header><h a/></soapenv:Header>"
+	  "<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "attribute without quotes", "malformed XML", AUTH("<username a=b>u</username>" FIELDS("u", MARK, "1")) },
+	{ "attributes not apart", "malformed XML", AUTH("<username a=\"1\"b=\"2\">u</username><password>"
+	  MARK "</password><sourceIp>1</sourceIp>") },
+	{ "duplicated attribute", "malformed XML", AUTH("<username a=\"1\" a=\"2\">u</username><password>"
+	  MARK "</password><sourceIp>1</sourceIp>") },
+	{ "same attribute by two prefixes", "malformed XML",
+	  AUTH("<username xmlns:p=\"urn:p\" xmlns:q=\"urn:p\" p:a=\"1\" q:a=\"2\">u</username><password>"
+	  MARK "</password><sourceIp>1</sourceIp>") },
+	{ "mismatched end tags in the Header", "malformed XML", ENV_OPEN "<soapenv:Header><a><b></a></b>"
+	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "unclosed element in the Header", "malformed XML", ENV_OPEN "<soapenv:Header><a>"
+	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "undeclared element prefix", "undeclared namespace prefix", AUTH(FIELDS("u", MARK, "1") "<q:x>1</q:x>") },
+	{ "undeclared attribute prefix", "undeclared namespace prefix",
+	  AUTH("<username q:a=\"1\">u</username><password>" MARK "</password><sourceIp>1</sourceIp>") },
+	{ "prefix out of scope", "undeclared namespace prefix",
+	  AUTH("<username xmlns:q=\"urn:q\">u</username><q:password>" MARK "</q:password><sourceIp>1</sourceIp>") },
+	{ "empty prefix declaration", "malformed XML",
+	  AUTH("<username xmlns:q=\"\">u</username><password>" MARK "</password><sourceIp>1</sourceIp>") },
+	{ "reference in a namespace name", "unsupported namespace name",
+	  ENV("<Authenticate xmlns=\"urn&#58;authentication.soap.sforce.com\">" FIELDS("u", MARK, "1") "</Authenticate>") },
+	{ "two colons in a name", "malformed XML", AUTH(FIELDS("u", MARK, "1") "<a:b:c xmlns:a=\"urn:a\"/>") },
+	{ "version 1.1 declaration", "malformed XML declaration",
+	  "<?xml version=\"1.1\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "declaration without version", "malformed XML declaration",
+	  "<?xml encoding=\"UTF-8\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "declaration unterminated", "malformed XML declaration",
+	  "<?xml version=\"1.0\" encoding=\"UTF-8\"" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "declaration with junk", "malformed XML declaration",
+	  "<?xml version=\"1.0\" foo=\"bar\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "declaration in another encoding", "unsupported encoding",
+	  "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "]]> in text", "malformed XML", AUTH(FIELDS("u", "a]]>" MARK, "1")) },
+	{ "unterminated CDATA", "malformed XML", AUTH(FIELDS("u", "<![CDATA[" MARK, "1")) },
+	{ "CDATA before the root", "malformed XML", "<![CDATA[x]]>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "-- inside a comment", "malformed XML", AUTH(FIELDS("u", "a<!-- x -- y -->" MARK, "1")) },
+	{ "unterminated comment", "malformed XML", AUTH(FIELDS("u", "a<!-- " MARK, "1")) },
+	{ "markup inside a field", "element inside a field", AUTH(FIELDS("u", "abc<x/>def" MARK, "1")) },
+	{ "element alone in a field", "element inside a field", AUTH(FIELDS("u", "<x>" MARK "</x>", "1")) },
+	{ "markup in a prefixed field", "element inside a field",
+	  "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+	  "xmlns:urn=\"urn:authentication.soap.sforce.com\"><soapenv:Body><urn:Authenticate>"
+	  "<urn:username>u<urn:b/></urn:username><urn:password>" MARK "</urn:password>"
+	  "<urn:sourceIp>1</urn:sourceIp></urn:Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "17 attributes", "too many attributes",
+	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" a1='' a2='' a3='' a4='' a5='' a6='' "
+	  "a7='' a8='' a9='' a10='' a11='' a12='' a13='' a14='' a15='' a16=''>" FIELDS("u", MARK, "1")
+	  "</Authenticate>") },
+	{ "33 levels", "elements nested too deeply",
+	  AUTH(FIELDS("u", MARK, "1") "<x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x/>"
+	  "</x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x>") },
+	{ "33 namespace declarations in scope", "too many namespace declarations",
+	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\" xmlns:h=\"u:1\">"
+	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\" xmlns:h=\"u:1\">"
+	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\" xmlns:h=\"u:1\">"
+	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\">"
+	  "<x xmlns:a=\"u:1\"/></x></x></x></x>" FIELDS("u", MARK, "1") "</Authenticate>") },
+	{ "surrogate reference", "unsupported character reference", AUTH(FIELDS("u", "&#xD800;" MARK, "1")) },
+	{ "reference past U+10FFFF", "unsupported character reference", AUTH(FIELDS("u", "&#x110000;" MARK, "1")) },
+	{ "huge reference", "unsupported character reference", AUTH(FIELDS("u", "&#99999999999999999999;" MARK, "1")) },
+	{ "U+FFFE reference", "unsupported character reference", AUTH(FIELDS("u", "&#xFFFE;" MARK, "1")) },
+	{ "uppercase X reference", "malformed XML", AUTH(FIELDS("u", "&#X41;" MARK, "1")) },
+	{ "reference without ;", "malformed XML", AUTH(FIELDS("u", "&#65" MARK, "1")) },
+	{ "text before the envelope", "not a SOAP 1.1 envelope", "<?xml version=\"1.0\"?>x" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	{ "second root element", "content after the envelope", AUTH(FIELDS("u", MARK, "1")) "<soapenv:Envelope/>" },
+	{ "text after the envelope", "content after the envelope", AUTH(FIELDS("u", MARK, "1")) "x" },
+	{ "stray end tag", "malformed XML", AUTH(FIELDS("u", MARK, "1")) "</x>" },
 	{ "empty Body", "not an Authenticate request", ENV("") },
 	{ "empty input", "malformed XML", "" },
 	{ "not XML", "not a SOAP 1.1 envelope", "username: " MARK },
@@ -206,6 +331,77 @@ static void test_bad(void)
 	CHECK(sf_request_parse(nul_body, sizeof(nul_body) - 1, &req, &err) == -1, "raw NUL accepted");
 }
 
+/* A request with `n` copies of `unit` after sourceIp, parsed. */
+static const char *parse_with(const char *unit, size_t n)
+{
+	static const char head[] = "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+		"<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", "p", "1");
+	static const char tail[] = "</Authenticate></soapenv:Body></soapenv:Envelope>";
+	size_t len = strlen(head) + n * strlen(unit) + strlen(tail), at = strlen(head);
+	char *body = malloc(len + 1);
+	struct sf_authenticate req;
+	const char *err = NULL;
+
+	memcpy(body, head, at);
+	for (size_t i = 0; i < n; i++, at += strlen(unit))
+		memcpy(body + at, unit, strlen(unit));
+	memcpy(body + at, tail, strlen(tail));
+	if (sf_request_parse(body, len, &req, &err) == 0)
+		err = NULL;
+	sf_request_clear(&req);
+	free(body);
+	return err;
+}
+
+/* The guard's bounds (sf_int.h) hold at the limit and refuse one past it. */
+static void test_limits(void)
+{
+	char name[300];
+	const char *err;
+
+	/* Envelope, Body, Authenticate and three fields are 6 elements. */
+	err = parse_with("<x/>", 256 - 6);
+	CHECK(err == NULL, "256 elements: %s", OR_NULL(err));
+	CHECK_STR(parse_with("<x/>", 256 - 5), "too many elements", "257 elements");
+	/* The two namespace names and "u", "p", "1" count as text too. */
+	const size_t used = strlen("http://schemas.xmlsoap.org/soap/envelope/") +
+			    strlen("urn:authentication.soap.sforce.com") + 3;
+	static const struct {
+		const char *open, *close;
+		size_t over;
+		bool ok;
+	} text[] = {
+		{ "<x>", "</x>", 0, true }, { "<x>", "</x>", 1, false },
+		{ "<x a='", "'/>", 0, true }, { "<x a='", "'/>", 1, false },
+		{ "<x><![CDATA[", "]]></x>", 0, true }, { "<x><![CDATA[", "]]></x>", 1, false },
+	};
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		size_t n = 65536 - used + text[i].over;
+		char *unit = malloc(n + 32);
+
+		strcpy(unit, text[i].open);
+		memset(unit + strlen(unit), ' ', n);
+		strcpy(unit + strlen(text[i].open) + n, text[i].close);
+		err = parse_with(unit, 1);
+		if (text[i].ok)
+			CHECK(err == NULL, "text case %zu: %s", i, OR_NULL(err));
+		else
+			CHECK_STR(err, "too much text", "text past the budget");
+		free(unit);
+	}
+	/* Comments are no text: gSOAP skips them cheaply. */
+	err = parse_with("<!-- 0123456789abcdef -->", 65536 / 16);
+	CHECK(err == NULL, "comments: %s", OR_NULL(err));
+
+	memset(name, 'n', sizeof(name));
+	memcpy(name, "<", 1);
+	memcpy(name + 257, "/>", 3);
+	err = parse_with(name, 1);
+	CHECK(err == NULL, "name of 256: %s", OR_NULL(err));
+	memcpy(name + 258, "/>", 3);
+	CHECK_STR(parse_with(name, 1), "malformed XML", "name of 257");
+}
+
 static void test_field_check(void)
 {
 	static const struct {
@@ -270,9 +466,25 @@ static void test_answers(void)
 
 	CHECK(fault != NULL && strlen(fault) == len, "fault length");
 	CHECK(fault != NULL && strstr(fault, ":Client</faultcode>") != NULL, "client fault: %s", OR_NULL(fault));
-	CHECK(fault != NULL && strstr(fault, "<faultstring xmlns=\"\">malformed XML</faultstring>") != NULL,
+	CHECK(fault != NULL && strstr(fault, "<faultstring>malformed XML</faultstring>") != NULL,
 	      "fault string: %s", OR_NULL(fault));
+	/* Prefixed, so the unqualified faultcode/faultstring need no xmlns="". */
+	CHECK(fault != NULL && strstr(fault, "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+				      "<SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Client</faultcode>") != NULL,
+	      "prefixed fault: %s", OR_NULL(fault));
 	free(fault);
+	fault = sf_answer_fault(true, "unsupported SOAP header", &len);
+	CHECK(fault != NULL && strstr(fault, "<faultcode>SOAP-ENV:MustUnderstand</faultcode>") != NULL,
+	      "MustUnderstand fault: %s", OR_NULL(fault));
+	free(fault);
+	fault = sf_answer_fault(false, "unsupported SOAP header", &len);
+	CHECK(fault != NULL && strstr(fault, ":Server</faultcode>") != NULL, "server stays server: %s",
+	      OR_NULL(fault));
+	free(fault);
+	/* The answers after a fault are still in the default-namespace form. */
+	t = sf_answer_result(true, &len);
+	CHECK(t != NULL && strstr(t, "<Envelope xmlns=\"http://schemas.xmlsoap.org/soap/envelope/\">"),
+	      "result form: %s", OR_NULL(t));
 	fault = sf_answer_fault(false, "no <provider> & more", &len);
 	CHECK(fault != NULL && strstr(fault, ":Server</faultcode>") != NULL, "server fault: %s", OR_NULL(fault));
 	CHECK(fault != NULL && strstr(fault, "no &lt;provider&gt; &amp; more") != NULL, "escaped: %s", OR_NULL(fault));
@@ -441,6 +653,7 @@ int main(void)
 	CHECK(sf_server_init(&err) == 0, "init: %s", err);
 	test_good();
 	test_bad();
+	test_limits();
 	test_field_check();
 	test_answers();
 	test_client_answer();
