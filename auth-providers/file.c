@@ -22,9 +22,12 @@
 
 /* A line longer than this is not a user line (hashes are ~130 bytes). */
 #define FILE_LINE_MAX 1024
-/* Cost of a failed lookup equals a real check: a dummy yescrypt hash. */
+/* The dummy of a file that lists nobody (see file_dummy_make). */
 static const char file_dummy_hash[] =
 	"$y$j9T$7GTVzMIQaMsPEKcjCXIf/0$2soq5zs1DY0TqEL.lhz0AX/2.bNyu5w4qnFxkhdnQX.";
+/* Distinct scheme-and-cost settings counted when choosing the dummy; a
+ * file rarely holds more than two or three. */
+#define FILE_SETTINGS_MAX 16
 
 /* A [provider NAME] of type file, as configured. */
 struct file_conf {
@@ -45,6 +48,9 @@ struct file_user {
 struct file_users {
 	struct file_user *items;
 	size_t count;
+	/* What an unknown user's password is checked against, so that it costs
+	 * what a listed user's does: same scheme and cost as most hashes. */
+	char dummy[CRYPT_OUTPUT_SIZE];
 };
 
 struct file_state {
@@ -85,11 +91,69 @@ static int file_user_cmp(const void *a, const void *b)
 		      ((const struct file_user *)b)->name);
 }
 
+/* The length of the part of `hash` that sets its scheme and cost, up to
+ * the salt ("$y$j9T$", "$2b$12$", "$6$rounds=N$" or "$6$"), or 0. */
+static size_t file_hash_setting_len(const char *hash)
+{
+	const char *p = strchr(hash + 1, '$');
+
+	if (p == NULL)
+		return 0;
+	if ((strncmp(hash, "$6$", 3) == 0 || strncmp(hash, "$5$", 3) == 0) &&
+	    strncmp(p + 1, "rounds=", 7) != 0)
+		return (size_t)(p + 1 - hash);
+	p = strchr(p + 1, '$');
+	return p == NULL ? 0 : (size_t)(p + 1 - hash);
+}
+
+/* An unknown user must not answer faster than a listed one (that tells
+ * who exists): hash a fixed phrase with the setting most of the file's
+ * users have. Only scheme and cost matter for the time it takes. */
+struct file_setting {
+	const char *hash;    /* the first hash with this setting */
+	size_t len, count;
+};
+
+static void file_dummy_make(struct file_users *u, const char *path)
+{
+	struct file_setting seen[FILE_SETTINGS_MAX];
+	size_t nseen = 0, best = 0;
+	struct crypt_data *cd;
+	const char *out;
+
+	snprintf(u->dummy, sizeof u->dummy, "%s", file_dummy_hash);
+	for (size_t i = 0; i < u->count; i++) {
+		const char *h = u->items[i].hash;
+		size_t len = file_hash_setting_len(h), k;
+
+		for (k = 0; k < nseen; k++)
+			if (seen[k].len == len && strncmp(seen[k].hash, h, len) == 0)
+				break;
+		if (k == nseen) {
+			if (nseen == FILE_SETTINGS_MAX || len == 0)
+				continue;
+			seen[nseen++] = (struct file_setting){ h, len, 0 };
+		}
+		if (++seen[k].count > seen[best].count)
+			best = k;
+	}
+	if (nseen == 0 || (cd = calloc(1, sizeof *cd)) == NULL)
+		return;
+	out = crypt_rn("dagate: no such user", seen[best].hash, cd, sizeof *cd);
+	if (out != NULL && out[0] != '*') {
+		snprintf(u->dummy, sizeof u->dummy, "%s", out);
+		log_debug("users file %s: unknown users cost a %.*s check", path,
+			  (int)seen[best].len, seen[best].hash);
+	}
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+}
+
 /* Parse the whole file; on error fill `error` with "PATH:LINE: message". */
 static int file_users_load(const char *path, struct file_users *out,
 			   struct stat *st_r, char *error, size_t error_size)
 {
-	struct file_users u = { NULL, 0 };
+	struct file_users u = { .items = NULL };
 	size_t cap = 0;
 	char line[FILE_LINE_MAX + 2];
 	int lineno = 0;
@@ -162,6 +226,7 @@ static int file_users_load(const char *path, struct file_users *out,
 			return -1;
 		}
 	}
+	file_dummy_make(&u, path);
 	*out = u;
 	return 0;
 oom:
@@ -276,11 +341,19 @@ static enum auth_result file_authenticate(struct provider *p,
 	found = st->users.count == 0 ? NULL :
 		bsearch(&key, st->users.items, st->users.count,
 			sizeof *st->users.items, file_user_cmp);
-	snprintf(hash, sizeof hash, "%s", found != NULL ? found->hash : file_dummy_hash);
+	snprintf(hash, sizeof hash, "%s", found != NULL ? found->hash : st->users.dummy);
 	pthread_rwlock_unlock(&st->lock);
 
 	auth_trace_step(req, "file: %s %s", st->path,
 			found != NULL ? "lists the user" : "does not list the user");
+	/* crypt(3) refuses longer passphrases: a password that cannot be
+	 * checked is a wrong one, never a fault (anyone could raise the
+	 * "service down" alarm). Listed or not, it answers at once. */
+	if (req->password_len >= CRYPT_MAX_PASSPHRASE_SIZE) {
+		result = found != NULL ? AUTH_REJECT : AUTH_UNKNOWN_USER;
+		*detail_r = "password longer than crypt(3) accepts";
+		goto out;
+	}
 	out = crypt_rn(req->password, hash, cd, sizeof *cd);
 	if (out == NULL || out[0] == '*') {
 		result = AUTH_ERROR;
@@ -293,6 +366,7 @@ static enum auth_result file_authenticate(struct provider *p,
 	} else {
 		result = AUTH_REJECT;
 	}
+out:
 	explicit_bzero(cd, sizeof *cd);
 	explicit_bzero(hash, sizeof hash);
 	free(cd);

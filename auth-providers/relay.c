@@ -188,6 +188,25 @@ static int relay_parse(struct provider *p, const struct conf_section *s,
 	return 0;
 }
 
+/* The media types of a SOAP answer Salesforce reads: text/xml (SOAP 1.1)
+ * and application/soap+xml (which Identity Connect answers), with any
+ * parameters. */
+static bool relay_xml_type(const char *content_type)
+{
+	static const char *const types[] = { "text/xml", "application/soap+xml" };
+
+	if (content_type == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		size_t n = strlen(types[i]);
+
+		if (strncasecmp(content_type, types[i], n) == 0 &&
+		    (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' '))
+			return true;
+	}
+	return false;
+}
+
 static enum auth_result relay_authenticate(struct provider *p,
 					   const struct auth_request *req,
 					   const char **detail_r)
@@ -250,8 +269,8 @@ static enum auth_result relay_authenticate(struct provider *p,
 		error = status == 500 ? "remote fault" : "unexpected HTTP status";
 		goto done;
 	}
-	if (content_type == NULL || strncasecmp(content_type, "text/xml", 8) != 0) {
-		error = "answer is not text/xml";
+	if (!relay_xml_type(content_type)) {
+		error = "answer is not text/xml or application/soap+xml";
 		goto done;
 	}
 	if (sf_client_answer(answer->data, answer->len, &authenticated, &error) < 0)

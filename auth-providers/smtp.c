@@ -21,6 +21,11 @@
 #include "log.h"
 #include "template.h"
 
+/* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with its CRLF.
+ * RFC 4954 allows AUTH lines up to 12288, but servers differ (aiosmtpd and
+ * others answer 500 past ~1000): a longer line may be refused unread. */
+#define SMTP_LINE_MAX 512
+
 static const char *const smtp_mechanisms[] = { "auto", "plain", "login", NULL };
 /* CURLOPT_LOGIN_OPTIONS for each of smtp_mechanisms. */
 static const char *const smtp_login_options[] = {
@@ -110,11 +115,25 @@ static size_t smtp_reply_cb(char *line, size_t size, size_t nmemb, void *userdat
 	} else if (code == 535) {
 		r->auth_code = code;
 		r->saw_535 = true;
+	} else if ((code == 500 || code == 501) && r->tls_up && r->auth_offered) {
+		r->auth_code = code;   /* line too long, or not base64 */
 	} else if (r->auth_code == 334 || code == 432 || code == 454 ||
 		   code == 534 || code == 538) {
 		r->auth_code = code;
 	}
 	return n;
+}
+
+/* The longest line the AUTH exchange sends: "AUTH PLAIN " with the base64
+ * of "\0login\0password", or for LOGIN the base64 of the password. */
+static size_t smtp_auth_line_len(const struct smtp_state *st, size_t login_len,
+				 size_t password_len)
+{
+	size_t plain = 2 + login_len + password_len;
+
+	if (st->login_options != NULL && strcasecmp(st->login_options, "AUTH=LOGIN") == 0)
+		return 4 * ((password_len + 2) / 3) + 2;
+	return strlen("AUTH PLAIN ") + 4 * ((plain + 2) / 3) + 2;
 }
 
 /* One SMTP session: TLS, then AUTH when `login` is set, then NOOP. */
@@ -157,6 +176,7 @@ static enum auth_result smtp_authenticate(struct provider *p,
 	struct smtp_replies replies = { .req = req };
 	char login[CURLC_LOGIN_MAX];
 	const char *error;
+	size_t line_len;
 	CURLcode rc;
 
 	if (req->password_len == 0 || req->password[0] == '\0') {
@@ -170,6 +190,7 @@ static enum auth_result smtp_authenticate(struct provider *p,
 	}
 	auth_trace_step(req, "smtp: %s, %s, AUTH as %s", st->uri,
 			st->implicit_tls ? "implicit TLS" : "STARTTLS required", login);
+	line_len = smtp_auth_line_len(st, strlen(login), req->password_len);
 	rc = smtp_session(st, login, req->password, req->deadline_ms, &replies, &error);
 	explicit_bzero(login, sizeof login);
 
@@ -188,6 +209,15 @@ static enum auth_result smtp_authenticate(struct provider *p,
 	if (rc == CURLE_LOGIN_DENIED && replies.saw_535 && replies.tls_up) {
 		auth_trace_step(req, "smtp: 535, credentials refused");
 		*detail_r = "smtp:535";
+		return AUTH_REJECT;
+	}
+	/* A password the server refused to read is a wrong one, never a
+	 * fault: anyone can send a long password. */
+	if ((replies.auth_code == 500 || replies.auth_code == 501) && replies.tls_up &&
+	    line_len > SMTP_LINE_MAX) {
+		auth_trace_step(req, "smtp: %d to a %zu-byte AUTH line", replies.auth_code,
+				line_len);
+		*detail_r = "credentials too long for the server";
 		return AUTH_REJECT;
 	}
 	if (rc == CURLE_LOGIN_DENIED)

@@ -3,6 +3,7 @@
  * write(2) per record so that lines from different threads never mix.
  */
 #include "log.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,37 +101,46 @@ static bool log_json(void)
 	return atomic_load_explicit(&log_format, memory_order_relaxed) == LOG_FORMAT_JSON;
 }
 
+/* Characters that end or reorder a line in some reader though they are not
+ * C0 controls: C1 controls (U+0085 is NEL), U+2028/U+2029 (line and
+ * paragraph separators) and the bidirectional overrides and isolates,
+ * which can make a forged field look like the real one. */
+static bool log_breaks_line(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
+
 void log_escape(const char *in, size_t in_len, char *out, size_t size)
 {
+	const unsigned char *u = (const unsigned char *)in;
 	size_t o = 0;
 
 	if (size == 0)
 		return;
 	for (size_t i = 0; i < in_len; i++) {
-		unsigned char c = (unsigned char)in[i];
+		unsigned char c = u[i];
 		char tmp[8];
 		size_t n;
+		uint32_t cp;
 
 		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
 			tmp[0] = (char)c;
 			n = 1;
-		} else if (c >= 0x80) {
-			/* Keep well-formed multi-byte UTF-8 as is. */
-			size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-			size_t k;
-
-			for (k = 1; len > 0 && k < len && i + k < in_len; k++)
-				if (((unsigned char)in[i + k] & 0xc0) != 0x80)
-					break;
-			if (len > 0 && k == len && len < 5) {
-				if (o + len + 4 >= size)
+		} else if (c >= 0x80 && (n = utf8_decode(u + i, in_len - i, &cp)) > 0) {
+			if (log_breaks_line(cp)) {
+				i += n - 1;
+				n = (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", (unsigned)cp);
+			} else {
+				/* Keep well-formed multi-byte UTF-8 as is. */
+				if (o + n + 4 >= size)
 					goto truncated;
-				memcpy(out + o, in + i, len);
-				o += len;
-				i += len - 1;
+				memcpy(out + o, in + i, n);
+				o += n;
+				i += n - 1;
 				continue;
 			}
-			n = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", c);
 		} else {
 			n = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", c);
 		}
@@ -160,7 +170,8 @@ static void log_write_fd(int fd, const char *line, size_t len)
 }
 
 /* Append `value`, the output of log_escape(), as a JSON string: every
- * backslash there starts a \xHH escape, which JSON spells \u00HH. */
+ * backslash there starts a \xHH escape, which JSON spells \u00HH, or a
+ * \uHHHH escape, which JSON reads as it is. */
 static size_t put_json_string(char *buf, size_t at, size_t size, const char *value)
 {
 	if (at + 2 >= size)
@@ -170,6 +181,10 @@ static size_t put_json_string(char *buf, size_t at, size_t size, const char *val
 		if (*p == '\\' && p[1] == 'x' && p[2] != '\0' && p[3] != '\0') {
 			at += (size_t)snprintf(buf + at, size - at, "\\u00%c%c", p[2], p[3]);
 			p += 3;
+		} else if (*p == '\\' && p[1] == 'u' && strnlen(p, 6) == 6) {
+			memcpy(buf + at, p, 6);
+			at += 6;
+			p += 5;
 		} else {
 			buf[at++] = *p;
 		}

@@ -45,8 +45,11 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* Printable, length-capped copy of untrusted text: control characters,
- * quotes, backslashes and invalid UTF-8 become \xHH; over `size`-1 bytes
- * the copy ends with "...". */
+ * quotes, backslashes and invalid UTF-8 become \xHH; characters that break
+ * or reorder a line without being C0 controls (C1 controls such as U+0085,
+ * U+2028, U+2029, bidirectional overrides and isolates, U+FEFF) become
+ * \uHHHH; other UTF-8 stays as is. Over `size`-1 bytes the copy ends with
+ * "...", never inside a character or an escape. */
 void log_escape(const char *in, size_t in_len, char *out, size_t size);
 
 struct audit_record {

@@ -25,4 +25,14 @@ struct usermap_config {
 int usermap_apply(const struct usermap_config *map, const char *username,
 		  char *out, size_t size);
 
+/* Pure: can `username` (as Salesforce sent it) be a Salesforce username?
+ * Salesforce usernames have the form of an e-mail address: one '@' with
+ * something on each side, no whitespace, no control or invisible
+ * formatting characters, none of the ASCII characters an unquoted address
+ * cannot hold ( " ( ) , : ; < > [ \\ ] ). Directories ignore insignificant
+ * spaces, so " carol@x" would reach carol's entry under a throttle key of
+ * its own: such names never reach a backend. Non-ASCII letters are
+ * allowed (addresses may hold them). Returns -1 with a static *error_r. */
+int usermap_check(const char *username, const char **error_r);
+
 #endif

@@ -22,7 +22,7 @@ enum outcome {
 	OUTCOME_DEADLINE,          /* the deadline came first */
 	OUTCOME_EMPTY_USERNAME,    /* rule 1 */
 	OUTCOME_EMPTY_PASSWORD,    /* rule 1 */
-	OUTCOME_BAD_USERNAME,      /* longer than a mapped name may be */
+	OUTCOME_BAD_USERNAME,      /* not a Salesforce username, or too long */
 	OUTCOME_NO_ROUTE,          /* no [route] rule matches */
 	OUTCOME_THROTTLED_USER,    /* the user's failure budget is spent */
 	OUTCOME_THROTTLED_SOURCE,  /* the sourceIp's failure budget is spent */

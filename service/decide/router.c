@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -183,6 +184,13 @@ void router_plan(const struct router *router, const char *username,
 		plan->early = OUTCOME_EMPTY_PASSWORD;
 		return;
 	}
+	/* Not a Salesforce username: nothing a directory should see, and a
+	 * name the throttle would count apart from the one it matches. */
+	if (usermap_check(username, &plan->early_detail) < 0) {
+		snprintf(plan->mapped_user, sizeof plan->mapped_user, "%s", username);
+		plan->early = OUTCOME_BAD_USERNAME;
+		return;
+	}
 	if (usermap_apply(router->map, username, plan->mapped_user,
 			  sizeof plan->mapped_user) < 0) {
 		plan->mapped_user[0] = '\0';
@@ -281,6 +289,7 @@ void router_decide(struct router *router, const struct router_plan *plan,
 	memcpy(out->mapped_user, plan->mapped_user, sizeof out->mapped_user);
 	if (plan->kind == PLAN_ANSWERED && plan->early != OUTCOME_NO_ROUTE) {
 		decide_final(out, ANSWER_FALSE, AUTH_REJECT, plan->early);
+		out->detail = plan->early_detail;
 		return;
 	}
 	mapped_req.username = out->mapped_user;

@@ -49,6 +49,7 @@ struct router_plan {
 		PLAN_ROUTE,        /* rule 5: `route`'s providers, throttled */
 	} kind;
 	enum outcome early;        /* PLAN_ANSWERED */
+	const char *early_detail;  /* static text, or NULL */
 	const struct route *route; /* PLAN_ROUTE */
 	/* router_decide() would not wait on anything (no I/O, no lock held
 	 * for long): the event thread may decide at once. */
@@ -56,8 +57,9 @@ struct router_plan {
 	char mapped_user[MAPPED_USER_MAX + 1];
 };
 
-/* Plan a request: rule 1 (nothing empty), [map], rule 3 (token form),
- * the first matching [route]. `username` is the raw username. */
+/* Plan a request: rule 1 (nothing empty), a username Salesforce could
+ * have sent (usermap_check: else bad_username), [map], rule 3 (token
+ * form), the first matching [route]. `username` is the raw username. */
 void router_plan(const struct router *router, const char *username,
 		 const char *password, size_t password_len, struct router_plan *plan);
 

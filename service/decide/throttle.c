@@ -6,6 +6,7 @@
 #include "throttle_int.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -23,6 +24,7 @@
 #include "redis_conn.h"
 #include "throttle_redis.h"
 #include "tokens.h"
+#include "usermap.h"
 
 /* HMAC(key, kind || a [|| 0 || b]) truncated to THR_ID_LEN. No copy of a
  * or b is made. -1 only when OpenSSL fails (then the caller fails open to
@@ -201,14 +203,29 @@ static enum throttle_verdict source_verdict(struct throttle *t, const struct thr
 	return v;
 }
 
+/* The user as the throttle counts it: directories match names without
+ * regard to case (userPrincipalName, mail, uid), so "Carol@x" and
+ * "carol@x" must share one budget even with [map] lowercase = no. */
+static void user_fold(const char *mapped_user, char out[MAPPED_USER_MAX + 1])
+{
+	size_t i;
+
+	for (i = 0; i < MAPPED_USER_MAX && mapped_user[i] != '\0'; i++)
+		out[i] = (char)tolower((unsigned char)mapped_user[i]);
+	out[i] = '\0';
+}
+
 enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user,
 				     const char *source_ip, const char *password,
 				     size_t password_len, int64_t deadline_ms)
 {
 	int64_t now = t->clock(t->clock_ctx);
+	char user[MAPPED_USER_MAX + 1];
 	struct thr_ids ids;
 	enum throttle_verdict v;
 
+	user_fold(mapped_user, user);
+	mapped_user = user;
 	if (ids_make(t, mapped_user, source_ip, password, password_len, true, &ids) < 0) {
 		log_errorx("throttle: HMAC failed; not throttling this request");
 		return THROTTLE_ASK;
@@ -247,10 +264,13 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 {
 	int64_t now = t->clock(t->clock_ctx);
 	bool failed = result == AUTH_REJECT || result == AUTH_UNKNOWN_USER || result == AUTH_LOCKED;
+	char user[MAPPED_USER_MAX + 1];
 	struct thr_shard *sh;
 	struct thr_ids ids;
 	uint32_t i;
 
+	user_fold(mapped_user, user);
+	mapped_user = user;
 	if (ids_make(t, mapped_user, source_ip, password, password_len, failed, &ids) < 0) {
 		log_errorx("throttle: HMAC failed; this result is not counted");
 		return;

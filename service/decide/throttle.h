@@ -30,7 +30,9 @@
  * reach the directory. Sources have no reservations (a busy NAT address
  * must not be refused for its successful logins in flight).
  *
- * Keys. The user is the mapped username; the source is the sourceIp as
+ * Keys. The user is the mapped username in ASCII lowercase (directories
+ * match names without regard to case, whatever [map] says; names with
+ * spaces never get here: usermap_check); the source is the sourceIp as
  * Salesforce reports it, an IPv6 address reduced to its /64 (one host gets
  * a whole /64); an empty sourceIp counts under no source key. In memory
  * both are kept only as HMAC-SHA256(process key, kind || value) truncated

@@ -12,7 +12,10 @@
 char *sf_client_request(const char *username, const char *password, const char *source_ip)
 {
 	struct _sf__Authenticate a;
-	struct soap *soap = sf_context_new(SF_MODE_CLIENT);
+	/* Salesforce's own form (PROTOCOL.md): a default namespace on
+	 * Authenticate and unprefixed fields, which services that find the
+	 * fields by pattern rather than by namespace read as well. */
+	struct soap *soap = sf_context_new(SF_MODE_CLIENT | SOAP_XML_DEFAULTNS);
 	const char *out = NULL;
 	char *copy = NULL;
 
@@ -36,6 +39,18 @@ char *sf_client_request(const char *username, const char *password, const char *
 	soap->os = NULL;
 	sf_context_free(&soap);
 	return copy;
+}
+
+/* The Body entry's name: AuthenticateResult as the WSDL has it, or
+ * AuthenticateResponse as Identity Connect and other services answer (and
+ * Salesforce accepts). Either way it is read by the one generated reader
+ * (same namespace, same single Authenticated child). */
+static const char *sf_client_result_tag(struct soap *soap)
+{
+	if (soap_peek_element(soap) == SOAP_OK &&
+	    soap_match_tag(soap, soap->tag, "sf:AuthenticateResponse") == SOAP_OK)
+		return "sf:AuthenticateResponse";
+	return "sf:AuthenticateResult";
 }
 
 int sf_client_answer(const char *body, size_t len, bool *authenticated_r,
@@ -62,7 +77,7 @@ int sf_client_answer(const char *body, size_t len, bool *authenticated_r,
 	 * endpoint skips for speed (sf_envelope_close): an answer leaning on
 	 * one that is never defined is refused rather than read as false. */
 	if (sf_envelope_open(soap, &err) == 0 &&
-	    soap_in__sf__AuthenticateResult(soap, "sf:AuthenticateResult", &result, NULL) != NULL &&
+	    soap_in__sf__AuthenticateResult(soap, sf_client_result_tag(soap), &result, NULL) != NULL &&
 	    sf_envelope_close(soap, &in, &err) == 0 &&
 	    soap_end_recv(soap) == SOAP_OK) {
 		*authenticated_r = result.Authenticated == xsd__boolean__true_;

@@ -13,13 +13,15 @@
 #include <stddef.h>
 
 /* The Authenticate envelope for these fields (a NULL source_ip is sent as
- * ""): a malloc'd string that holds the password, for the caller to wipe
+ * ""), in Salesforce's own form (default namespace on Authenticate, no
+ * prefixes on the fields): a malloc'd string that holds the password, for the caller to wipe
  * and free. NULL when out of memory. */
 char *sf_client_request(const char *username, const char *password, const char *source_ip);
 
 /* Reads the body of an HTTP 200 answer. 0 with *authenticated_r when it is
  * exactly one SOAP 1.1 Envelope whose Body holds exactly one
- * AuthenticateResult with exactly one Authenticated, and nothing but
+ * AuthenticateResult (or AuthenticateResponse, which Salesforce accepts as
+ * well) with exactly one Authenticated, and nothing but
  * whitespace after the Envelope; -1 with a short fixed *error_r otherwise
  * (a fault, HTML, a NUL byte, anything else). Keeps nothing. */
 int sf_client_answer(const char *body, size_t len, bool *authenticated_r,

@@ -67,6 +67,12 @@ int sf_envelope_open(struct soap *soap, const char **error_r)
 		*error_r = sf_soap_reason(soap, "malformed SOAP envelope");
 		return -1;
 	}
+	/* An empty <Body/> ends the Body at once: whatever element follows
+	 * is outside it, and must not be read as its entry. */
+	if (!soap->body) {
+		*error_r = "empty SOAP Body";
+		return -1;
+	}
 	return 0;
 }
 

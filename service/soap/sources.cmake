@@ -16,3 +16,4 @@ target_include_directories(dagate_soap PUBLIC ${GSOAP_GENERATED_INCLUDE_DIR})
 set_source_files_properties(${DAGATE_SOAP_SOURCES} PROPERTIES
   OBJECT_DEPENDS "${GSOAP_GENERATED_INCLUDE_DIR}/soapH.h;${GSOAP_GENERATED_INCLUDE_DIR}/soapStub.h")
 dagate_unit_test(test_soap tests/unit/test_soap.c)
+dagate_unit_test(test_sf_client tests/unit/test_sf_client.c)

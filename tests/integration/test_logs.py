@@ -177,27 +177,65 @@ class Canary(unittest.TestCase):
 
 
 class AuditEscaping(unittest.TestCase):
+    CONF = '[route]\nmatch = * -> yes\n\n[provider yes]\ntype = static\nresult = true\n'
+
     def test_odd_username_is_one_escaped_line(self):
-        conf = server_section(level='info') + '[route]\nmatch = * -> yes\n\n[provider yes]\ntype = static\nresult = true\n'
+        conf = server_section(level='info') + self.CONF
         with Dagate(conf) as d:
             user = 'a "b" c=d event=forged outcome=ok \\ é@example.com'
-            self.assertEqual(d.authenticate(user, 'pw'), 'true')
+            # Not a name Salesforce could send: false, no provider asked.
+            self.assertEqual(d.authenticate(user, 'pw'), 'false')
             recs = d.audit(d.wait_for_log(lambda t: len(d.audit(t)) >= 1))
             self.assertEqual(len(recs), 1)
             self.assertEqual(recs[0].get('event'), 'auth')
-            self.assertNotEqual(recs[0].get('user'), 'a', 'the username broke out of its field')
+            self.assertEqual(recs[0].get('outcome'), 'bad_username')
+            self.assertEqual(recs[0].get('provider'), '-')
+            self.assertIn('event=forged', recs[0].get('user', ''), 'the name is audited whole')
             self.assertEqual([l for l in d.log().splitlines() if 'event=forged' in l and 'event=auth' not in l], [])
 
     def test_json_username_round_trips(self):
-        conf = server_section(level='info', fmt='json') + '[route]\nmatch = * -> yes\n\n[provider yes]\ntype = static\nresult = true\n'
+        conf = server_section(level='info', fmt='json') + self.CONF
         with Dagate(conf) as d:
-            user = 'quote"back\\slash@example.com'
+            user = "o'neil+tag.jörg@example.com"
             self.assertEqual(d.authenticate(user, 'pw', source_ip='2001:db8::7'), 'true')
             recs = d.audit(d.wait_for_log(lambda t: len(d.audit(t)) >= 1))
             self.assertEqual(recs[0]['source_ip'], '2001:db8::7')
-            self.assertIn('quote', recs[0]['user'])
+            self.assertEqual(recs[0]['user'], user)
             self.assertEqual(recs[0]['answer'], 'true')
             self.assertEqual(recs[0]['provider'], 'yes')
+
+    def test_unicode_line_breaks_cannot_forge_lines(self):
+        """U+2028, U+2029 and U+0085 end a line in some log readers: they are
+        escaped in both formats, so no forged record appears in any reader."""
+        for fmt in ('text', 'json'):
+            with self.subTest(fmt=fmt), Dagate(server_section(level='info', fmt=fmt) + self.CONF) as d:
+                for ch in ('\u2028', '\u2029'):
+                    user = 'a%sevent=auth user=root outcome=ok answer=true@example.com' % ch
+                    self.assertEqual(d.authenticate(user, 'pw'), 'false')
+                # A C1 control in a field is refused by the parser already.
+                user = 'a\u0085event=auth user=root outcome=ok answer=true@example.com'
+                self.assertIsInstance(d.authenticate(user, 'pw'), Fault)
+                recs = d.audit(d.wait_for_log(lambda t: len(d.audit(t)) >= 3))
+                self.assertEqual([r.get('outcome') for r in recs], ['bad_username'] * 2 + ['bad_request'])
+                raw = d.log()
+                for ch in ('\u2028', '\u2029', '\u0085'):
+                    self.assertNotIn(ch, raw, 'a raw %r reached the log' % ch)
+                for ch in ('\u2028', '\u2029'):
+                    self.assertIn('\\u%04x' % ord(ch), raw)
+                self.assertEqual([r for r in recs if r.get('user') == 'root'], [])
+
+    def test_spaced_username_never_reaches_a_provider(self):
+        """" carol@x" is carol's directory entry under another throttle key:
+        refused before any provider, like every name Salesforce cannot hold."""
+        conf = server_section(level='info') + self.CONF
+        with Dagate(conf) as d:
+            for user in (' carol@example.test', 'carol@example.test ', 'carol @example.test',
+                         'carol\u00a0@example.test', 'carol', 'carol@', '<carol>@example.test'):
+                self.assertEqual(d.authenticate(user, 'pw'), 'false', repr(user))
+            self.assertEqual(d.authenticate('carol@example.test', 'pw'), 'true')
+            recs = d.audit(d.wait_for_log(lambda t: len(d.audit(t)) >= 8))
+            self.assertEqual([r.get('provider') for r in recs], ['-'] * 7 + ['yes'])
+            self.assertEqual([r.get('outcome') for r in recs], ['bad_username'] * 7 + ['ok'])
 
 
 if __name__ == '__main__':

@@ -43,6 +43,16 @@ FAKE_ANSWERS = {
           '<Authenticated>true</Authenticated></AuthenticateResult>')),
     '/wrongtype': (200, 'text/html', ENV % (RESULT % '<Authenticated>true</Authenticated>')),
     '/true': (200, 'text/xml; charset=utf-8', ENV % (RESULT % '<Authenticated>true</Authenticated>')),
+    # Identity Connect's form, which Salesforce accepts: another media type
+    # and element name.
+    '/response': (200, 'application/soap+xml; charset=utf-8', ENV % (
+        '<AuthenticateResponse xmlns="urn:authentication.soap.sforce.com">'
+        '<Authenticated>true</Authenticated></AuthenticateResponse>')),
+    # An empty Body, then a result outside it.
+    '/emptybody': (200, 'text/xml; charset=utf-8',
+                   '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+                   '<soapenv:Body/>' + (RESULT % '<Authenticated>true</Authenticated>')
+                   + '</soapenv:Envelope>'),
 }
 
 
@@ -140,7 +150,7 @@ path = users
             ('down', 'https://127.0.0.1:%d/Sso.asmx' % free_port(), ca),
         ] + [(p.strip('/'), cls.fake.url(p), ca)
              for p in ('/html', '/fault', '/twice', '/elsewhere', '/wrongtype', '/slow',
-                       '/redirect', '/true')]
+                       '/redirect', '/true', '/response', '/emptybody')]
         text = server_section(extra='deadline = %dms\n' % DEADLINE_MS) + """
 [map]
 strip_suffix = .uat
@@ -151,7 +161,8 @@ match = *@untrusted.example -> untrusted
 match = *@down.example -> down, fallback
 match = *@fault.example -> fault, fallback
 """
-        for name in ('html', 'twice', 'elsewhere', 'wrongtype', 'slow', 'redirect', 'true'):
+        for name in ('html', 'twice', 'elsewhere', 'wrongtype', 'slow', 'redirect', 'true',
+                     'response', 'emptybody'):
             text += 'match = *@%s.example -> %s\n' % (name, name)
         text += '\n[provider fallback]\ntype = static\nresult = false\n'
         for name, url, ca_file in relays:
@@ -222,10 +233,11 @@ match = *@fault.example -> fault, fallback
         self.assertEqual(self.last_audit('joe@fault.example').get('provider'), 'fallback')
 
     def test_garbage_answers_are_unavailable(self):
-        for name, detail in (('html', 'answer is not text/xml'),
+        for name, detail in (('html', 'answer is not text/xml or application/soap+xml'),
                              ('twice', 'not an AuthenticateResult'),
                              ('elsewhere', 'not an AuthenticateResult'),
-                             ('wrongtype', 'answer is not text/xml'),
+                             ('emptybody', 'not an AuthenticateResult'),
+                             ('wrongtype', 'answer is not text/xml or application/soap+xml'),
                              ('redirect', 'unexpected HTTP status')):
             with self.subTest(target=name):
                 user = 'joe@%s.example' % name
@@ -250,6 +262,16 @@ match = *@fault.example -> fault, fallback
         self.assertEqual(op.findtext('{%s}username' % SF_NS), 'joe@true.example')
         self.assertEqual(op.findtext('{%s}password' % SF_NS), 'Some-pw-1')
         self.assertEqual(op.findtext('{%s}sourceIp' % SF_NS), '203.0.113.7')
+        # Salesforce's own form, for services that find fields by pattern
+        text = body.decode()
+        self.assertIn('<Authenticate xmlns="%s">' % SF_NS, text)
+        self.assertIn('<username>joe@true.example</username>', text)
+        self.assertIn('<sourceIp>203.0.113.7</sourceIp>', text)
+        self.assertNotIn('sf:', text)
+
+    def test_identity_connect_answer_form_counts(self):
+        self.assertEqual(self.authenticate('joe@response.example', 'Some-pw-1'), 'true')
+        self.assertEqual(self.last_audit('joe@response.example').get('provider'), 'response')
 
     def test_slow_target_faults_within_the_deadline(self):
         started = time.monotonic()

@@ -147,6 +147,15 @@ result = false
         self.assertEqual(rec.get('outcome'), 'reject')
         self.assertEqual(rec.get('detail'), 'smtp:535')
 
+    def test_password_the_server_cannot_take_is_false(self):
+        """A password too long for the server's AUTH line (aiosmtpd answers
+        500) is a wrong password, never a fault: anyone can send one."""
+        for size in (600, 1024):
+            with self.subTest(size=size):
+                self.assertEqual(self.authenticate('joe@corp.example', 'x' * size), 'false')
+                rec = self.last_audit('joe@corp.example')
+                self.assertEqual(rec.get('answer'), 'false')
+
     def test_unknown_user_is_false(self):
         self.assertEqual(self.authenticate('nobody@corp.example', 'Some-pw-1'), 'false')
 

@@ -112,15 +112,34 @@ static void test_decide(void)
 		enum answer answer;
 		const char *outcome, *provider;
 	} cases[] = {
-		{ "ok1", "pw", ANSWER_TRUE, "ok", "yes" },
-		{ "OK2.uat", "pw", ANSWER_TRUE, "ok", "yes" },
-		{ "no1", "pw", ANSWER_FALSE, "reject", "no" },
-		{ "failover1", "pw", ANSWER_TRUE, "ok", "yes" },     /* unavailable -> next */
-		{ "stop1", "pw", ANSWER_FALSE, "reject", "no" },     /* reject -> no next */
-		{ "dead1", "pw", ANSWER_FAULT, "unavailable", "down2" }, /* none left */
-		{ "ok3", "", ANSWER_FALSE, "empty_password", "-" },
+		{ "ok1@x.test", "pw", ANSWER_TRUE, "ok", "yes" },
+		{ "OK2@x.test.uat", "pw", ANSWER_TRUE, "ok", "yes" },
+		{ "no1@x.test", "pw", ANSWER_FALSE, "reject", "no" },
+		{ "failover1@x.test", "pw", ANSWER_TRUE, "ok", "yes" },  /* unavailable -> next */
+		{ "stop1@x.test", "pw", ANSWER_FALSE, "reject", "no" },  /* reject -> no next */
+		{ "dead1@x.test", "pw", ANSWER_FAULT, "unavailable", "down2" }, /* none left */
+		{ "ok3@x.test", "", ANSWER_FALSE, "empty_password", "-" },
 		{ "", "pw", ANSWER_FALSE, "empty_username", "-" },
-		{ "unrouted", "pw", ANSWER_FALSE, "no_route", "-" },
+		{ "unrouted@x.test", "pw", ANSWER_FALSE, "no_route", "-" },
+		/* Not a Salesforce username: no provider, whatever the route. */
+		{ " ok4@x.test", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4@x.test ", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4 @x.test", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4\xc2\xa0@x.test", "pw", ANSWER_FALSE, "bad_username", "-" },  /* NBSP */
+		{ "ok4\xe2\x80\x8b@x.test", "pw", ANSWER_FALSE, "bad_username", "-" }, /* ZWSP */
+		{ "ok4\xe2\x80\xa8@x.test", "pw", ANSWER_FALSE, "bad_username", "-" }, /* U+2028 */
+		{ "ok4", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4@", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "@x.test", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4@x@x.test", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4<x>@x.test", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4(x)@x.test", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4\"@x.test", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4\\@x.test", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok4\xff@x.test", "pw", ANSWER_FALSE, "bad_username", "-" },
+		{ "ok5+tag@x.test", "pw", ANSWER_TRUE, "ok", "yes" },
+		{ "ok6.o'neil@x.test", "pw", ANSWER_TRUE, "ok", "yes" },
+		{ "ok7.j\xc3\xb6rg@x.test", "pw", ANSWER_TRUE, "ok", "yes" },
 		{ "joe@routed.example", "   ", ANSWER_TRUE, "ok", "yes" }, /* spaces are a password */
 	};
 	FILE *f;
@@ -157,7 +176,7 @@ static void test_decide(void)
 	{
 		/* A provider slower than the deadline: a fault, on time. */
 		struct auth_request req = {
-			.username = "slow1", .password = "pw", .password_len = 2,
+			.username = "slow1@x.test", .password = "pw", .password_len = 2,
 			.source_ip = "", .request_id = "t",
 			.deadline_ms = clock_now_ms() + 200,
 		};
@@ -172,20 +191,24 @@ static void test_decide(void)
 		/* The plan: rules 1 and 4 answer at once; a route is planned once. */
 		struct router_plan plan;
 
-		router_plan(router, "ok3", "", 0, &plan);
+		router_plan(router, "ok3@x.test", "", 0, &plan);
 		CHECK(plan.kind == PLAN_ANSWERED && plan.early == OUTCOME_EMPTY_PASSWORD &&
 		      plan.at_once, "empty password planned as answered");
-		router_plan(router, "unrouted", "pw", 2, &plan);
+		router_plan(router, "unrouted@x.test", "pw", 2, &plan);
 		CHECK(plan.kind == PLAN_ANSWERED && plan.early == OUTCOME_NO_ROUTE && plan.at_once,
 		      "no route planned as answered");
-		router_plan(router, "OK2.uat", "pw", 2, &plan);
+		router_plan(router, "OK2@x.test.uat", "pw", 2, &plan);
 		CHECK(plan.kind == PLAN_ROUTE && plan.route != NULL &&
-		      strcmp(plan.mapped_user, "ok2") == 0, "route planned for the mapped user");
+		      strcmp(plan.mapped_user, "ok2@x.test") == 0, "route planned for the mapped user");
+		router_plan(router, " ok2@x.test", "pw", 2, &plan);
+		CHECK(plan.kind == PLAN_ANSWERED && plan.early == OUTCOME_BAD_USERNAME &&
+		      plan.at_once && plan.early_detail != NULL,
+		      "a name with a space planned as answered, with the reason");
 	}
 	{
 		/* test-user --provider skips routing. */
 		struct auth_request req = {
-			.username = "no1", .password = "pw", .password_len = 2,
+			.username = "no1@x.test", .password = "pw", .password_len = 2,
 			.source_ip = "", .request_id = "t",
 			.deadline_ms = clock_now_ms() + 2000,
 		};
