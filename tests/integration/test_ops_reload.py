@@ -375,7 +375,9 @@ class TestReload(unittest.TestCase):
         # An empty users file (no user yet) is valid: everyone unknown.
         with Dagate(config(), files={'users': '# no users yet\n'}) as d:
             self.assertEqual(d.authenticate('joe@file.example', 'pw'), 'false')
-            self.assertEqual(d.audit()[-1].get('outcome'), 'unknown_user')
+            # the audit line is written just after the answer: wait for it
+            recs = d.audit_of('joe@file.example')
+            self.assertEqual([r.get('outcome') for r in recs], ['unknown_user'])
             d.write_file('users', 'joe@file.example:%s\n' % hash_password('pw'))
             sighup_and_wait(d)
             self.assertEqual(d.authenticate('joe@file.example', 'pw'), 'true')
