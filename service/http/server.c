@@ -26,11 +26,16 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", msg);
 }
 
+/* GnuTLS priorities: ECDHE key exchange and AEAD ciphers only (TLS 1.3,
+ * and TLS 1.2 ECDHE with AES-GCM or ChaCha20-Poly1305) -- what Salesforce's
+ * client offers; no CBC, no static RSA, no finite-field DHE. */
+#define TLS_AEAD_ONLY "-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:-CIPHER-ALL:+AES-256-GCM:" \
+	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
+
 static const char *tls_priorities(int tls_min)
 {
-	/* Forward-secret key exchange only; Salesforce offers ECDHE-RSA. */
-	return tls_min >= 13 ? "NORMAL:-VERS-ALL:+VERS-TLS1.3:%SERVER_PRECEDENCE"
-			     : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:%SERVER_PRECEDENCE";
+	return tls_min >= 13 ? "NORMAL:-VERS-ALL:+VERS-TLS1.3:" TLS_AEAD_ONLY
+			     : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" TLS_AEAD_ONLY;
 }
 
 static int start_listener(struct http_server *srv, size_t index, bool admin,
