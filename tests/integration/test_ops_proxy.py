@@ -207,7 +207,7 @@ class TestDirect(ProxyBase):
         self.assert_refused(call(self.port, source=EDGE_SOURCE, xff=['::ffff:%s' % BAD_CLIENT]))
 
     def test_unreadable_hop_from_trusted_peer_is_refused(self):
-        for xff in ('garbage', '198.51.100.7:4711', '%s, unknown' % SALESFORCE,
+        for xff in ('garbage', '198.51.100.7:4711', '[198.51.100.7]', '%s, unknown' % SALESFORCE,
                     '198.51.100.7, '):
             with self.subTest(xff=xff):
                 self.assert_refused(call(self.port, source=EDGE_SOURCE, xff=[xff]))
