@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "metrics.h"
 #include "peer.h"
+#include "refusal.h"
 #include "request.h"
 #include "server.h"
 #include "tokens.h"
@@ -57,11 +57,13 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 	bool token_api = strcmp(url, TOKEN_API_PATH) == 0 ||
 			 strncmp(url, TOKEN_API_PATH "/", strlen(TOKEN_API_PATH) + 1) == 0;
 
+	/* Checked at accept already; kept here as the last word. */
 	if (!peer_allowed(c, &gen->cfg->admin.allow)) {
 		char peer[INET6_ADDRSTRLEN + 8];
 
 		peer_text(c, peer, sizeof peer);
-		log_warnx("refused an admin request from %s: not in [admin] allow", peer);
+		http_refusal(HTTP_REFUSED_PEER,
+			     "refused an admin request from %s: not in [admin] allow", peer);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (strcmp(url, "/healthz") == 0) {

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "peer.h"
+#include "refusal.h"
 #include "relay.h"
 #include "request.h"
 #include "server.h"
@@ -208,15 +209,19 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 	peer_text(c, peer, sizeof peer);
 	if (peer_client_address(c, peer, &sc->trusted_proxies, ctx->client,
 				sizeof ctx->client) < 0) {
-		log_warnx("refused a request via %s: unreadable X-Forwarded-For", peer);
+		http_refusal(HTTP_REFUSED_FORWARDED,
+			     "refused a request via %s: unreadable X-Forwarded-For", peer);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (!cidr_list_contains_text(&sc->allow, ctx->client)) {
+		/* A trusted proxy (the peer itself is checked at accept). */
 		if (strcmp(peer, ctx->client) == 0)
-			log_warnx("refused a request from %s: not in [server] allow", peer);
+			http_refusal(HTTP_REFUSED_CLIENT,
+				     "refused a request from %s: not in [server] allow", peer);
 		else
-			log_warnx("refused a request from %s via %s: not in [server] allow",
-				  ctx->client, peer);
+			http_refusal(HTTP_REFUSED_CLIENT,
+				     "refused a request from %s via %s: not in [server] allow",
+				     ctx->client, peer);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (strcmp(url, sc->path) != 0)

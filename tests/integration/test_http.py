@@ -1,6 +1,9 @@
-"""The HTTP surface: 413 before the body is read, 405, 404, 415, 403, and
-the connection limits."""
+"""The HTTP surface: 413 before the body is read, 405, 404, 415, peers
+outside `allow` closed at accept, the connection limits, and how long a
+connection may stay silent, trickle or idle."""
 
+import http.client
+import re
 import socket
 import threading
 import time
@@ -21,6 +24,65 @@ result = true
 def request_head(path, length, ctype='text/xml; charset=utf-8', method='POST'):
     return ('%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\nSOAPAction: ""\r\n'
             'Content-Length: %d\r\n\r\n' % (method, path, ctype, length)).encode()
+
+
+MARGIN = 0.6   # scheduling slack (reaper tick, ASan) on top of a promised bound
+
+
+def closed_without_answer(host, port, data=None, *, source=None, timeout=5):
+    """Connect (from `source`), send `data` (a request by default) and read
+    until the peer closes: True if it closed without sending one byte."""
+    fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    got = b''
+    try:
+        if source:
+            s.bind((source, 0))
+        s.settimeout(timeout)
+        s.connect((host, port))
+        body = envelope('u@example.com', 'p')
+        s.sendall(data if data is not None else
+                  b'POST /Sso.asmx HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n'
+                  b'Content-Length: %d\r\n\r\n' % len(body) + body)
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return got == b''
+            got += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return got == b''
+    except socket.timeout:
+        return False
+    finally:
+        s.close()
+
+
+def seconds_until_closed(sock, limit):
+    """Read (and drop) what arrives until the peer closes; the seconds that
+    took, or None if still open after `limit`."""
+    start = time.monotonic()
+    sock.settimeout(0.1)
+    while time.monotonic() - start < limit:
+        try:
+            if not sock.recv(4096):
+                return time.monotonic() - start
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return time.monotonic() - start
+    return None
+
+
+def metric(d, name, **labels):
+    """One sample of GET /metrics on the admin listener (0 if absent)."""
+    status, _, body = d.get('/metrics', admin=True)
+    assert status == 200, status
+    want = ','.join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in body.decode().splitlines():
+        m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
+        if m and m.group(1) == name and ','.join(sorted((m.group(2) or '').split(','))) == want:
+            return float(m.group(3))
+    return 0.0
 
 
 def status_of(data):
@@ -120,14 +182,22 @@ class Statuses(unittest.TestCase):
 
 
 class Allow(unittest.TestCase):
-    def test_403_peer_not_allowed(self):
+    """A peer outside `allow` is closed at accept: no HTTP answer, no
+    decision, one log line and a metric."""
+
+    def test_peer_not_allowed_is_closed_at_accept(self):
         conf = ('[server]\nlisten = 127.0.0.1:0\nallow = 10.0.0.0/8\n\n'
+                '[admin]\nlisten = 127.0.0.1:0\n\n'
                 '[log]\nlevel = info\naudit = -\n' + STATIC)
         with Dagate(conf) as d:
-            status, _, body = d.post(envelope('u@example.com', 'p'))
-            self.assertEqual(status, 403)
-            self.assertNotIn(b'AuthenticateResult', body)
+            l = d.server_listeners()[0]
+            self.assertTrue(closed_without_answer(l.host, l.port))
+            with self.assertRaises(ConnectionError):
+                d.post(envelope('u@example.com', 'p'))
+            d.wait_for_log(lambda t: 'refused a connection from 127.0.0.1: not in [server] allow' in t)
             self.assertEqual(d.audit(), [], 'no decision for a refused peer')
+            self.assertGreaterEqual(metric(d, 'dagate_http_refused_total',
+                                           reason='peer_not_allowed'), 2)
 
     def test_allow_file(self):
         conf = ('[server]\nlisten = 127.0.0.1:0\nallow_file = {dir}/allow.txt\n\n'
@@ -136,16 +206,53 @@ class Allow(unittest.TestCase):
             status, _, body = d.post(envelope('u@example.com', 'p'))
             self.assertEqual(parse_answer(status, body), 'true')
         with Dagate(conf, files={'allow.txt': ('10.0.0.0/8\n', 0o644)}) as d:
-            status, _, body = d.post(envelope('u@example.com', 'p'))
-            self.assertEqual(status, 403)
+            l = d.server_listeners()[0]
+            self.assertTrue(closed_without_answer(l.host, l.port))
 
     def test_admin_allow(self):
         conf = ('[server]\nlisten = 127.0.0.1:0\nallow = 127.0.0.0/8\n\n'
                 '[admin]\nlisten = 127.0.0.1:0\nallow = 10.0.0.0/8\n\n[log]\nlevel = info\naudit = -\n' + STATIC)
         with Dagate(conf) as d:
-            self.assertEqual(d.get('/healthz', admin=True)[0], 403)
+            with self.assertRaises(ConnectionError):
+                d.get('/healthz', admin=True)
+            d.wait_for_log(lambda t: 'refused a connection from 127.0.0.1: not in [admin] allow' in t)
             status, _, body = d.post(envelope('u@example.com', 'p'))
             self.assertEqual(parse_answer(status, body), 'true')
+
+    def test_outsiders_cannot_take_the_connection_slots(self):
+        """Idle connections from outside `allow` used to count against
+        max_connections until the request came; now they are closed at
+        once and an allowed client is served."""
+        conf = ('[server]\nlisten = 127.0.0.1:0\nallow = 127.0.0.2/32\nmax_connections = 8\n\n'
+                '[admin]\nlisten = 127.0.0.1:0\n\n[log]\nlevel = info\naudit = -\n' + STATIC)
+        with Dagate(conf) as d:
+            l = d.server_listeners()[0]
+            held = []
+            try:
+                for _ in range(30):
+                    s = socket.socket()
+                    s.bind(('127.0.0.6', 0))
+                    s.settimeout(5)
+                    try:
+                        s.connect((l.host, l.port))
+                        s.sendall(b'POST / HTTP/1.1\r\n')
+                    except OSError:
+                        pass
+                    held.append(s)
+                time.sleep(0.3)
+                conn = http.client.HTTPConnection(l.host, l.port, timeout=5,
+                                                  source_address=('127.0.0.2', 0))
+                try:
+                    conn.request('POST', '/Sso.asmx', body=envelope('u@example.com', 'p'),
+                                 headers={'Content-Type': 'text/xml'})
+                    resp = conn.getresponse()
+                    self.assertEqual(parse_answer(resp.status, resp.read()), 'true')
+                finally:
+                    conn.close()
+            finally:
+                for s in held:
+                    s.close()
+            self.assertEqual(metric(d, 'dagate_http_refused_total', reason='peer_not_allowed'), 30)
 
 
 class ConnectionLimits(unittest.TestCase):
@@ -216,6 +323,76 @@ class ConnectionLimits(unittest.TestCase):
                     s.close()
             time.sleep(0.5)
             self.assertFalse(self.refused(l.host, l.port))
+
+
+class Idle(unittest.TestCase):
+    """A new connection must speak within min(2 s, deadline/2); a request
+    (or TLS handshake) must be in within the deadline of its first byte; a
+    keep-alive connection may idle 15 s between requests."""
+
+    CONF = ('[server]\nlisten = 127.0.0.1:0\nallow = 127.0.0.0/8\ndeadline = 5s\n\n'
+            '[admin]\nlisten = 127.0.0.1:0\n\n[log]\nlevel = debug\naudit = -\n' + STATIC)
+
+    def test_silent_connection_is_cut_well_before_the_deadline(self):
+        with Dagate(self.CONF) as d:
+            l = d.server_listeners()[0]
+            with socket.create_connection((l.host, l.port)) as s:
+                took = seconds_until_closed(s, 8)
+            self.assertIsNotNone(took, 'a silent connection was kept 8 s')
+            self.assertGreaterEqual(took, 1.9)
+            self.assertLessEqual(took, 2.0 + MARGIN)
+            d.wait_for_log(lambda t: 'cut a connection from 127.0.0.1: sent nothing' in t)
+            self.assertEqual(metric(d, 'dagate_http_connections_cut_total', reason='silent'), 1)
+            # A client that speaks after a second is served as ever.
+            with socket.create_connection((l.host, l.port)) as s:
+                time.sleep(1.0)
+                body = envelope('u@example.com', 'p')
+                s.sendall(b'POST /Sso.asmx HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n'
+                          b'Connection: close\r\nContent-Length: %d\r\n\r\n' % len(body) + body)
+                s.settimeout(5)
+                data = b''
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            self.assertEqual(status_of(data), 200, data[:100])
+
+    def test_request_line_started_at_once_is_held_to_the_deadline(self):
+        """Bytes that arrive with the connection itself used to go
+        unnoticed (15 s); the request's deadline counts from them."""
+        with Dagate(self.CONF) as d:
+            l = d.server_listeners()[0]
+            with socket.create_connection((l.host, l.port)) as s:
+                s.sendall(b'POST /Sso.as')
+                took = seconds_until_closed(s, 16)
+            self.assertIsNotNone(took)
+            self.assertGreaterEqual(took, 4.5)
+            self.assertLessEqual(took, 5.0 + MARGIN)
+            d.wait_for_log(lambda t: 'cut a connection from 127.0.0.1: request not complete' in t)
+            self.assertEqual(metric(d, 'dagate_http_connections_cut_total', reason='slow'), 1)
+
+    def test_keep_alive_connection_idles_15_s(self):
+        with Dagate(self.CONF) as d:
+            conn = d.connection()
+            headers = {'Content-Type': 'text/xml; charset=utf-8', 'SOAPAction': '""'}
+            try:
+                conn.request('POST', d.path, body=envelope('u@example.com', 'p'), headers=headers)
+                resp = conn.getresponse()
+                self.assertEqual(parse_answer(resp.status, resp.read()), 'true')
+                sock = conn.sock
+                time.sleep(7)    # was cut after 4.5-6 s
+                conn.request('POST', d.path, body=envelope('v@example.com', 'p'), headers=headers)
+                resp = conn.getresponse()
+                self.assertEqual(parse_answer(resp.status, resp.read()), 'true')
+                self.assertIs(conn.sock, sock, 'the second request needed a new connection')
+                took = seconds_until_closed(conn.sock, 20)
+            finally:
+                conn.close()
+            self.assertIsNotNone(took, 'an idle keep-alive connection was kept 20 s')
+            self.assertGreaterEqual(took, 14.5)
+            self.assertLessEqual(took, 15.0 + MARGIN)
+            self.assertEqual(metric(d, 'dagate_http_connections_cut_total', reason='idle'), 1)
 
 
 if __name__ == '__main__':

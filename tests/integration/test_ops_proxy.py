@@ -110,6 +110,14 @@ class ProxyBase(unittest.TestCase):
         self.assertEqual((status, answer), (200, 'true'))
         self.assertEqual(self.audit_of(user).get('peer'), client)
 
+    def assert_closed_at_accept(self, source, xff):
+        """A peer outside allow and trusted_proxies is closed at accept,
+        whatever it would have claimed."""
+        with self.assertRaises(ConnectionError):
+            call(self.port, source=source, xff=xff)
+        self.d.wait_for_log(lambda t: 'refused a connection from %s: not in [server] allow'
+                            % source in t)
+
     def assert_refused(self, result):
         status, answer, user = result
         self.assertEqual(status, 403)
@@ -163,10 +171,10 @@ class TestDirect(ProxyBase):
         # Allowed peer claims to be someone else: audit shows the peer.
         self.assert_accepted(call(self.port, source=GOOD_CLIENT, xff=[SALESFORCE]),
                              GOOD_CLIENT)
-        # Refused peer claims to be allowed: still refused.
+        # Refused peer claims to be allowed: closed before it can say so.
         for xff in ([GOOD_CLIENT], [SALESFORCE], ['%s, %s' % (GOOD_CLIENT, EDGE_SOURCE)]):
             with self.subTest(xff=xff):
-                self.assert_refused(call(self.port, source=BAD_CLIENT, xff=xff))
+                self.assert_closed_at_accept(BAD_CLIENT, xff)
 
     def test_trusted_peer_without_header_is_the_client(self):
         """A trusted proxy that names nobody is itself the client: 127.0.0.4

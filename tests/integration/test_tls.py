@@ -6,6 +6,7 @@ import shutil
 import socket
 import ssl
 import tempfile
+import time
 import unittest
 import warnings
 
@@ -198,6 +199,75 @@ class TLSConfig(unittest.TestCase):
         conf = server_section(extra='tls_cert = %s\ntls_key = %s\n' % (self.certs.cert, key)) + STATIC
         with self.assertRaises(DagateStartError):
             Dagate(conf)
+
+
+def seconds_until_closed(sock, limit):
+    """Read until the peer closes: the seconds that took, or None."""
+    start = time.monotonic()
+    sock.settimeout(0.1)
+    while time.monotonic() - start < limit:
+        try:
+            if not sock.recv(4096):
+                return time.monotonic() - start
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return time.monotonic() - start
+    return None
+
+
+# The first 40 bytes of a TLS 1.2 ClientHello whose record announces 512.
+HALF_CLIENT_HELLO = (b'\x16\x03\x01\x02\x00' + b'\x01\x00\x01\xfc' + b'\x03\x03' +
+                     bytes(range(29)))
+
+
+class Stalls(unittest.TestCase):
+    """A TLS handshake is part of the request: it must be done within the
+    deadline of its first byte (it was held for the 15 s idle timeout), and
+    a connection that sends nothing is cut within deadline/2."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix='dagate-certs-')
+        cls.certs = make_ca_and_cert(cls.tmp, 'rsa')
+        conf = server_section(extra='tls_cert = %s\ntls_key = %s\ndeadline = 2s\n'
+                              % (cls.certs.cert, cls.certs.key)) + STATIC
+        cls.d = Dagate(conf, ca_file=cls.certs.ca_cert)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_stalled_handshake_is_cut_at_the_deadline(self):
+        lst = self.d.server_listeners(tls=True)[0]
+        with socket.create_connection((lst.host, lst.port)) as s:
+            s.sendall(HALF_CLIENT_HELLO)
+            took = seconds_until_closed(s, 17)
+        self.assertIsNotNone(took, 'a stalled handshake was kept 17 s')
+        self.assertGreaterEqual(took, 1.9)
+        self.assertLessEqual(took, 2.0 + 0.6)
+        self.d.wait_for_log(lambda t: 'cut a connection from 127.0.0.1: request not complete' in t)
+
+    def test_handshake_then_nothing_is_cut_at_the_deadline(self):
+        lst = self.d.server_listeners(tls=True)[0]
+        ctx = self.d.ssl_context()
+        with socket.create_connection((lst.host, lst.port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname='localhost') as s:
+                took = seconds_until_closed(s, 17)
+        self.assertIsNotNone(took)
+        self.assertLessEqual(took, 2.0 + 0.6)
+
+    def test_silent_connection_is_cut_at_half_the_deadline(self):
+        lst = self.d.server_listeners(tls=True)[0]
+        with socket.create_connection((lst.host, lst.port)) as s:
+            took = seconds_until_closed(s, 17)
+        self.assertIsNotNone(took)
+        self.assertGreaterEqual(took, 0.9)
+        self.assertLessEqual(took, 1.0 + 0.6)
+
+    def test_a_normal_client_is_unaffected(self):
+        self.assertEqual(self.d.authenticate('good@example.com', 'pw', tls=True), 'true')
 
 
 if __name__ == '__main__':
