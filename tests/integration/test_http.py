@@ -325,6 +325,124 @@ class ConnectionLimits(unittest.TestCase):
             self.assertFalse(self.refused(l.host, l.port))
 
 
+def soap_request(extra_headers=b'', *, length=True, eol=b'\r\n', version=b'HTTP/1.1',
+                 body=None):
+    """An Authenticate POST with `extra_headers` (raw lines, each ending
+    in CRLF) after Host; `length`: add Content-Length."""
+    body = envelope('u@example.com', 'p') if body is None else body
+    head = (b'POST /Sso.asmx ' + version + b'\r\nHost: x\r\nContent-Type: text/xml\r\n' +
+            extra_headers + (b'Content-Length: %d\r\n' % len(body) if length else b'') +
+            b'Connection: close\r\n\r\n')
+    return head.replace(b'\r\n', eol) + body
+
+
+def exchange(host, port, data, timeout=5):
+    """Send raw bytes; (everything read until the peer closed, True) or
+    (what came, False) when it did not close within `timeout`."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b''
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                return out, False
+            except ConnectionResetError:
+                return out, True
+            if not chunk:
+                return out, True
+            out += chunk
+        return out, False
+
+
+class Framing(unittest.TestCase):
+    """What two parsers may read differently is refused with 400 and the
+    connection closed, as nginx does; so is a header with a NUL or other
+    control byte, or a name that is no token."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Dagate(server_section(level='info') + STATIC)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.__exit__(None, None, None)
+
+    def assert_refused(self, data, why, reason):
+        l = self.d.server_listeners()[0]
+        before = metric(self.d, 'dagate_http_refused_total', reason=reason)
+        out, closed = exchange(l.host, l.port, data)
+        self.assertEqual(status_of(out), 400, out[:200])
+        self.assertTrue(closed, 'the connection stayed open after a 400')
+        self.assertNotIn(b'AuthenticateResult', out)
+        self.d.wait_for_log(lambda t: 'refused a request from 127.0.0.1: %s' % why in t)
+        self.assertEqual(metric(self.d, 'dagate_http_refused_total', reason=reason), before + 1)
+
+    def assert_served(self, data):
+        l = self.d.server_listeners()[0]
+        out, _ = exchange(l.host, l.port, data)
+        self.assertEqual(status_of(out), 200, out[:200])
+        self.assertEqual(parse_answer(200, out.split(b'\r\n\r\n', 1)[1]), 'true')
+
+    def test_control_bytes_in_a_header_are_refused(self):
+        for line in (b'X-Note: abc\x00def\r\n', b'X-Note: abc\x00\r\n', b'X-Note: a\x01b\r\n',
+                     b'X-Note: a\x7fb\r\n', b'X-Note: a\rb\r\n', b'X-Note: a\x1bb\r\n',
+                     b'SOAPAction: ""\x00x\r\n'):
+            with self.subTest(line=line):
+                why = ('a NUL byte or a folded line' if b'\x00' in line
+                       else 'a control byte in a header')
+                self.assert_refused(soap_request(line), why, 'bad_header')
+
+    def test_header_names_that_are_no_token_are_refused(self):
+        for line in (b'X Note: v\r\n', b'X-Note : v\r\n', b'X-Note\t: v\r\n', b'X-N\x80te: v\r\n',
+                     b'X(Note): v\r\n'):
+            with self.subTest(line=line):
+                self.assert_refused(soap_request(line), 'a header name that is no token',
+                                    'bad_header')
+
+    def test_obs_fold_is_refused(self):
+        for lines in (b'X-Note: a\r\n b\r\n', b'X-Note: a\r\n\tb c\r\n',
+                      b'X-Forwarded-For: 10.1.2.3\r\n 8.8.8.8\r\n'):
+            with self.subTest(lines=lines):
+                self.assert_refused(soap_request(lines), 'a NUL byte or a folded line',
+                                    'bad_header')
+
+    def test_ambiguous_framing_is_refused(self):
+        body = envelope('u@example.com', 'p')
+        chunked = b'%x\r\n' % len(body) + body + b'\r\n0\r\n\r\n'
+        cases = [
+            (soap_request(b'Content-Length: 3\r\n'), 'more than one Content-Length'),
+            (soap_request(b'Content-Length: %d\r\n' % len(body)), 'more than one Content-Length'),
+            (soap_request(b'Transfer-Encoding: chunked\r\n'),
+             'Content-Length with Transfer-Encoding'),
+            (soap_request(b'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n',
+                          length=False, body=chunked), 'more than one Transfer-Encoding'),
+            (soap_request(b'Transfer-Encoding: gzip, chunked\r\n', length=False, body=chunked),
+             'a Transfer-Encoding other than chunked'),
+            (soap_request(b'Transfer-Encoding: chunked, identity\r\n', length=False,
+                          body=chunked), 'a Transfer-Encoding other than chunked'),
+            (soap_request(b'Host: y\r\n'), 'more than one Host'),
+            (soap_request(b'Transfer-Encoding: chunked\r\n', length=False, body=chunked,
+                          version=b'HTTP/1.0'), 'Transfer-Encoding in HTTP/1.0'),
+        ]
+        for data, why in cases:
+            with self.subTest(why=why, data=data[:120]):
+                self.assert_refused(data, why, 'ambiguous_framing')
+
+    def test_ordinary_requests_still_pass(self):
+        body = envelope('u@example.com', 'p')
+        self.assert_served(soap_request())
+        self.assert_served(soap_request(b'SOAPAction: ""\r\nX-Empty:\r\nX-Blank:   \r\n'
+                                        b'X-Tab: a\tb\r\nX-Utf8: gr\xc3\xbc\xc3\x9fe\r\n'
+                                        b"X-Token-Chars!#$%&'*+.^_`|~: v  \r\n"))
+        self.assert_served(soap_request(eol=b'\n'))                 # bare LF line ends
+        self.assert_served(soap_request(b'Transfer-Encoding: Chunked\r\n', length=False,
+                                        body=b'%x\r\n' % len(body) + body + b'\r\n0\r\n\r\n'))
+        self.assert_served(soap_request(b'X-Long: ' + b'v' * 6000 + b'\r\n'))
+        self.assert_served(soap_request(b''.join(b'X-H%d: %d\r\n' % (i, i) for i in range(60))))
+
+
 class Idle(unittest.TestCase):
     """A new connection must speak within min(2 s, deadline/2); a request
     (or TLS handshake) must be in within the deadline of its first byte; a

@@ -12,6 +12,7 @@ import http.client
 import itertools
 import os
 import shutil
+import socket
 import ssl
 import tempfile
 import unittest
@@ -223,6 +224,32 @@ class TestDirect(ProxyBase):
         # An unreadable hop left of the client is never read: accepted.
         self.assert_accepted(call(self.port, source=EDGE_SOURCE,
                                   xff=['garbage, %s' % SALESFORCE]), SALESFORCE)
+
+
+    def test_nul_in_forwarded_for_is_refused(self):
+        """The client writes "allowed<NUL>", its proxy appends the real
+        address: read as a C string, the header named the allowed one."""
+        body = envelope('nul@corp.example', 'pw')
+        for xff in (b'%s\x00, %s' % (GOOD_CLIENT.encode(), BAD_CLIENT.encode()),
+                    b'%s\x00' % SALESFORCE.encode(),
+                    b'%s, %s\x00' % (SALESFORCE.encode(), GOOD_CLIENT.encode())):
+            with self.subTest(xff=xff):
+                with socket.socket() as s:
+                    s.bind((EDGE_SOURCE, 0))
+                    s.settimeout(5)
+                    s.connect(('127.0.0.1', self.port))
+                    s.sendall(b'POST /Sso.asmx HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n'
+                              b'X-Forwarded-For: ' + xff + b'\r\n'
+                              b'Content-Length: %d\r\n\r\n' % len(body) + body)
+                    data = b''
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                self.assertTrue(data.startswith(b'HTTP/1.1 400 '), data[:100])
+        self.d.wait_for_log(lambda t: 'refused a request from %s: a NUL byte' % EDGE_SOURCE in t)
+        self.assertNotIn('user=nul@corp.example', self.d.log())
 
 
 class TestOnlyTheLastProxyTrusted(ProxyBase):
