@@ -430,6 +430,12 @@ class Framing(unittest.TestCase):
             with self.subTest(why=why, data=data[:120]):
                 self.assert_refused(data, why, 'ambiguous_framing')
 
+    def test_what_libmicrohttpd_refuses_itself_is_logged_and_counted(self):
+        for line in (b'X-No-Colon\r\n', b'Content-Length: 12x\r\n'):
+            with self.subTest(line=line):
+                self.assert_refused(soap_request(line, length=False), 'malformed (400)',
+                                    'malformed')
+
     def test_ordinary_requests_still_pass(self):
         body = envelope('u@example.com', 'p')
         self.assert_served(soap_request())
