@@ -336,26 +336,6 @@ def soap_request(extra_headers=b'', *, length=True, eol=b'\r\n', version=b'HTTP/
     return head.replace(b'\r\n', eol) + body
 
 
-def exchange(host, port, data, timeout=5):
-    """Send raw bytes; (everything read until the peer closed, True) or
-    (what came, False) when it did not close within `timeout`."""
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(data)
-        out = b''
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                return out, False
-            except ConnectionResetError:
-                return out, True
-            if not chunk:
-                return out, True
-            out += chunk
-        return out, False
-
-
 class Framing(unittest.TestCase):
     """What two parsers may read differently is refused with 400 and the
     connection closed, as nginx does; so is a header with a NUL or other
@@ -372,7 +352,7 @@ class Framing(unittest.TestCase):
     def assert_refused(self, data, why, reason):
         l = self.d.server_listeners()[0]
         before = metric(self.d, 'dagate_http_refused_total', reason=reason)
-        out, closed = exchange(l.host, l.port, data)
+        out, closed = raw_request(l.host, l.port, data)
         self.assertEqual(status_of(out), 400, out[:200])
         self.assertTrue(closed, 'the connection stayed open after a 400')
         self.assertNotIn(b'AuthenticateResult', out)
@@ -381,7 +361,7 @@ class Framing(unittest.TestCase):
 
     def assert_served(self, data):
         l = self.d.server_listeners()[0]
-        out, _ = exchange(l.host, l.port, data)
+        out, _ = raw_request(l.host, l.port, data)
         self.assertEqual(status_of(out), 200, out[:200])
         self.assertEqual(parse_answer(200, out.split(b'\r\n\r\n', 1)[1]), 'true')
 

@@ -6,11 +6,11 @@ import shutil
 import socket
 import ssl
 import tempfile
-import time
 import unittest
 import warnings
 
 from harness import Dagate, DagateStartError, make_ca_and_cert, run_dagate, server_section
+from test_http import seconds_until_closed
 
 STATIC = """
 [route]
@@ -199,21 +199,6 @@ class TLSConfig(unittest.TestCase):
         conf = server_section(extra='tls_cert = %s\ntls_key = %s\n' % (self.certs.cert, key)) + STATIC
         with self.assertRaises(DagateStartError):
             Dagate(conf)
-
-
-def seconds_until_closed(sock, limit):
-    """Read until the peer closes: the seconds that took, or None."""
-    start = time.monotonic()
-    sock.settimeout(0.1)
-    while time.monotonic() - start < limit:
-        try:
-            if not sock.recv(4096):
-                return time.monotonic() - start
-        except socket.timeout:
-            continue
-        except ConnectionResetError:
-            return time.monotonic() - start
-    return None
 
 
 # The first 40 bytes of a TLS 1.2 ClientHello whose record announces 512.
