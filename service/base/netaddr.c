@@ -280,6 +280,32 @@ bool cidr_list_contains_text(const struct cidr_list *list, const char *ip)
 	return list_contains(list, family, addr);
 }
 
+int sockaddr_network(const struct sockaddr *sa, unsigned v6_prefix, struct cidr *out)
+{
+	memset(out, 0, sizeof *out);
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		out->family = normalize(AF_INET, (const uint8_t *)&sin->sin_addr, out->addr);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+		out->family = normalize(AF_INET6, sin6->sin6_addr.s6_addr, out->addr);
+	} else {
+		return -1;
+	}
+	out->prefix = out->family == AF_INET ? 32 : v6_prefix < 128 ? v6_prefix : 128;
+	for (unsigned bit = out->prefix; bit < 128; bit++)
+		out->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+	return 0;
+}
+
+bool cidr_equal(const struct cidr *a, const struct cidr *b)
+{
+	return a->family == b->family && a->prefix == b->prefix &&
+	       memcmp(a->addr, b->addr, sizeof a->addr) == 0;
+}
+
 void sockaddr_to_text(const struct sockaddr *sa, char *out, size_t size)
 {
 	char buf[INET6_ADDRSTRLEN];

@@ -37,6 +37,12 @@ bool cidr_list_contains_sockaddr(const struct cidr_list *list,
 				 const struct sockaddr *sa);
 bool cidr_list_contains_text(const struct cidr_list *list, const char *ip);
 
+/* The network of `sa`: its IPv4 address as a /32 (IPv4-mapped folded),
+ * or the /`v6_prefix` its IPv6 address lies in, host bits zero. -1 for
+ * other families. */
+int sockaddr_network(const struct sockaddr *sa, unsigned v6_prefix, struct cidr *out);
+bool cidr_equal(const struct cidr *a, const struct cidr *b);
+
 /* Printable address of `sa` without port; IPv4-mapped shown as IPv4. */
 void sockaddr_to_text(const struct sockaddr *sa, char *out, size_t size);
 

@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "header_check.h"
 #include "metrics.h"
 #include "peer.h"
+#include "refusal.h"
 #include "request.h"
 #include "server.h"
 #include "tokens.h"
@@ -23,8 +24,7 @@ static enum MHD_Result respond_token_api(struct request_ctx *ctx, struct MHD_Con
 	const struct http_generation *gen = &ctx->srv->gen;
 	const union MHD_ConnectionInfo *info =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const char *authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-								MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *authorization = header_value(c, MHD_HTTP_HEADER_AUTHORIZATION);
 	enum MHD_Result ret;
 	char *json = NULL;
 	int status = 500;
@@ -51,17 +51,23 @@ static bool is_read(const char *method)
 
 /* First call: everything but the token API's body. */
 static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connection *c,
-				     const char *url, const char *method)
+				     const char *url, const char *method, const char *version)
 {
 	const struct http_generation *gen = &ctx->srv->gen;
 	bool token_api = strcmp(url, TOKEN_API_PATH) == 0 ||
 			 strncmp(url, TOKEN_API_PATH "/", strlen(TOKEN_API_PATH) + 1) == 0;
+	enum MHD_Result ret;
 
+	if (!header_check_passed(c, method, version, &ret))
+		return ret;
+
+	/* Checked at accept already; kept here as the last word. */
 	if (!peer_allowed(c, &gen->cfg->admin.allow)) {
 		char peer[INET6_ADDRSTRLEN + 8];
 
 		peer_text(c, peer, sizeof peer);
-		log_warnx("refused an admin request from %s: not in [admin] allow", peer);
+		http_refusal(HTTP_REFUSED_PEER,
+			     "refused an admin request from %s: not in [admin] allow", peer);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (strcmp(url, "/healthz") == 0) {
@@ -105,7 +111,7 @@ enum MHD_Result admin_handle(HTTP_HANDLER_ARGS)
 		return MHD_NO;   /* the URI callback always makes one */
 	if (!ctx->headers_checked) {
 		ctx->headers_checked = true;
-		return check_headers(ctx, c, url, method);
+		return check_headers(ctx, c, url, method, version);
 	}
 	if (*upload_data_size > 0)
 		return request_body_take(ctx, upload_data, upload_data_size);

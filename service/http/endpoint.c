@@ -11,10 +11,12 @@
 #include <sys/random.h>
 
 #include "clock.h"
+#include "header_check.h"
 #include "hex.h"
 #include "log.h"
 #include "metrics.h"
 #include "peer.h"
+#include "refusal.h"
 #include "relay.h"
 #include "request.h"
 #include "server.h"
@@ -181,10 +183,10 @@ static enum MHD_Result auth_job_run_at_once(struct auth_job *job, struct MHD_Con
 	return ret;
 }
 
-static bool is_soap_content_type(const char *v)
+static bool is_soap_content_type(const char *v, size_t len)
 {
-	return v != NULL && strncasecmp(v, "text/xml", 8) == 0 &&
-	       (v[8] == '\0' || v[8] == ';' || v[8] == ' ' || v[8] == '\t');
+	return v != NULL && len >= 8 && strncasecmp(v, "text/xml", 8) == 0 &&
+	       (len == 8 || v[8] == ';' || v[8] == ' ' || v[8] == '\t');
 }
 
 static bool wants_wsdl(struct MHD_Connection *c)
@@ -197,26 +199,36 @@ static bool wants_wsdl(struct MHD_Connection *c)
 
 /* First call: everything decided from the request line and headers. */
 static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connection *c,
-				     const char *url, const char *method, bool *done_r)
+				     const char *url, const char *method, const char *version,
+				     bool *done_r)
 {
 	static const char not_allowed[] = "method not allowed\n";
 	const struct http_generation *gen = &ctx->srv->gen;
 	const struct server_config *sc = &gen->cfg->server;
 	char peer[INET6_ADDRSTRLEN + 8];
+	const char *ctype = NULL;
+	size_t ctype_len = 0;
+	enum MHD_Result ret;
 
 	*done_r = true;
+	if (!header_check_passed(c, method, version, &ret))
+		return ret;
 	peer_text(c, peer, sizeof peer);
 	if (peer_client_address(c, peer, &sc->trusted_proxies, ctx->client,
 				sizeof ctx->client) < 0) {
-		log_warnx("refused a request via %s: unreadable X-Forwarded-For", peer);
+		http_refusal(HTTP_REFUSED_FORWARDED,
+			     "refused a request via %s: unreadable X-Forwarded-For", peer);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (!cidr_list_contains_text(&sc->allow, ctx->client)) {
+		/* A trusted proxy (the peer itself is checked at accept). */
 		if (strcmp(peer, ctx->client) == 0)
-			log_warnx("refused a request from %s: not in [server] allow", peer);
+			http_refusal(HTTP_REFUSED_CLIENT,
+				     "refused a request from %s: not in [server] allow", peer);
 		else
-			log_warnx("refused a request from %s via %s: not in [server] allow",
-				  ctx->client, peer);
+			http_refusal(HTTP_REFUSED_CLIENT,
+				     "refused a request from %s via %s: not in [server] allow",
+				     ctx->client, peer);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (strcmp(url, sc->path) != 0)
@@ -231,8 +243,9 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 			.body = not_allowed, .len = sizeof not_allowed - 1,
 			.mode = MHD_RESPMEM_PERSISTENT, .allow = "POST, GET",
 		});
-	if (!is_soap_content_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							      MHD_HTTP_HEADER_CONTENT_TYPE)))
+	MHD_lookup_connection_value_n(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE,
+				      strlen(MHD_HTTP_HEADER_CONTENT_TYPE), &ctype, &ctype_len);
+	if (!is_soap_content_type(ctype, ctype_len))
 		return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "expected text/xml\n");
 	switch (request_body_open(ctx, c, sc->max_body, HTTP_DISCARD_MAX)) {
 	case BODY_ANNOUNCED_TOO_LARGE:
@@ -266,7 +279,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 		free(job);
 		return respond_fault(c, true, error != NULL ? error : "invalid request");
 	}
-	if (relay_loop_detected(MHD_lookup_connection_value(c, MHD_HEADER_KIND, RELAY_HEADER),
+	if (relay_loop_detected(header_value(c, RELAY_HEADER),
 				job->req.username, job->req.password,
 				job->req.password_len, job->req.source_ip)) {
 		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
@@ -321,7 +334,7 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 	if (state != REQ_READING)
 		return MHD_YES;
 	if (!ctx->headers_checked) {
-		enum MHD_Result ret = check_headers(ctx, c, url, method, &done);
+		enum MHD_Result ret = check_headers(ctx, c, url, method, version, &done);
 
 		ctx->headers_checked = true;
 		if (done)

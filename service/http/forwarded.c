@@ -5,13 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Normalise one hop: trim blanks, strip "[v6]" brackets; no ports (a
- * proxy that adds one writes "[v6]:port" or "v4:port", which is refused). */
+/* Normalise one hop: trim blanks, strip "[v6]" brackets (only around an
+ * IPv6 address: "[10.1.2.3]" is no address); no ports (a proxy that adds
+ * one writes "[v6]:port" or "v4:port", which is refused). */
 static bool hop_to_address(const char *start, size_t len, char *out, size_t size)
 {
 	struct in6_addr a6;
 	struct in_addr a4;
 	char buf[INET6_ADDRSTRLEN + 4];
+	bool bracketed = false;
 
 	while (len > 0 && (*start == ' ' || *start == '\t')) {
 		start++;
@@ -22,13 +24,14 @@ static bool hop_to_address(const char *start, size_t len, char *out, size_t size
 	if (len >= 2 && start[0] == '[' && start[len - 1] == ']') {
 		start++;
 		len -= 2;
+		bracketed = true;
 	}
 	if (len == 0 || len >= sizeof buf)
 		return false;
 	memcpy(buf, start, len);
 	buf[len] = '\0';
 	if (inet_pton(AF_INET, buf, &a4) == 1)
-		return inet_ntop(AF_INET, &a4, out, (socklen_t)size) != NULL;
+		return !bracketed && inet_ntop(AF_INET, &a4, out, (socklen_t)size) != NULL;
 	if (inet_pton(AF_INET6, buf, &a6) != 1)
 		return false;
 	if (IN6_IS_ADDR_V4MAPPED(&a6))

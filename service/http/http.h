@@ -2,16 +2,19 @@
  * The HTTP(S) listeners (libmicrohttpd): the Salesforce-facing endpoint of
  * [server] and the operator's [admin] listener.
  *
- * Threads: MHD event threads read requests, check peer/path/method/type/
- * size, parse the SOAP envelope and hand the decision to the worker pool
+ * Threads: MHD event threads admit peers, read requests, check head/
+ * peer/path/method/type/size, parse the SOAP envelope and hand the decision to the worker pool
  * with the connection suspended; the worker resumes it with the answer. A
  * reaper thread enforces the deadline: it answers a suspended request with
  * a soap:Server fault when its deadline comes, and cuts connections that
  * trickle a request for longer than the deadline.
  *
- * Inside: server.c (the daemons), conn.c (connections and the reaper),
- * request.c (a request's context and body), respond.c (every answer),
- * peer.c (who is asking), endpoint.c and admin.c (the two listeners).
+ * Inside: server.c (the daemons), conn.c (admission at accept,
+ * connections and the reaper), header_check.c (the request head, checked
+ * before any header is read), request.c (a request's context and body),
+ * respond.c (every answer), peer.c (who is asking), refusal.c (every
+ * refusal logged and counted), endpoint.c and admin.c (the two
+ * listeners).
  */
 #ifndef DAGATE_HTTP_H
 #define DAGATE_HTTP_H

@@ -38,6 +38,20 @@ static atomic_uint_fast64_t latency_sum_ms[3];
 static atomic_uint_fast64_t latency_count[3];
 static atomic_uint_fast64_t series_dropped;
 
+static atomic_uint_fast64_t refusals[HTTP_REFUSAL_COUNT];
+static const char *const refusal_names[HTTP_REFUSAL_COUNT] = {
+	[HTTP_REFUSED_PEER] = "peer_not_allowed",
+	[HTTP_REFUSED_NETWORK_LIMIT] = "network_limit",
+	[HTTP_REFUSED_CLIENT] = "client_not_allowed",
+	[HTTP_REFUSED_FORWARDED] = "bad_forwarded_for",
+	[HTTP_REFUSED_HEADER_BYTES] = "bad_header",
+	[HTTP_REFUSED_FRAMING] = "ambiguous_framing",
+	[HTTP_REFUSED_MALFORMED] = "malformed",
+	[HTTP_CUT_SILENT] = "silent",
+	[HTTP_CUT_SLOW] = "slow",
+	[HTTP_CUT_IDLE] = "idle",
+};
+
 static int answer_index(const char *answer)
 {
 	return strcmp(answer, "true") == 0 ? 0 : strcmp(answer, "false") == 0 ? 1 : 2;
@@ -84,6 +98,12 @@ void metrics_record_decision(const char *provider, const char *outcome,
 	atomic_fetch_add(&latency_bucket[a][b], 1);
 	atomic_fetch_add(&latency_sum_ms[a], (uint_fast64_t)(elapsed_ms > 0 ? elapsed_ms : 0));
 	atomic_fetch_add(&latency_count[a], 1);
+}
+
+void metrics_record_refusal(enum http_refusal why)
+{
+	if (why < HTTP_REFUSAL_COUNT)
+		atomic_fetch_add(&refusals[why], 1);
 }
 
 struct out {
@@ -163,6 +183,20 @@ static void render_requests(struct out *o)
 		put(o, "dagate_request_duration_seconds_count{answer=\"%s\"} %llu\n", answers[a],
 		    (unsigned long long)atomic_load(&latency_count[a]));
 	}
+}
+
+static void render_refusals(struct out *o)
+{
+	head(o, "dagate_http_refused_total", "counter",
+	     "Connections closed at accept and requests refused before any decision, by reason.");
+	for (int i = 0; i < HTTP_CUT_SILENT; i++)
+		put(o, "dagate_http_refused_total{reason=\"%s\"} %llu\n", refusal_names[i],
+		    (unsigned long long)atomic_load(&refusals[i]));
+	head(o, "dagate_http_connections_cut_total", "counter",
+	     "Connections closed by dagate for sending too little, too slowly, by reason.");
+	for (int i = HTTP_CUT_SILENT; i < HTTP_REFUSAL_COUNT; i++)
+		put(o, "dagate_http_connections_cut_total{reason=\"%s\"} %llu\n", refusal_names[i],
+		    (unsigned long long)atomic_load(&refusals[i]));
 }
 
 struct server_emit {
@@ -310,6 +344,7 @@ char *metrics_render(const struct http_generation *gen, size_t *len_r)
 		return NULL;
 	o.buf[0] = '\0';
 	render_requests(&o);
+	render_refusals(&o);
 	render_providers(&o, gen);
 	render_service(&o, gen);
 	if (o.failed) {

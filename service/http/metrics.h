@@ -15,6 +15,23 @@
 void metrics_record_decision(const char *provider, const char *outcome,
 			     const char *answer, int64_t elapsed_ms);
 
+/* Why the HTTP layer turned a connection or request away, or cut a
+ * connection: each is also logged where it happens. */
+enum http_refusal {
+	HTTP_REFUSED_PEER,           /* connection from outside allow: closed at accept */
+	HTTP_REFUSED_NETWORK_LIMIT,  /* max_connections_per_ip reached for its network */
+	HTTP_REFUSED_CLIENT,         /* 403: the client a trusted proxy names is not allowed */
+	HTTP_REFUSED_FORWARDED,      /* 403: unreadable X-Forwarded-For */
+	HTTP_REFUSED_HEADER_BYTES,   /* 400: NUL or control bytes, or a header name that is no token */
+	HTTP_REFUSED_FRAMING,        /* 400: ambiguous framing (Content-Length, Transfer-Encoding, obs-fold) */
+	HTTP_REFUSED_MALFORMED,      /* answered by libmicrohttpd itself (400, 413, 414, 431) */
+	HTTP_CUT_SILENT,             /* a new connection that sent nothing */
+	HTTP_CUT_SLOW,               /* a request (or TLS handshake) not in by the deadline */
+	HTTP_CUT_IDLE,               /* a keep-alive connection idle too long */
+	HTTP_REFUSAL_COUNT
+};
+void metrics_record_refusal(enum http_refusal why);
+
 /* Render everything, including gauges read from `gen` (queue depth,
  * provider use, TLS expiry) and the token store's counters. Returns a
  * malloc'd text, or NULL. */

@@ -33,23 +33,25 @@ bool peer_allowed(struct MHD_Connection *c, const struct cidr_list *allow)
 	       cidr_list_contains_sockaddr(allow, info->client_addr);
 }
 
-static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind,
-				   const char *key, const char *value)
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+				   size_t key_size, const char *value, size_t value_size)
 {
 	struct xff_collect *x = cls;
-	size_t n;
 
-	if (strcasecmp(key, "X-Forwarded-For") != 0 || value == NULL)
+	(void)kind;
+	if (key_size != strlen("X-Forwarded-For") ||
+	    strncasecmp(key, "X-Forwarded-For", key_size) != 0 || value == NULL)
 		return MHD_YES;
-	n = strlen(value);
-	if (x->len + n + 2 > sizeof x->buf) {
+	/* A NUL would end the text early: never read a value as a C string. */
+	if (x->len + value_size + 2 > sizeof x->buf || memchr(value, '\0', value_size) != NULL) {
 		x->overflow = true;
 		return MHD_NO;
 	}
 	if (x->len > 0)
 		x->buf[x->len++] = ',';
-	memcpy(x->buf + x->len, value, n + 1);
-	x->len += n;
+	memcpy(x->buf + x->len, value, value_size);
+	x->len += value_size;
+	x->buf[x->len] = '\0';
 	return MHD_YES;
 }
 
@@ -60,7 +62,7 @@ int peer_client_address(struct MHD_Connection *c, const char *peer,
 
 	x.buf[0] = '\0';
 	if (trusted->count > 0)
-		MHD_get_connection_values(c, MHD_HEADER_KIND, collect_xff, &x);
+		MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_xff, &x);
 	if (x.overflow)
 		return -1;
 	return forwarded_client(peer, x.len > 0 ? x.buf : NULL, trusted, out, size);

@@ -15,8 +15,8 @@
 void peer_text(struct MHD_Connection *c, char *out, size_t size);
 bool peer_allowed(struct MHD_Connection *c, const struct cidr_list *allow);
 /* The client address from the peer text and the request's X-Forwarded-For
- * headers (read only when `trusted` is not empty). -1: refuse the request
- * (an unreadable or oversized header). */
+ * headers (read only when `trusted` is not empty), taken with their
+ * lengths. -1: refuse the request (an unreadable or oversized header). */
 int peer_client_address(struct MHD_Connection *c, const char *peer,
 			const struct cidr_list *trusted, char *out, size_t size);
 

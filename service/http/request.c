@@ -85,10 +85,19 @@ bool request_ctx_answer(struct request_ctx *ctx, bool authenticated, char *fault
 enum request_body_open request_body_open(struct request_ctx *ctx, struct MHD_Connection *c,
 					 size_t max, size_t discard_max)
 {
-	const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *length = NULL;
+	size_t length_len = 0;
+	uint64_t announced = 0;
 
-	if (length != NULL && strtoull(length, NULL, 10) > max)
+	/* Digits only: libmicrohttpd refused anything else already. */
+	MHD_lookup_connection_value_n(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH,
+				      strlen(MHD_HTTP_HEADER_CONTENT_LENGTH), &length, &length_len);
+	for (size_t i = 0; length != NULL && i < length_len && announced <= max; i++) {
+		if (length[i] < '0' || length[i] > '9')
+			return BODY_ANNOUNCED_TOO_LARGE;
+		announced = announced * 10 + (uint64_t)(length[i] - '0');
+	}
+	if (announced > max)
 		return BODY_ANNOUNCED_TOO_LARGE;
 	ctx->body.cap = max;
 	ctx->body.discard_max = discard_max;

@@ -31,7 +31,7 @@ struct MHD_Response *response_create(const struct response *r, bool closing)
 
 enum MHD_Result respond(struct MHD_Connection *c, const struct response *r)
 {
-	struct MHD_Response *mr = response_create(r, conn_closing(c));
+	struct MHD_Response *mr = response_create(r, r->close || conn_closing(c));
 	enum MHD_Result ret;
 
 	if (mr == NULL)

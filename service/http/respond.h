@@ -19,6 +19,7 @@ struct response {
 	const char *allow;                 /* Allow (a 405), or NULL */
 	const char *www_authenticate;      /* the challenge of a 401, or NULL */
 	bool no_store;                     /* Cache-Control: no-store */
+	bool close;                        /* Connection: close (a request not to read on from) */
 };
 
 /* NULL when out of memory (a MUST_FREE body is then still the caller's). */

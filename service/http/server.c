@@ -26,11 +26,16 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", msg);
 }
 
+/* GnuTLS priorities: ECDHE key exchange and AEAD ciphers only (TLS 1.3,
+ * and TLS 1.2 ECDHE with AES-GCM or ChaCha20-Poly1305) -- what Salesforce's
+ * client offers; no CBC, no static RSA, no finite-field DHE. */
+#define TLS_AEAD_ONLY "-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:-CIPHER-ALL:+AES-256-GCM:" \
+	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
+
 static const char *tls_priorities(int tls_min)
 {
-	/* Forward-secret key exchange only; Salesforce offers ECDHE-RSA. */
-	return tls_min >= 13 ? "NORMAL:-VERS-ALL:+VERS-TLS1.3:%SERVER_PRECEDENCE"
-			     : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:%SERVER_PRECEDENCE";
+	return tls_min >= 13 ? "NORMAL:-VERS-ALL:+VERS-TLS1.3:" TLS_AEAD_ONLY
+			     : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" TLS_AEAD_ONLY;
 }
 
 static int start_listener(struct http_server *srv, size_t index, bool admin,
@@ -47,6 +52,7 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 	bool tls = !admin && srv->gen.tls->cert_pem != NULL;
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
+	struct http_daemon *hd = &srv->daemon_info[srv->daemon_count];
 	struct MHD_Daemon *d;
 	char address[80];
 
@@ -63,10 +69,11 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 	OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
 	OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_EVENT_THREADS, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, sc->max_connections, NULL);
-	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, sc->max_connections_per_ip, NULL);
-	OPT(MHD_OPTION_CONNECTION_TIMEOUT, CONN_IDLE_TIMEOUT_MS / 1000, NULL);
+	/* max_connections_per_ip is counted by network in conn_accept(). The
+	 * reaper enforces every idle limit; MHD's timeout is a backstop. */
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, CONN_IDLE_TIMEOUT_MS / 1000 + 1, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL);
-	OPT(MHD_OPTION_NOTIFY_CONNECTION, conn_notify, srv);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, conn_notify, hd);
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, conn_request_started, srv);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, conn_request_completed, srv);
 	if (tls) {
@@ -76,7 +83,9 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-	d = MHD_start_daemon(flags, 0, NULL, NULL,
+	hd->srv = srv;
+	hd->admin = admin;
+	d = MHD_start_daemon(flags, 0, conn_accept, hd,
 			     admin ? admin_handle : endpoint_handle, srv,
 			     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (d == NULL) {
@@ -100,11 +109,13 @@ int http_server_start(const struct http_generation *gen, struct http_server **sr
 	if (srv == NULL)
 		return -1;
 	srv->gen = *gen;
-	conn_table_init(&srv->conns, cfg->server.deadline_ms);
+	conn_table_init(&srv->conns, cfg->server.deadline_ms, cfg->server.max_connections_per_ip);
 	canned_results_create(&srv->canned);
 	srv->daemons = calloc(cfg->server.listen_count + cfg->admin.listen_count,
 			      sizeof *srv->daemons);
-	if (srv->daemons == NULL)
+	srv->daemon_info = calloc(cfg->server.listen_count + cfg->admin.listen_count,
+				  sizeof *srv->daemon_info);
+	if (srv->daemons == NULL || srv->daemon_info == NULL)
 		goto fail;
 	for (size_t i = 0; i < cfg->server.listen_count; i++)
 		if (start_listener(srv, i, false, error_r) < 0)
@@ -156,6 +167,7 @@ void http_server_stop(struct http_server **srvp)
 	for (size_t i = 0; i < srv->daemon_count; i++)
 		MHD_stop_daemon(srv->daemons[i]);
 	free(srv->daemons);
+	free(srv->daemon_info);
 	canned_results_destroy(&srv->canned);
 	conn_table_fini(&srv->conns);
 	free(srv);

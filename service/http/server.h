@@ -8,15 +8,23 @@
 
 #include <microhttpd.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conn.h"
 #include "http.h"
 #include "respond.h"
 
+/* What a daemon's accept and connection callbacks are given. */
+struct http_daemon {
+	struct http_server *srv;
+	bool admin;                     /* the [admin] listener, or a [server] one */
+};
+
 struct http_server {
 	struct http_generation gen;     /* a copy; what it points to outlives us */
 	struct MHD_Daemon **daemons;
+	struct http_daemon *daemon_info; /* one per daemon, same index */
 	size_t daemon_count;
 	struct conn_table conns;
 	struct canned_results canned;

@@ -12,6 +12,7 @@ import http.client
 import itertools
 import os
 import shutil
+import socket
 import ssl
 import tempfile
 import unittest
@@ -110,6 +111,14 @@ class ProxyBase(unittest.TestCase):
         self.assertEqual((status, answer), (200, 'true'))
         self.assertEqual(self.audit_of(user).get('peer'), client)
 
+    def assert_closed_at_accept(self, source, xff):
+        """A peer outside allow and trusted_proxies is closed at accept,
+        whatever it would have claimed."""
+        with self.assertRaises(ConnectionError):
+            call(self.port, source=source, xff=xff)
+        self.d.wait_for_log(lambda t: 'refused a connection from %s: not in [server] allow'
+                            % source in t)
+
     def assert_refused(self, result):
         status, answer, user = result
         self.assertEqual(status, 403)
@@ -163,10 +172,10 @@ class TestDirect(ProxyBase):
         # Allowed peer claims to be someone else: audit shows the peer.
         self.assert_accepted(call(self.port, source=GOOD_CLIENT, xff=[SALESFORCE]),
                              GOOD_CLIENT)
-        # Refused peer claims to be allowed: still refused.
+        # Refused peer claims to be allowed: closed before it can say so.
         for xff in ([GOOD_CLIENT], [SALESFORCE], ['%s, %s' % (GOOD_CLIENT, EDGE_SOURCE)]):
             with self.subTest(xff=xff):
-                self.assert_refused(call(self.port, source=BAD_CLIENT, xff=xff))
+                self.assert_closed_at_accept(BAD_CLIENT, xff)
 
     def test_trusted_peer_without_header_is_the_client(self):
         """A trusted proxy that names nobody is itself the client: 127.0.0.4
@@ -207,7 +216,7 @@ class TestDirect(ProxyBase):
         self.assert_refused(call(self.port, source=EDGE_SOURCE, xff=['::ffff:%s' % BAD_CLIENT]))
 
     def test_unreadable_hop_from_trusted_peer_is_refused(self):
-        for xff in ('garbage', '198.51.100.7:4711', '%s, unknown' % SALESFORCE,
+        for xff in ('garbage', '198.51.100.7:4711', '[198.51.100.7]', '%s, unknown' % SALESFORCE,
                     '198.51.100.7, '):
             with self.subTest(xff=xff):
                 self.assert_refused(call(self.port, source=EDGE_SOURCE, xff=[xff]))
@@ -215,6 +224,32 @@ class TestDirect(ProxyBase):
         # An unreadable hop left of the client is never read: accepted.
         self.assert_accepted(call(self.port, source=EDGE_SOURCE,
                                   xff=['garbage, %s' % SALESFORCE]), SALESFORCE)
+
+
+    def test_nul_in_forwarded_for_is_refused(self):
+        """The client writes "allowed<NUL>", its proxy appends the real
+        address: read as a C string, the header named the allowed one."""
+        body = envelope('nul@corp.example', 'pw')
+        for xff in (b'%s\x00, %s' % (GOOD_CLIENT.encode(), BAD_CLIENT.encode()),
+                    b'%s\x00' % SALESFORCE.encode(),
+                    b'%s, %s\x00' % (SALESFORCE.encode(), GOOD_CLIENT.encode())):
+            with self.subTest(xff=xff):
+                with socket.socket() as s:
+                    s.bind((EDGE_SOURCE, 0))
+                    s.settimeout(5)
+                    s.connect(('127.0.0.1', self.port))
+                    s.sendall(b'POST /Sso.asmx HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n'
+                              b'X-Forwarded-For: ' + xff + b'\r\n'
+                              b'Content-Length: %d\r\n\r\n' % len(body) + body)
+                    data = b''
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                self.assertTrue(data.startswith(b'HTTP/1.1 400 '), data[:100])
+        self.d.wait_for_log(lambda t: 'refused a request from %s: a NUL byte' % EDGE_SOURCE in t)
+        self.assertNotIn('user=nul@corp.example', self.d.log())
 
 
 class TestOnlyTheLastProxyTrusted(ProxyBase):

@@ -111,7 +111,8 @@ result = true
                     conn.close()
 
             self.assertEqual(status('127.0.0.2'), 200)
-            self.assertEqual(status('127.0.0.1'), 403)   # allow_file replaces the default
+            with self.assertRaises(ConnectionError):     # allow_file replaces the default:
+                status('127.0.0.1')                      # closed at accept
 
 
 if __name__ == '__main__':

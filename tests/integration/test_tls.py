@@ -10,6 +10,7 @@ import unittest
 import warnings
 
 from harness import Dagate, DagateStartError, make_ca_and_cert, run_dagate, server_section
+from test_http import seconds_until_closed
 
 STATIC = """
 [route]
@@ -34,18 +35,34 @@ def tls_conf(certs, *, tls_min=None, plain_too=False):
     return server_section(listen=listen, extra=extra) + STATIC
 
 
-def handshake(d, version_min=None, version_max=None, seclevel0=False):
-    """Handshake with the HTTPS listener; return the negotiated version or
-    raise the client's error."""
+def client_context(d, version_min=None, version_max=None, seclevel0=False, ciphers=None):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DeprecationWarning)   # TLS 1.1 on purpose
         ctx = d.ssl_context(min_version=version_min, max_version=version_max)
-    if seclevel0:
-        ctx.set_ciphers('DEFAULT:@SECLEVEL=0')   # let OpenSSL 3 offer TLS 1.1 at all
+    if seclevel0 or ciphers:
+        # @SECLEVEL=0 lets OpenSSL 3 offer TLS 1.1 and old suites at all
+        ctx.set_ciphers((ciphers or 'DEFAULT') + ':@SECLEVEL=0')
+    return ctx
+
+
+def handshake(d, version_min=None, version_max=None, seclevel0=False, ciphers=None,
+              what='version', ctx=None):
+    """Handshake with the HTTPS listener; return the negotiated version (or
+    cipher suite name) or raise the client's error."""
+    if ctx is None:
+        ctx = client_context(d, version_min, version_max, seclevel0, ciphers)
     lst = d.server_listeners(tls=True)[0]
     with socket.create_connection((lst.host, lst.port), timeout=10) as raw:
         with ctx.wrap_socket(raw, server_hostname='localhost') as s:
-            return s.version()
+            return s.version() if what == 'version' else s.cipher()[0]
+
+
+# TLS 1.2 suites a client may offer that are not AEAD with ECDHE: CBC with
+# SHA-1 or SHA-2 MACs, static RSA key exchange, finite-field DHE.
+NOT_AEAD_ECDHE = ('ECDHE-RSA-AES128-SHA', 'ECDHE-RSA-AES256-SHA', 'ECDHE-ECDSA-AES128-SHA',
+                  'ECDHE-ECDSA-AES256-SHA', 'ECDHE-RSA-AES128-SHA256', 'ECDHE-ECDSA-AES128-SHA256',
+                  'AES128-SHA', 'AES256-SHA', 'AES128-GCM-SHA256', 'DHE-RSA-AES128-GCM-SHA256',
+                  'DHE-RSA-AES128-SHA')
 
 
 class TLSBase:
@@ -88,6 +105,30 @@ class TLSBase:
         ctx = self.d.ssl_context(min_version=ssl.TLSVersion.TLSv1_2, max_version=ssl.TLSVersion.TLSv1_2)
         ctx.set_ciphers('ECDHE+AESGCM')
         self.assertEqual(self.d.authenticate('good@example.com', 'pw', tls=True, context=ctx), 'true')
+
+    def test_tls12_aead_suites_accepted(self):
+        for suite in ('ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384',
+                      'ECDHE-RSA-CHACHA20-POLY1305', 'ECDHE-ECDSA-AES128-GCM-SHA256',
+                      'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305'):
+            if suite.startswith('ECDHE-RSA') != (self.kind == 'rsa'):
+                continue
+            with self.subTest(suite=suite):
+                self.assertEqual(handshake(self.d, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2,
+                                           ciphers=suite, what='cipher'), suite)
+
+    def test_tls12_non_aead_suites_refused(self):
+        """Only AEAD suites with ECDHE: a client offering nothing else gets
+        a handshake failure from the server."""
+        for suite in NOT_AEAD_ECDHE:
+            with self.subTest(suite=suite):
+                # the client can offer it (set_ciphers raises otherwise) ...
+                ctx = client_context(self.d, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2,
+                                     ciphers=suite)
+                self.assertEqual([c['name'] for c in ctx.get_ciphers()
+                                  if not c['name'].startswith('TLS_')], [suite])
+                # ... and the server refuses it
+                with self.assertRaises((ssl.SSLError, ConnectionError)):
+                    handshake(self.d, ctx=ctx)
 
     def test_tls13_accepted(self):
         self.assertEqual(handshake(self.d, ssl.TLSVersion.TLSv1_3), 'TLSv1.3')
@@ -158,6 +199,60 @@ class TLSConfig(unittest.TestCase):
         conf = server_section(extra='tls_cert = %s\ntls_key = %s\n' % (self.certs.cert, key)) + STATIC
         with self.assertRaises(DagateStartError):
             Dagate(conf)
+
+
+# The first 40 bytes of a TLS 1.2 ClientHello whose record announces 512.
+HALF_CLIENT_HELLO = (b'\x16\x03\x01\x02\x00' + b'\x01\x00\x01\xfc' + b'\x03\x03' +
+                     bytes(range(29)))
+
+
+class Stalls(unittest.TestCase):
+    """A TLS handshake is part of the request: it must be done within the
+    deadline of its first byte (it was held for the 15 s idle timeout), and
+    a connection that sends nothing is cut within deadline/2."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix='dagate-certs-')
+        cls.certs = make_ca_and_cert(cls.tmp, 'rsa')
+        conf = server_section(extra='tls_cert = %s\ntls_key = %s\ndeadline = 2s\n'
+                              % (cls.certs.cert, cls.certs.key)) + STATIC
+        cls.d = Dagate(conf, ca_file=cls.certs.ca_cert)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_stalled_handshake_is_cut_at_the_deadline(self):
+        lst = self.d.server_listeners(tls=True)[0]
+        with socket.create_connection((lst.host, lst.port)) as s:
+            s.sendall(HALF_CLIENT_HELLO)
+            took = seconds_until_closed(s, 17)
+        self.assertIsNotNone(took, 'a stalled handshake was kept 17 s')
+        self.assertGreaterEqual(took, 1.9)
+        self.assertLessEqual(took, 2.0 + 0.6)
+        self.d.wait_for_log(lambda t: 'cut a connection from 127.0.0.1: request not complete' in t)
+
+    def test_handshake_then_nothing_is_cut_at_the_deadline(self):
+        lst = self.d.server_listeners(tls=True)[0]
+        ctx = self.d.ssl_context()
+        with socket.create_connection((lst.host, lst.port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname='localhost') as s:
+                took = seconds_until_closed(s, 17)
+        self.assertIsNotNone(took)
+        self.assertLessEqual(took, 2.0 + 0.6)
+
+    def test_silent_connection_is_cut_at_half_the_deadline(self):
+        lst = self.d.server_listeners(tls=True)[0]
+        with socket.create_connection((lst.host, lst.port)) as s:
+            took = seconds_until_closed(s, 17)
+        self.assertIsNotNone(took)
+        self.assertGreaterEqual(took, 0.9)
+        self.assertLessEqual(took, 1.0 + 0.6)
+
+    def test_a_normal_client_is_unaffected(self):
+        self.assertEqual(self.d.authenticate('good@example.com', 'pw', tls=True), 'true')
 
 
 if __name__ == '__main__':

@@ -31,6 +31,11 @@ int main(void)
 		{ "10.0.0.5", "unknown", NULL, -1 },
 		{ "10.0.0.5", "203.0.113.7:443", NULL, -1 },
 		{ "10.0.0.5", "203.0.113.7,", NULL, -1 },
+		/* brackets hold an IPv6 address, never an IPv4 one */
+		{ "10.0.0.5", "[203.0.113.7]", NULL, -1 },
+		{ "10.0.0.5", "[::ffff:203.0.113.7]", "203.0.113.7", 0 },
+		{ "10.0.0.5", "[2001:db8::1", NULL, -1 },
+		{ "10.0.0.5", "[]", NULL, -1 },
 		/* garbage left of the client is never read */
 		{ "10.0.0.5", "junk, 203.0.113.7", "203.0.113.7", 0 },
 		/* a trusted peer without the header */

@@ -170,6 +170,46 @@ static void test_sockaddr(void)
 	cidr_list_clear(&list);
 }
 
+/* Connections are counted per IPv4 address and per IPv6 /64. */
+static void test_network(void)
+{
+	static const struct {
+		int family;
+		const char *addr, *want;
+	} cases[] = {
+		{ AF_INET, "192.0.2.9", "192.0.2.9/32" },
+		{ AF_INET6, "::ffff:192.0.2.9", "192.0.2.9/32" },
+		{ AF_INET6, "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64" },
+		{ AF_INET6, "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64" },
+		{ AF_INET6, "::1", "::/64" },
+	};
+	struct cidr a, b, want;
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	struct sockaddr sa_unix = { .sa_family = AF_UNIX };
+	const char *err;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sockaddr_storage ss = { .ss_family = (sa_family_t)cases[i].family };
+		void *where = cases[i].family == AF_INET ?
+			      (void *)&((struct sockaddr_in *)&ss)->sin_addr :
+			      (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+		inet_pton(cases[i].family, cases[i].addr, where);
+		CHECK(sockaddr_network((struct sockaddr *)&ss, 64, &a) == 0, "%s", cases[i].addr);
+		CHECK(cidr_parse(cases[i].want, &want, &err) == 0, "%s: %s", cases[i].want, err);
+		CHECK(cidr_equal(&a, &want), "%s is not in %s", cases[i].addr, cases[i].want);
+	}
+	inet_pton(AF_INET6, "2001:db8:1:2::1", &sin6.sin6_addr);
+	sockaddr_network((struct sockaddr *)&sin6, 64, &a);
+	inet_pton(AF_INET6, "2001:db8:1:3::1", &sin6.sin6_addr);
+	sockaddr_network((struct sockaddr *)&sin6, 64, &b);
+	CHECK(!cidr_equal(&a, &b), "neighbouring /64s are different networks");
+	sockaddr_network((struct sockaddr *)&sin6, 128, &b);
+	CHECK(b.prefix == 128 && b.addr[15] == 1, "/128 keeps the whole address");
+	CHECK(sockaddr_network(&sa_unix, 64, &a) < 0, "AF_UNIX");
+	CHECK(sockaddr_network(NULL, 64, &a) < 0, "NULL");
+}
+
 static void test_load_file(void)
 {
 	char dir[] = "/tmp/dagate-netaddr-XXXXXX";
@@ -212,6 +252,7 @@ int main(void)
 	test_list_contains();
 	test_list_errors();
 	test_sockaddr();
+	test_network();
 	test_load_file();
 	return unit_done("test_netaddr");
 }
