@@ -27,7 +27,7 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *source_ip = "", *provider = NULL, *error;
+	const char *source_ip = "127.0.0.1", *provider = NULL, *error;
 	char pw[SF_PASSWORD_MAX + 2];
 	struct auth_trace trace = { print_step, NULL };
 	struct conf_errors errors = { 0 };
@@ -58,6 +58,10 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	if (sf_field_check(argv[optind], strlen(argv[optind]), SF_USERNAME_MAX, &error) < 0 ||
 	    sf_field_check(source_ip, strlen(source_ip), SF_SOURCE_IP_MAX, &error) < 0) {
 		fprintf(stderr, "test-user: %s\n", error);
+		return 2;
+	}
+	if (!sf_source_ip_valid(source_ip)) {
+		fprintf(stderr, "test-user: --source-ip must be an IPv4 or IPv6 address\n");
 		return 2;
 	}
 	memset(&dec, 0, sizeof dec);

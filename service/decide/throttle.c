@@ -116,9 +116,12 @@ struct thr_ids {
 	bool has_source, has_repeat;
 };
 
-static int ids_make(struct throttle *t, const char *user, const char *source_ip,
-		    const char *password, size_t password_len, bool want_repeat,
-		    struct thr_ids *ids)
+/* `user` is the folded name (budgets), `exact` the mapped one: a repeat
+ * is the same password for the very name that failed (with [map]
+ * lowercase = no, other case may be another route). */
+static int ids_make(struct throttle *t, const char *user, const char *exact,
+		    const char *source_ip, const char *password, size_t password_len,
+		    bool want_repeat, struct thr_ids *ids)
 {
 	ids->has_source = source_ip != NULL && source_ip[0] != '\0' && t->source_max > 0;
 	ids->has_repeat = want_repeat && t->repeat_ms > 0 && password != NULL;
@@ -131,7 +134,7 @@ static int ids_make(struct throttle *t, const char *user, const char *source_ip,
 			return -1;
 	}
 	if (ids->has_repeat &&
-	    thr_id(t, 'p', user, strlen(user), password, password_len, ids->repeat) < 0)
+	    thr_id(t, 'p', exact, strlen(exact), password, password_len, ids->repeat) < 0)
 		return -1;
 	return 0;
 }
@@ -225,8 +228,7 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 	enum throttle_verdict v;
 
 	user_fold(mapped_user, user);
-	mapped_user = user;
-	if (ids_make(t, mapped_user, source_ip, password, password_len, true, &ids) < 0) {
+	if (ids_make(t, user, mapped_user, source_ip, password, password_len, true, &ids) < 0) {
 		log_errorx("throttle: HMAC failed; not throttling this request");
 		return THROTTLE_ASK;
 	}
@@ -240,7 +242,7 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 		redis_limits(t, &lim);
 		if (ids.has_repeat)
 			hex_encode(ids.repeat, THR_ID_LEN, hex);
-		ret = throttle_redis_check(t->redis, &lim, mapped_user, ids.source_key, hex,
+		ret = throttle_redis_check(t->redis, &lim, user, ids.source_key, hex,
 					   deadline_ms, &v);
 		explicit_bzero(hex, sizeof hex);
 		redis_answered(t, ret, t->clock(t->clock_ctx), deadline_ms);
@@ -270,8 +272,7 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 	uint32_t i;
 
 	user_fold(mapped_user, user);
-	mapped_user = user;
-	if (ids_make(t, mapped_user, source_ip, password, password_len, failed, &ids) < 0) {
+	if (ids_make(t, user, mapped_user, source_ip, password, password_len, failed, &ids) < 0) {
 		log_errorx("throttle: HMAC failed; this result is not counted");
 		return;
 	}
@@ -328,7 +329,7 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 		redis_limits(t, &lim);
 		if (ids.has_repeat)
 			hex_encode(ids.repeat, THR_ID_LEN, hex);
-		redis_answered(t, throttle_redis_record(t->redis, &lim, mapped_user, ids.source_key,
+		redis_answered(t, throttle_redis_record(t->redis, &lim, user, ids.source_key,
 							hex, failed ? 'f' : result == AUTH_OK ? 'o' : 'n',
 							deadline_ms),
 			       t->clock(t->clock_ctx), deadline_ms);

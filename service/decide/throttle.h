@@ -34,7 +34,8 @@
  * match names without regard to case, whatever [map] says; names with
  * spaces never get here: usermap_check); the source is the sourceIp as
  * Salesforce reports it, an IPv6 address reduced to its /64 (one host gets
- * a whole /64); an empty sourceIp counts under no source key. In memory
+ * a whole /64); an empty sourceIp (which the endpoint refuses as no
+ * address) counts under no source key. In memory
  * both are kept only as HMAC-SHA256(process key, kind || value) truncated
  * to 128 bits, and the repeat memory as HMAC(key, "p" || user || 0 ||
  * password): no password, and no user name, stays in memory.

@@ -6,6 +6,8 @@
 #include "sf_int.h"
 #include "sf_server.h"
 
+#include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +100,16 @@ static const char *read_request(struct soap *soap, const struct sf_input *in,
 	return extras_check(req);
 }
 
+/* sourceIp keys the per-source throttle and binds tokens: free text (or
+ * nothing) would let a caller that reaches the endpoint directly rotate
+ * it at will. Salesforce sends the address the login came from. */
+bool sf_source_ip_valid(const char *s)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
+}
+
 /* The checked body through gSOAP into `out`. */
 static const char *parse_checked(const char *xml, size_t len, struct sf_authenticate *out)
 {
@@ -118,6 +130,8 @@ static const char *parse_checked(const char *xml, size_t len, struct sf_authenti
 		err = copy_field(req->password, SF_PASSWORD_MAX, &out->password, &out->password_len);
 	if (err == NULL)
 		err = copy_field(req->sourceIp, SF_SOURCE_IP_MAX, &out->source_ip, NULL);
+	if (err == NULL && !sf_source_ip_valid(out->source_ip))
+		err = "sourceIp is not an IP address";
 
 	wipe_soap(soap, req, len);
 	sf_input_detach(soap);

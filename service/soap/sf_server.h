@@ -59,6 +59,11 @@ char *sf_answer_fault(bool client, const char *reason, size_t *len_r);
  * malloc'd, or NULL when the address is empty or not printable UTF-8. */
 char *sf_wsdl_for(const char *public_url, size_t *len_r);
 
+/* Is `s` an IPv4 or IPv6 address (no port, zone, brackets, prefix or
+ * leading zeros)? sourceIp must be one, or the request is a soap:Client
+ * fault. */
+bool sf_source_ip_valid(const char *s);
+
 /* Pure check used by the parser and unit tests: valid UTF-8, no NUL, no
  * C0 control characters or DEL, at most `max` bytes. */
 int sf_field_check(const char *s, size_t len, size_t max, const char **error_r);

@@ -227,9 +227,18 @@ class EmptyFields(unittest.TestCase):
         with Dagate(STATIC_CONF) as d:
             self.assertEqual(d.authenticate('someone@example.com', '   '), 'true')
 
-    def test_empty_source_ip_is_accepted(self):
+    def test_source_ip_must_be_an_address(self):
+        """sourceIp keys the per-source throttle: a caller that reaches the
+        endpoint directly must not rotate it as free text (or leave it out)."""
         with Dagate(STATIC_CONF) as d:
-            self.assertEqual(d.authenticate('someone@example.com', 'x', source_ip=''), 'true')
+            for ip in ('203.0.113.7', '2001:db8::7', '::ffff:10.1.2.3'):
+                self.assertEqual(d.authenticate('someone@example.com', 'x', source_ip=ip), 'true', ip)
+            for ip in ('', 'office-7', '203.0.113.7:443', '[2001:db8::7]', '10.0.0.0/8',
+                       '010.1.2.3', ' 203.0.113.7'):
+                answer = d.authenticate('someone@example.com', 'x', source_ip=ip)
+                self.assertIsInstance(answer, Fault, repr(ip))
+                self.assertEqual((answer.code, answer.string),
+                                 ('soap:Client', 'sourceIp is not an IP address'), repr(ip))
 
 
 @unittest.skipUnless(zeep, 'python3-zeep is not installed')

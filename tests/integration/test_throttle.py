@@ -118,9 +118,11 @@ class ThrottleRules(unittest.TestCase):
             self.assertEqual(u.login('pw', ip), ('false', 'reject', 'nope'))
         u = Logins(self, self.d, 'spray8@static.test')
         self.assertEqual(u.login('pw', ip), ('false', 'throttled_source', '-'))
-        # the same user from elsewhere is asked; an empty sourceIp counts nowhere
+        # the same user from elsewhere is asked; a sourceIp that is no
+        # address (empty, free text) is no way around the budget: a fault
         self.assertEqual(u.login('pw2', '192.0.2.78'), ('false', 'reject', 'nope'))
-        self.assertEqual(u.login('pw3', ''), ('false', 'reject', 'nope'))
+        for ip in ('', 'elsewhere'):
+            self.assertIsInstance(self.d.authenticate('spray8@static.test', 'pw3', ip), Fault)
 
 
 def set_max_failure(s, n):

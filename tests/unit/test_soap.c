@@ -58,9 +58,9 @@ static const struct good_case good[] = {
 	  AUTH(FIELDS("a&amp;b", "&lt;&gt;&amp;&quot;&apos;", "1.2.3.4")), "a&b", "<>&\"'", "1.2.3.4" },
 	{ "character references decoded",
 	  AUTH(FIELDS("u", "&#65;&#x42;&#xe4;&#8364;", "1.2.3.4")), "u", "AB\xc3\xa4\xe2\x82\xac", "1.2.3.4" },
-	{ "empty fields are the router's business", AUTH(FIELDS("", "", "")), "", "", "" },
-	{ "self-closing empty password", AUTH("<username>u</username><password/><sourceIp>1</sourceIp>"),
-	  "u", "", "1" },
+	{ "empty fields are the router's business", AUTH(FIELDS("", "", "1.2.3.4")), "", "", "1.2.3.4" },
+	{ "self-closing empty password", AUTH("<username>u</username><password/><sourceIp>1.2.3.4</sourceIp>"),
+	  "u", "", "1.2.3.4" },
 	{ "references outside the BMP decoded",
 	  AUTH(FIELDS("u", "&#x1F600;&#128512;&#x10FFFF;", "1.2.3.4")), "u",
 	  "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", "1.2.3.4" },
@@ -75,29 +75,29 @@ static const struct good_case good[] = {
 	{ "]] and > apart in text", AUTH(FIELDS("u", "]]&gt;]] >", "1.2.3.4")), "u", "]]>]] >", "1.2.3.4" },
 	{ "XML declaration variants",
 	  "\xef\xbb\xbf<?xml version='1.0' encoding='utf-8' standalone='yes' ?>"
-	  AUTH_NODECL(FIELDS("u", "p", "1")), "u", "p", "1" },
-	{ "declaration without encoding", "<?xml version=\"1.0\"?>" AUTH_NODECL(FIELDS("u", "p", "1")),
-	  "u", "p", "1" },
+	  AUTH_NODECL(FIELDS("u", "p", "1.2.3.4")), "u", "p", "1.2.3.4" },
+	{ "declaration without encoding", "<?xml version=\"1.0\"?>" AUTH_NODECL(FIELDS("u", "p", "1.2.3.4")),
+	  "u", "p", "1.2.3.4" },
 	{ "attributes, xml:lang and spaces in tags",
 	  ENV_OPEN "<soapenv:Body ><Authenticate xmlns=\"urn:authentication.soap.sforce.com\" a = 'x>y' "
 	  "xml:lang=\"en\"><username\n>u</username ><password b=\"&lt;&#65;\">p</password>"
-	  "<sourceIp>1</sourceIp></Authenticate></soapenv:Body></soapenv:Envelope >",
-	  "u", "p", "1" },
+	  "<sourceIp>1.2.3.4</sourceIp></Authenticate></soapenv:Body></soapenv:Envelope >",
+	  "u", "p", "1.2.3.4" },
 	{ "header entries, mustUnderstand 0",
 	  ENV_OPEN "<soapenv:Header><h:a xmlns:h=\"urn:h\" soapenv:mustUnderstand=\"0\"><h:b x=\"1\">t</h:b>"
 	  "<h:c/></h:a></soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
-	  FIELDS("u", "p", "1") "</Authenticate></soapenv:Body></soapenv:Envelope>", "u", "p", "1" },
+	  FIELDS("u", "p", "1.2.3.4") "</Authenticate></soapenv:Body></soapenv:Envelope>", "u", "p", "1.2.3.4" },
 	{ "16 attributes and 32 levels",
 	  ENV_OPEN "<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\" "
 	  "a1='' a2='' a3='' a4='' a5='' a6='' a7='' a8='' a9='' a10='' a11='' a12='' a13='' a14='' a15=''>"
-	  FIELDS("u", "p", "1") "<x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x/>"
+	  FIELDS("u", "p", "1.2.3.4") "<x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x/>"
 	  "</x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x>"
-	  "</Authenticate></soapenv:Body></soapenv:Envelope>", "u", "p", "1" },
+	  "</Authenticate></soapenv:Body></soapenv:Envelope>", "u", "p", "1.2.3.4" },
 	{ "a prefix redeclared inside",
 	  "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:u=\"urn:x\"><s:Body>"
 	  "<u:Authenticate xmlns:u=\"urn:authentication.soap.sforce.com\"><u:username>u</u:username>"
-	  "<u:password>p</u:password><u:sourceIp>1</u:sourceIp></u:Authenticate></s:Body></s:Envelope>",
-	  "u", "p", "1" },
+	  "<u:password>p</u:password><u:sourceIp>1.2.3.4</u:sourceIp></u:Authenticate></s:Body></s:Envelope>",
+	  "u", "p", "1.2.3.4" },
 	{ "password at its limit",
 	  AUTH(FIELDS("u", "%1024s", "1.2.3.4")), "u", NULL, "1.2.3.4" },
 };
@@ -111,78 +111,86 @@ static const struct bad_case bad[] = {
 	{ "truncated", "malformed XML", ENV_OPEN "<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
 	  "<username>" MARK "</username><password>p" },
 	{ "DOCTYPE with entity", "DTD not allowed", "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e \"" MARK "\">]>"
-	  AUTH_NODECL(FIELDS("u", "&e;", "1")) },
-	{ "DOCTYPE alone", "DTD not allowed", "<!DOCTYPE soapenv:Envelope>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
-	{ "second XML declaration", "processing instruction not allowed", "<?xml version=\"1.0\"?>" AUTH(FIELDS("u", MARK, "1")) },
+	  AUTH_NODECL(FIELDS("u", "&e;", "1.2.3.4")) },
+	{ "DOCTYPE alone", "DTD not allowed", "<!DOCTYPE soapenv:Envelope>" AUTH_NODECL(FIELDS("u", MARK, "1.2.3.4")) },
+	{ "second XML declaration", "processing instruction not allowed", "<?xml version=\"1.0\"?>" AUTH(FIELDS("u", MARK, "1.2.3.4")) },
 	{ "PI inside Body", "processing instruction not allowed", ENV("<?foo " MARK "?><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
-	  FIELDS("u", "p", "1") "</Authenticate>") },
-	{ "wrong Authenticate namespace", "not an Authenticate request", ENV("<Authenticate xmlns=\"urn:" MARK "\">" FIELDS("u", "p", "1")
+	  FIELDS("u", "p", "1.2.3.4") "</Authenticate>") },
+	{ "wrong Authenticate namespace", "not an Authenticate request", ENV("<Authenticate xmlns=\"urn:" MARK "\">" FIELDS("u", "p", "1.2.3.4")
 	  "</Authenticate>") },
-	{ "missing namespace", "not an Authenticate request", ENV("<Authenticate>" FIELDS("u", MARK, "1") "</Authenticate>") },
+	{ "missing namespace", "not an Authenticate request", ENV("<Authenticate>" FIELDS("u", MARK, "1.2.3.4") "</Authenticate>") },
 	{ "fields without namespace", "missing or duplicated field", ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
 	  "<username xmlns=\"\">u</username><password xmlns=\"\">" MARK "</password>"
 	  "<sourceIp xmlns=\"\">1</sourceIp></Authenticate>") },
 	{ "SOAP 1.2 envelope", "not a SOAP 1.1 envelope", "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\"><e:Body>"
-	  "<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", MARK, "1")
+	  "<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", MARK, "1.2.3.4")
 	  "</Authenticate></e:Body></e:Envelope>" },
-	{ "no envelope", "not a SOAP 1.1 envelope", "<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", MARK, "1")
+	{ "no envelope", "not a SOAP 1.1 envelope", "<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", MARK, "1.2.3.4")
 	  "</Authenticate>" },
 	{ "missing username", "missing or duplicated field", AUTH("<password>" MARK "</password><sourceIp>1</sourceIp>") },
 	{ "missing sourceIp", "missing or duplicated field", AUTH("<username>u</username><password>" MARK "</password>") },
-	{ "duplicated password", "missing or duplicated field", AUTH(FIELDS("u", "p", "1") "<password>" MARK "</password>") },
-	{ "duplicated username", "missing or duplicated field", AUTH("<username>u</username>" FIELDS(MARK, "p", "1")) },
+	{ "duplicated password", "missing or duplicated field", AUTH(FIELDS("u", "p", "1.2.3.4") "<password>" MARK "</password>") },
+	{ "duplicated username", "missing or duplicated field", AUTH("<username>u</username>" FIELDS(MARK, "p", "1.2.3.4")) },
 	{ "duplicated username, prefixed", "missing or duplicated field",
 	  "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
 	  "xmlns:urn=\"urn:authentication.soap.sforce.com\"><soapenv:Body><urn:Authenticate>"
 	  "<urn:username>x</urn:username><urn:username>u</urn:username><urn:password>" MARK "</urn:password>"
 	  "<urn:sourceIp>1</urn:sourceIp></urn:Authenticate></soapenv:Body></soapenv:Envelope>" },
-	{ "&#0; in password", "NUL character", AUTH(FIELDS("u", "a&#0;" MARK, "1")) },
-	{ "&#x0; in password", "NUL character", AUTH(FIELDS("u", "a&#x0;" MARK, "1")) },
-	{ "&#x; in password", "NUL character", AUTH(FIELDS("u", "a&#x;" MARK, "1")) },
-	{ "&#1; in password", "control character", AUTH(FIELDS("u", "a&#1;" MARK, "1")) },
-	{ "&#10; in username", "control character", AUTH(FIELDS(MARK "&#10;x", "p", "1")) },
-	{ "HTML entity", "unsupported entity reference", AUTH(FIELDS("u", "&nbsp;" MARK, "1")) },
-	{ "raw 0x01 byte", "control character", AUTH(FIELDS("u", "a\x01" MARK, "1")) },
-	{ "raw TAB in password", "control character", AUTH(FIELDS("u", "a\t" MARK, "1")) },
-	{ "raw DEL in username", "control character", AUTH(FIELDS("a\x7f" MARK, "p", "1")) },
-	{ "invalid UTF-8 C3 28", "invalid UTF-8", AUTH(FIELDS("u", "\xc3\x28" MARK, "1")) },
-	{ "overlong slash", "invalid UTF-8", AUTH(FIELDS("u", "\xc0\xaf" MARK, "1")) },
-	{ "overlong 3-byte", "invalid UTF-8", AUTH(FIELDS("u", "\xe0\x80\xaf" MARK, "1")) },
-	{ "surrogate", "invalid UTF-8", AUTH(FIELDS("u", "\xed\xa0\x80" MARK, "1")) },
-	{ "above U+10FFFF", "invalid UTF-8", AUTH(FIELDS("u", "\xf4\x90\x80\x80" MARK, "1")) },
-	{ "username over limit", "field too long", AUTH(FIELDS("%513s", "p", "1")) },
-	{ "password over limit", "field too long", AUTH(FIELDS("u", "%1025s", "1")) },
+	{ "&#0; in password", "NUL character", AUTH(FIELDS("u", "a&#0;" MARK, "1.2.3.4")) },
+	{ "&#x0; in password", "NUL character", AUTH(FIELDS("u", "a&#x0;" MARK, "1.2.3.4")) },
+	{ "&#x; in password", "NUL character", AUTH(FIELDS("u", "a&#x;" MARK, "1.2.3.4")) },
+	{ "&#1; in password", "control character", AUTH(FIELDS("u", "a&#1;" MARK, "1.2.3.4")) },
+	{ "&#10; in username", "control character", AUTH(FIELDS(MARK "&#10;x", "p", "1.2.3.4")) },
+	{ "HTML entity", "unsupported entity reference", AUTH(FIELDS("u", "&nbsp;" MARK, "1.2.3.4")) },
+	{ "raw 0x01 byte", "control character", AUTH(FIELDS("u", "a\x01" MARK, "1.2.3.4")) },
+	{ "raw TAB in password", "control character", AUTH(FIELDS("u", "a\t" MARK, "1.2.3.4")) },
+	{ "raw DEL in username", "control character", AUTH(FIELDS("a\x7f" MARK, "p", "1.2.3.4")) },
+	{ "invalid UTF-8 C3 28", "invalid UTF-8", AUTH(FIELDS("u", "\xc3\x28" MARK, "1.2.3.4")) },
+	{ "overlong slash", "invalid UTF-8", AUTH(FIELDS("u", "\xc0\xaf" MARK, "1.2.3.4")) },
+	{ "overlong 3-byte", "invalid UTF-8", AUTH(FIELDS("u", "\xe0\x80\xaf" MARK, "1.2.3.4")) },
+	{ "surrogate", "invalid UTF-8", AUTH(FIELDS("u", "\xed\xa0\x80" MARK, "1.2.3.4")) },
+	{ "above U+10FFFF", "invalid UTF-8", AUTH(FIELDS("u", "\xf4\x90\x80\x80" MARK, "1.2.3.4")) },
+	{ "username over limit", "field too long", AUTH(FIELDS("%513s", "p", "1.2.3.4")) },
+	{ "password over limit", "field too long", AUTH(FIELDS("u", "%1025s", "1.2.3.4")) },
 	{ "sourceIp over limit", "field too long", AUTH(FIELDS("u", "p", "%65s")) },
+	{ "sourceIp empty", "sourceIp is not an IP address", AUTH(FIELDS("u", MARK, "")) },
+	{ "sourceIp a name", "sourceIp is not an IP address", AUTH(FIELDS("u", "p", MARK ".example")) },
+	{ "sourceIp with a port", "sourceIp is not an IP address", AUTH(FIELDS(MARK, "p", "203.0.113.7:443")) },
+	{ "sourceIp in brackets", "sourceIp is not an IP address", AUTH(FIELDS(MARK, "p", "[2001:db8::1]")) },
+	{ "sourceIp with a zone", "sourceIp is not an IP address", AUTH(FIELDS(MARK, "p", "fe80::1%eth0")) },
+	{ "sourceIp with leading zeros", "sourceIp is not an IP address", AUTH(FIELDS(MARK, "p", "010.1.2.3")) },
+	{ "sourceIp with a space", "sourceIp is not an IP address", AUTH(FIELDS(MARK, "p", " 203.0.113.7")) },
+	{ "sourceIp a network", "sourceIp is not an IP address", AUTH(FIELDS(MARK, "p", "10.0.0.0/8")) },
 	{ "trailing element in a foreign namespace", "unexpected element",
-	  AUTH(FIELDS("u", "p", "1") "<x:evil xmlns:x=\"urn:" MARK "\">y</x:evil>") },
-	{ "trailing element without namespace", "unexpected element", AUTH(FIELDS("u", "p", "1") "<evil xmlns=\"\">" MARK "</evil>") },
+	  AUTH(FIELDS("u", "p", "1.2.3.4") "<x:evil xmlns:x=\"urn:" MARK "\">y</x:evil>") },
+	{ "trailing element without namespace", "unexpected element", AUTH(FIELDS("u", "p", "1.2.3.4") "<evil xmlns=\"\">" MARK "</evil>") },
 	{ "second Body entry", "unexpected element", ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
-	  FIELDS("u", "p", "1") "</Authenticate><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
-	  FIELDS(MARK, "p", "1") "</Authenticate>") },
-	{ "content after the envelope", "content after the envelope", AUTH(FIELDS("u", MARK, "1")) "<x/>" },
+	  FIELDS("u", "p", "1.2.3.4") "</Authenticate><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
+	  FIELDS(MARK, "p", "1.2.3.4") "</Authenticate>") },
+	{ "content after the envelope", "content after the envelope", AUTH(FIELDS("u", MARK, "1.2.3.4")) "<x/>" },
 	{ "mustUnderstand header", "unsupported SOAP header", ENV_OPEN "<soapenv:Header><h:x xmlns:h=\"urn:h\" soapenv:mustUnderstand=\"1\"/>"
 	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
-	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	  FIELDS("u", MARK, "1.2.3.4") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
 	{ "id repeated on a field (ASan: strncpy overlap in gSOAP)", "multi-reference attribute not allowed",
 	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" id=\"a\"><username id=\"a\">u</username>"
 	  "<password>" MARK "</password><sourceIp>1</sourceIp></Authenticate>") },
 	{ "id repeated on a nested element", "multi-reference attribute not allowed",
-	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" id=\"a\">" FIELDS("u", MARK, "1")
+	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" id=\"a\">" FIELDS("u", MARK, "1.2.3.4")
 	  "<x id=\"a\"><y id=\"a\">z</y></x></Authenticate>") },
 	{ "href to an id", "multi-reference attribute not allowed",
 	  AUTH("<username href=\"#a\"/><password id=\"a\">" MARK "</password><sourceIp>1</sourceIp>") },
 	{ "SOAP 1.2 ref", "multi-reference attribute not allowed",
 	  AUTH("<username e:ref=\"a\" xmlns:e=\"http://www.w3.org/2003/05/soap-encoding\"/>"
-	  FIELDS("u", MARK, "1")) },
+	  FIELDS("u", MARK, "1.2.3.4")) },
 	{ "id in the Header", "multi-reference attribute not allowed", ENV_OPEN "<soapenv:Header><h id=\"a\"/>"
 	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
-	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	  FIELDS("u", MARK, "1.2.3.4") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
 	{ "< in an attribute value", "malformed XML",
 	  AUTH("<username a=\"<x\">u</username><password>" MARK "</password><sourceIp>1</sourceIp>") },
 	{ "attribute without a value", "malformed XML", ENV_OPEN "<soapenv:Header><h a/></soapenv:Header>"
 	  "<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
-	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
-	{ "attribute without quotes", "malformed XML", AUTH("<username a=b>u</username>" FIELDS("u", MARK, "1")) },
+	  FIELDS("u", MARK, "1.2.3.4") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "attribute without quotes", "malformed XML", AUTH("<username a=b>u</username>" FIELDS("u", MARK, "1.2.3.4")) },
 	{ "attributes not apart", "malformed XML", AUTH("<username a=\"1\"b=\"2\">u</username><password>"
 	  MARK "</password><sourceIp>1</sourceIp>") },
 	{ "duplicated attribute", "malformed XML", AUTH("<username a=\"1\" a=\"2\">u</username><password>"
@@ -192,11 +200,11 @@ static const struct bad_case bad[] = {
 	  MARK "</password><sourceIp>1</sourceIp>") },
 	{ "mismatched end tags in the Header", "malformed XML", ENV_OPEN "<soapenv:Header><a><b></a></b>"
 	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
-	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	  FIELDS("u", MARK, "1.2.3.4") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
 	{ "unclosed element in the Header", "malformed XML", ENV_OPEN "<soapenv:Header><a>"
 	  "</soapenv:Header><soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
-	  FIELDS("u", MARK, "1") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
-	{ "undeclared element prefix", "undeclared namespace prefix", AUTH(FIELDS("u", MARK, "1") "<q:x>1</q:x>") },
+	  FIELDS("u", MARK, "1.2.3.4") "</Authenticate></soapenv:Body></soapenv:Envelope>" },
+	{ "undeclared element prefix", "undeclared namespace prefix", AUTH(FIELDS("u", MARK, "1.2.3.4") "<q:x>1</q:x>") },
 	{ "undeclared attribute prefix", "undeclared namespace prefix",
 	  AUTH("<username q:a=\"1\">u</username><password>" MARK "</password><sourceIp>1</sourceIp>") },
 	{ "prefix out of scope", "undeclared namespace prefix",
@@ -204,25 +212,25 @@ static const struct bad_case bad[] = {
 	{ "empty prefix declaration", "malformed XML",
 	  AUTH("<username xmlns:q=\"\">u</username><password>" MARK "</password><sourceIp>1</sourceIp>") },
 	{ "reference in a namespace name", "unsupported namespace name",
-	  ENV("<Authenticate xmlns=\"urn&#58;authentication.soap.sforce.com\">" FIELDS("u", MARK, "1") "</Authenticate>") },
-	{ "two colons in a name", "malformed XML", AUTH(FIELDS("u", MARK, "1") "<a:b:c xmlns:a=\"urn:a\"/>") },
+	  ENV("<Authenticate xmlns=\"urn&#58;authentication.soap.sforce.com\">" FIELDS("u", MARK, "1.2.3.4") "</Authenticate>") },
+	{ "two colons in a name", "malformed XML", AUTH(FIELDS("u", MARK, "1.2.3.4") "<a:b:c xmlns:a=\"urn:a\"/>") },
 	{ "version 1.1 declaration", "malformed XML declaration",
-	  "<?xml version=\"1.1\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	  "<?xml version=\"1.1\"?>" AUTH_NODECL(FIELDS("u", MARK, "1.2.3.4")) },
 	{ "declaration without version", "malformed XML declaration",
-	  "<?xml encoding=\"UTF-8\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	  "<?xml encoding=\"UTF-8\"?>" AUTH_NODECL(FIELDS("u", MARK, "1.2.3.4")) },
 	{ "declaration unterminated", "malformed XML declaration",
-	  "<?xml version=\"1.0\" encoding=\"UTF-8\"" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	  "<?xml version=\"1.0\" encoding=\"UTF-8\"" AUTH_NODECL(FIELDS("u", MARK, "1.2.3.4")) },
 	{ "declaration with junk", "malformed XML declaration",
-	  "<?xml version=\"1.0\" foo=\"bar\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
+	  "<?xml version=\"1.0\" foo=\"bar\"?>" AUTH_NODECL(FIELDS("u", MARK, "1.2.3.4")) },
 	{ "declaration in another encoding", "unsupported encoding",
-	  "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
-	{ "]]> in text", "malformed XML", AUTH(FIELDS("u", "a]]>" MARK, "1")) },
-	{ "unterminated CDATA", "malformed XML", AUTH(FIELDS("u", "<![CDATA[" MARK, "1")) },
-	{ "CDATA before the root", "malformed XML", "<![CDATA[x]]>" AUTH_NODECL(FIELDS("u", MARK, "1")) },
-	{ "-- inside a comment", "malformed XML", AUTH(FIELDS("u", "a<!-- x -- y -->" MARK, "1")) },
-	{ "unterminated comment", "malformed XML", AUTH(FIELDS("u", "a<!-- " MARK, "1")) },
-	{ "markup inside a field", "element inside a field", AUTH(FIELDS("u", "abc<x/>def" MARK, "1")) },
-	{ "element alone in a field", "element inside a field", AUTH(FIELDS("u", "<x>" MARK "</x>", "1")) },
+	  "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" AUTH_NODECL(FIELDS("u", MARK, "1.2.3.4")) },
+	{ "]]> in text", "malformed XML", AUTH(FIELDS("u", "a]]>" MARK, "1.2.3.4")) },
+	{ "unterminated CDATA", "malformed XML", AUTH(FIELDS("u", "<![CDATA[" MARK, "1.2.3.4")) },
+	{ "CDATA before the root", "malformed XML", "<![CDATA[x]]>" AUTH_NODECL(FIELDS("u", MARK, "1.2.3.4")) },
+	{ "-- inside a comment", "malformed XML", AUTH(FIELDS("u", "a<!-- x -- y -->" MARK, "1.2.3.4")) },
+	{ "unterminated comment", "malformed XML", AUTH(FIELDS("u", "a<!-- " MARK, "1.2.3.4")) },
+	{ "markup inside a field", "element inside a field", AUTH(FIELDS("u", "abc<x/>def" MARK, "1.2.3.4")) },
+	{ "element alone in a field", "element inside a field", AUTH(FIELDS("u", "<x>" MARK "</x>", "1.2.3.4")) },
 	{ "markup in a prefixed field", "element inside a field",
 	  "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
 	  "xmlns:urn=\"urn:authentication.soap.sforce.com\"><soapenv:Body><urn:Authenticate>"
@@ -230,10 +238,10 @@ static const struct bad_case bad[] = {
 	  "<urn:sourceIp>1</urn:sourceIp></urn:Authenticate></soapenv:Body></soapenv:Envelope>" },
 	{ "17 attributes", "too many attributes",
 	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\" a1='' a2='' a3='' a4='' a5='' a6='' "
-	  "a7='' a8='' a9='' a10='' a11='' a12='' a13='' a14='' a15='' a16=''>" FIELDS("u", MARK, "1")
+	  "a7='' a8='' a9='' a10='' a11='' a12='' a13='' a14='' a15='' a16=''>" FIELDS("u", MARK, "1.2.3.4")
 	  "</Authenticate>") },
 	{ "33 levels", "elements nested too deeply",
-	  AUTH(FIELDS("u", MARK, "1") "<x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x/>"
+	  AUTH(FIELDS("u", MARK, "1.2.3.4") "<x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x><x/>"
 	  "</x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x></x>") },
 	{ "33 namespace declarations in scope", "too many namespace declarations",
 	  ENV("<Authenticate xmlns=\"urn:authentication.soap.sforce.com\">"
@@ -241,17 +249,17 @@ static const struct bad_case bad[] = {
 	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\" xmlns:h=\"u:1\">"
 	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\" xmlns:h=\"u:1\">"
 	  "<x xmlns:a=\"u:1\" xmlns:b=\"u:1\" xmlns:c=\"u:1\" xmlns:d=\"u:1\" xmlns:e=\"u:1\" xmlns:f=\"u:1\" xmlns:g=\"u:1\">"
-	  "<x xmlns:a=\"u:1\"/></x></x></x></x>" FIELDS("u", MARK, "1") "</Authenticate>") },
-	{ "surrogate reference", "unsupported character reference", AUTH(FIELDS("u", "&#xD800;" MARK, "1")) },
-	{ "reference past U+10FFFF", "unsupported character reference", AUTH(FIELDS("u", "&#x110000;" MARK, "1")) },
-	{ "huge reference", "unsupported character reference", AUTH(FIELDS("u", "&#99999999999999999999;" MARK, "1")) },
-	{ "U+FFFE reference", "unsupported character reference", AUTH(FIELDS("u", "&#xFFFE;" MARK, "1")) },
-	{ "uppercase X reference", "malformed XML", AUTH(FIELDS("u", "&#X41;" MARK, "1")) },
-	{ "reference without ;", "malformed XML", AUTH(FIELDS("u", "&#65" MARK, "1")) },
-	{ "text before the envelope", "not a SOAP 1.1 envelope", "<?xml version=\"1.0\"?>x" AUTH_NODECL(FIELDS("u", MARK, "1")) },
-	{ "second root element", "content after the envelope", AUTH(FIELDS("u", MARK, "1")) "<soapenv:Envelope/>" },
-	{ "text after the envelope", "content after the envelope", AUTH(FIELDS("u", MARK, "1")) "x" },
-	{ "stray end tag", "malformed XML", AUTH(FIELDS("u", MARK, "1")) "</x>" },
+	  "<x xmlns:a=\"u:1\"/></x></x></x></x>" FIELDS("u", MARK, "1.2.3.4") "</Authenticate>") },
+	{ "surrogate reference", "unsupported character reference", AUTH(FIELDS("u", "&#xD800;" MARK, "1.2.3.4")) },
+	{ "reference past U+10FFFF", "unsupported character reference", AUTH(FIELDS("u", "&#x110000;" MARK, "1.2.3.4")) },
+	{ "huge reference", "unsupported character reference", AUTH(FIELDS("u", "&#99999999999999999999;" MARK, "1.2.3.4")) },
+	{ "U+FFFE reference", "unsupported character reference", AUTH(FIELDS("u", "&#xFFFE;" MARK, "1.2.3.4")) },
+	{ "uppercase X reference", "malformed XML", AUTH(FIELDS("u", "&#X41;" MARK, "1.2.3.4")) },
+	{ "reference without ;", "malformed XML", AUTH(FIELDS("u", "&#65" MARK, "1.2.3.4")) },
+	{ "text before the envelope", "not a SOAP 1.1 envelope", "<?xml version=\"1.0\"?>x" AUTH_NODECL(FIELDS("u", MARK, "1.2.3.4")) },
+	{ "second root element", "content after the envelope", AUTH(FIELDS("u", MARK, "1.2.3.4")) "<soapenv:Envelope/>" },
+	{ "text after the envelope", "content after the envelope", AUTH(FIELDS("u", MARK, "1.2.3.4")) "x" },
+	{ "stray end tag", "malformed XML", AUTH(FIELDS("u", MARK, "1.2.3.4")) "</x>" },
 	{ "empty Body", "not an Authenticate request", ENV("") },
 	{ "empty input", "malformed XML", "" },
 	{ "not XML", "not a SOAP 1.1 envelope", "username: " MARK },
@@ -324,7 +332,7 @@ static void test_bad(void)
 		free(body);
 	}
 	/* A NUL byte itself, which a C string table cannot carry. */
-	static const char nul_body[] = AUTH(FIELDS("u", "a\0b", "1"));
+	static const char nul_body[] = AUTH(FIELDS("u", "a\0b", "1.2.3.4"));
 	struct sf_authenticate req;
 	const char *err = NULL;
 
@@ -335,7 +343,7 @@ static void test_bad(void)
 static const char *parse_with(const char *unit, size_t n)
 {
 	static const char head[] = "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
-		"<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", "p", "1");
+		"<soapenv:Body><Authenticate xmlns=\"urn:authentication.soap.sforce.com\">" FIELDS("u", "p", "1.2.3.4");
 	static const char tail[] = "</Authenticate></soapenv:Body></soapenv:Envelope>";
 	size_t len = strlen(head) + n * strlen(unit) + strlen(tail), at = strlen(head);
 	char *body = malloc(len + 1);
@@ -363,9 +371,9 @@ static void test_limits(void)
 	err = parse_with("<x/>", 256 - 6);
 	CHECK(err == NULL, "256 elements: %s", OR_NULL(err));
 	CHECK_STR(parse_with("<x/>", 256 - 5), "too many elements", "257 elements");
-	/* The two namespace names and "u", "p", "1" count as text too. */
+	/* The two namespace names and "u", "p", "1.2.3.4" count as text too. */
 	const size_t used = strlen("http://schemas.xmlsoap.org/soap/envelope/") +
-			    strlen("urn:authentication.soap.sforce.com") + 3;
+			    strlen("urn:authentication.soap.sforce.com") + strlen("up1.2.3.4");
 	static const struct {
 		const char *open, *close;
 		size_t over;
@@ -589,7 +597,7 @@ static void test_client_request(void)
 	} cases[] = {
 		{ "joe@corp.example", "s3cret", "203.0.113.7", "203.0.113.7" },
 		{ "j\xc3\xb6rg & <co>", "p\xc3\xa4\"ss'w<>&", "2001:db8::1", "2001:db8::1" },
-		{ "u", "p", NULL, "" },
+		{ "u", "p", "::ffff:10.1.2.3", "::ffff:10.1.2.3" },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -618,7 +626,7 @@ static void *parse_in_thread(void *arg)
 {
 	struct sf_authenticate req;
 	const char *err;
-	static const char body[] = AUTH(FIELDS("t", "pw", "1"));
+	static const char body[] = AUTH(FIELDS("t", "pw", "1.2.3.4"));
 	intptr_t ok = 1;
 
 	for (int i = 0; i < 200; i++) {
