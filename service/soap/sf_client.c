@@ -56,8 +56,11 @@ static const char *sf_client_result_tag(struct soap *soap)
 int sf_client_answer(const char *body, size_t len, bool *authenticated_r,
 		     const char **error_r)
 {
+	static const char *const leaves[] = { "Authenticated", NULL };
 	struct _sf__AuthenticateResult result;
 	struct sf_input in;
+	char *xml = NULL;
+	size_t xml_len = 0;
 	struct soap *soap;
 	const char *err;
 	int ret = -1;
@@ -66,13 +69,22 @@ int sf_client_answer(const char *body, size_t len, bool *authenticated_r,
 	*error_r = "not an AuthenticateResult";
 	if (memchr(body, '\0', len) != NULL)
 		return -1;   /* a NUL would hide the rest from a C-string reader */
+	/* The same guard as the endpoint's: well-formed, bounded, no id/href
+	 * multi-ref machinery, no markup inside the one value. */
+	if (sf_utf8_check((const unsigned char *)body, len, false) != NULL ||
+	    (xml = malloc(len + 1)) == NULL ||
+	    sf_xml_check(body, len, leaves, xml, &xml_len, &err) < 0) {
+		free(xml);
+		return -1;
+	}
 	soap = sf_context_new(SF_MODE_CLIENT);
 	if (soap == NULL) {
+		free(xml);
 		*error_r = "out of memory";
 		return -1;
 	}
 	soap_default__sf__AuthenticateResult(soap, &result);
-	sf_input_attach(soap, &in, body, len);
+	sf_input_attach(soap, &in, xml, xml_len);
 	/* soap_end_recv() also resolves id/href references, which the
 	 * endpoint skips for speed (sf_envelope_close): an answer leaning on
 	 * one that is never defined is refused rather than read as false. */
@@ -85,5 +97,6 @@ int sf_client_answer(const char *body, size_t len, bool *authenticated_r,
 	}
 	sf_input_detach(soap);
 	sf_context_free(&soap);
+	free(xml);
 	return ret;
 }

@@ -47,6 +47,12 @@ static void test_answer_forms(void)
 		  "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
 		  "<soapenv:Body/><AuthenticateResponse " NS "><Authenticated>true</Authenticated>"
 		  "</AuthenticateResponse></soapenv:Envelope>", -1 },
+		{ "id and href (multi-ref)", OPEN "<AuthenticateResult " NS "><Authenticated href=\"#a\"/>"
+		  "</AuthenticateResult><x id=\"a\">true</x>" CLOSE, -1 },
+		{ "mismatched end tag", OPEN "<AuthenticateResult " NS "><Authenticated>true"
+		  "</Authenticatd></AuthenticateResult>" CLOSE, -1 },
+		{ "markup in the value", OPEN "<AuthenticateResult " NS "><Authenticated>tr<b/>ue"
+		  "</Authenticated></AuthenticateResult>" CLOSE, -1 },
 		{ "AuthenticateResult after an empty Body",
 		  "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
 		  "<soapenv:Body/><AuthenticateResult " NS "><Authenticated>true</Authenticated>"
