@@ -45,9 +45,8 @@ static int api_answer(int status, const char *error, int *status_r, char **json_
 	return *json_r != NULL ? 0 : -1;
 }
 
-/* "Basic base64(name:secret)" -> name, secret (in `buf`, wiped by caller). */
-static int api_parse_basic(const char *authorization, char *buf, size_t size,
-			   const char **name_r, const char **secret_r, size_t *secret_len_r)
+int token_api_parse_basic(const char *authorization, char *buf, size_t size,
+			  const char **name_r, const char **secret_r, size_t *secret_len_r)
 {
 	const char *b64;
 	size_t len;
@@ -92,7 +91,7 @@ static struct token_requester *api_authenticate(struct token_issuer *ti, const c
 
 	snprintf(name_r, name_size, "-");
 	if (authorization != NULL && strlen(authorization) < sizeof buf &&
-	    api_parse_basic(authorization, buf, sizeof buf, &name, &secret, &secret_len) == 0) {
+	    token_api_parse_basic(authorization, buf, sizeof buf, &name, &secret, &secret_len) == 0) {
 		snprintf(name_r, name_size, "%s", name);
 		r = token_requester_find(ti, name);
 		token_secret_digest(secret, secret_len, digest);
@@ -105,9 +104,8 @@ static struct token_requester *api_authenticate(struct token_issuer *ti, const c
 	return ok ? r : NULL;
 }
 
-/* {"user": "...", "ttl": 300}; ttl optional. 0 or -1 with *error_r. */
-static int api_parse_body(const char *body, size_t body_len, char **user_r, int64_t *ttl_ms_r,
-			  const char **error_r)
+int token_api_parse_body(const char *body, size_t body_len, char **user_r, int64_t *ttl_ms_r,
+			 const char **error_r)
 {
 	json_tokener *tok = json_tokener_new();
 	json_object *o = NULL;
@@ -227,7 +225,7 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 			     "outcome", "peer_not_allowed", NULL);
 		return api_answer(403, "peer not allowed for this requester", status_r, json_r);
 	}
-	if (api_parse_body(body, body_len, &user, &ttl_ms, &error) < 0)
+	if (token_api_parse_body(body, body_len, &user, &ttl_ms, &error) < 0)
 		return api_answer(400, error, status_r, json_r);
 	st = token_issue(ti, map, r->name, user, ttl_ms, clock_now_ms() + ti->timeout_ms, token,
 			 mapped, &expires_ms);

@@ -190,4 +190,14 @@ int token_parse_rate(const char *text, unsigned *count_r, int64_t *per_ms_r);
 /* Wall-clock ms -> "2024-05-01T12:00:00Z" (out: at least 32 bytes). */
 void token_rfc3339(int64_t wall_ms, char *out, size_t size);
 
+/* The token API's two parsers (api.c), pure, for token_api_handle and the
+ * fuzz harness. "Basic base64(name:secret)" -> name and secret inside `buf`
+ * (`size` bytes; the caller wipes it); 0 or -1. The JSON body
+ * {"user": "...", "ttl": seconds} (ttl optional: *ttl_ms_r 0) -> a malloc'd
+ * *user_r; 0, or -1 with *error_r (static) and *user_r NULL. */
+int token_api_parse_basic(const char *authorization, char *buf, size_t size,
+			  const char **name_r, const char **secret_r, size_t *secret_len_r);
+int token_api_parse_body(const char *body, size_t body_len, char **user_r, int64_t *ttl_ms_r,
+			 const char **error_r);
+
 #endif
