@@ -108,17 +108,22 @@ int token_api_parse_body(const char *body, size_t body_len, char **user_r, int64
 			 const char **error_r)
 {
 	json_tokener *tok = json_tokener_new();
-	json_object *o = NULL;
+	json_object *o = NULL, *user;
 	int ret = -1;
 
 	*user_r = NULL;
 	*ttl_ms_r = 0;
 	*error_r = "body must be a JSON object {\"user\": \"...\", \"ttl\": seconds}";
-	if (tok == NULL)
-		return -1;
+	if (tok == NULL || body_len > TOKEN_API_MAX_BODY)
+		goto out;
+	/* Strict: no comments, single quotes, bare words, hex or leading zeros,
+	 * trailing commas or trailing text, and the whole body UTF-8 (json-c
+	 * 0.16 still takes NaN, Infinity and "5.", doubles all, which no field
+	 * here accepts). */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, body != NULL ? body : "", (int)body_len);
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    tok->char_offset != (int)body_len || !json_object_is_type(o, json_type_object))
+	    json_tokener_get_parse_end(tok) != body_len || !json_object_is_type(o, json_type_object))
 		goto out;
 	json_object_object_foreach(o, key, val) {
 		if (strcmp(key, "user") == 0) {
@@ -144,22 +149,23 @@ int token_api_parse_body(const char *body, size_t body_len, char **user_r, int64
 			goto out;
 		}
 	}
-	json_object *user;
-
 	if (!json_object_object_get_ex(o, "user", &user)) {
 		*error_r = "\"user\" is required";
 		goto out;
 	}
-	/* Embedded NULs would make the user ambiguous. */
-	if ((size_t)json_object_get_string_len(user) != strlen(json_object_get_string(user))) {
-		*error_r = "bad \"user\"";
+	/* An embedded NUL would make the user ambiguous; it is a control
+	 * character and refused here with the others. */
+	if (!token_user_valid(json_object_get_string(user),
+			      (size_t)json_object_get_string_len(user))) {
+		*error_r = "\"user\" must be UTF-8 text without control characters";
 		goto out;
 	}
 	if ((*user_r = strdup(json_object_get_string(user))) != NULL)
 		ret = 0;
 out:
 	json_object_put(o);
-	json_tokener_free(tok);
+	if (tok != NULL)
+		json_tokener_free(tok);
 	return ret;
 }
 

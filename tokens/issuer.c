@@ -462,18 +462,6 @@ static const char *issue_outcome(enum token_issue_status st)
 	return names[st];
 }
 
-static bool user_text_ok(const char *user)
-{
-	size_t len = strlen(user);
-
-	if (len == 0 || len > MAPPED_USER_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
-			return false;
-	return true;
-}
-
 enum token_issue_status token_issue(struct token_issuer *ti, const struct usermap_config *map,
 				    const char *requester,
 				    const char *user, int64_t ttl_ms, int64_t deadline_ms,
@@ -492,7 +480,7 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 		return TOKEN_ISSUE_NO_REQUESTER;
 	if (ttl_ms == 0)
 		ttl_ms = ti->ttl_ms;
-	if (!user_text_ok(user) ||
+	if (!token_user_valid(user, strlen(user)) ||
 	    usermap_apply(map, user, mapped_r, MAPPED_USER_MAX + 1) < 0 ||
 	    mapped_r[0] == '\0') {
 		st = TOKEN_ISSUE_BAD_USER;

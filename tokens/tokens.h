@@ -107,6 +107,12 @@ int token_config_validate(const struct dagate_config *cfg, struct conf_errors *e
 /* Pure: does this password have the token form? (rule 3) */
 bool token_has_form(const char *password, size_t len);
 
+/* Pure: can `user` (len bytes, as a requester sent it) be bound to a
+ * token? 1..MAPPED_USER_MAX bytes of well-formed UTF-8 without control
+ * characters (C0, DEL, C1), line or paragraph separators (they would split
+ * log lines) or U+FFFD (json-c's stand-in for a lone surrogate escape). */
+bool token_user_valid(const char *user, size_t len);
+
 /* Rule 3. Consume atomically, then check the binding: `mapped_user` equal
  * to the bound user, `source_ip` within the requester's source_ip (when it
  * had one), not expired (LMDB: by the stored wall-clock expiry; Redis: the

@@ -263,6 +263,35 @@ class TestLifecycle(TokenCase):
         self.assertTrue(any(e.get('outcome') == 'peer_not_allowed' for e in refused))
 
 
+    def test_body_must_be_strict_json_and_user_utf8_text(self):
+        """json-c's lenient parse took comments, single quotes, leading
+        zeros and trailing commas, and users that were not UTF-8 (issue 10)."""
+        good = basic('sync')
+        for raw in (b'{"user": "joe@corp.example" /* c */}',
+                    b'{"user": "joe@corp.example"} // c',
+                    b"{'user': 'joe@corp.example'}",
+                    b'{"user": "joe@corp.example", "ttl": 0300}',
+                    b'{"user": "joe@corp.example",}',
+                    b'{"user": "joe@corp.example", "ttl": 300,}',
+                    b'{"user": "joe@corp.example", "ttl": NaN}',
+                    b'{user: "joe@corp.example"}',
+                    b'{"user": "j\xf6e@corp.example"}',
+                    b'{"user": "\xc0\xafe@corp.example"}',
+                    b'{"user": "joe\\ud800@corp.example"}',
+                    b'{"user": "joe\\u0085@corp.example"}',
+                    b'{"user": "joe\\u2028@corp.example"}',
+                    b'{"user": "joe\tx@corp.example"}'):
+            status, hdrs, out = api(self.d, None, auth=good, raw=raw)
+            self.assertEqual(status, 400, (raw, out))
+            self.assertEqual(hdrs.get('cache-control'), 'no-store')
+            self.assertIsInstance(out, dict)
+            self.assertIn('error', out)
+            self.assertLess(len(out['error']), 100)
+        # UTF-8 letters are text: issued (and bound as mapped)
+        out = self.issue('J\u00f6rg@corp.example')
+        self.assertEqual(out['user'], 'j\u00f6rg@corp.example')
+
+
 class TestCli(TokenCase):
 
     def cli(self, *args):

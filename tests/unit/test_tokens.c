@@ -544,6 +544,82 @@ static void test_no_raw_token_anywhere(void)
 
 /* The token API. */
 
+/* The body parser alone: strict JSON, and a user that is UTF-8 text. */
+static void test_api_parse_body(void)
+{
+	static const struct { const char *body; size_t len; bool ok; const char *what; } t[] = {
+#define B(s) s, sizeof s - 1
+		{ B("{\"user\": \"joe@corp.example\"}"), true, "plain" },
+		{ B("{\"user\": \"joe@corp.example\", \"ttl\": 300}"), true, "with ttl" },
+		{ B(" {\"ttl\":60,\"user\":\"a\"}\r\n"), true, "whitespace around" },
+		{ B("{\"user\": \"j\xc3\xb6rg@corp.example\"}"), true, "UTF-8 letters" },
+		{ B("{\"user\": \"j\\u00f6rg@corp.example\"}"), true, "escaped letter" },
+		{ B("{\"user\": \"\\ud83d\\ude00@corp.example\"}"), true, "surrogate pair" },
+		{ B("{\"user\": \"a\" /* c */}"), false, "block comment" },
+		{ B("{\"user\": \"a\"} // c"), false, "line comment" },
+		{ B("# c\n{\"user\": \"a\"}"), false, "hash comment" },
+		{ B("{'user': 'a'}"), false, "single quotes" },
+		{ B("{user: \"a\"}"), false, "bare key" },
+		{ B("{\"user\": \"a\", \"ttl\": 0300}"), false, "leading zero" },
+		{ B("{\"user\": \"a\", \"ttl\": 0x12c}"), false, "hex" },
+		{ B("{\"user\": \"a\", \"ttl\": +300}"), false, "plus sign" },
+		{ B("{\"user\": \"a\", \"ttl\": 300.}"), false, "trailing dot" },
+		{ B("{\"user\": \"a\", \"ttl\": 3e2}"), false, "exponent" },
+		{ B("{\"user\": \"a\", \"ttl\": NaN}"), false, "NaN" },
+		{ B("{\"user\": \"a\", \"ttl\": Infinity}"), false, "Infinity" },
+		{ B("{\"user\": \"a\", \"ttl\": -0}"), false, "minus zero" },
+		{ B("{\"user\": \"a\", \"ttl\": 99999999999999999999999}"), false, "huge ttl" },
+		{ B("{\"user\": \"a\",}"), false, "trailing comma" },
+		{ B("{\"user\": \"a\"}{}"), false, "second value" },
+		{ B("{\"user\": \"a\"}\0"), false, "trailing NUL" },
+		{ B("\xef\xbb\xbf{\"user\": \"a\"}"), false, "byte order mark" },
+		{ B("{\"user\": \"\xff\"}"), false, "invalid byte" },
+		{ B("{\"user\": \"\xc0\xaf\"}"), false, "overlong" },
+		{ B("{\"user\": \"\xed\xa0\x80\"}"), false, "encoded surrogate" },
+		{ B("{\"user\": \"\xf4\x90\x80\x80\"}"), false, "above U+10FFFF" },
+		{ B("{\"user\": \"a\xe2\x82\"}"), false, "truncated sequence" },
+		{ B("{\"user\": \"\\ud800@x\"}"), false, "lone surrogate escape" },
+		{ B("{\"user\": \"a\tb\"}"), false, "raw tab" },
+		{ B("{\"user\": \"a\\nb\"}"), false, "escaped newline" },
+		{ B("{\"user\": \"a\\u0000b\"}"), false, "escaped NUL" },
+		{ B("{\"user\": \"a\x7f\"}"), false, "DEL" },
+		{ B("{\"user\": \"a\\u0085b\"}"), false, "C1 control" },
+		{ B("{\"user\": \"a\xe2\x80\xa8" "b\"}"), false, "line separator" },
+		{ B("{\"user\": \"a\\u2029b\"}"), false, "paragraph separator" },
+		{ B("{\"user\": \"\"}"), false, "empty user" },
+		{ B("{\"user\": null}"), false, "null user" },
+		{ B("{\"user\": [\"a\"]}"), false, "array user" },
+		{ B("{\"user\": \"a\", \"ttl\": null}"), false, "null ttl" },
+		{ B("[\"a\"]"), false, "array" },
+		{ B("\"a\""), false, "string" },
+		{ B(""), false, "empty" },
+#undef B
+	};
+	char long_user[MAPPED_USER_MAX + 32];
+	const char *error;
+	char *user;
+	int64_t ttl;
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		int ret = token_api_parse_body(t[i].body, t[i].len, &user, &ttl, &error);
+
+		CHECK((ret == 0) == t[i].ok, "%s: got %d", t[i].what, ret);
+		CHECK(ret == 0 ? user != NULL : user == NULL && error != NULL && error[0] != '\0',
+		      "%s: result", t[i].what);
+		free(user);
+	}
+	snprintf(long_user, sizeof long_user, "{\"user\":\"A@b\",\"ttl\":120}");
+	CHECK(token_api_parse_body(long_user, strlen(long_user), &user, &ttl, &error) == 0 &&
+	      user != NULL && strcmp(user, "A@b") == 0 && ttl == 120000, "user and ttl as sent");
+	free(user);
+	snprintf(long_user, sizeof long_user, "{\"user\":\"%0*d\"}", MAPPED_USER_MAX + 1, 0);
+	CHECK(token_api_parse_body(long_user, strlen(long_user), &user, &ttl, &error) < 0,
+	      "user longer than MAPPED_USER_MAX");
+	CHECK(token_user_valid("joe@corp.example", 16) && !token_user_valid("a\0b", 3) &&
+	      !token_user_valid("", 0), "token_user_valid");
+}
+
+
 static int api(struct token_issuer *ti, const char *method, const char *path, const char *auth,
 	       const char *peer_ip, const char *body, json_object **out)
 {
@@ -682,6 +758,7 @@ int main(void)
 	test_key_file();
 	test_config_errors();
 	test_lifecycle();
+	test_api_parse_body();
 	test_api();
 	test_no_raw_token_anywhere();
 
