@@ -1,8 +1,9 @@
 /*
  * POST /api/v1/tokens on the admin listener (DESIGN.md "Token API").
  *
- * Order of checks: path (404), method (405), body size (413), HTTP Basic
- * credentials (401), the requester's `allow` for the TCP peer (403), the
+ * Order of checks: path (404), method (405), body size (413), the peer's
+ * failed logins (429, api_limit.h), HTTP Basic credentials (401), the
+ * requester's `allow` for the TCP peer (403), the
  * JSON body (400), then issuing: ttl (400), users/deny_users (403), rate
  * and max_outstanding (429), store (503). Credentials come first so that
  * an unauthenticated caller learns nothing about requesters' peers.
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api_limit.h"
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
@@ -202,7 +204,8 @@ static int api_created(const char *token, const char *user, int64_t expires_ms,
 int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 		     const char *method, const char *path,
 		     const char *authorization, const struct sockaddr *peer,
-		     const char *body, size_t body_len, int *status_r, char **json_r)
+		     const char *body, size_t body_len, int *status_r, char **json_r,
+		     unsigned *retry_after_s_r)
 {
 	struct token_requester *r;
 	char name[API_NAME_LOG], peer_text[64] = "-", token[TOKEN_LEN + 1];
@@ -211,8 +214,10 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 	const char *error;
 	int64_t ttl_ms, expires_ms = 0;
 	enum token_issue_status st;
+	int64_t wait_ms;
 	int ret;
 
+	*retry_after_s_r = 0;
 	if (path == NULL || strcmp(path, TOKEN_API_PATH) != 0)
 		return api_answer(404, "not found", status_r, json_r);
 	if (method == NULL || strcmp(method, "POST") != 0)
@@ -221,9 +226,24 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 		return api_answer(413, "body too large", status_r, json_r);
 	if (peer != NULL)
 		sockaddr_to_text(peer, peer_text, sizeof peer_text);
+	/* Not logged one by one: a blocked guesser would fill the log. */
+	if ((wait_ms = token_login_limit_wait(ti->login_limit, peer, clock_now_ms())) > 0) {
+		atomic_fetch_add(&ti->n_api_login_limited, 1);
+		*retry_after_s_r = (unsigned)((wait_ms + 999) / 1000);
+		return api_answer(429, "too many failed logins", status_r, json_r);
+	}
 	if ((r = api_authenticate(ti, authorization, name, sizeof name)) == NULL) {
 		log_security("token_api_refused", "requester", name, "peer", peer_text,
 			     "outcome", "bad_credentials", NULL);
+		/* A request without credentials guesses nothing. */
+		if (authorization != NULL) {
+			atomic_fetch_add(&ti->n_api_bad_credentials, 1);
+			if (token_login_limit_failed(ti->login_limit, peer, clock_now_ms()))
+				log_security("token_api_login_limit", "peer", peer_text,
+					     "requester", name, "outcome", "blocked",
+					     "failures", TOKEN_LOGIN_FAILURES_TEXT,
+					     "window", TOKEN_LOGIN_WINDOW_TEXT, NULL);
+		}
 		return api_answer(401, "bad credentials", status_r, json_r);
 	}
 	if (peer == NULL || !cidr_list_contains_sockaddr(&r->allow, peer)) {

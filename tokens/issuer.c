@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "api_limit.h"
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
@@ -319,6 +320,11 @@ int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *err
 		return -1;
 	}
 	ti->clock = token_wall_ms;
+	if ((ti->login_limit = token_login_limit_new()) == NULL) {
+		conf_error_at(errors, t->file, t->line, "out of memory");
+		token_issuer_free(&ti);
+		return -1;
+	}
 	ti->ttl_ms = tc.ttl_ms;
 	ti->max_ttl_ms = tc.max_ttl_ms;
 	ti->timeout_ms = tc.timeout_ms;
@@ -369,6 +375,7 @@ void token_issuer_free(struct token_issuer **issuer)
 	for (size_t i = 0; ti->requesters != NULL && i < ti->requester_count; i++)
 		requester_free(&ti->requesters[i]);
 	free(ti->requesters);
+	token_login_limit_free(&ti->login_limit);
 	explicit_bzero(ti->key, sizeof ti->key);
 	free(ti);
 	*issuer = NULL;
@@ -387,6 +394,8 @@ void token_issuer_stats(struct token_issuer *ti, struct token_stats *out)
 	out->rejected = atomic_load(&ti->n_rejected);
 	out->unavailable = atomic_load(&ti->n_unavailable);
 	out->issue_refused = atomic_load(&ti->n_issue_refused);
+	out->api_bad_credentials = atomic_load(&ti->n_api_bad_credentials);
+	out->api_login_limited = atomic_load(&ti->n_api_login_limited);
 }
 
 struct token_requester *token_requester_find(struct token_issuer *ti, const char *name)

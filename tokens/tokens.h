@@ -131,20 +131,24 @@ enum auth_result token_redeem(struct token_issuer *ti, const char *mapped_user,
  * Authorization header or NULL; the TCP peer; the body (not NUL-terminated).
  * Sets *status_r (201, 400, 401, 403, 404, 405, 413, 429, 503, 500) and
  * *json_r to a malloc'd JSON body that the caller frees (with
- * explicit_bzero first: a 201 body holds a token). Returns 0, or -1 on
- * allocation failure (then answer 500 without a body). The caller adds
- * Cache-Control: no-store to every answer, and on 401
- * WWW-Authenticate: Basic realm="dagate". */
+ * explicit_bzero first: a 201 body holds a token). *retry_after_s_r is
+ * non-zero on a 429 of the failed-login limit (api_limit.h): the caller
+ * sends it as Retry-After. Returns 0, or -1 on allocation failure (then
+ * answer 500 without a body). The caller adds Cache-Control: no-store to
+ * every answer, and on 401 WWW-Authenticate: Basic realm="dagate". */
 #define TOKEN_API_PATH "/api/v1/tokens"
 #define TOKEN_API_MAX_BODY 4096
 int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 		     const char *method, const char *path,
 		     const char *authorization, const struct sockaddr *peer,
-		     const char *body, size_t body_len, int *status_r, char **json_r);
+		     const char *body, size_t body_len, int *status_r, char **json_r,
+		     unsigned *retry_after_s_r);
 
 /* Counters since creation, for /metrics. */
 struct token_stats {
 	uint64_t issued, redeemed, rejected, unavailable, issue_refused;
+	uint64_t api_bad_credentials;   /* token API 401s that carried credentials */
+	uint64_t api_login_limited;     /* token API 429s of the failed-login limit */
 };
 void token_issuer_stats(struct token_issuer *ti, struct token_stats *out);
 
