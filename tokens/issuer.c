@@ -23,6 +23,7 @@
 struct tokens_conf {
 	const char *store, *key_file, *password_file, *ca_file;
 	int64_t ttl_ms, max_ttl_ms, timeout_ms;
+	bool accept_replay_after_crash;
 };
 
 static const struct conf_key tokens_keys[] = {
@@ -46,6 +47,9 @@ static const struct conf_key tokens_keys[] = {
 	{ "ca_file", CONF_PATH, 0, NULL, 0, 0, NULL,
 	  "CA certificates for rediss:// (default: the system's)",
 	  CONF_AT(struct tokens_conf, ca_file) },
+	{ "accept_replay_after_crash", CONF_BOOL, 0, "no", 0, 0, NULL,
+	  "start on a Redis whose persistence lets a crash bring used tokens back (warns)",
+	  CONF_AT(struct tokens_conf, accept_replay_after_crash) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -297,6 +301,34 @@ const struct conf_section_kind requester_section_kind = {
 	.kind = "requester", .named = true,
 };
 
+/* Refuse a store whose crash can bring a consumed token back (store.h). */
+static void issuer_check_durability(struct token_issuer *ti, const struct conf_section *t,
+					 const char *spec, struct conf_errors *errors)
+{
+	const char *reason = NULL;
+
+	if (ti->store->ops->check_durability == NULL)
+		return;
+	switch (ti->store->ops->check_durability(ti->store, clock_now_ms() + ti->timeout_ms,
+						 &reason)) {
+	case TD_DURABLE:
+		break;
+	case TD_ACCEPTED:
+		log_warnx("tokens: store %s: %s (accept_replay_after_crash = yes)", spec, reason);
+		break;
+	case TD_NOT_DURABLE:
+		conf_error_at(errors, t->file, conf_line(t, "store"),
+			      "store %s: %s. Use appendonly yes with appendfsync always, or no "
+			      "persistence (appendonly no, save \"\"), or set "
+			      "accept_replay_after_crash = yes to take the risk", spec, reason);
+		break;
+	case TD_NO_ANSWER:
+		log_warnx("tokens: store %s did not answer; its persistence is checked before "
+			  "the first token is issued or redeemed", spec);
+		break;
+	}
+}
+
 int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *errors,
 			struct token_issuer **issuer_r)
 {
@@ -351,8 +383,11 @@ int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *err
 	opt.timeout_ms = ti->timeout_ms;
 	opt.password = password;
 	opt.ca_file = tc.ca_file;
+	opt.accept_replay_after_crash = tc.accept_replay_after_crash;
 	if (errors->count == before && token_store_open(tc.store, &opt, &ti->store, &err) < 0)
 		conf_error_at(errors, t->file, conf_line(t, "store"), "store %s: %s", tc.store, err);
+	if (errors->count == before)
+		issuer_check_durability(ti, t, tc.store, errors);
 	if (password != NULL) {
 		explicit_bzero(password, password_len);
 		free(password);
