@@ -1,8 +1,9 @@
 /*
  * POST /api/v1/tokens on the admin listener (DESIGN.md "Token API").
  *
- * Order of checks: path (404), method (405), body size (413), HTTP Basic
- * credentials (401), the requester's `allow` for the TCP peer (403), the
+ * Order of checks: path (404), method (405), body size (413), the peer's
+ * failed logins (429, api_limit.h), HTTP Basic credentials (401), the
+ * requester's `allow` for the TCP peer (403), the
  * JSON body (400), then issuing: ttl (400), users/deny_users (403), rate
  * and max_outstanding (429), store (503). Credentials come first so that
  * an unauthenticated caller learns nothing about requesters' peers.
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api_limit.h"
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
@@ -45,9 +47,8 @@ static int api_answer(int status, const char *error, int *status_r, char **json_
 	return *json_r != NULL ? 0 : -1;
 }
 
-/* "Basic base64(name:secret)" -> name, secret (in `buf`, wiped by caller). */
-static int api_parse_basic(const char *authorization, char *buf, size_t size,
-			   const char **name_r, const char **secret_r, size_t *secret_len_r)
+int token_api_parse_basic(const char *authorization, char *buf, size_t size,
+			  const char **name_r, const char **secret_r, size_t *secret_len_r)
 {
 	const char *b64;
 	size_t len;
@@ -92,7 +93,7 @@ static struct token_requester *api_authenticate(struct token_issuer *ti, const c
 
 	snprintf(name_r, name_size, "-");
 	if (authorization != NULL && strlen(authorization) < sizeof buf &&
-	    api_parse_basic(authorization, buf, sizeof buf, &name, &secret, &secret_len) == 0) {
+	    token_api_parse_basic(authorization, buf, sizeof buf, &name, &secret, &secret_len) == 0) {
 		snprintf(name_r, name_size, "%s", name);
 		r = token_requester_find(ti, name);
 		token_secret_digest(secret, secret_len, digest);
@@ -105,22 +106,26 @@ static struct token_requester *api_authenticate(struct token_issuer *ti, const c
 	return ok ? r : NULL;
 }
 
-/* {"user": "...", "ttl": 300}; ttl optional. 0 or -1 with *error_r. */
-static int api_parse_body(const char *body, size_t body_len, char **user_r, int64_t *ttl_ms_r,
-			  const char **error_r)
+int token_api_parse_body(const char *body, size_t body_len, char **user_r, int64_t *ttl_ms_r,
+			 const char **error_r)
 {
 	json_tokener *tok = json_tokener_new();
-	json_object *o = NULL;
+	json_object *o = NULL, *user;
 	int ret = -1;
 
 	*user_r = NULL;
 	*ttl_ms_r = 0;
 	*error_r = "body must be a JSON object {\"user\": \"...\", \"ttl\": seconds}";
-	if (tok == NULL)
-		return -1;
+	if (tok == NULL || body_len > TOKEN_API_MAX_BODY)
+		goto out;
+	/* Strict: no comments, single quotes, bare words, hex or leading zeros,
+	 * trailing commas or trailing text, and the whole body UTF-8 (json-c
+	 * 0.16 still takes NaN, Infinity and "5.", doubles all, which no field
+	 * here accepts). */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, body != NULL ? body : "", (int)body_len);
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    tok->char_offset != (int)body_len || !json_object_is_type(o, json_type_object))
+	    json_tokener_get_parse_end(tok) != body_len || !json_object_is_type(o, json_type_object))
 		goto out;
 	json_object_object_foreach(o, key, val) {
 		if (strcmp(key, "user") == 0) {
@@ -146,22 +151,23 @@ static int api_parse_body(const char *body, size_t body_len, char **user_r, int6
 			goto out;
 		}
 	}
-	json_object *user;
-
 	if (!json_object_object_get_ex(o, "user", &user)) {
 		*error_r = "\"user\" is required";
 		goto out;
 	}
-	/* Embedded NULs would make the user ambiguous. */
-	if ((size_t)json_object_get_string_len(user) != strlen(json_object_get_string(user))) {
-		*error_r = "bad \"user\"";
+	/* An embedded NUL would make the user ambiguous; it is a control
+	 * character and refused here with the others. */
+	if (!token_user_valid(json_object_get_string(user),
+			      (size_t)json_object_get_string_len(user))) {
+		*error_r = "\"user\" must be UTF-8 text without control characters";
 		goto out;
 	}
 	if ((*user_r = strdup(json_object_get_string(user))) != NULL)
 		ret = 0;
 out:
 	json_object_put(o);
-	json_tokener_free(tok);
+	if (tok != NULL)
+		json_tokener_free(tok);
 	return ret;
 }
 
@@ -198,7 +204,8 @@ static int api_created(const char *token, const char *user, int64_t expires_ms,
 int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 		     const char *method, const char *path,
 		     const char *authorization, const struct sockaddr *peer,
-		     const char *body, size_t body_len, int *status_r, char **json_r)
+		     const char *body, size_t body_len, int *status_r, char **json_r,
+		     unsigned *retry_after_s_r)
 {
 	struct token_requester *r;
 	char name[API_NAME_LOG], peer_text[64] = "-", token[TOKEN_LEN + 1];
@@ -207,8 +214,10 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 	const char *error;
 	int64_t ttl_ms, expires_ms = 0;
 	enum token_issue_status st;
+	int64_t wait_ms;
 	int ret;
 
+	*retry_after_s_r = 0;
 	if (path == NULL || strcmp(path, TOKEN_API_PATH) != 0)
 		return api_answer(404, "not found", status_r, json_r);
 	if (method == NULL || strcmp(method, "POST") != 0)
@@ -217,9 +226,24 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 		return api_answer(413, "body too large", status_r, json_r);
 	if (peer != NULL)
 		sockaddr_to_text(peer, peer_text, sizeof peer_text);
+	/* Not logged one by one: a blocked guesser would fill the log. */
+	if ((wait_ms = token_login_limit_wait(ti->login_limit, peer, clock_now_ms())) > 0) {
+		atomic_fetch_add(&ti->n_api_login_limited, 1);
+		*retry_after_s_r = (unsigned)((wait_ms + 999) / 1000);
+		return api_answer(429, "too many failed logins", status_r, json_r);
+	}
 	if ((r = api_authenticate(ti, authorization, name, sizeof name)) == NULL) {
 		log_security("token_api_refused", "requester", name, "peer", peer_text,
 			     "outcome", "bad_credentials", NULL);
+		/* A request without credentials guesses nothing. */
+		if (authorization != NULL) {
+			atomic_fetch_add(&ti->n_api_bad_credentials, 1);
+			if (token_login_limit_failed(ti->login_limit, peer, clock_now_ms()))
+				log_security("token_api_login_limit", "peer", peer_text,
+					     "requester", name, "outcome", "blocked",
+					     "failures", TOKEN_LOGIN_FAILURES_TEXT,
+					     "window", TOKEN_LOGIN_WINDOW_TEXT, NULL);
+		}
 		return api_answer(401, "bad credentials", status_r, json_r);
 	}
 	if (peer == NULL || !cidr_list_contains_sockaddr(&r->allow, peer)) {
@@ -227,7 +251,7 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 			     "outcome", "peer_not_allowed", NULL);
 		return api_answer(403, "peer not allowed for this requester", status_r, json_r);
 	}
-	if (api_parse_body(body, body_len, &user, &ttl_ms, &error) < 0)
+	if (token_api_parse_body(body, body_len, &user, &ttl_ms, &error) < 0)
 		return api_answer(400, error, status_r, json_r);
 	st = token_issue(ti, map, r->name, user, ttl_ms, clock_now_ms() + ti->timeout_ms, token,
 			 mapped, &expires_ms);

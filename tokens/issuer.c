@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "api_limit.h"
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 struct tokens_conf {
 	const char *store, *key_file, *password_file, *ca_file;
 	int64_t ttl_ms, max_ttl_ms, timeout_ms;
+	bool accept_replay_after_crash;
 };
 
 static const struct conf_key tokens_keys[] = {
@@ -45,6 +47,9 @@ static const struct conf_key tokens_keys[] = {
 	{ "ca_file", CONF_PATH, 0, NULL, 0, 0, NULL,
 	  "CA certificates for rediss:// (default: the system's)",
 	  CONF_AT(struct tokens_conf, ca_file) },
+	{ "accept_replay_after_crash", CONF_BOOL, 0, "no", 0, 0, NULL,
+	  "start on a Redis whose persistence lets a crash bring used tokens back (warns)",
+	  CONF_AT(struct tokens_conf, accept_replay_after_crash) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -296,6 +301,34 @@ const struct conf_section_kind requester_section_kind = {
 	.kind = "requester", .named = true,
 };
 
+/* Refuse a store whose crash can bring a consumed token back (store.h). */
+static void issuer_check_durability(struct token_issuer *ti, const struct conf_section *t,
+					 const char *spec, struct conf_errors *errors)
+{
+	const char *reason = NULL;
+
+	if (ti->store->ops->check_durability == NULL)
+		return;
+	switch (ti->store->ops->check_durability(ti->store, clock_now_ms() + ti->timeout_ms,
+						 &reason)) {
+	case TD_DURABLE:
+		break;
+	case TD_ACCEPTED:
+		log_warnx("tokens: store %s: %s (accept_replay_after_crash = yes)", spec, reason);
+		break;
+	case TD_NOT_DURABLE:
+		conf_error_at(errors, t->file, conf_line(t, "store"),
+			      "store %s: %s. Use appendonly yes with appendfsync always, or no "
+			      "persistence (appendonly no, save \"\"), or set "
+			      "accept_replay_after_crash = yes to take the risk", spec, reason);
+		break;
+	case TD_NO_ANSWER:
+		log_warnx("tokens: store %s did not answer; its persistence is checked before "
+			  "the first token is issued or redeemed", spec);
+		break;
+	}
+}
+
 int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *errors,
 			struct token_issuer **issuer_r)
 {
@@ -319,6 +352,11 @@ int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *err
 		return -1;
 	}
 	ti->clock = token_wall_ms;
+	if ((ti->login_limit = token_login_limit_new()) == NULL) {
+		conf_error_at(errors, t->file, t->line, "out of memory");
+		token_issuer_free(&ti);
+		return -1;
+	}
 	ti->ttl_ms = tc.ttl_ms;
 	ti->max_ttl_ms = tc.max_ttl_ms;
 	ti->timeout_ms = tc.timeout_ms;
@@ -345,8 +383,11 @@ int token_issuer_create(const struct dagate_config *cfg, struct conf_errors *err
 	opt.timeout_ms = ti->timeout_ms;
 	opt.password = password;
 	opt.ca_file = tc.ca_file;
+	opt.accept_replay_after_crash = tc.accept_replay_after_crash;
 	if (errors->count == before && token_store_open(tc.store, &opt, &ti->store, &err) < 0)
 		conf_error_at(errors, t->file, conf_line(t, "store"), "store %s: %s", tc.store, err);
+	if (errors->count == before)
+		issuer_check_durability(ti, t, tc.store, errors);
 	if (password != NULL) {
 		explicit_bzero(password, password_len);
 		free(password);
@@ -369,6 +410,7 @@ void token_issuer_free(struct token_issuer **issuer)
 	for (size_t i = 0; ti->requesters != NULL && i < ti->requester_count; i++)
 		requester_free(&ti->requesters[i]);
 	free(ti->requesters);
+	token_login_limit_free(&ti->login_limit);
 	explicit_bzero(ti->key, sizeof ti->key);
 	free(ti);
 	*issuer = NULL;
@@ -387,6 +429,8 @@ void token_issuer_stats(struct token_issuer *ti, struct token_stats *out)
 	out->rejected = atomic_load(&ti->n_rejected);
 	out->unavailable = atomic_load(&ti->n_unavailable);
 	out->issue_refused = atomic_load(&ti->n_issue_refused);
+	out->api_bad_credentials = atomic_load(&ti->n_api_bad_credentials);
+	out->api_login_limited = atomic_load(&ti->n_api_login_limited);
 }
 
 struct token_requester *token_requester_find(struct token_issuer *ti, const char *name)
@@ -462,18 +506,6 @@ static const char *issue_outcome(enum token_issue_status st)
 	return names[st];
 }
 
-static bool user_text_ok(const char *user)
-{
-	size_t len = strlen(user);
-
-	if (len == 0 || len > MAPPED_USER_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
-			return false;
-	return true;
-}
-
 enum token_issue_status token_issue(struct token_issuer *ti, const struct usermap_config *map,
 				    const char *requester,
 				    const char *user, int64_t ttl_ms, int64_t deadline_ms,
@@ -492,7 +524,7 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 		return TOKEN_ISSUE_NO_REQUESTER;
 	if (ttl_ms == 0)
 		ttl_ms = ti->ttl_ms;
-	if (!user_text_ok(user) ||
+	if (!token_user_valid(user, strlen(user)) ||
 	    usermap_apply(map, user, mapped_r, MAPPED_USER_MAX + 1) < 0 ||
 	    mapped_r[0] == '\0') {
 		st = TOKEN_ISSUE_BAD_USER;

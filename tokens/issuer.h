@@ -12,6 +12,7 @@
 #include "netaddr.h"
 #include "tokens.h"
 
+struct token_login_limit;
 struct token_store;
 
 struct token_requester {
@@ -37,8 +38,9 @@ struct token_issuer {
 	size_t requester_count;
 	token_clock_fn *clock;
 	void *clock_ctx;
+	struct token_login_limit *login_limit;   /* the API's failed logins */
 	atomic_uint_fast64_t n_issued, n_redeemed, n_rejected, n_unavailable,
-		n_issue_refused;
+		n_issue_refused, n_api_bad_credentials, n_api_login_limited;
 };
 
 struct token_requester *token_requester_find(struct token_issuer *ti, const char *name);

@@ -2,7 +2,7 @@
 dagate_layer(dagate_tokens tokens
   SOURCES
     tokens/token.c tokens/store_lmdb.c tokens/store_redis.c tokens/issuer.c
-    tokens/api.c
+    tokens/api.c tokens/api_limit.c
   DEPENDS dagate_providers
   LIBS PkgConfig::LMDB PkgConfig::JSONC)
 dagate_unit_test(test_tokens tests/unit/test_tokens.c)

@@ -55,6 +55,15 @@ struct token_store_options {
 	int64_t timeout_ms;          /* per operation, further bounded by deadlines */
 	const char *password;        /* Redis AUTH, or NULL */
 	const char *ca_file;         /* rediss:// trust anchors, NULL = system */
+	bool accept_replay_after_crash;   /* [tokens]: warn instead of refusing */
+};
+
+/* check_durability's answers. */
+enum token_store_durability {
+	TD_DURABLE = 0,     /* a crash cannot bring a consumed token back */
+	TD_ACCEPTED,        /* it can, and the operator accepted it (warned) */
+	TD_NOT_DURABLE,     /* it can, or the store will not say: refuse */
+	TD_NO_ANSWER,       /* the store did not answer (asked again later) */
 };
 
 struct token_store;
@@ -81,6 +90,14 @@ struct token_store_ops {
 						   const struct token_record *rec),
 					void *ctx);
 	void (*close)(struct token_store *st);
+	/* Can a crash of the store bring a consumed token back? Asked at
+	 * start-up; *reason_r (static) says why for TD_ACCEPTED and
+	 * TD_NOT_DURABLE. A store that did not answer asks itself before its
+	 * first put or consume, which fail (TS_UNAVAILABLE) while the answer
+	 * is TD_NOT_DURABLE. NULL: always durable (LMDB syncs every commit). */
+	enum token_store_durability (*check_durability)(struct token_store *st,
+							int64_t deadline_ms,
+							const char **reason_r);
 };
 
 struct token_store {

@@ -12,9 +12,22 @@
  *
  * Replication is asynchronous: after a failover a consumed token can come
  * back until it expires. Keep token lifetimes short.
+ *
+ * Persistence decides whether a crash of Redis can do the same: a consumed
+ * token stays consumed only if Redis writes the GETDEL durably before it
+ * answers (appendonly yes, appendfsync always) or keeps nothing at all
+ * (appendonly no, save ""; a restarted Redis is empty and every token is
+ * lost, which fails closed). RDB snapshots bring back every token redeemed
+ * since the last one; appendfsync everysec loses about the last second
+ * (two when the disk is slow) on a machine crash, and appendfsync no what
+ * the system had not written yet. redis_check_durability reads the
+ * settings with CONFIG GET; a Redis that refuses CONFIG (renamed or not
+ * permitted, as managed services do) cannot be judged and is refused too.
+ * Either way `accept_replay_after_crash` turns the refusal into a warning.
  */
 #include "store.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +53,119 @@ static const char redis_put_script[] =
 struct redis_store {
 	struct token_store base;
 	struct redis_pool pool;
+	bool accept_replay;
+	atomic_int durability;     /* enum token_store_durability; TD_NO_ANSWER until known */
+	atomic_bool verdict_logged;
 };
+
+#define REDIS_DURABILITY_RDB \
+	"Redis persists by RDB snapshots (appendonly no, save set): after a crash it " \
+	"loads the last snapshot, and the tokens redeemed since are valid again"
+#define REDIS_DURABILITY_EVERYSEC \
+	"Redis fsyncs its append-only file once a second (appendfsync everysec): a crash " \
+	"loses the last second or two of writes, and the tokens redeemed in them are valid again"
+#define REDIS_DURABILITY_NO_FSYNC \
+	"Redis leaves the append-only file to the system (appendfsync no): a machine crash " \
+	"loses what it had not written, and the tokens redeemed then are valid again"
+#define REDIS_DURABILITY_UNKNOWN \
+	"Redis refused CONFIG GET (renamed or not permitted, as on managed services): " \
+	"whether a crash can bring used tokens back cannot be checked"
+#define REDIS_DURABILITY_ODD \
+	"Redis answered CONFIG GET appendonly/appendfsync/save with values not understood"
+
+/* CONFIG GET NAME into `value` (size bytes). 0; -1 when Redis refused it;
+ * -2 when Redis did not answer (a PING tells the two apart: the pool
+ * reports an error reply and silence alike). */
+static int redis_config_get(struct redis_store *st, const char *name, char *value,
+			    size_t size, int64_t deadline_ms)
+{
+	redisReply *r = redis_pool_call(&st->pool, 3, (const char *[]){ "CONFIG", "GET", name },
+					(size_t[]){ 6, 3, strlen(name) }, deadline_ms);
+	int ret = -1;
+
+	if (r == NULL) {
+		r = redis_pool_call(&st->pool, 1, (const char *[]){ "PING" }, (size_t[]){ 4 },
+				    deadline_ms);
+		ret = r != NULL ? -1 : -2;
+	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		   r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len < size) {
+		memcpy(value, r->element[1]->str, r->element[1]->len + 1);
+		ret = 0;
+	}
+	freeReplyObject(r);
+	return ret;
+}
+
+/* What Redis's persistence settings mean for a consumed token. */
+static enum token_store_durability redis_durability_read(struct redis_store *st,
+							 int64_t deadline_ms,
+							 const char **reason_r)
+{
+	char aof[16] = "", fsync[16] = "", save[256] = "";
+	int ret;
+
+	*reason_r = REDIS_DURABILITY_ODD;
+	if ((ret = redis_config_get(st, "appendonly", aof, sizeof aof, deadline_ms)) == 0 &&
+	    (ret = redis_config_get(st, "appendfsync", fsync, sizeof fsync, deadline_ms)) == 0)
+		ret = redis_config_get(st, "save", save, sizeof save, deadline_ms);
+	if (ret == -2)
+		return TD_NO_ANSWER;
+	if (ret < 0) {
+		*reason_r = REDIS_DURABILITY_UNKNOWN;
+		return TD_NOT_DURABLE;
+	}
+	if (strcmp(aof, "yes") == 0) {
+		if (strcmp(fsync, "always") == 0)
+			return TD_DURABLE;
+		*reason_r = strcmp(fsync, "everysec") == 0 ? REDIS_DURABILITY_EVERYSEC
+			    : strcmp(fsync, "no") == 0 ? REDIS_DURABILITY_NO_FSYNC
+			    : REDIS_DURABILITY_ODD;
+		return TD_NOT_DURABLE;
+	}
+	if (strcmp(aof, "no") == 0) {
+		if (save[0] == '\0')
+			return TD_DURABLE;
+		*reason_r = REDIS_DURABILITY_RDB;
+	}
+	return TD_NOT_DURABLE;
+}
+
+static enum token_store_durability redis_check_durability(struct token_store *base,
+							  int64_t deadline_ms,
+							  const char **reason_r)
+{
+	struct redis_store *st = (struct redis_store *)base;
+	enum token_store_durability d = redis_durability_read(st, deadline_ms, reason_r);
+
+	if (d == TD_NOT_DURABLE && st->accept_replay)
+		d = TD_ACCEPTED;
+	if (d != TD_NO_ANSWER)
+		atomic_store(&st->durability, (int)d);
+	return d;
+}
+
+/* Before a put or consume: a Redis that did not answer the start-up check
+ * answers it now. Logs the verdict once. */
+static bool redis_durable_enough(struct redis_store *st, int64_t deadline_ms)
+{
+	int d = atomic_load(&st->durability);
+	const char *reason = NULL;
+
+	if (d == TD_NO_ANSWER) {
+		d = (int)redis_check_durability(&st->base, deadline_ms, &reason);
+		if (d == TD_NO_ANSWER)
+			return false;
+		if (d != TD_DURABLE && !atomic_exchange(&st->verdict_logged, true)) {
+			if (d == TD_ACCEPTED)
+				log_warnx("token store (redis): %s (accept_replay_after_crash = yes)",
+					  reason);
+			else
+				log_errorx("token store (redis): %s; no token is issued or redeemed "
+					   "until Redis is set up for it and dagate restarted", reason);
+		}
+	}
+	return d == TD_DURABLE || d == TD_ACCEPTED;
+}
 
 static enum token_store_status redis_put(struct token_store *base, const uint8_t *hash,
 					 const struct token_record *rec, unsigned max_outstanding,
@@ -53,7 +178,7 @@ static enum token_store_status redis_put(struct token_store *base, const uint8_t
 	redisReply *r;
 	enum token_store_status ret;
 
-	if (len < 0 || rec->expires_ms <= now_ms)
+	if (len < 0 || rec->expires_ms <= now_ms || !redis_durable_enough(st, deadline_ms))
 		return TS_UNAVAILABLE;
 	hex_encode(hash, TOKEN_HASH_LEN, member);
 	snprintf(key, sizeof key, "dagate:t:%s", member);
@@ -83,6 +208,8 @@ static enum token_store_status redis_consume(struct token_store *base, const uin
 	redisReply *r;
 	int bad;
 
+	if (!redis_durable_enough(st, deadline_ms))
+		return TS_UNAVAILABLE;
 	hex_encode(hash, TOKEN_HASH_LEN, member);
 	snprintf(key, sizeof key, "dagate:t:%s", member);
 	r = redis_pool_call(&st->pool, 2, (const char *[]){ "GETDEL", key },
@@ -246,6 +373,9 @@ static int redis_open(const char *spec, const struct token_store_options *opt,
 		return -1;
 	}
 	st->base.ops = &token_store_redis_ops;
+	st->accept_replay = opt->accept_replay_after_crash;
+	atomic_init(&st->durability, (int)TD_NO_ANSWER);
+	atomic_init(&st->verdict_logged, false);
 	if (redis_pool_init(&st->pool, spec, opt->password, opt->ca_file, opt->timeout_ms,
 			    error_r) < 0) {
 		redis_close(&st->base);
@@ -263,4 +393,5 @@ const struct token_store_ops token_store_redis_ops = {
 	.revoke = redis_revoke,
 	.list = redis_list,
 	.close = redis_close,
+	.check_durability = redis_check_durability,
 };

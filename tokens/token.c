@@ -21,6 +21,7 @@
 #include "hex.h"
 #include "redis_conn.h"
 #include "store.h"
+#include "utf8.h"
 
 /* Crockford's base32 alphabet in lower case: no i, l, o, u. */
 static const char token_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
@@ -82,6 +83,25 @@ bool token_has_form(const char *password, size_t len)
 			return false;
 	last = token_digit_value((unsigned char)password[len - 1]);
 	return ((unsigned)last & pad_mask) == 0;
+}
+
+bool token_user_valid(const char *user, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)user;
+
+	if (len == 0 || len > MAPPED_USER_MAX)
+		return false;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = utf8_decode(s + i, len - i, &cp);
+
+		/* U+FFFD: what json-c makes of a lone surrogate escape. */
+		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+		    cp == 0x2029 || cp == 0xfffd)
+			return false;
+		i += n;
+	}
+	return true;
 }
 
 int token_hash(const uint8_t key[TOKEN_KEY_LEN], const char *token, size_t len,

@@ -107,6 +107,12 @@ int token_config_validate(const struct dagate_config *cfg, struct conf_errors *e
 /* Pure: does this password have the token form? (rule 3) */
 bool token_has_form(const char *password, size_t len);
 
+/* Pure: can `user` (len bytes, as a requester sent it) be bound to a
+ * token? 1..MAPPED_USER_MAX bytes of well-formed UTF-8 without control
+ * characters (C0, DEL, C1), line or paragraph separators (they would split
+ * log lines) or U+FFFD (json-c's stand-in for a lone surrogate escape). */
+bool token_user_valid(const char *user, size_t len);
+
 /* Rule 3. Consume atomically, then check the binding: `mapped_user` equal
  * to the bound user, `source_ip` within the requester's source_ip (when it
  * had one), not expired (LMDB: by the stored wall-clock expiry; Redis: the
@@ -125,20 +131,24 @@ enum auth_result token_redeem(struct token_issuer *ti, const char *mapped_user,
  * Authorization header or NULL; the TCP peer; the body (not NUL-terminated).
  * Sets *status_r (201, 400, 401, 403, 404, 405, 413, 429, 503, 500) and
  * *json_r to a malloc'd JSON body that the caller frees (with
- * explicit_bzero first: a 201 body holds a token). Returns 0, or -1 on
- * allocation failure (then answer 500 without a body). The caller adds
- * Cache-Control: no-store to every answer, and on 401
- * WWW-Authenticate: Basic realm="dagate". */
+ * explicit_bzero first: a 201 body holds a token). *retry_after_s_r is
+ * non-zero on a 429 of the failed-login limit (api_limit.h): the caller
+ * sends it as Retry-After. Returns 0, or -1 on allocation failure (then
+ * answer 500 without a body). The caller adds Cache-Control: no-store to
+ * every answer, and on 401 WWW-Authenticate: Basic realm="dagate". */
 #define TOKEN_API_PATH "/api/v1/tokens"
 #define TOKEN_API_MAX_BODY 4096
 int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 		     const char *method, const char *path,
 		     const char *authorization, const struct sockaddr *peer,
-		     const char *body, size_t body_len, int *status_r, char **json_r);
+		     const char *body, size_t body_len, int *status_r, char **json_r,
+		     unsigned *retry_after_s_r);
 
 /* Counters since creation, for /metrics. */
 struct token_stats {
 	uint64_t issued, redeemed, rejected, unavailable, issue_refused;
+	uint64_t api_bad_credentials;   /* token API 401s that carried credentials */
+	uint64_t api_login_limited;     /* token API 429s of the failed-login limit */
 };
 void token_issuer_stats(struct token_issuer *ti, struct token_stats *out);
 
@@ -189,5 +199,15 @@ int token_key_load(const char *path, bool create, uint8_t key[TOKEN_KEY_LEN],
 int token_parse_rate(const char *text, unsigned *count_r, int64_t *per_ms_r);
 /* Wall-clock ms -> "2024-05-01T12:00:00Z" (out: at least 32 bytes). */
 void token_rfc3339(int64_t wall_ms, char *out, size_t size);
+
+/* The token API's two parsers (api.c), pure, for token_api_handle and the
+ * fuzz harness. "Basic base64(name:secret)" -> name and secret inside `buf`
+ * (`size` bytes; the caller wipes it); 0 or -1. The JSON body
+ * {"user": "...", "ttl": seconds} (ttl optional: *ttl_ms_r 0) -> a malloc'd
+ * *user_r; 0, or -1 with *error_r (static) and *user_r NULL. */
+int token_api_parse_basic(const char *authorization, char *buf, size_t size,
+			  const char **name_r, const char **secret_r, size_t *secret_len_r);
+int token_api_parse_body(const char *body, size_t body_len, char **user_r, int64_t *ttl_ms_r,
+			 const char **error_r);
 
 #endif

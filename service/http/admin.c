@@ -27,15 +27,16 @@ static enum MHD_Result respond_token_api(struct request_ctx *ctx, struct MHD_Con
 	const char *authorization = header_value(c, MHD_HTTP_HEADER_AUTHORIZATION);
 	enum MHD_Result ret;
 	char *json = NULL;
+	unsigned retry_after_s = 0;
 	int status = 500;
 
 	if (token_api_handle(gen->tokens, &gen->cfg->map, method, url, authorization,
 			     info != NULL ? info->client_addr : NULL,
 			     ctx->body.data != NULL ? ctx->body.data : "", ctx->body.len,
-			     &status, &json) < 0)
+			     &status, &json, &retry_after_s) < 0)
 		json = NULL;
 	request_body_wipe(ctx);
-	ret = respond_json(c, (unsigned)status, json != NULL ? json : "{}");
+	ret = respond_json(c, (unsigned)status, json != NULL ? json : "{}", retry_after_s);
 	if (json != NULL) {
 		explicit_bzero(json, strlen(json));  /* a 201 body holds a token */
 		free(json);
@@ -94,7 +95,8 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	switch (request_body_open(ctx, c, TOKEN_API_MAX_BODY, ADMIN_DISCARD_MAX)) {
 	case BODY_ANNOUNCED_TOO_LARGE:
-		return respond_json(c, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}");
+		return respond_json(c, MHD_HTTP_CONTENT_TOO_LARGE,
+				    "{\"error\":\"body too large\"}", 0);
 	case BODY_NO_MEMORY:
 		return MHD_NO;
 	case BODY_OPEN:
@@ -116,6 +118,7 @@ enum MHD_Result admin_handle(HTTP_HANDLER_ARGS)
 	if (*upload_data_size > 0)
 		return request_body_take(ctx, upload_data, upload_data_size);
 	if (ctx->body.too_large)
-		return respond_json(c, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}");
+		return respond_json(c, MHD_HTTP_CONTENT_TOO_LARGE,
+				    "{\"error\":\"body too large\"}", 0);
 	return respond_token_api(ctx, c, url, method);
 }

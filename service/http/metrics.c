@@ -324,6 +324,12 @@ static void render_service(struct out *o, const struct http_generation *gen)
 		     "Token requests refused (denied user, rate, outstanding, store down).");
 		put(o, "dagate_tokens_issue_refused_total %llu\n",
 		    (unsigned long long)ts.issue_refused);
+		head(o, "dagate_token_api_login_failures_total", "counter",
+		     "Token API calls with wrong credentials, and those refused (429) after too many.");
+		put(o, "dagate_token_api_login_failures_total{outcome=\"bad_credentials\"} %llu\n",
+		    (unsigned long long)ts.api_bad_credentials);
+		put(o, "dagate_token_api_login_failures_total{outcome=\"limited\"} %llu\n",
+		    (unsigned long long)ts.api_login_limited);
 		head(o, "dagate_token_redemptions_total", "counter",
 		     "Token redemptions by outcome.");
 		put(o, "dagate_token_redemptions_total{outcome=\"ok\"} %llu\n",

@@ -1,5 +1,6 @@
 #include "respond.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "conn.h"
@@ -24,6 +25,12 @@ struct MHD_Response *response_create(const struct response *r, bool closing)
 	if (r->www_authenticate != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					r->www_authenticate);
+	if (r->retry_after_s != 0) {
+		char seconds[16];
+
+		snprintf(seconds, sizeof seconds, "%u", r->retry_after_s);
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+	}
 	if (closing)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	return mr;
@@ -58,12 +65,13 @@ enum MHD_Result respond_soap(struct MHD_Connection *c, unsigned status, const ch
 	});
 }
 
-enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, const char *json)
+enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, const char *json,
+			     unsigned retry_after_s)
 {
 	return respond(c, &(struct response){
 		.status = status, .content_type = "application/json",
 		.body = json, .len = strlen(json), .mode = MHD_RESPMEM_MUST_COPY,
-		.no_store = true,
+		.no_store = true, .retry_after_s = retry_after_s,
 		.www_authenticate = status == MHD_HTTP_UNAUTHORIZED ?
 				    "Basic realm=\"dagate\"" : NULL,
 	});

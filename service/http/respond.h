@@ -18,6 +18,7 @@ struct response {
 	enum MHD_ResponseMemoryMode mode;  /* who owns `body`, as in libmicrohttpd */
 	const char *allow;                 /* Allow (a 405), or NULL */
 	const char *www_authenticate;      /* the challenge of a 401, or NULL */
+	unsigned retry_after_s;            /* Retry-After (a 429), 0 = none */
 	bool no_store;                     /* Cache-Control: no-store */
 	bool close;                        /* Connection: close (a request not to read on from) */
 };
@@ -31,8 +32,9 @@ enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const ch
 enum MHD_Result respond_soap(struct MHD_Connection *c, unsigned status, const char *body,
 			     size_t len, enum MHD_ResponseMemoryMode mode);
 /* A token API answer: JSON (copied), never cached; 401 carries the Basic
- * challenge. */
-enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, const char *json);
+ * challenge; retry_after_s non-zero adds Retry-After. */
+enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, const char *json,
+			     unsigned retry_after_s);
 
 /* The two answers almost every request gets, built once per server and
  * shared by its connections (libmicrohttpd responses are

@@ -86,10 +86,12 @@ def basic(requester, secret=None):
     return 'Basic ' + base64.b64encode(raw.encode()).decode()
 
 
-def api(d, body, *, auth=None, method='POST', path='/api/v1/tokens', raw=None):
-    """(status, headers, parsed JSON or None) of one token API call."""
+def api(d, body, *, auth=None, method='POST', path='/api/v1/tokens', raw=None, source=None):
+    """(status, headers, parsed JSON or None) of one token API call, from
+    the loopback address `source` if given."""
     host, port = d.admin_url.split('://', 1)[1].rsplit(':', 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=15)
+    conn = http.client.HTTPConnection(host, int(port), timeout=15,
+                                      source_address=(source, 0) if source else None)
     headers = {'Content-Type': 'application/json'}
     if auth is not None:
         headers['Authorization'] = auth
@@ -261,6 +263,93 @@ class TestLifecycle(TokenCase):
         refused = security_events(self.d, 'token_api_refused')
         self.assertTrue(any(e.get('outcome') == 'bad_credentials' for e in refused))
         self.assertTrue(any(e.get('outcome') == 'peer_not_allowed' for e in refused))
+
+
+    def test_body_must_be_strict_json_and_user_utf8_text(self):
+        """json-c's lenient parse took comments, single quotes, leading
+        zeros and trailing commas, and users that were not UTF-8 (issue 10)."""
+        good = basic('sync')
+        for raw in (b'{"user": "joe@corp.example" /* c */}',
+                    b'{"user": "joe@corp.example"} // c',
+                    b"{'user': 'joe@corp.example'}",
+                    b'{"user": "joe@corp.example", "ttl": 0300}',
+                    b'{"user": "joe@corp.example",}',
+                    b'{"user": "joe@corp.example", "ttl": 300,}',
+                    b'{"user": "joe@corp.example", "ttl": NaN}',
+                    b'{user: "joe@corp.example"}',
+                    b'{"user": "j\xf6e@corp.example"}',
+                    b'{"user": "\xc0\xafe@corp.example"}',
+                    b'{"user": "joe\\ud800@corp.example"}',
+                    b'{"user": "joe\\u0085@corp.example"}',
+                    b'{"user": "joe\\u2028@corp.example"}',
+                    b'{"user": "joe\tx@corp.example"}'):
+            status, hdrs, out = api(self.d, None, auth=good, raw=raw)
+            self.assertEqual(status, 400, (raw, out))
+            self.assertEqual(hdrs.get('cache-control'), 'no-store')
+            self.assertIsInstance(out, dict)
+            self.assertIn('error', out)
+            self.assertLess(len(out['error']), 100)
+        # UTF-8 letters are text: issued (and bound as mapped)
+        out = self.issue('J\u00f6rg@corp.example')
+        self.assertEqual(out['user'], 'j\u00f6rg@corp.example')
+
+
+class TestLoginLimit(TokenCase):
+    """Failed Basic logins are limited per peer (issue 10): a requester's
+    secret could be guessed at line rate."""
+
+    FAILURES, WINDOW_S = 10, 60
+
+    def metric(self, outcome):
+        host, port = self.d.admin_url.split('://', 1)[1].rsplit(':', 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=15)
+        try:
+            conn.request('GET', '/metrics')
+            text = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        m = re.search(r'^dagate_token_api_login_failures_total\{outcome="%s"\} (\d+)$' % outcome,
+                      text, re.M)
+        self.assertIsNotNone(m, text)
+        return int(m.group(1))
+
+    def test_failed_logins_then_429_with_retry_after(self):
+        guesser = '127.0.0.3'
+        for i in range(self.FAILURES):
+            status, _, out = api(self.d, {'user': 'joe@corp.example'},
+                                 auth=basic('sync', 'guess-%d' % i), source=guesser)
+            self.assertEqual(status, 401, (i, out))
+        blocked = [e for e in security_events(self.d, 'token_api_login_limit')]
+        self.assertEqual(len(blocked), 1, blocked)
+        self.assertEqual((blocked[0].get('peer'), blocked[0].get('outcome')),
+                         (guesser, 'blocked'))
+        refused_before = len(security_events(self.d, 'token_api_refused'))
+        # the right secret too: a blocked guesser learns nothing
+        for auth in (basic('sync'), basic('sync', 'guess-x')):
+            status, hdrs, out = api(self.d, {'user': 'joe@corp.example'}, auth=auth,
+                                    source=guesser)
+            self.assertEqual(status, 429, out)
+            self.assertIn('error', out)
+            self.assertEqual(hdrs.get('cache-control'), 'no-store')
+            self.assertTrue(1 <= int(hdrs.get('retry-after', '0')) <= self.WINDOW_S, hdrs)
+        # counted, not logged one by one
+        self.assertEqual(len(security_events(self.d, 'token_api_refused')), refused_before)
+        self.assertEqual(len(security_events(self.d, 'token_api_login_limit')), 1)
+        self.assertEqual(self.metric('limited'), 2)
+        self.assertGreaterEqual(self.metric('bad_credentials'), self.FAILURES)
+        # other peers are served
+        self.issue()
+        status, _, _ = api(self.d, {'user': 'joe@corp.example'}, auth=basic('sync'),
+                           source='127.0.0.4')
+        self.assertEqual(status, 403)     # sync's allow is 127.0.0.1 only
+
+    def test_requests_without_credentials_are_not_failures(self):
+        for _ in range(self.FAILURES + 2):
+            status, _, _ = api(self.d, {'user': 'joe@corp.example'}, source='127.0.0.5')
+            self.assertEqual(status, 401)
+        status, _, _ = api(self.d, {'user': 'joe@corp.example'}, auth=basic('sync'),
+                           source='127.0.0.5')
+        self.assertEqual(status, 403)
 
 
 class TestCli(TokenCase):

@@ -3,9 +3,14 @@
 instances (100 rounds), Redis stopped mid-run (token logins fault, never
 true; password logins go on; issuance 503; recovery), Redis AUTH from a
 password_file, and a scan of Redis's contents and the logs for raw tokens.
+Redis's persistence (issue 10): serve refuses a Redis whose crash can bring
+a used token back (RDB snapshots, appendfsync everysec, CONFIG refused)
+unless accept_replay_after_crash = yes, and with appendfsync always a used
+token stays used across a SIGKILL of Redis.
 """
 
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -14,12 +19,22 @@ import time
 import unittest
 
 from backends.redis import RedisServer
-from harness import Dagate, Fault, envelope, parse_answer, server_section
+from harness import Dagate, Fault, envelope, parse_answer, run_dagate, server_section
 from test_tokens import TOKEN_RE, api, basic, security_events, tokens_files
 
 CONCURRENCY = 200
 ROUNDS = 100
 REDIS_PASSWORD = 'redis-' + secrets.token_hex(8)
+
+
+def write_shared(shared):
+    """The key file and Redis password every instance of one store shares."""
+    for name, content in (('token.key', secrets.token_hex(32) + '\n'),
+                          ('redis.pw', REDIS_PASSWORD + '\n')):
+        path = os.path.join(shared, name)
+        with open(path, 'w') as f:
+            f.write(content)
+        os.chmod(path, 0o600)
 
 
 def redis_config(url, shared):
@@ -56,12 +71,7 @@ class RedisCase(unittest.TestCase):
     def setUpClass(cls):
         cls.shared = tempfile.mkdtemp(prefix='dagate-tokshared-')
         # Every instance must hold the same HMAC key: one key file for both.
-        for name, content in (('token.key', secrets.token_hex(32) + '\n'),
-                              ('redis.pw', REDIS_PASSWORD + '\n')):
-            path = os.path.join(cls.shared, name)
-            with open(path, 'w') as f:
-                f.write(content)
-            os.chmod(path, 0o600)
+        write_shared(cls.shared)
         cls.redis = RedisServer(password=REDIS_PASSWORD)
         cfg = redis_config(cls.redis.url, cls.shared)
         cls.a = Dagate(cfg, files=tokens_files())
@@ -206,6 +216,112 @@ class TestSharedRedis(RedisCase):
             for name, data in (('redis', blob), ('logs', logs)):
                 self.assertNotIn(tok.encode(), data, name)
                 self.assertNotIn(tok[5:30].encode(), data, name)
+
+
+class TestPersistence(unittest.TestCase):
+    """A crash of Redis must not bring a used token back."""
+
+    def setUp(self):
+        self.shared = tempfile.mkdtemp(prefix='dagate-tokshared-')
+        write_shared(self.shared)
+
+    def tearDown(self):
+        shutil.rmtree(self.shared, ignore_errors=True)
+
+    def serve_refused(self, redis, extra=''):
+        d = Dagate(redis_config(redis.url, self.shared) + extra, files=tokens_files(),
+                   start=False)
+        try:
+            r = run_dagate(['serve', '-c', d.config_path], cwd=d.dir, timeout=20)
+            return r.returncode, r.stdout + r.stderr, d.config_path
+        finally:
+            d._cleanup_dir()
+
+    def test_rdb_snapshots_refused(self):
+        with RedisServer(password=REDIS_PASSWORD, persistence='rdb') as redis:
+            code, out, path = self.serve_refused(redis)
+        self.assertEqual(code, 2, out)
+        self.assertRegex(out, re.escape(path) + r':\d+: store redis://.*RDB snapshots')
+        for words in ('appendonly yes', 'appendfsync always', 'save ""',
+                      'accept_replay_after_crash = yes'):
+            self.assertIn(words, out)
+        self.assertNotIn(REDIS_PASSWORD, out)
+
+    def test_everysec_and_refused_config_refused(self):
+        with RedisServer(password=REDIS_PASSWORD, persistence='aof-everysec') as redis:
+            code, out, _ = self.serve_refused(redis)
+        self.assertEqual(code, 2, out)
+        self.assertIn('appendfsync everysec', out)
+        # managed Redis renames CONFIG: nothing to judge by, so refused too
+        with RedisServer(password=REDIS_PASSWORD, persistence='aof-always',
+                         extra_args=['--rename-command', 'CONFIG', '']) as redis:
+            code, out, _ = self.serve_refused(redis)
+        self.assertEqual(code, 2, out)
+        self.assertIn('refused CONFIG GET', out)
+        # the CLI opens the same store and refuses it the same way
+        with RedisServer(password=REDIS_PASSWORD, persistence='rdb') as redis:
+            d = Dagate(redis_config(redis.url, self.shared), files=tokens_files(), start=False)
+            try:
+                r = run_dagate(['-c', d.config_path, 'token', 'issue', '--requester', 'sync',
+                                '--user', 'joe@corp.example'], cwd=d.dir)
+            finally:
+                d._cleanup_dir()
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.strip(), '')
+
+    def test_rdb_accepted_warns_and_replays_after_a_crash(self):
+        """What the option accepts, shown: a token redeemed after the last
+        snapshot is accepted again once Redis has crashed."""
+        with RedisServer(password=REDIS_PASSWORD, persistence='rdb') as redis:
+            cfg = redis_config(redis.url, self.shared).replace(
+                'timeout = 1s\n', 'timeout = 1s\naccept_replay_after_crash = yes\n')
+            with Dagate(cfg, files=tokens_files()) as d:
+                warn = [l for l in d.log().splitlines() if 'RDB snapshots' in l]
+                self.assertEqual(len(warn), 1, d.log())
+                self.assertIn('accept_replay_after_crash = yes', warn[0])
+                tok = api(d, {'user': 'joe@corp.example'}, auth=basic('sync'))[2]['token']
+                redis.command('SAVE')
+                self.assertEqual(d.authenticate('joe@corp.example', tok, '203.0.113.7'), 'true')
+                redis.stop()
+                redis.start()
+                self.assertEqual(d.authenticate('joe@corp.example', tok, '203.0.113.7'), 'true')
+
+    def test_aof_always_keeps_a_used_token_used_across_a_crash(self):
+        with RedisServer(password=REDIS_PASSWORD, persistence='aof-always') as redis:
+            with Dagate(redis_config(redis.url, self.shared), files=tokens_files()) as d:
+                self.assertNotIn('accept_replay_after_crash', d.log())
+                used, kept = (api(d, {'user': 'joe@corp.example'}, auth=basic('sync'))[2]['token']
+                              for _ in range(2))
+                redis.command('SAVE')        # a snapshot too: it must not matter
+                self.assertEqual(d.authenticate('joe@corp.example', used, '203.0.113.7'), 'true')
+                redis.stop()                 # SIGKILL right after the redemption
+                redis.start()
+                self.assertEqual(d.authenticate('joe@corp.example', used, '203.0.113.7'),
+                                 'false')
+                # an unused token was persisted and survives
+                self.assertEqual(d.authenticate('joe@corp.example', kept, '203.0.113.7'), 'true')
+
+    def test_redis_down_at_start_is_checked_before_first_use(self):
+        """Redis may come up after dagate: serve starts, and the check runs
+        before the first token is issued or redeemed; an unsafe Redis then
+        gets 503 and faults, never a token."""
+        redis = RedisServer(password=REDIS_PASSWORD, persistence='rdb')
+        port = redis.port
+        redis.stop()
+        try:
+            with Dagate(redis_config(redis.url, self.shared), files=tokens_files()) as d:
+                self.assertIn('checked before the first token', d.log())
+                redis.start()
+                self.assertEqual(redis.port, port)
+                for _ in range(2):
+                    status, _, out = api(d, {'user': 'joe@corp.example'}, auth=basic('sync'))
+                    self.assertEqual(status, 503, out)
+                ans = d.authenticate('joe@corp.example', 'dgt1_' + '0' * 52, '203.0.113.7')
+                self.assertIsInstance(ans, Fault)
+                self.assertEqual(d.log().count('RDB snapshots'), 1, d.log())
+                self.assertEqual(redis.command('DBSIZE'), 0)
+        finally:
+            redis.__exit__(None, None, None)
 
 
 if __name__ == '__main__':

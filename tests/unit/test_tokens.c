@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "clock.h"
+#include "api_limit.h"
 #include "issuer.h"
 #include "log.h"
 #include "router.h"
@@ -544,6 +545,139 @@ static void test_no_raw_token_anywhere(void)
 
 /* The token API. */
 
+/* The failed-login limit alone, with its own clock. */
+static void test_login_limit(void)
+{
+	struct token_login_limit *limit = token_login_limit_new();
+	struct sockaddr_in a = { .sin_family = AF_INET }, b = a;
+	struct sockaddr_in6 v6a = { .sin6_family = AF_INET6 }, v6b = v6a, v6c = v6a;
+	const struct sockaddr *pa = (struct sockaddr *)&a, *pb = (struct sockaddr *)&b;
+	int64_t t0 = 1000000;
+	int reached = 0;
+
+	CHECK(limit != NULL, "new");
+	if (limit == NULL)
+		return;
+	inet_pton(AF_INET, "192.0.2.1", &a.sin_addr);
+	inet_pton(AF_INET, "192.0.2.2", &b.sin_addr);
+	for (int i = 0; i < TOKEN_LOGIN_FAILURES; i++) {
+		CHECK(token_login_limit_wait(limit, pa, t0 + i) == 0, "try %d allowed", i);
+		reached += token_login_limit_failed(limit, pa, t0 + i);
+	}
+	CHECK(reached == 1, "the limit is reached once (%d)", reached);
+	CHECK(token_login_limit_wait(limit, pa, t0 + 10) == TOKEN_LOGIN_WINDOW_MS - 10,
+	      "blocked until the window ends");
+	CHECK(token_login_limit_wait(limit, pb, t0 + 10) == 0, "another address is not");
+	CHECK(token_login_limit_wait(limit, pa, t0 + TOKEN_LOGIN_WINDOW_MS - 1) == 1, "last ms");
+	CHECK(token_login_limit_wait(limit, pa, t0 + TOKEN_LOGIN_WINDOW_MS) == 0,
+	      "free again when the window is over");
+	CHECK(!token_login_limit_failed(limit, pa, t0 + TOKEN_LOGIN_WINDOW_MS) &&
+	      token_login_limit_wait(limit, pa, t0 + TOKEN_LOGIN_WINDOW_MS) == 0,
+	      "a new window counts from one");
+
+	/* IPv6: one /64 is one peer; the next /64 is another. */
+	inet_pton(AF_INET6, "2001:db8:1:2::1", &v6a.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:2:ffff::9", &v6b.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:3::1", &v6c.sin6_addr);
+	for (int i = 0; i < TOKEN_LOGIN_FAILURES; i++)
+		token_login_limit_failed(limit, (struct sockaddr *)(i % 2 ? &v6a : &v6b), t0);
+	CHECK(token_login_limit_wait(limit, (struct sockaddr *)&v6a, t0 + 1) > 0 &&
+	      token_login_limit_wait(limit, (struct sockaddr *)&v6b, t0 + 1) > 0,
+	      "one /64 shares its count");
+	CHECK(token_login_limit_wait(limit, (struct sockaddr *)&v6c, t0 + 1) == 0, "next /64");
+
+	/* Bounded: thousands of other addresses fill the table, and a
+	 * blocked peer is at worst forgotten, never another one blocked. */
+	for (uint32_t i = 0; i < 4 * TOKEN_LOGIN_SLOTS; i++) {
+		struct sockaddr_in x = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000000 + i) };
+
+		token_login_limit_failed(limit, (struct sockaddr *)&x, t0 + 2);
+		if (token_login_limit_wait(limit, pb, t0 + 2) != 0)
+			break;
+	}
+	CHECK(token_login_limit_wait(limit, pb, t0 + 2) == 0, "an address that never failed");
+	token_login_limit_free(&limit);
+	CHECK(limit == NULL, "free clears");
+}
+
+/* The body parser alone: strict JSON, and a user that is UTF-8 text. */
+static void test_api_parse_body(void)
+{
+	static const struct { const char *body; size_t len; bool ok; const char *what; } t[] = {
+#define B(s) s, sizeof s - 1
+		{ B("{\"user\": \"joe@corp.example\"}"), true, "plain" },
+		{ B("{\"user\": \"joe@corp.example\", \"ttl\": 300}"), true, "with ttl" },
+		{ B(" {\"ttl\":60,\"user\":\"a\"}\r\n"), true, "whitespace around" },
+		{ B("{\"user\": \"j\xc3\xb6rg@corp.example\"}"), true, "UTF-8 letters" },
+		{ B("{\"user\": \"j\\u00f6rg@corp.example\"}"), true, "escaped letter" },
+		{ B("{\"user\": \"\\ud83d\\ude00@corp.example\"}"), true, "surrogate pair" },
+		{ B("{\"user\": \"a\" /* c */}"), false, "block comment" },
+		{ B("{\"user\": \"a\"} // c"), false, "line comment" },
+		{ B("# c\n{\"user\": \"a\"}"), false, "hash comment" },
+		{ B("{'user': 'a'}"), false, "single quotes" },
+		{ B("{user: \"a\"}"), false, "bare key" },
+		{ B("{\"user\": \"a\", \"ttl\": 0300}"), false, "leading zero" },
+		{ B("{\"user\": \"a\", \"ttl\": 0x12c}"), false, "hex" },
+		{ B("{\"user\": \"a\", \"ttl\": +300}"), false, "plus sign" },
+		{ B("{\"user\": \"a\", \"ttl\": 300.}"), false, "trailing dot" },
+		{ B("{\"user\": \"a\", \"ttl\": 3e2}"), false, "exponent" },
+		{ B("{\"user\": \"a\", \"ttl\": NaN}"), false, "NaN" },
+		{ B("{\"user\": \"a\", \"ttl\": Infinity}"), false, "Infinity" },
+		{ B("{\"user\": \"a\", \"ttl\": -0}"), false, "minus zero" },
+		{ B("{\"user\": \"a\", \"ttl\": 99999999999999999999999}"), false, "huge ttl" },
+		{ B("{\"user\": \"a\",}"), false, "trailing comma" },
+		{ B("{\"user\": \"a\"}{}"), false, "second value" },
+		{ B("{\"user\": \"a\"}\0"), false, "trailing NUL" },
+		{ B("\xef\xbb\xbf{\"user\": \"a\"}"), false, "byte order mark" },
+		{ B("{\"user\": \"\xff\"}"), false, "invalid byte" },
+		{ B("{\"user\": \"\xc0\xaf\"}"), false, "overlong" },
+		{ B("{\"user\": \"\xed\xa0\x80\"}"), false, "encoded surrogate" },
+		{ B("{\"user\": \"\xf4\x90\x80\x80\"}"), false, "above U+10FFFF" },
+		{ B("{\"user\": \"a\xe2\x82\"}"), false, "truncated sequence" },
+		{ B("{\"user\": \"\\ud800@x\"}"), false, "lone surrogate escape" },
+		{ B("{\"user\": \"a\tb\"}"), false, "raw tab" },
+		{ B("{\"user\": \"a\\nb\"}"), false, "escaped newline" },
+		{ B("{\"user\": \"a\\u0000b\"}"), false, "escaped NUL" },
+		{ B("{\"user\": \"a\x7f\"}"), false, "DEL" },
+		{ B("{\"user\": \"a\\u0085b\"}"), false, "C1 control" },
+		{ B("{\"user\": \"a\xe2\x80\xa8" "b\"}"), false, "line separator" },
+		{ B("{\"user\": \"a\\u2029b\"}"), false, "paragraph separator" },
+		{ B("{\"user\": \"\"}"), false, "empty user" },
+		{ B("{\"user\": null}"), false, "null user" },
+		{ B("{\"user\": [\"a\"]}"), false, "array user" },
+		{ B("{\"user\": \"a\", \"ttl\": null}"), false, "null ttl" },
+		{ B("[\"a\"]"), false, "array" },
+		{ B("\"a\""), false, "string" },
+		{ B(""), false, "empty" },
+#undef B
+	};
+	char long_user[MAPPED_USER_MAX + 32];
+	const char *error;
+	char *user;
+	int64_t ttl;
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		int ret = token_api_parse_body(t[i].body, t[i].len, &user, &ttl, &error);
+
+		CHECK((ret == 0) == t[i].ok, "%s: got %d", t[i].what, ret);
+		CHECK(ret == 0 ? user != NULL : user == NULL && error != NULL && error[0] != '\0',
+		      "%s: result", t[i].what);
+		free(user);
+	}
+	snprintf(long_user, sizeof long_user, "{\"user\":\"A@b\",\"ttl\":120}");
+	CHECK(token_api_parse_body(long_user, strlen(long_user), &user, &ttl, &error) == 0 &&
+	      user != NULL && strcmp(user, "A@b") == 0 && ttl == 120000, "user and ttl as sent");
+	free(user);
+	snprintf(long_user, sizeof long_user, "{\"user\":\"%0*d\"}", MAPPED_USER_MAX + 1, 0);
+	CHECK(token_api_parse_body(long_user, strlen(long_user), &user, &ttl, &error) < 0,
+	      "user longer than MAPPED_USER_MAX");
+	CHECK(token_user_valid("joe@corp.example", 16) && !token_user_valid("a\0b", 3) &&
+	      !token_user_valid("", 0), "token_user_valid");
+}
+
+
+static unsigned api_retry_after;   /* of the last api() call */
+
 static int api(struct token_issuer *ti, const char *method, const char *path, const char *auth,
 	       const char *peer_ip, const char *body, json_object **out)
 {
@@ -553,7 +687,7 @@ static int api(struct token_issuer *ti, const char *method, const char *path, co
 
 	inet_pton(AF_INET, peer_ip, &sin.sin_addr);
 	if (token_api_handle(ti, &test_map, method, path, auth, (struct sockaddr *)&sin, body,
-			     body != NULL ? strlen(body) : 0, &status, &json) < 0)
+			     body != NULL ? strlen(body) : 0, &status, &json, &api_retry_after) < 0)
 		return -1;
 	*out = json != NULL ? json_tokener_parse(json) : NULL;
 	free(json);
@@ -656,6 +790,33 @@ static void test_api(void)
 	big[sizeof big - 1] = '\0';
 	CHECK(api(ti, "POST", TOKEN_API_PATH, good, "127.0.0.1", big, &o) == 413, "413");
 	json_object_put(o);
+
+	/* Failed logins: after TOKEN_LOGIN_FAILURES the peer gets 429 for
+	 * everything, right credentials too; other peers do not. */
+	for (int i = 0; i < TOKEN_LOGIN_FAILURES; i++) {
+		CHECK(api(ti, "POST", TOKEN_API_PATH, i % 2 ? wrong : nobody, "192.0.2.7", body,
+			  &o) == 401, "failure %d: 401", i);
+		json_object_put(o);
+	}
+	CHECK(api(ti, "POST", TOKEN_API_PATH, NULL, "192.0.2.8", body, &o) == 401, "no credentials");
+	json_object_put(o);
+	struct token_stats stats;
+
+	token_issuer_stats(ti, &stats);
+	CHECK(stats.api_bad_credentials >= TOKEN_LOGIN_FAILURES && stats.api_login_limited == 0,
+	      "failures counted");
+	CHECK(api(ti, "POST", TOKEN_API_PATH, good, "192.0.2.7", body, &o) == 429 &&
+	      json_object_object_get_ex(o, "error", &v), "blocked: 429 even with the secret");
+	json_object_put(o);
+	CHECK(api_retry_after > 0 && api_retry_after <= TOKEN_LOGIN_WINDOW_MS / 1000,
+	      "Retry-After %u", api_retry_after);
+	CHECK(api(ti, "POST", TOKEN_API_PATH, good, "127.0.0.1", body, &o) == 201 &&
+	      api_retry_after == 0, "another peer is served");
+	if (json_object_object_get_ex(o, "token", &v))
+		remember(json_object_get_string(v));
+	json_object_put(o);
+	token_issuer_stats(ti, &stats);
+	CHECK(stats.api_login_limited == 1, "the 429 counted");
 	token_issuer_free(&ti);
 	sections_free(secs);
 }
@@ -682,6 +843,8 @@ int main(void)
 	test_key_file();
 	test_config_errors();
 	test_lifecycle();
+	test_login_limit();
+	test_api_parse_body();
 	test_api();
 	test_no_raw_token_anywhere();
 

@@ -6,8 +6,12 @@
         r.dump()                   every key with its value(s), for scans
         r.stop(); r.start()        stop (SIGKILL) and start again on the same port
 
-Loopback only, its own port and directory, no persistence (`save ""`,
-`appendonly no`): a restarted server is empty. Stopped by PID. A server
+Loopback only, its own port and directory. Persistence is one of
+PERSISTENCE: 'none' (the default: `save ""`, `appendonly no`, a restarted
+server is empty; dagate takes it, nothing can come back), 'aof-always'
+(every write fsync'd before the answer: what dagate asks for), and two it
+refuses, 'rdb' (snapshots only) and 'aof-everysec'. A restart keeps the
+directory, so what was persisted is loaded again. Stopped by PID. A server
 that cannot start raises: a missing server is a failure, not a skip.
 """
 
@@ -17,6 +21,13 @@ from backends.ports import free_port
 from backends.server import ServerProcess
 
 REDIS_BIN = '/usr/bin/redis-server'
+
+PERSISTENCE = {
+    'none': ['--save', '', '--appendonly', 'no'],
+    'rdb': ['--save', '3600 1', '--appendonly', 'no'],
+    'aof-always': ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+    'aof-everysec': ['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'],
+}
 
 
 class RedisError(Exception):
@@ -76,17 +87,18 @@ class RedisServer(ServerProcess):
     logs = ('redis.log',)
     start_timeout = 5.0
 
-    def __init__(self, *, password=None, port=None, extra_args=()):
+    def __init__(self, *, password=None, port=None, extra_args=(), persistence='none'):
         self.password = password
+        self.persistence = PERSISTENCE[persistence]
         self.port = port or free_port()
         self.extra_args = list(extra_args)
         self.url = 'redis://127.0.0.1:%d' % self.port
         super().__init__()
 
     def start(self):
-        args = [REDIS_BIN, '--bind', '127.0.0.1', '--port', str(self.port), '--save', '',
-                '--appendonly', 'no', '--dir', self.dir, '--loglevel', 'warning',
-                '--logfile', self.path('redis.log'), '--daemonize', 'no']
+        args = [REDIS_BIN, '--bind', '127.0.0.1', '--port', str(self.port)] + self.persistence + [
+            '--dir', self.dir, '--loglevel', 'warning', '--logfile', self.path('redis.log'),
+            '--daemonize', 'no']
         if self.password:
             args += ['--requirepass', self.password]
         self.spawn(args + self.extra_args, ready=self._pong, interval=0.02)
@@ -98,7 +110,8 @@ class RedisServer(ServerProcess):
             return False
 
     def stop(self):
-        """SIGKILL: what a crash looks like to dagate (and nothing is saved)."""
+        """SIGKILL: what a crash looks like to dagate (nothing is saved on
+        the way down; what was persisted before stays)."""
         self.kill()
 
     def command(self, *args, timeout=5.0):
