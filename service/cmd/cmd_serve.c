@@ -178,6 +178,17 @@ static void log_errors(const char *what, const struct conf_errors *errors)
 		log_errorx("%s: %s", what, errors->lines[i]);
 }
 
+/* What check-config warns about, said once per configuration read. */
+static void log_config_warnings(const struct dagate_config *cfg)
+{
+	struct conf_errors warnings = { 0 };
+
+	config_warnings(cfg, &warnings);
+	for (size_t i = 0; i < warnings.count; i++)
+		log_warnx("%s", warnings.lines[i]);
+	conf_errors_clear(&warnings);
+}
+
 static void reload(struct daemon_state *ds)
 {
 	struct conf_errors errors = { 0 };
@@ -202,6 +213,7 @@ static void reload(struct daemon_state *ds)
 		return;
 	}
 	conf_errors_clear(&errors);
+	log_config_warnings(g->dec.cfg);
 	/* Hand over: the old daemons stop polling the sockets, the new ones
 	 * start on them; connections meanwhile wait in the backlog. */
 	http_server_quiesce(old->srv);
@@ -232,6 +244,7 @@ static int start(struct daemon_state *ds)
 		goto out;
 	log_set_level(cfg->log.level);
 	log_set_format(cfg->log.format);
+	log_config_warnings(cfg);
 	/* Before any thread exists (privdrop.h). */
 	if (privdrop_prepare(cfg->server.user, &pd, &error) < 0) {
 		conf_error_at(&errors, cfg->path, 0, "user %s: %s", cfg->server.user, error);
