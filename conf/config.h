@@ -213,6 +213,12 @@ int config_load(const char *path, const struct conf_section_kind *const *kinds,
 		struct dagate_config **cfg_r, struct conf_errors *errors);
 void config_free(struct dagate_config **cfg);
 
+/* What a valid config probably does not mean, as "FILE:LINE: warning:
+ * message" lines added to `warnings`: a non-loopback [server] listener
+ * that allows every address. check-config prints them and still exits 0;
+ * serve logs them. */
+void config_warnings(const struct dagate_config *cfg, struct conf_errors *warnings);
+
 /* The config path: -c FILE, else $DAGATE_CONFIG, else the system default. */
 const char *config_default_path(void);
 

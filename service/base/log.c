@@ -395,6 +395,7 @@ void log_audit(const struct audit_record *rec)
 		"outcome", rec->outcome,
 		"detail", rec->detail,
 		"answer", rec->answer,
+		"sent", rec->sent,
 		"ms", ms,
 	};
 

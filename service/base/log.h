@@ -61,6 +61,7 @@ struct audit_record {
 	const char *outcome;     /* outcome_name(): ok, reject, unknown_user, ... */
 	const char *detail;      /* optional refinement, or NULL */
 	const char *answer;      /* "true", "false", "fault" */
+	const char *sent;        /* "no" when the answer never left, else NULL */
 	int64_t elapsed_ms;
 };
 

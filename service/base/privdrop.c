@@ -24,8 +24,12 @@ int privdrop_prepare(const char *user, struct privdrop *pd, const char **error_r
 		*error_r = strerror(errno);
 		return -1;
 	}
-	if (user == NULL || *user == '\0')
+	if (user == NULL || *user == '\0') {
+		if (geteuid() == 0)
+			log_warnx("running as root without [server] user: every capability is "
+				  "kept; set user = to drop to an unprivileged user after binding");
 		return 0;
+	}
 	if (geteuid() != 0) {
 		log_warnx("user = %s ignored: dagate was not started as root", user);
 		return 0;

@@ -1,6 +1,7 @@
 /*
  * `dagate serve`: start everything, then wait for signals in the main
- * thread. SIGTERM/SIGINT drain and exit; SIGHUP reloads.
+ * thread. SIGTERM/SIGINT close the listening sockets, drain and exit;
+ * SIGHUP reloads.
  *
  * A configuration *generation* is everything built from one reading of the
  * config: providers, router, worker pool, HTTP daemons, WSDL, TLS key. On
@@ -155,10 +156,37 @@ static void generation_drain(struct generation *g)
 		clock_sleep_until(clock_now_ms() + 20);
 }
 
+/* SIGTERM: close the listening sockets, not just stop polling them. A
+ * socket left open goes on completing handshakes into a backlog nobody
+ * accepts from, and those clients hang until exit; once it is closed the
+ * kernel refuses them, and a load balancer retries elsewhere at once.
+ * Connections already accepted are drained. */
+static void stop_accepting(struct daemon_state *ds)
+{
+	size_t n = ds->listeners.count;
+
+	http_server_quiesce(ds->current->srv);
+	listeners_close_all(&ds->listeners);
+	log_info("closed %zu listening socket%s; %u request%s in flight", n, n == 1 ? "" : "s",
+		 http_server_inflight(ds->current->srv),
+		 http_server_inflight(ds->current->srv) == 1 ? "" : "s");
+}
+
 static void log_errors(const char *what, const struct conf_errors *errors)
 {
 	for (size_t i = 0; i < errors->count; i++)
 		log_errorx("%s: %s", what, errors->lines[i]);
+}
+
+/* What check-config warns about, said once per configuration read. */
+static void log_config_warnings(const struct dagate_config *cfg)
+{
+	struct conf_errors warnings = { 0 };
+
+	config_warnings(cfg, &warnings);
+	for (size_t i = 0; i < warnings.count; i++)
+		log_warnx("%s", warnings.lines[i]);
+	conf_errors_clear(&warnings);
 }
 
 static void reload(struct daemon_state *ds)
@@ -185,6 +213,7 @@ static void reload(struct daemon_state *ds)
 		return;
 	}
 	conf_errors_clear(&errors);
+	log_config_warnings(g->dec.cfg);
 	/* Hand over: the old daemons stop polling the sockets, the new ones
 	 * start on them; connections meanwhile wait in the backlog. */
 	http_server_quiesce(old->srv);
@@ -215,6 +244,7 @@ static int start(struct daemon_state *ds)
 		goto out;
 	log_set_level(cfg->log.level);
 	log_set_format(cfg->log.format);
+	log_config_warnings(cfg);
 	/* Before any thread exists (privdrop.h). */
 	if (privdrop_prepare(cfg->server.user, &pd, &error) < 0) {
 		conf_error_at(&errors, cfg->path, 0, "user %s: %s", cfg->server.user, error);
@@ -292,6 +322,7 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 				continue;
 			}
 			log_info("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			stop_accepting(&ds);
 			generation_drain(ds.current);
 			break;
 		}

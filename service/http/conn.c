@@ -242,6 +242,10 @@ void conn_request_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 
 	if (ctx != NULL && !ctx->headers_checked && toe == MHD_REQUEST_TERMINATED_WITH_ERROR)
 		note_mhd_refusal(c, t);
+	/* An answer queued said so already: this is for requests that end
+	 * without one. */
+	if (ctx != NULL)
+		request_ctx_end(ctx, false);
 	if (t != NULL) {
 		uint64_t bytes = 0;
 
@@ -360,7 +364,7 @@ static void reap_once(struct conn_table *table)
 		char *fault = sf_answer_fault(false, "deadline reached", &len);
 
 		if (fault != NULL)
-			request_ctx_answer(late[i], false, fault, len);
+			request_ctx_answer(late[i], false, fault, len, NULL);
 		request_ctx_unref(&late[i]);
 	}
 }

@@ -59,19 +59,41 @@ static void request_id_next(char *out, size_t size)
 	hex_encode(be, sizeof be, out);
 }
 
-static void audit(const char *request_id, const char *user, const char *source_ip,
-		  const char *peer, const char *provider, enum outcome outcome,
-		  const char *detail, const char *answer, int64_t started_ms)
+/* The decision's audit line, written by the request context once it is
+ * known whether the answer was sent (request.h). */
+static void audit_fill(struct request_audit *a, const char *request_id, const char *user,
+		       const char *source_ip, const char *peer, const char *provider,
+		       enum outcome outcome, const char *detail, const char *answer,
+		       int64_t started_ms)
 {
-	struct audit_record rec = {
-		.request_id = request_id, .user = user, .source_ip = source_ip,
-		.peer = peer, .provider = provider, .outcome = outcome_name(outcome),
-		.detail = detail, .answer = answer,
-		.elapsed_ms = clock_now_ms() - started_ms,
-	};
+	snprintf(a->request_id, sizeof a->request_id, "%s", request_id);
+	snprintf(a->user, sizeof a->user, "%s", user);
+	snprintf(a->source_ip, sizeof a->source_ip, "%s", source_ip);
+	snprintf(a->peer, sizeof a->peer, "%s", peer);
+	snprintf(a->provider, sizeof a->provider, "%s", provider);
+	snprintf(a->detail, sizeof a->detail, "%s", detail != NULL ? detail : "");
+	a->outcome = outcome_name(outcome);
+	a->answer = answer;
+	a->elapsed_ms = clock_now_ms() - started_ms;
+}
 
-	log_audit(&rec);
-	metrics_record_decision(provider, rec.outcome, answer, rec.elapsed_ms);
+static void audit(struct request_ctx *ctx, const char *request_id, const char *user,
+		  const char *source_ip, const char *peer, const char *provider,
+		  enum outcome outcome, const char *detail, const char *answer)
+{
+	struct request_audit a;
+
+	audit_fill(&a, request_id, user, source_ip, peer, provider, outcome, detail, answer,
+		   ctx->started_ms);
+	request_ctx_set_audit(ctx, &a);
+}
+
+/* An Authenticate answer handed to libmicrohttpd (or not): what its audit
+ * line says (request.h). */
+static enum MHD_Result answer_queued(struct request_ctx *ctx, enum MHD_Result ret)
+{
+	request_ctx_end(ctx, ret == MHD_YES);
+	return ret;
 }
 
 /* A fault made here (malloc'd, handed to libmicrohttpd). */
@@ -132,11 +154,18 @@ static void auth_job_free(struct auth_job *job)
 	free(job);
 }
 
+/* A job parsed but never handed over (the connection went first). */
+static void auth_job_free_pending(void *job)
+{
+	auth_job_free(job);
+}
+
 /* On a worker thread: decide, store the answer, resume the connection. */
 static void auth_job_run(void *arg)
 {
 	struct auth_job *job = arg;
 	struct request_ctx *ctx = job->ctx;
+	struct request_audit a;
 	struct decision d;
 	bool answered;
 	char *fault = NULL;
@@ -145,17 +174,14 @@ static void auth_job_run(void *arg)
 	auth_job_decide(job, &d);
 	if (d.answer == ANSWER_FAULT)
 		fault = decision_fault(&d, &len);
+	audit_fill(&a, job->request_id, d.mapped_user, job->req.source_ip, job->peer,
+		   d.provider, d.outcome, d.detail, answer_names[d.answer], ctx->started_ms);
 	answered = (d.answer != ANSWER_FAULT || fault != NULL) &&
-		   request_ctx_answer(ctx, d.answer == ANSWER_TRUE, fault, len);
-	if (answered) {
-		audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer,
-		      d.provider, d.outcome, d.detail, answer_names[d.answer],
-		      ctx->started_ms);
-	} else {
+		   request_ctx_answer(ctx, d.answer == ANSWER_TRUE, fault, len, &a);
+	if (!answered) {
 		/* The reaper answered with a fault at the deadline. */
-		audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer,
-		      d.provider, OUTCOME_DEADLINE, outcome_name(d.outcome), "fault",
-		      ctx->started_ms);
+		audit(ctx, job->request_id, d.mapped_user, job->req.source_ip, job->peer,
+		      d.provider, OUTCOME_DEADLINE, outcome_name(d.outcome), "fault");
 	}
 	auth_job_free(job);
 }
@@ -171,14 +197,16 @@ static enum MHD_Result auth_job_run_at_once(struct auth_job *job, struct MHD_Con
 	auth_job_decide(job, &d);
 	if (d.answer != ANSWER_FAULT) {
 		ret = respond_result(c, &job->ctx->srv->canned, d.answer == ANSWER_TRUE);
+		answer_queued(job->ctx, ret);
 		request_ctx_set_state(job->ctx, REQ_DONE);
 	} else if ((fault = decision_fault(&d, &len)) != NULL) {
 		ret = respond_soap(c, MHD_HTTP_INTERNAL_SERVER_ERROR, fault, len,
 				   MHD_RESPMEM_MUST_FREE);
+		answer_queued(job->ctx, ret);
 		request_ctx_set_state(job->ctx, REQ_DONE);
 	}
-	audit(job->request_id, d.mapped_user, job->req.source_ip, job->peer, d.provider,
-	      d.outcome, d.detail, answer_names[d.answer], job->ctx->started_ms);
+	audit(job->ctx, job->request_id, d.mapped_user, job->req.source_ip, job->peer,
+	      d.provider, d.outcome, d.detail, answer_names[d.answer]);
 	auth_job_free(job);
 	return ret;
 }
@@ -274,36 +302,58 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 	parsed = sf_request_parse(ctx->body.data, ctx->body.len, &job->req, &error);
 	request_body_wipe(ctx);
 	if (parsed < 0) {
-		audit(job->request_id, "-", "-", job->peer, "-", OUTCOME_BAD_REQUEST, error,
-		      "fault", ctx->started_ms);
+		audit(ctx, job->request_id, "-", "-", job->peer, "-", OUTCOME_BAD_REQUEST, error,
+		      "fault");
 		free(job);
-		return respond_fault(c, true, error != NULL ? error : "invalid request");
+		return answer_queued(ctx, respond_fault(c, true, error != NULL ? error :
+							 "invalid request"));
 	}
 	if (relay_loop_detected(header_value(c, RELAY_HEADER),
 				job->req.username, job->req.password,
 				job->req.password_len, job->req.source_ip)) {
-		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
-		      "-", OUTCOME_RELAY_LOOP, RELAY_HEADER, "fault", ctx->started_ms);
+		audit(ctx, job->request_id, job->req.username, job->req.source_ip, job->peer,
+		      "-", OUTCOME_RELAY_LOOP, RELAY_HEADER, "fault");
 		sf_request_clear(&job->req);
 		free(job);
-		return respond_fault(c, false, "relay loop");
+		return answer_queued(ctx, respond_fault(c, false, "relay loop"));
 	}
 
-	job->ctx = request_ctx_ref(ctx);
 	router_plan(gen->router, job->req.username, job->req.password, job->req.password_len,
 		    &job->plan);
-	if (job->plan.at_once)
+	if (job->plan.at_once) {
+		job->ctx = request_ctx_ref(ctx);
 		return auth_job_run_at_once(job, c);
+	}
+	/* Not suspended yet: see hand_over(). */
+	ctx->pending = job;
+	ctx->pending_free = auth_job_free_pending;
+	return MHD_YES;
+}
+
+/* The handler's next call after dispatch(): suspend, and hand the decision
+ * to a worker. Not in the same call: libmicrohttpd 0.9.75 only leaves its
+ * "read" state after a call that ends with neither an answer nor a
+ * suspension, and a connection resumed in that state is read first -- a
+ * client that half-closed after its request (shutdown(SHUT_WR), as some
+ * proxies and health checkers do) reads as gone, and its answer was
+ * dropped. libmicrohttpd calls again at once (a connection waiting for its
+ * answer makes it poll without a timeout). */
+static enum MHD_Result hand_over(struct request_ctx *ctx, struct MHD_Connection *c)
+{
+	struct auth_job *job = ctx->pending;
+
+	ctx->pending = NULL;
+	job->ctx = request_ctx_ref(ctx);
 	request_ctx_set_state(ctx, REQ_SUSPENDED);
 	MHD_suspend_connection(c);
-	if (workers_submit(gen->workers, auth_job_run, job) < 0) {
+	if (workers_submit(ctx->srv->gen.workers, auth_job_run, job) < 0) {
 		size_t len;
 		char *fault = sf_answer_fault(false, "server busy", &len);
 
-		audit(job->request_id, job->req.username, job->req.source_ip, job->peer,
-		      "-", OUTCOME_BUSY, "queue full", "fault", ctx->started_ms);
+		audit(ctx, job->request_id, job->req.username, job->req.source_ip, job->peer,
+		      "-", OUTCOME_BUSY, "queue full", "fault");
 		auth_job_free(job);
-		if (fault == NULL || !request_ctx_answer(ctx, false, fault, len))
+		if (fault == NULL || !request_ctx_answer(ctx, false, fault, len, NULL))
 			return MHD_NO;
 	}
 	return MHD_YES;
@@ -327,9 +377,11 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 	if (state == REQ_ANSWERED) {
 		request_ctx_set_state(ctx, REQ_DONE);
 		if (ctx->answer_fault == NULL)
-			return respond_result(c, &srv->canned, ctx->answer_authenticated);
-		return respond_soap(c, MHD_HTTP_INTERNAL_SERVER_ERROR, ctx->answer_fault,
-				    ctx->answer_fault_len, MHD_RESPMEM_MUST_COPY);
+			return answer_queued(ctx, respond_result(c, &srv->canned,
+								 ctx->answer_authenticated));
+		return answer_queued(ctx, respond_soap(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+						       ctx->answer_fault, ctx->answer_fault_len,
+						       MHD_RESPMEM_MUST_COPY));
 	}
 	if (state != REQ_READING)
 		return MHD_YES;
@@ -341,6 +393,8 @@ enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS)
 			request_ctx_set_state(ctx, REQ_DONE);
 		return ret;
 	}
+	if (ctx->pending != NULL)
+		return hand_over(ctx, c);
 	if (*upload_data_size > 0) {
 		if (clock_now_ms() >= ctx->deadline_ms)
 			return MHD_NO;  /* a trickling client: cut */

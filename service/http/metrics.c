@@ -36,6 +36,8 @@ static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint_fast64_t latency_bucket[3][BUCKETS + 1];
 static atomic_uint_fast64_t latency_sum_ms[3];
 static atomic_uint_fast64_t latency_count[3];
+/* Decisions whose answer never left, by answer. */
+static atomic_uint_fast64_t unsent[3];
 static atomic_uint_fast64_t series_dropped;
 
 static atomic_uint_fast64_t refusals[HTTP_REFUSAL_COUNT];
@@ -98,6 +100,11 @@ void metrics_record_decision(const char *provider, const char *outcome,
 	atomic_fetch_add(&latency_bucket[a][b], 1);
 	atomic_fetch_add(&latency_sum_ms[a], (uint_fast64_t)(elapsed_ms > 0 ? elapsed_ms : 0));
 	atomic_fetch_add(&latency_count[a], 1);
+}
+
+void metrics_record_unsent(const char *answer)
+{
+	atomic_fetch_add(&unsent[answer_index(answer)], 1);
 }
 
 void metrics_record_refusal(enum http_refusal why)
@@ -183,6 +190,11 @@ static void render_requests(struct out *o)
 		put(o, "dagate_request_duration_seconds_count{answer=\"%s\"} %llu\n", answers[a],
 		    (unsigned long long)atomic_load(&latency_count[a]));
 	}
+	head(o, "dagate_answers_unsent_total", "counter",
+	     "Decisions whose answer could not be sent (audit line sent=no), by answer.");
+	for (int a = 0; a < 3; a++)
+		put(o, "dagate_answers_unsent_total{answer=\"%s\"} %llu\n", answers[a],
+		    (unsigned long long)atomic_load(&unsent[a]));
 }
 
 static void render_refusals(struct out *o)

@@ -15,6 +15,9 @@
 void metrics_record_decision(const char *provider, const char *outcome,
 			     const char *answer, int64_t elapsed_ms);
 
+/* A decision whose answer was not sent (the audit line's sent=no). */
+void metrics_record_unsent(const char *answer);
+
 /* Why the HTTP layer turned a connection or request away, or cut a
  * connection: each is also logged where it happens. */
 enum http_refusal {

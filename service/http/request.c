@@ -4,7 +4,26 @@
 #include <string.h>
 
 #include "clock.h"
+#include "log.h"
+#include "metrics.h"
 #include "server.h"
+
+/* With ctx->lock held, once both the audit line and the end are known. */
+static void audit_write(struct request_ctx *ctx)
+{
+	const struct request_audit *a = &ctx->audit;
+	struct audit_record rec = {
+		.request_id = a->request_id, .user = a->user, .source_ip = a->source_ip,
+		.peer = a->peer, .provider = a->provider, .outcome = a->outcome,
+		.detail = a->detail[0] != '\0' ? a->detail : NULL, .answer = a->answer,
+		.sent = ctx->sent ? NULL : "no", .elapsed_ms = a->elapsed_ms,
+	};
+
+	log_audit(&rec);
+	metrics_record_decision(a->provider, a->outcome, a->answer, a->elapsed_ms);
+	if (!ctx->sent)
+		metrics_record_unsent(a->answer);
+}
 
 struct request_ctx *request_ctx_new(struct http_server *srv, struct MHD_Connection *c)
 {
@@ -35,6 +54,12 @@ void request_ctx_unref(struct request_ctx **ctxp)
 	*ctxp = NULL;
 	if (ctx == NULL || atomic_fetch_sub(&ctx->refs, 1) != 1)
 		return;
+	if (ctx->pending != NULL)
+		ctx->pending_free(ctx->pending);
+	if (ctx->audit_set && !ctx->ended) {
+		ctx->sent = false;
+		audit_write(ctx);
+	}
 	atomic_fetch_sub(&ctx->srv->inflight, 1);
 	if (ctx->body.data != NULL) {
 		explicit_bzero(ctx->body.data, ctx->body.used);
@@ -62,14 +87,46 @@ void request_ctx_set_state(struct request_ctx *ctx, enum request_state state)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
+/* With ctx->lock held. */
+static void audit_set_locked(struct request_ctx *ctx, const struct request_audit *audit)
+{
+	if (ctx->audit_set)
+		return;
+	ctx->audit = *audit;
+	ctx->audit_set = true;
+	if (ctx->ended)
+		audit_write(ctx);
+}
+
+void request_ctx_set_audit(struct request_ctx *ctx, const struct request_audit *audit)
+{
+	pthread_mutex_lock(&ctx->lock);
+	audit_set_locked(ctx, audit);
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+void request_ctx_end(struct request_ctx *ctx, bool sent)
+{
+	pthread_mutex_lock(&ctx->lock);
+	if (!ctx->ended) {
+		ctx->ended = true;
+		ctx->sent = sent;
+		if (ctx->audit_set)
+			audit_write(ctx);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+}
+
 bool request_ctx_answer(struct request_ctx *ctx, bool authenticated, char *fault,
-			size_t fault_len)
+			size_t fault_len, const struct request_audit *audit)
 {
 	bool mine;
 
 	pthread_mutex_lock(&ctx->lock);
 	mine = ctx->state == REQ_SUSPENDED;
 	if (mine) {
+		if (audit != NULL)
+			audit_set_locked(ctx, audit);
 		ctx->state = REQ_ANSWERED;
 		ctx->answer_authenticated = authenticated;
 		ctx->answer_fault = fault;

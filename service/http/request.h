@@ -14,7 +14,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "provider.h"
+#include "sf_server.h"
+#include "usermap.h"
+
 struct http_server;
+
+/* The audit line of a request's decision (log.h's audit_record, copied).
+ * It is written once both the decision and the answer's fate are known:
+ * handed to libmicrohttpd for sending, or not -- then the line says
+ * `sent=no` (the client went away, the connection was cut, the server
+ * stopped, before the answer could be queued). */
+struct request_audit {
+	char request_id[20];
+	char user[MAPPED_USER_MAX + 1];
+	char source_ip[SF_SOURCE_IP_MAX + 1];
+	char peer[INET6_ADDRSTRLEN + 8];
+	char provider[128];
+	char detail[AUTH_DETAIL_MAX];
+	const char *outcome;          /* static: outcome_name() */
+	const char *answer;           /* static: "true", "false", "fault" */
+	int64_t elapsed_ms;
+};
 
 enum request_state {
 	REQ_READING = 0,   /* headers/body arriving on an MHD thread */
@@ -51,6 +72,14 @@ struct request_ctx {
 	bool answer_authenticated;  /* the answer: a result, unless */
 	char *answer_fault;         /* a malloc'd soap:Server fault body */
 	size_t answer_fault_len;
+	/* Under `lock`: the decision's audit line and the answer's fate
+	 * (request_ctx_end); whichever comes second writes the line. */
+	struct request_audit audit;
+	bool audit_set, ended, sent;
+	/* A listener's parsed request waiting for the handler's next call
+	 * (endpoint.c says why); freed with the context if it never comes. */
+	void *pending;
+	void (*pending_free)(void *pending);
 };
 
 /* Counts in the server's in-flight requests until the last unref. The
@@ -65,10 +94,18 @@ enum request_state request_ctx_state(struct request_ctx *ctx);
 void request_ctx_set_state(struct request_ctx *ctx, enum request_state state);
 /* Called by whoever finishes a suspended request first (worker or reaper):
  * records the answer — a result (fault == NULL) or a malloc'd soap:Server
- * fault body, which this takes over — and resumes the connection. Returns
- * false if the request was already answered. */
+ * fault body, which this takes over — and its audit line (or NULL: the
+ * caller gives one later), and resumes the connection. Returns false if
+ * the request was already answered. */
 bool request_ctx_answer(struct request_ctx *ctx, bool authenticated, char *fault,
-			size_t fault_len);
+			size_t fault_len, const struct request_audit *audit);
+/* The decision's audit line: written now if the request has ended, else
+ * when it ends. One per request; a second is ignored. */
+void request_ctx_set_audit(struct request_ctx *ctx, const struct request_audit *audit);
+/* The request's answer was queued on its connection (`sent`), or the
+ * request ended without one (false). The first call counts; a context
+ * freed without any counts as not sent. */
+void request_ctx_end(struct request_ctx *ctx, bool sent);
 
 /* Time kept in hand to serialize and send an answer before the deadline. */
 static inline int64_t request_answer_margin_ms(int64_t deadline_ms)

@@ -73,6 +73,49 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn('configuration OK', r.stdout)
 
+    def check(self, server_lines, files=()):
+        """check-config of a config whose [server] is `server_lines`; returns
+        (exit status, stdout, warning lines, path)."""
+        t = tempfile.mkdtemp(prefix='dagate-check-')
+        self.addCleanup(shutil.rmtree, t, True)
+        path = os.path.join(t, 'dagate.conf')
+        for name, text in files:
+            with open(os.path.join(t, name), 'w') as f:
+                f.write(text)
+        with open(path, 'w') as f:
+            f.write('[server]\n%s\nuser = nobody\n\n[route]\nmatch = * -> yes\n\n'
+                    '[provider yes]\ntype = static\nresult = true\n' % server_lines)
+        r = run_dagate(['check-config', '-c', path], cwd=t)
+        return r.returncode, r.stdout, [l for l in r.stderr.splitlines() if 'warning:' in l], path
+
+    def test_non_loopback_listener_open_to_everyone_is_a_warning(self):
+        cases = [
+            ('listen = 0.0.0.0:8443', 2, 'has no allow or allow_file'),
+            ('listen = 127.0.0.1:8080\nlisten = [::]:8443\nallow = 192.0.2.0/24, ::/0', 4,
+             'allow includes ::/0'),
+            ('listen = 192.0.2.10:8443\nallow = 0.0.0.0/0', 3, 'allow includes 0.0.0.0/0'),
+        ]
+        for lines, line, what in cases:
+            with self.subTest(lines=lines):
+                rc, out, warnings, path = self.check(lines)
+                self.assertEqual(rc, 0, warnings)
+                self.assertIn('configuration OK', out)
+                self.assertEqual(len(warnings), 1, warnings)
+                self.assertTrue(warnings[0].startswith('%s:%d: warning: ' % (path, line)),
+                                warnings)
+                self.assertIn(what, warnings[0])
+                self.assertIn('scripts/salesforce-ranges', warnings[0])
+
+    def test_restricted_or_loopback_listeners_are_not_warned_about(self):
+        ranges = ('ranges', '# Salesforce\n192.0.2.0/24\n2001:db8::/32\n')
+        for lines, files in (('listen = 0.0.0.0:8443\nallow = 192.0.2.0/24', ()),
+                             ('listen = [::]:8443\nallow_file = ranges', (ranges,)),
+                             ('listen = 127.0.0.1:8080\nlisten = [::1]:8081', ())):
+            with self.subTest(lines=lines):
+                rc, out, warnings, _ = self.check(lines, files)
+                self.assertEqual((rc, warnings), (0, []))
+                self.assertIn('configuration OK', out)
+
     def test_broken_fixtures(self):
         """Each tests/integration/fixtures/broken/*.conf names the lines
         that must be reported, in a first line "# expect-lines: N M ..."."""

@@ -5,6 +5,7 @@ connection may stay silent, trickle or idle."""
 import http.client
 import re
 import socket
+import struct
 import threading
 import time
 import unittest
@@ -427,6 +428,76 @@ class Framing(unittest.TestCase):
                                         body=b'%x\r\n' % len(body) + body + b'\r\n0\r\n\r\n'))
         self.assert_served(soap_request(b'X-Long: ' + b'v' * 6000 + b'\r\n'))
         self.assert_served(soap_request(b''.join(b'X-H%d: %d\r\n' % (i, i) for i in range(60))))
+
+
+# Decided on a worker, with the connection suspended meanwhile.
+SLOW_STATIC = """
+[route]
+match = * -> slow
+
+[provider slow]
+type = static
+result = true
+delay = 300ms
+"""
+
+
+class HalfClosed(unittest.TestCase):
+    """A client that sends its request and then shuts down its write side
+    (some proxies and health checkers do) is answered; the audit line says
+    whether an answer was sent."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Dagate(server_section() + SLOW_STATIC)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.__exit__(None, None, None)
+
+    def send(self, user, *, then, keep_alive=False):
+        l = self.d.server_listeners()[0]
+        data = soap_request(body=envelope(user, 'p'))
+        if keep_alive:
+            data = data.replace(b'Connection: close\r\n', b'')
+        s = socket.create_connection((l.host, l.port), timeout=5)
+        s.sendall(data)
+        return then(s)
+
+    def test_half_closed_client_is_answered(self):
+        def half_close(s):
+            s.shutdown(socket.SHUT_WR)
+            out = b''
+            try:
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return out
+                    out += chunk
+            finally:
+                s.close()
+
+        for user, keep_alive in (('half@example.com', False), ('half2@example.com', True)):
+            out = self.send(user, then=half_close, keep_alive=keep_alive)
+            status, _, body = out.partition(b'\r\n')
+            self.assertIn(b' 200 ', status, out[:200])
+            self.assertEqual(parse_answer(200, out.split(b'\r\n\r\n', 1)[1]), 'true')
+            rec = self.d.audit_of(user)[-1]
+            self.assertEqual(rec['answer'], 'true')
+            self.assertNotIn('sent', rec)
+
+    def test_answer_that_cannot_be_sent_is_audited_as_not_sent(self):
+        def reset(s):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            time.sleep(0.1)      # the request is on a worker now
+            s.close()            # RST: the client is gone before its answer
+
+        before = metric(self.d, 'dagate_answers_unsent_total', answer='true')
+        self.send('gone@example.com', then=reset)
+        rec = self.d.audit_of('gone@example.com')[-1]
+        self.assertEqual((rec['answer'], rec.get('sent')), ('true', 'no'))
+        self.assertEqual(metric(self.d, 'dagate_answers_unsent_total', answer='true'),
+                         before + 1)
 
 
 class Idle(unittest.TestCase):

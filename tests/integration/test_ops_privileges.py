@@ -4,11 +4,13 @@ capabilities left (not even in the bounding set), no_new_privs set and not
 dumpable (its /proc files belong to root, so nobody cannot read its
 environment or memory, and no core file is written). Started as an
 ordinary user with `user` set, it warns and serves as itself, still not
-dumpable and with no_new_privs.
+dumpable and with no_new_privs. Started as root without `user`, it keeps
+every capability, and says so at start and in check-config.
 """
 
 import os
 import pwd
+import re
 import grp
 import shutil
 import signal
@@ -175,6 +177,26 @@ class TestStartedAsRoot(PrivilegeChecks, unittest.TestCase):
                 self.assert_runs_as_nobody(d.proc.pid, caps_zero=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_root_without_user_warns_at_start_and_in_check_config(self):
+        warning = 'running as root without [server] user: every capability is kept'
+        cfg = config('127.0.0.1:0', '').replace('user = \n', '')
+        with Dagate(cfg, files={'users': ''}) as d:
+            self.assertEqual(d.log().count(warning), 1, d.log())
+            self.assertEqual(d.authenticate('anyone@corp.example', 'pw'), 'true')
+            r = harness.run_dagate(['check-config', '-c', d.config_path], cwd=d.dir)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn('configuration OK', r.stdout)
+            self.assertRegex(r.stderr, re.escape(d.config_path) +
+                             r':\d+: warning: user is not set: `dagate serve` started as root')
+        # With user set, neither says anything.
+        d = Dagate(config('127.0.0.1:0', 'nobody'), start=False, files={'users': ''})
+        os.chmod(d.dir, 0o755)
+        with d:
+            d.start()
+            self.assertNotIn(warning, d.log())
+            r = harness.run_dagate(['check-config', '-c', d.config_path], cwd=d.dir)
+            self.assertEqual((r.returncode, r.stderr.count('warning:')), (0, 0), r.stderr)
 
     def test_unknown_user_is_a_configuration_error(self):
         d = Dagate(config('127.0.0.1:0', 'no-such-user-dagate'), start=False)
