@@ -101,17 +101,6 @@ static bool log_json(void)
 	return atomic_load_explicit(&log_format, memory_order_relaxed) == LOG_FORMAT_JSON;
 }
 
-/* Characters that end or reorder a line in some reader though they are not
- * C0 controls: C1 controls (U+0085 is NEL), U+2028/U+2029 (line and
- * paragraph separators) and the bidirectional overrides and isolates,
- * which can make a forged field look like the real one. */
-static bool log_breaks_line(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-	       cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
-}
-
 void log_escape(const char *in, size_t in_len, char *out, size_t size)
 {
 	const unsigned char *u = (const unsigned char *)in;
@@ -129,7 +118,7 @@ void log_escape(const char *in, size_t in_len, char *out, size_t size)
 			tmp[0] = (char)c;
 			n = 1;
 		} else if (c >= 0x80 && (n = utf8_decode(u + i, in_len - i, &cp)) > 0) {
-			if (log_breaks_line(cp)) {
+			if (utf8_breaks_line(cp)) {
 				i += n - 1;
 				n = (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", (unsigned)cp);
 			} else {

@@ -34,10 +34,9 @@ int usermap_apply(const struct usermap_config *map, const char *username,
  * by a directory. */
 static bool invisible_or_space(uint32_t cp)
 {
-	return cp == 0x85 || cp == 0xa0 || cp == 0xad || cp == 0x1680 ||
-	       (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x2000 && cp <= 0x200f) ||
-	       (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) ||
-	       cp == 0x3000 || cp == 0xfeff;
+	return utf8_breaks_line(cp) || cp == 0xa0 || cp == 0xad || cp == 0x1680 ||
+	       (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
+	       (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000;
 }
 
 int usermap_check(const char *username, const char **error_r)

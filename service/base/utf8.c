@@ -26,3 +26,10 @@ size_t utf8_decode(const unsigned char *s, size_t left, uint32_t *cp_r)
 	*cp_r = cp;
 	return len;
 }
+
+bool utf8_breaks_line(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
