@@ -106,6 +106,44 @@ static struct token_requester *api_authenticate(struct token_issuer *ti, const c
 	return ok ? r : NULL;
 }
 
+/* Members of the top-level object as written, duplicates included: json-c
+ * keeps only the last of two equal names, which a proxy or auditor reading
+ * the first would take for another user. Runs on a body json-c has already
+ * accepted as strict JSON, so strings and nesting are well formed. */
+static size_t written_members(const char *body, size_t len)
+{
+	size_t members = 0;
+	unsigned depth = 0;
+	bool in_string = false, escaped = false, want_name = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = body[i];
+
+		if (in_string) {
+			if (escaped)
+				escaped = false;
+			else if (c == '\\')
+				escaped = true;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+			if (depth == 1 && want_name)
+				members++;
+			want_name = false;
+		} else if (c == '{' || c == '[') {
+			want_name = ++depth == 1;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		} else if (c == ',' && depth == 1) {
+			want_name = true;
+		}
+	}
+	return members;
+}
+
 int token_api_parse_body(const char *body, size_t body_len, char **user_r, int64_t *ttl_ms_r,
 			 const char **error_r)
 {
@@ -127,6 +165,10 @@ int token_api_parse_body(const char *body, size_t body_len, char **user_r, int64
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != body_len || !json_object_is_type(o, json_type_object))
 		goto out;
+	if (written_members(body, body_len) != (size_t)json_object_object_length(o)) {
+		*error_r = "a field appears twice in the body";
+		goto out;
+	}
 	json_object_object_foreach(o, key, val) {
 		if (strcmp(key, "user") == 0) {
 			if (!json_object_is_type(val, json_type_string)) {
@@ -253,6 +295,10 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 	}
 	if (token_api_parse_body(body, body_len, &user, &ttl_ms, &error) < 0)
 		return api_answer(400, error, status_r, json_r);
+	if (usermap_check(user, &error) < 0) {
+		free(user);
+		return api_answer(400, error, status_r, json_r);
+	}
 	st = token_issue(ti, map, r->name, user, ttl_ms, clock_now_ms() + ti->timeout_ms, token,
 			 mapped, &expires_ms);
 	free(user);

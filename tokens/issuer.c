@@ -516,6 +516,7 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 	uint8_t hash[TOKEN_HASH_LEN];
 	char fp[TOKEN_FINGERPRINT_LEN + 1] = "-";
 	enum token_issue_status st = TOKEN_ISSUE_OK;
+	const char *bad;
 	int64_t now;
 
 	token_r[0] = '\0';
@@ -524,7 +525,9 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 		return TOKEN_ISSUE_NO_REQUESTER;
 	if (ttl_ms == 0)
 		ttl_ms = ti->ttl_ms;
-	if (!token_user_valid(user, strlen(user)) ||
+	/* A name the endpoint would refuse (usermap_check) could never redeem
+	 * the token: refused here, as the endpoint refuses it. */
+	if (!token_user_valid(user, strlen(user)) || usermap_check(user, &bad) < 0 ||
 	    usermap_apply(map, user, mapped_r, MAPPED_USER_MAX + 1) < 0 ||
 	    mapped_r[0] == '\0') {
 		st = TOKEN_ISSUE_BAD_USER;

@@ -6,4 +6,5 @@ dagate_layer(dagate_tokens tokens
   DEPENDS dagate_providers
   LIBS PkgConfig::LMDB PkgConfig::JSONC)
 dagate_unit_test(test_tokens tests/unit/test_tokens.c)
+dagate_unit_test(test_token_api tests/unit/test_token_api.c)
 dagate_unit_test(test_token_redis tests/unit/test_token_redis.c)

@@ -156,7 +156,7 @@ void token_issuer_stats(struct token_issuer *ti, struct token_stats *out);
 
 enum token_issue_status {
 	TOKEN_ISSUE_OK = 0,
-	TOKEN_ISSUE_BAD_USER,        /* empty, too long or control characters */
+	TOKEN_ISSUE_BAD_USER,        /* not a name the endpoint accepts (usermap_check) */
 	TOKEN_ISSUE_BAD_TTL,         /* outside 60 s .. max_ttl */
 	TOKEN_ISSUE_USER_DENIED,     /* not in users, or in deny_users */
 	TOKEN_ISSUE_RATE,            /* the requester's issuance rate */
