@@ -9,3 +9,4 @@ dagate_layer(dagate_base service/base
   LIBS PkgConfig::HIREDIS OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
 dagate_unit_test(test_netaddr tests/unit/test_netaddr.c)
 dagate_unit_test(test_log tests/unit/test_log.c)
+dagate_unit_test(test_workers tests/unit/test_workers.c)

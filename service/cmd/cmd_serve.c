@@ -119,7 +119,8 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 		conf_error_at(errors, cfg->path, 0, "cannot build the WSDL for %s", public_url);
 		goto fail;
 	}
-	if (workers_create(cfg->server.workers, cfg->server.queue, &g->workers) < 0) {
+	if (workers_create(cfg->server.workers, cfg->server.queue, router_lanes(g->dec.router),
+			   &g->workers) < 0) {
 		conf_error_at(errors, cfg->path, 0, "cannot start %u worker threads",
 			      cfg->server.workers);
 		goto fail;

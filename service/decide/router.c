@@ -18,6 +18,7 @@
 struct route {
 	const struct route_rule *rule;
 	struct provider **providers;  /* NULL-terminated */
+	unsigned lane;                /* see router_plan.lane */
 };
 
 struct router {
@@ -29,6 +30,20 @@ struct router {
 	struct token_issuer *tokens;  /* NULL: tokens disabled */
 	struct throttle *throttle;    /* NULL: no throttling */
 };
+
+/* Lane 0: the token store; lane 1 + i: the set's i-th provider. */
+static unsigned provider_lane(struct provider_set *set, const struct provider *p)
+{
+	for (size_t i = 0; i < provider_set_count(set); i++)
+		if (provider_set_at(set, i) == p)
+			return (unsigned)i + 1;
+	return 0;
+}
+
+unsigned router_lanes(const struct router *router)
+{
+	return (unsigned)provider_set_count(router->providers) + 1;
+}
 
 int router_create(const struct dagate_config *cfg, struct provider_set *providers,
 		  struct token_issuer *tokens, struct throttle *throttle,
@@ -73,6 +88,7 @@ int router_create(const struct dagate_config *cfg, struct provider_set *provider
 			}
 			r->routes[i].providers[j] = p;
 		}
+		r->routes[i].lane = n > 0 ? provider_lane(providers, r->routes[i].providers[0]) : 0;
 	}
 	*router_r = r;
 	return 0;
@@ -210,6 +226,7 @@ void router_plan(const struct router *router, const char *username,
 	}
 	plan->kind = PLAN_ROUTE;
 	plan->route = &router->routes[rule - router->rules];
+	plan->lane = plan->route->lane;
 	plan->at_once = route_never_blocks(router, plan->route);
 }
 

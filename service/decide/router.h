@@ -31,6 +31,8 @@ int router_create(const struct dagate_config *cfg, struct provider_set *provider
 		  struct token_issuer *tokens, struct throttle *throttle,
 		  struct conf_errors *errors, struct router **router_r);
 void router_free(struct router **router);
+/* How many lanes plans use (router_plan.lane < router_lanes). */
+unsigned router_lanes(const struct router *router);
 /* The providers the router asks (for metrics). */
 struct provider_set *router_providers(const struct router *router);
 
@@ -54,6 +56,10 @@ struct router_plan {
 	/* router_decide() would not wait on anything (no I/O, no lock held
 	 * for long): the event thread may decide at once. */
 	bool at_once;
+	/* Where it waits for a worker (workers.h): the route's first
+	 * provider, so that a slow backend holds up only its own logins;
+	 * 0 for the token store. */
+	unsigned lane;
 	char mapped_user[MAPPED_USER_MAX + 1];
 };
 

@@ -346,7 +346,7 @@ static enum MHD_Result hand_over(struct request_ctx *ctx, struct MHD_Connection 
 	job->ctx = request_ctx_ref(ctx);
 	request_ctx_set_state(ctx, REQ_SUSPENDED);
 	MHD_suspend_connection(c);
-	if (workers_submit(ctx->srv->gen.workers, auth_job_run, job) < 0) {
+	if (workers_submit(ctx->srv->gen.workers, job->plan.lane, auth_job_run, job) < 0) {
 		size_t len;
 		char *fault = sf_answer_fault(false, "server busy", &len);
 
