@@ -12,5 +12,6 @@ int cmd_test_user(const char *config_path, int argc, char **argv);
 int cmd_probe(const char *config_path, int argc, char **argv);
 int cmd_hash_password(const char *config_path, int argc, char **argv);
 int cmd_token(const char *config_path, int argc, char **argv);
+int cmd_decisions(const char *config_path, int argc, char **argv);
 
 #endif

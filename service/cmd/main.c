@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "probe", cmd_probe, false, false },
 	{ "hash-password", cmd_hash_password, false, false },
 	{ "token", cmd_token, true, true },
+	{ "decisions", cmd_decisions, true, true },
 };
 
 static void usage(FILE *out)
@@ -38,6 +39,9 @@ static void usage(FILE *out)
 		"  hash-password         read a password on stdin, print a yescrypt hash\n"
 		"  token issue|revoke|list ...\n"
 		"                        manage one-time impersonation tokens\n"
+		"  decisions [--answer false|fault|any] [--limit N] [--json]\n"
+		"                        the running server's recent decisions that were\n"
+		"                        not true (from its [admin] listener)\n"
 		"  version               print the version\n"
 		"\n"
 		"The config is -c FILE, else $DAGATE_CONFIG, else /etc/dagate/dagate.conf.\n"

@@ -1,11 +1,13 @@
 /*
- * The operators' listener ([admin]): GET /healthz, GET /metrics and the
- * token API (POST /api/v1/tokens). Never exposed to Salesforce.
+ * The operators' listener ([admin]): GET /healthz, GET /metrics, the
+ * recent non-true decisions (GET /api/v1/decisions) and the token API
+ * (POST /api/v1/tokens). Never exposed to Salesforce.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "decisions.h"
 #include "header_check.h"
 #include "metrics.h"
 #include "peer.h"
@@ -50,6 +52,33 @@ static bool is_read(const char *method)
 	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
+/* GET /api/v1/decisions?answer=false|fault|any&limit=N */
+static enum MHD_Result respond_decisions(struct MHD_Connection *c, const char *method)
+{
+	const char *answer = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "answer");
+	const char *limit_text = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	enum decisions_filter filter;
+	const char *error = NULL;
+	unsigned limit;
+	char *json;
+	enum MHD_Result ret;
+
+	if (!is_read(method))
+		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (decisions_parse_query(answer, limit_text, &filter, &limit, &error) < 0) {
+		char text[128];
+
+		snprintf(text, sizeof text, "{\"error\":\"%s\"}", error);
+		return respond_json(c, MHD_HTTP_BAD_REQUEST, text, 0);
+	}
+	json = decisions_json(filter, limit);
+	if (json == NULL)
+		return MHD_NO;
+	ret = respond_json(c, MHD_HTTP_OK, json, 0);
+	free(json);
+	return ret;
+}
+
 /* First call: everything but the token API's body. */
 static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connection *c,
 				     const char *url, const char *method, const char *version)
@@ -91,6 +120,8 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 			.body = text, .len = len, .mode = MHD_RESPMEM_MUST_FREE,
 		});
 	}
+	if (strcmp(url, DECISIONS_API_PATH) == 0)
+		return respond_decisions(c, method);
 	if (!token_api || gen->tokens == NULL)
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	switch (request_body_open(ctx, c, TOKEN_API_MAX_BODY, ADMIN_DISCARD_MAX)) {

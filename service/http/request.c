@@ -2,8 +2,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
+#include "decisions.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -20,6 +22,7 @@ static void audit_write(struct request_ctx *ctx)
 	};
 
 	log_audit(&rec);
+	decisions_remember(&rec, time(NULL));
 	metrics_record_decision(a->provider, a->outcome, a->answer, a->elapsed_ms);
 	if (!ctx->sent)
 		metrics_record_unsent(a->answer);

@@ -6,7 +6,8 @@ dagate_layer(dagate_http service/http
     service/http/server.c service/http/conn.c service/http/request.c
     service/http/respond.c service/http/peer.c service/http/metrics.c
     service/http/endpoint.c service/http/admin.c service/http/refusal.c
-    service/http/header_check.c
+    service/http/header_check.c service/http/decisions.c
   DEPENDS dagate_decide dagate_soap
-  LIBS PkgConfig::MHD)
+  LIBS PkgConfig::MHD PkgConfig::JSONC)
 dagate_unit_test(test_forwarded tests/unit/test_forwarded.c)
+dagate_unit_test(test_decisions tests/unit/test_decisions.c)
