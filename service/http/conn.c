@@ -361,7 +361,9 @@ static void reap_once(struct conn_table *table)
 
 	for (size_t i = 0; i < nlate; i++) {
 		size_t len;
-		char *fault = sf_answer_fault(false, "deadline reached", &len);
+		char *fault = sf_answer_fault(false, "deadline reached",
+					     late[i]->request_id[0] != '\0' ? late[i]->request_id : NULL,
+					     &len);
 
 		if (fault != NULL)
 			request_ctx_answer(late[i], false, fault, len, NULL);

@@ -98,10 +98,10 @@ static enum MHD_Result answer_queued(struct request_ctx *ctx, enum MHD_Result re
 
 /* A fault made here (malloc'd, handed to libmicrohttpd). */
 static enum MHD_Result respond_fault(struct MHD_Connection *c, bool client,
-				     const char *reason)
+				     const char *reason, const char *request_id)
 {
 	size_t len;
-	char *body = sf_answer_fault(client, reason, &len);
+	char *body = sf_answer_fault(client, reason, request_id, &len);
 
 	if (body == NULL)
 		return MHD_NO;
@@ -141,10 +141,10 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 }
 
 /* The soap:Server fault of a decision that is a fault (malloc'd). */
-static char *decision_fault(const struct decision *d, size_t *len_r)
+static char *decision_fault(const struct decision *d, const char *request_id, size_t *len_r)
 {
 	return sf_answer_fault(false, d->outcome == OUTCOME_DEADLINE ?
-			       "deadline reached" : "no provider could answer", len_r);
+			       "deadline reached" : "no provider could answer", request_id, len_r);
 }
 
 static void auth_job_free(struct auth_job *job)
@@ -173,7 +173,7 @@ static void auth_job_run(void *arg)
 
 	auth_job_decide(job, &d);
 	if (d.answer == ANSWER_FAULT)
-		fault = decision_fault(&d, &len);
+		fault = decision_fault(&d, job->request_id, &len);
 	audit_fill(&a, job->request_id, d.mapped_user, job->req.source_ip, job->peer,
 		   d.provider, d.outcome, d.detail, answer_names[d.answer], ctx->started_ms);
 	answered = (d.answer != ANSWER_FAULT || fault != NULL) &&
@@ -199,7 +199,7 @@ static enum MHD_Result auth_job_run_at_once(struct auth_job *job, struct MHD_Con
 		ret = respond_result(c, &job->ctx->srv->canned, d.answer == ANSWER_TRUE);
 		answer_queued(job->ctx, ret);
 		request_ctx_set_state(job->ctx, REQ_DONE);
-	} else if ((fault = decision_fault(&d, &len)) != NULL) {
+	} else if ((fault = decision_fault(&d, job->request_id, &len)) != NULL) {
 		ret = respond_soap(c, MHD_HTTP_INTERNAL_SERVER_ERROR, fault, len,
 				   MHD_RESPMEM_MUST_FREE);
 		answer_queued(job->ctx, ret);
@@ -299,6 +299,8 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 		return MHD_NO;
 	snprintf(job->peer, sizeof job->peer, "%s", ctx->client);
 	request_id_next(job->request_id, sizeof job->request_id);
+	/* Before the request is suspended: the reaper may answer it. */
+	snprintf(ctx->request_id, sizeof ctx->request_id, "%s", job->request_id);
 	parsed = sf_request_parse(ctx->body.data, ctx->body.len, &job->req, &error);
 	request_body_wipe(ctx);
 	if (parsed < 0) {
@@ -306,7 +308,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 		      "fault");
 		free(job);
 		return answer_queued(ctx, respond_fault(c, true, error != NULL ? error :
-							 "invalid request"));
+							 "invalid request", job->request_id));
 	}
 	if (relay_loop_detected(header_value(c, RELAY_HEADER),
 				job->req.username, job->req.password,
@@ -315,7 +317,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 		      "-", OUTCOME_RELAY_LOOP, RELAY_HEADER, "fault");
 		sf_request_clear(&job->req);
 		free(job);
-		return answer_queued(ctx, respond_fault(c, false, "relay loop"));
+		return answer_queued(ctx, respond_fault(c, false, "relay loop", job->request_id));
 	}
 
 	router_plan(gen->router, job->req.username, job->req.password, job->req.password_len,
@@ -348,7 +350,7 @@ static enum MHD_Result hand_over(struct request_ctx *ctx, struct MHD_Connection 
 	MHD_suspend_connection(c);
 	if (workers_submit(ctx->srv->gen.workers, job->plan.lane, auth_job_run, job) < 0) {
 		size_t len;
-		char *fault = sf_answer_fault(false, "server busy", &len);
+		char *fault = sf_answer_fault(false, "server busy", job->request_id, &len);
 
 		audit(ctx, job->request_id, job->req.username, job->req.source_ip, job->peer,
 		      "-", OUTCOME_BUSY, "queue full", "fault");

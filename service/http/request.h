@@ -68,6 +68,7 @@ struct request_ctx {
 	int64_t started_ms, deadline_ms;
 	bool headers_checked;
 	char client[INET6_ADDRSTRLEN];  /* the peer, or who a trusted proxy names */
+	char request_id[20];            /* the audit line's, once parsed ("" before) */
 	struct request_body body;
 	bool answer_authenticated;  /* the answer: a result, unless */
 	char *answer_fault;         /* a malloc'd soap:Server fault body */

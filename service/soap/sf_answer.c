@@ -5,6 +5,7 @@
 #include "sf_int.h"
 #include "sf_server.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,10 +88,11 @@ const char *sf_answer_result(bool authenticated, size_t *len_r)
 	return authenticated ? result_true : result_false;
 }
 
-char *sf_answer_fault(bool client, const char *reason, size_t *len_r)
+char *sf_answer_fault(bool client, const char *reason, const char *request_id, size_t *len_r)
 {
 	struct SOAP_ENV__Fault f;
 	struct soap *soap = sf_thread_context();
+	char text[SF_FAULT_STRING_MAX];
 
 	if (soap == NULL)
 		return NULL;
@@ -101,6 +103,11 @@ char *sf_answer_fault(bool client, const char *reason, size_t *len_r)
 	f.faultcode = !client ? "SOAP-ENV:Server" :
 		      strcmp(reason, SF_REASON_MUST_UNDERSTAND) == 0 ? "SOAP-ENV:MustUnderstand" :
 		      "SOAP-ENV:Client";
-	f.faultstring = (char *)reason;
+	if (request_id != NULL) {
+		snprintf(text, sizeof text, "%s " SF_FAULT_REQUEST_ID "%s]", reason, request_id);
+		f.faultstring = text;
+	} else {
+		f.faultstring = (char *)reason;
+	}
 	return serialize(true, &f, len_r);
 }

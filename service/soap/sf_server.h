@@ -53,8 +53,13 @@ const char *sf_answer_result(bool authenticated, size_t *len_r);
 /* SOAP 1.1 fault in a prefixed SOAP-ENV:Envelope; `client` selects
  * soap:Client vs soap:Server, except that sf_request_parse()'s reason for a
  * mustUnderstand header it cannot honour gets soap:MustUnderstand. The
- * string is a fixed, short reason (never input). Returns a malloc'd body. */
-char *sf_answer_fault(bool client, const char *reason, size_t *len_r);
+ * string is a fixed, short reason (never input), followed by
+ * " [request_id=ID]" when `request_id` is not NULL: the id of the audit
+ * line, so that an entry of Salesforce's error history can be found in the
+ * log. Returns a malloc'd body. */
+#define SF_FAULT_REQUEST_ID "[request_id="
+#define SF_FAULT_STRING_MAX 256
+char *sf_answer_fault(bool client, const char *reason, const char *request_id, size_t *len_r);
 /* The WSDL served by GET {path}?wsdl, with `public_url` as soap:address:
  * malloc'd, or NULL when the address is empty or not printable UTF-8. */
 char *sf_wsdl_for(const char *public_url, size_t *len_r);

@@ -48,7 +48,9 @@ SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer',
                      'runtime error:', 'WARNING: ThreadSanitizer',
                      'SUMMARY: UndefinedBehaviorSanitizer')
 
-Fault = collections.namedtuple('Fault', 'code string http_status')
+# `string` without the " [request_id=ID]" dagate appends; that id in `request_id`.
+Fault = collections.namedtuple('Fault', 'code string http_status request_id', defaults=(None,))
+_FAULT_REQUEST_ID = re.compile(r'^(.*) \[request_id=([0-9a-f]{16})\]$', re.S)
 Certs = collections.namedtuple('Certs', 'dir ca_cert ca_key cert key')
 Listener = collections.namedtuple('Listener', 'kind host port tls')
 
@@ -154,7 +156,11 @@ def parse_answer(status, body):
         m = re.search(r'xmlns:%s="([^"]*)"' % re.escape(prefix), raw)
         if m and m.group(1) == SOAP_ENV_NS:
             code = 'soap:' + local
-    return Fault(code, (fault.findtext('faultstring') or '').strip(), status)
+    string = (fault.findtext('faultstring') or '').strip()
+    m = _FAULT_REQUEST_ID.match(string)
+    if m:
+        return Fault(code, m.group(1), status, m.group(2))
+    return Fault(code, string, status)
 
 
 _KV = re.compile(r'([A-Za-z_][A-Za-z0-9_.-]*)=("(?:[^"\\]|\\.)*"|\S*)')

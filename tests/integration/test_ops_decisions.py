@@ -51,6 +51,7 @@ class TestDecisions(unittest.TestCase):
         self.assertEqual(d.authenticate('no@corp.example', PASSWORD, '198.51.100.2'), 'false')
         fault = d.authenticate('down@corp.example', PASSWORD, '198.51.100.3')
         self.assertNotIn(fault, ('true', 'false'))
+        self.assertEqual(fault.string, 'no provider could answer')
         self.assertEqual(d.authenticate('yes@corp.example', '', '198.51.100.4'), 'false')
         d.audit_of('yes@corp.example', count=2)
 
@@ -71,6 +72,8 @@ class TestDecisions(unittest.TestCase):
         audit_ids = {r['user'] + r['answer']: r['request_id'] for r in d.audit()}
         for e in entries:
             self.assertEqual(e['request_id'], audit_ids[e['user'] + e['answer']])
+        # The fault names its request id, for Salesforce's error history.
+        self.assertEqual(fault.request_id, entries[1]['request_id'])
 
         status, _, only_false = self.query('?answer=false&limit=1')
         self.assertEqual(status, 200)

@@ -469,7 +469,7 @@ static void test_answers(void)
 	CHECK(f != NULL && strlen(f) == len, "false length");
 	CHECK(f != NULL && strstr(f, "<Authenticated>false</Authenticated>") != NULL, "false body: %s", OR_NULL(f));
 
-	char *fault = sf_answer_fault(true, "malformed XML", &len);
+	char *fault = sf_answer_fault(true, "malformed XML", NULL, &len);
 
 	CHECK(fault != NULL && strlen(fault) == len, "fault length");
 	CHECK(fault != NULL && strstr(fault, ":Client</faultcode>") != NULL, "client fault: %s", OR_NULL(fault));
@@ -480,11 +480,11 @@ static void test_answers(void)
 				      "<SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Client</faultcode>") != NULL,
 	      "prefixed fault: %s", OR_NULL(fault));
 	free(fault);
-	fault = sf_answer_fault(true, "unsupported SOAP header", &len);
+	fault = sf_answer_fault(true, "unsupported SOAP header", NULL, &len);
 	CHECK(fault != NULL && strstr(fault, "<faultcode>SOAP-ENV:MustUnderstand</faultcode>") != NULL,
 	      "MustUnderstand fault: %s", OR_NULL(fault));
 	free(fault);
-	fault = sf_answer_fault(false, "unsupported SOAP header", &len);
+	fault = sf_answer_fault(false, "unsupported SOAP header", NULL, &len);
 	CHECK(fault != NULL && strstr(fault, ":Server</faultcode>") != NULL, "server stays server: %s",
 	      OR_NULL(fault));
 	free(fault);
@@ -492,9 +492,13 @@ static void test_answers(void)
 	t = sf_answer_result(true, &len);
 	CHECK(t != NULL && strstr(t, "<Envelope xmlns=\"http://schemas.xmlsoap.org/soap/envelope/\">"),
 	      "result form: %s", OR_NULL(t));
-	fault = sf_answer_fault(false, "no <provider> & more", &len);
+	fault = sf_answer_fault(false, "no <provider> & more", NULL, &len);
 	CHECK(fault != NULL && strstr(fault, ":Server</faultcode>") != NULL, "server fault: %s", OR_NULL(fault));
 	CHECK(fault != NULL && strstr(fault, "no &lt;provider&gt; &amp; more") != NULL, "escaped: %s", OR_NULL(fault));
+	free(fault);
+	fault = sf_answer_fault(false, "server busy", "0123456789abcdef", &len);
+	CHECK(fault != NULL && strstr(fault, "<faultstring>server busy [request_id=0123456789abcdef]"
+				      "</faultstring>") != NULL, "request id: %s", OR_NULL(fault));
 	free(fault);
 
 	char *w = sf_wsdl_for("https://sso.corp.example/Sso.asmx?a=1&b=2", &len);
