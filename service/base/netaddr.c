@@ -8,10 +8,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Longest textual CIDR we accept: a full IPv6 address plus "/128". */
 #define CIDR_TEXT_MAX (INET6_ADDRSTRLEN + 4)
@@ -170,6 +173,36 @@ int cidr_list_parse(const char *text, struct cidr_list *list,
 	return 0;
 }
 
+/* `path` opened for reading if it is a regular file: a FIFO would block
+ * start-up (opened without waiting, then refused), and /dev/zero or the
+ * like would be read forever. */
+static FILE *open_regular_file(const char *path, char *error, size_t error_size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(error, error_size, "%s: cannot read: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(error, error_size, "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	/* Regular files never block; the flag only mattered for the open. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		snprintf(error, error_size, "%s: cannot read: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 int cidr_list_load_file(const char *path, struct cidr_list *list,
 			char *error, size_t error_size)
 {
@@ -178,13 +211,10 @@ int cidr_list_load_file(const char *path, struct cidr_list *list,
 	char *line = NULL;
 	size_t line_size = 0;
 	int lineno = 0, ret = 0;
-	FILE *f = fopen(path, "re");
+	FILE *f = open_regular_file(path, error, error_size);
 
-	if (f == NULL) {
-		snprintf(error, error_size, "%s: cannot read: %s", path,
-			 strerror(errno));
+	if (f == NULL)
 		return -1;
-	}
 	errno = 0;
 	while (getline(&line, &line_size, f) != -1) {
 		const char *err;

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "netaddr.h"
@@ -243,6 +244,18 @@ static void test_load_file(void)
 	snprintf(want, sizeof want, "%s: cannot read: No such file or directory",
 		 path);
 	CHECK_STR(str(err), want, "missing file");
+
+	/* Not a regular file: refused at once, never read (forever) or
+	 * waited on. */
+	CHECK(cidr_list_load_file("/dev/zero", &list, err, sizeof err) < 0, "/dev/zero");
+	CHECK_STR(str(err), "/dev/zero: not a regular file", "device");
+	CHECK(cidr_list_load_file(dir, &list, err, sizeof err) < 0, "directory");
+	CHECK(mkfifo(path, 0600) == 0, "mkfifo");
+	CHECK(cidr_list_load_file(path, &list, err, sizeof err) < 0, "fifo");
+	snprintf(want, sizeof want, "%s: not a regular file", path);
+	CHECK_STR(str(err), want, "fifo");
+	CHECK(list.count == 0, "nothing appended");
+	unlink(path);
 	rmdir(dir);
 }
 
