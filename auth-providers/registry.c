@@ -94,8 +94,26 @@ static void provider_section_validate(const struct conf_section *s,
 	conf_validate_section(s, tables, errors);
 }
 
+static const struct conf_key *const provider_common_tables[] = { provider_common_keys, NULL };
+
+/* The common keys and those of the section's type (only the common ones
+ * when the type is unknown). */
+static size_t provider_tables_of(const struct conf_section *s, const struct conf_key **out)
+{
+	const struct conf_entry *type = conf_find(s, "type");
+	const struct provider_type *pt = type != NULL ? provider_type_find(type->value) : NULL;
+	size_t n = 0;
+
+	out[n++] = provider_common_keys;
+	if (pt != NULL)
+		out[n++] = pt->keys;
+	out[n] = NULL;
+	return n;
+}
+
 const struct conf_section_kind provider_section_kind = {
 	.kind = "provider", .named = true, .validate = provider_section_validate,
+	.tables = provider_common_tables, .tables_of = provider_tables_of,
 };
 
 const char *auth_result_name(enum auth_result result)

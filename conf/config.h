@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "log.h"
 #include "netaddr.h"
@@ -203,7 +204,31 @@ struct conf_section_kind {
 	/* Optional: checks across sections, once after every section was
 	 * read (also when no section of this kind is present). */
 	void (*check)(const struct dagate_config *cfg, struct conf_errors *errors);
+	/* The key tables (NULL-terminated) of every section of this kind,
+	 * for `dagate config dump|keys`; tables_of, when set, gives those of
+	 * one section (a provider's depend on its type) and returns the
+	 * number put in out[0..CONF_TABLES_MAX-1] (NULL-terminated). */
+	const struct conf_key *const *tables;
+	size_t (*tables_of)(const struct conf_section *s, const struct conf_key **out);
+	/* Absent, the section still applies with its defaults ([throttle]);
+	 * else absent means off ([tokens]). */
+	bool absent_means_defaults;
 };
+#define CONF_TABLES_MAX 4
+
+/* The key tables of a built-in section kind ("server", "log", ...), or
+ * NULL when `kind` is not one. */
+const struct conf_key *const *config_builtin_tables(const char *kind);
+/* The built-in kinds, NULL-terminated, in the order a dump prints them. */
+extern const char *const config_builtin_kinds[];
+
+/* `dagate config dump`: the effective configuration as a config file --
+ * every section of `cfg` in file order, then the built-in and registered
+ * unnamed sections that are absent (their defaults apply) -- with each key
+ * the file sets and, commented "(default)", each default that applies.
+ * A password inside a URL is printed as <hidden>. */
+void config_dump(FILE *out, const struct dagate_config *cfg,
+		 const struct conf_section_kind *const *kinds);
 
 /* Read and validate `path`: the built-in sections ([server], [admin],
  * [log], [map], [route]) and those of `kinds` (NULL-terminated; NULL for

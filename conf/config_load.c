@@ -501,3 +501,17 @@ const char *config_default_path(void)
 
 	return env != NULL && env[0] != '\0' ? env : CONFIG_SYSTEM_PATH;
 }
+
+const char *const config_builtin_kinds[] = { "server", "admin", "log", "map", "route", NULL };
+
+const struct conf_key *const *config_builtin_tables(const char *kind)
+{
+	/* In the order of builtin_kinds. */
+	static const struct conf_key *const tables[BUILTIN_KIND_COUNT][2] = {
+		{ server_keys, NULL }, { admin_keys, NULL }, { log_keys, NULL },
+		{ map_keys, NULL }, { route_keys, NULL },
+	};
+	const struct builtin_kind *k = builtin_find(kind);
+
+	return k != NULL ? tables[k - builtin_kinds] : NULL;
+}

@@ -296,9 +296,10 @@ static void tokens_sections_check(const struct dagate_config *cfg, struct conf_e
  * the [tokens] section and its keys are judged against it. */
 const struct conf_section_kind token_section_kind = {
 	.kind = "tokens", .named = false, .check = tokens_sections_check,
+	.tables = tokens_tables,
 };
 const struct conf_section_kind requester_section_kind = {
-	.kind = "requester", .named = true,
+	.kind = "requester", .named = true, .tables = requester_tables,
 };
 
 /* Refuse a store whose crash can bring a consumed token back (store.h). */

@@ -15,6 +15,11 @@ static const struct conf_section_kind *const dagate_section_kinds[] = {
 	NULL,
 };
 
+const struct conf_section_kind *const *decider_section_kinds(void)
+{
+	return dagate_section_kinds;
+}
+
 int decider_config_load(const char *config_path, struct dagate_config **cfg_r,
 			struct conf_errors *errors)
 {

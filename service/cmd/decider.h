@@ -21,6 +21,8 @@ struct decider {
 };
 
 /* config_load with every section kind dagate knows. */
+/* The section kinds beyond the built-in ones ([provider], [tokens], ...). */
+const struct conf_section_kind *const *decider_section_kinds(void);
 int decider_config_load(const char *config_path, struct dagate_config **cfg_r,
 			struct conf_errors *errors);
 /* Load and validate the config, parse the providers and create the router;

@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{ "hash-password", cmd_hash_password, false, false },
 	{ "token", cmd_token, true, true },
 	{ "decisions", cmd_decisions, true, true },
+	{ "config", cmd_config, true, true },
 };
 
 static void usage(FILE *out)
@@ -39,6 +40,7 @@ static void usage(FILE *out)
 		"  hash-password         read a password on stdin, print a yescrypt hash\n"
 		"  token issue|revoke|list ...\n"
 		"                        manage one-time impersonation tokens\n"
+		"  config dump           the effective configuration, defaults included\n"
 		"  decisions [--answer false|fault|any] [--limit N] [--json]\n"
 		"                        the running server's recent decisions that were\n"
 		"                        not true (from its [admin] listener)\n"

@@ -4,5 +4,5 @@ dagate_layer(dagate_cmd service/cmd
     service/cmd/decider.c service/cmd/tty.c service/cmd/cmd_serve.c
     service/cmd/cmd_check_config.c service/cmd/cmd_test_user.c
     service/cmd/cmd_probe.c service/cmd/cmd_hash_password.c service/cmd/cmd_token.c
-    service/cmd/cmd_decisions.c
+    service/cmd/cmd_decisions.c service/cmd/cmd_config.c
   DEPENDS dagate_http)

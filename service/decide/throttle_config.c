@@ -93,6 +93,7 @@ static void throttle_section_check(const struct dagate_config *cfg, struct conf_
 
 const struct conf_section_kind throttle_section_kind = {
 	.kind = "throttle", .named = false, .check = throttle_section_check,
+	.tables = throttle_tables, .absent_means_defaults = true,
 };
 
 int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors *errors)
