@@ -45,7 +45,9 @@ set(_man_8 ${CMAKE_SOURCE_DIR}/dist/man/dagate.8)
 set(_man_5 ${CMAKE_SOURCE_DIR}/dist/man/dagate.conf.5)
 dagate_gzip_file(${_man_8} ${_pkg_out}/dagate.8.gz)
 dagate_gzip_file(${_man_5} ${_pkg_out}/dagate.conf.5.gz)
-set(_pkg_generated ${_pkg_out}/dagate.8.gz ${_pkg_out}/dagate.conf.5.gz)
+# The README is the operator's guide.
+dagate_gzip_file(${CMAKE_SOURCE_DIR}/README.md ${_pkg_out}/README.md.gz)
+set(_pkg_generated ${_pkg_out}/dagate.8.gz ${_pkg_out}/dagate.conf.5.gz ${_pkg_out}/README.md.gz)
 
 # The changelog's date: SOURCE_DATE_EPOCH when set (reproducible builds),
 # else the time of configuration.
@@ -59,8 +61,11 @@ add_custom_target(dagate_packaging_files ALL DEPENDS ${_pkg_generated})
 
 install(FILES ${_pkg_out}/dagate.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${_pkg_out}/dagate.conf.5.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
-install(FILES ${CMAKE_SOURCE_DIR}/dist/debian/copyright
+install(FILES ${CMAKE_SOURCE_DIR}/dist/debian/copyright ${_pkg_out}/README.md.gz
   DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Salesforce's published ranges -> an allow_file (README "Allow only Salesforce").
+install(PROGRAMS ${CMAKE_SOURCE_DIR}/scripts/salesforce-ranges
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/dagate)
 
 # System files (Debian layout)
 
@@ -133,7 +138,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Library dependencies from dpkg-shlibdeps (dpkg-dev); adduser for postinst.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# python3 for /usr/share/dagate/salesforce-ranges.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, python3")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
