@@ -121,6 +121,11 @@ int conf_validate_section(const struct conf_section *s,
 char **conf_split_list(const char *s);
 void conf_strv_free(char ***strv);
 
+/* `public_url` against the rest of [server]: http:// or https:// (not
+ * http:// when `tls`: the listener speaks only HTTPS), a host, and the
+ * same path as `path` (NULL: not compared). *error_r is static. */
+int conf_public_url_check(const char *url, const char *path, bool tls, const char **error_r);
+
 /* Read a secret file after checking it is a regular file that is not
  * group/world accessible. The caller explicit_bzero()s and frees *data_r.
  * Trailing newlines are stripped. On -1, *error_r is static text without

@@ -116,6 +116,36 @@ class CheckConfig(unittest.TestCase):
                 self.assertEqual((rc, warnings), (0, []))
                 self.assertIn('configuration OK', out)
 
+    def check_both(self, lines, files=()):
+        """check-config and serve of the same [server]: both must refuse it
+        with the same FILE:LINE messages. Returns check-config's output."""
+        _, _, _, path = self.check(lines, files)
+        here = os.path.dirname(path)
+        r = run_dagate(['check-config', '-c', path], cwd=here)
+        out = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 2, out)
+        self.assertNotIn('configuration OK', out)
+        r = run_dagate(['serve', '-c', path], cwd=here, timeout=20)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        for line in out.splitlines():
+            if ': warning: ' not in line:
+                self.assertIn(line, r.stdout + r.stderr)
+        return out, path
+
+    def test_public_url_and_allow_file_refused_with_file_and_line(self):
+        out, path = self.check_both('listen = 127.0.0.1:0\npath = /sso\n'
+                                    'public_url = https://sso.example/Sso.asmx')
+        self.assertIn("%s:4: the path of 'public_url' differs from 'path'" % path, out)
+        bad = ('partners', '# partners\n192.0.2.0/24\n192.0.2.1/24\n'
+               '198.51.100.0/24 office\n')
+        out, path = self.check_both('listen = 127.0.0.1:0\nallow_file = partners', (bad,))
+        # every bad line, named as the file is configured
+        self.assertIn('partners:3: host bits set in 192.0.2.1/24\n'
+                      'partners:4: not an IP address or CIDR in office', out)
+        out, path = self.check_both('listen = 127.0.0.1:0\nallow_file = partners',
+                                    (('partners', '# to do\n'),))
+        self.assertIn('%s:3: allow_file partners lists no address' % path, out)
+
     def test_broken_fixtures(self):
         """Each tests/integration/fixtures/broken/*.conf names the lines
         that must be reported, in a first line "# expect-lines: N M ..."."""
