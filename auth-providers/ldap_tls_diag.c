@@ -19,8 +19,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -187,17 +190,46 @@ out:
 	return found ? 0 : -1;
 }
 
+/* OpenSSL writes to the socket with write(): a server that already closed
+ * the connection raises SIGPIPE, which kills a command that does not
+ * ignore it (probe, test-user). Blocked for this thread meanwhile, and one
+ * raised here is taken off the thread before it is unblocked. */
+static void sigpipe_block(sigset_t *old)
+{
+	sigset_t pipe;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, old);
+}
+
+static void sigpipe_restore(const sigset_t *old)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t pipe, pending;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 &&
+	    sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&pipe, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 int prov_ldap_tls_explain(const struct prov_ldap_conf *c, const struct prov_ldap_uri *uri,
 			  int64_t deadline_ms, char *cause, size_t size)
 {
 	LDAPURLDesc *lud = NULL;
 	int fd = -1, port, ret = -1;
+	sigset_t mask;
 
 	cause[0] = '\0';
 	if (clock_left_ms(deadline_ms) < PROV_LDAP_MIN_OP_MS ||
 	    ldap_url_parse(uri->text, &lud) != LDAP_URL_SUCCESS)
 		return -1;
 	port = lud->lud_port != 0 ? lud->lud_port : uri->ldaps ? LDAPS_PORT : LDAP_PORT;
+	sigpipe_block(&mask);
 	if (tcp_connect(lud->lud_host, port, deadline_ms, &fd, cause, size) < 0 ||
 	    (!uri->ldaps && starttls(fd, deadline_ms, cause, size) < 0))
 		ret = 0;
@@ -205,6 +237,7 @@ int prov_ldap_tls_explain(const struct prov_ldap_conf *c, const struct prov_ldap
 		ret = tls_check(c, lud->lud_host, fd, deadline_ms, cause, size);
 	if (fd >= 0)
 		close(fd);
+	sigpipe_restore(&mask);
 	ldap_free_urldesc(lud);
 	return ret;
 }
