@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "decider.h"
+#include "tls_material.h"
 
 static int server_line(const struct dagate_config *cfg)
 {
@@ -23,13 +24,23 @@ static int server_line(const struct dagate_config *cfg)
 
 int cmd_check_config(const char *config_path, int argc, char **argv)
 {
-	struct conf_errors warnings = { 0 };
+	struct conf_errors errors = { 0 }, warnings = { 0 };
+	struct tls_material tls;
 	struct decider dec;
 	const struct server_config *sv;
 
 	if (decider_load(config_path, false, &dec) < 0)
 		return 2;
 	sv = &dec.cfg->server;
+	/* The files serve reads before it listens, checked the same way. */
+	if (tls_material_load(dec.cfg, &tls, &errors, &warnings) < 0) {
+		config_errors_print(&errors);
+		conf_errors_clear(&errors);
+		conf_errors_clear(&warnings);
+		decider_free(&dec);
+		return 2;
+	}
+	tls_material_clear(&tls);
 	config_warnings(dec.cfg, &warnings);
 	/* Said here because serve is usually checked the way it is started;
 	 * serve says it again at start when it applies. */
