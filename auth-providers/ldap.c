@@ -134,6 +134,15 @@ static char *dup_or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
 }
 
+static size_t ldaps_count(const struct prov_ldap_conf *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->uri_count; i++)
+		n += c->uris[i].ldaps;
+	return n;
+}
+
 static int ldap_conf_read(struct prov_ldap_conf *c, const struct conf_section *s,
 			  struct conf_errors *errors)
 {
@@ -152,6 +161,12 @@ static int ldap_conf_read(struct prov_ldap_conf *c, const struct conf_section *s
 	c->starttls = cfg.starttls;
 	c->insecure = cfg.insecure;
 	c->insecure_tls = common.insecure_tls;
+	if (c->starttls && c->uri_count > 0 && ldaps_count(c) == c->uri_count) {
+		conf_error_at(errors, s->file, conf_line(s, "starttls"),
+			      "starttls = yes but every URI is ldaps:// (TLS from the first "
+			      "byte): remove starttls, or use ldap:// URIs with it");
+		bad++;
+	}
 	for (size_t i = 0; i < c->uri_count; i++) {
 		if (!c->uris[i].ldaps && !c->starttls && !c->insecure) {
 			conf_error_at(errors, s->file, conf_line(s, "uri"),

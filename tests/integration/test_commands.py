@@ -146,6 +146,40 @@ class CheckConfig(unittest.TestCase):
                                     (('partners', '# to do\n'),))
         self.assertIn('%s:3: allow_file partners lists no address' % path, out)
 
+    def test_provider_tls_settings_refused_with_file_and_line(self):
+        t = tempfile.mkdtemp(prefix='dagate-check-')
+        self.addCleanup(shutil.rmtree, t, True)
+        with open(os.path.join(t, 'key.pem'), 'w') as f:
+            f.write('-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n')
+        path = os.path.join(t, 'dagate.conf')
+        with open(path, 'w') as f:
+            f.write(server_section() + NO_THROTTLE +
+                    '[route]\nmatch = *@a -> a\nmatch = *@b -> b\nmatch = * -> c\n'
+                    '\n[provider a]\ntype = ldap\nuri = ldaps://dc1 ldaps://dc2\n'
+                    'base = dc=example\nstarttls = yes\n'
+                    '\n[provider b]\ntype = ldap\nuri = ldaps://dc1:0\nbase = dc=example\n'
+                    '\n[provider c]\ntype = http\nurl = https://sso.example/check\n'
+                    'ca_file = key.pem\n')
+        lines = open(path).read().splitlines()
+        at = {text: '%s:%d: ' % (path, lines.index(text) + 1)
+              for text in ('starttls = yes', 'uri = ldaps://dc1:0', 'ca_file = key.pem')}
+        # the section check comes first: the CA bundle that is a key
+        for cmd in ('check-config', 'serve'):
+            r = run_dagate([cmd, '-c', path], cwd=t, timeout=20)
+            out = r.stdout + r.stderr
+            self.assertEqual(r.returncode, 2, out)
+            self.assertIn(at['ca_file = key.pem'] + 'ca_file key.pem holds a private key', out)
+            self.assertNotIn('AAECAwQF', out)
+        # then each provider's own settings
+        with open(os.path.join(t, 'key.pem'), 'w') as f:
+            f.write('-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n')
+        for cmd in ('check-config', 'serve'):
+            r = run_dagate([cmd, '-c', path], cwd=t, timeout=20)
+            out = r.stdout + r.stderr
+            self.assertEqual(r.returncode, 2, out)
+            self.assertIn(at['starttls = yes'] + 'starttls = yes but every URI is ldaps://', out)
+            self.assertIn(at['uri = ldaps://dc1:0'] + 'port 0 in a URI', out)
+
     def test_broken_fixtures(self):
         """Each tests/integration/fixtures/broken/*.conf names the lines
         that must be reported, in a first line "# expect-lines: N M ..."."""
