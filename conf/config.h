@@ -86,6 +86,8 @@ struct conf_entry {
 	char *value;         /* trimmed; inline comments removed */
 	int line;
 	struct conf_entry *next;
+	bool is_file;        /* its key names a file (CONF_PATH,
+				CONF_SECRET_FILE): set by conf_validate_section */
 };
 
 struct conf_section {
@@ -109,7 +111,8 @@ int conf_line(const struct conf_section *s, const char *key);
 
 /* Validate every entry of `s` against `keys` (unknown keys, types, bounds,
  * required, repeats, secret file permissions). Returns the number of
- * errors added. Used for fixed sections and provider sections alike. */
+ * errors added. Used for fixed sections and provider sections alike.
+ * Marks each entry whose key names a file (conf_entry.is_file). */
 int conf_validate_section(const struct conf_section *s,
 			  const struct conf_key *const *key_tables,
 			  struct conf_errors *errors);
@@ -223,6 +226,10 @@ void config_free(struct dagate_config **cfg);
  * that allows every address. check-config prints them and still exits 0;
  * serve logs them. */
 void config_warnings(const struct dagate_config *cfg, struct conf_errors *warnings);
+
+/* For a problem found after loading: the line of `key` in the [kind]
+ * section (its header when the key is absent), 0 without the section. */
+int conf_key_line(const struct dagate_config *cfg, const char *kind, const char *key);
 
 /* The config path: -c FILE, else $DAGATE_CONFIG, else the system default. */
 const char *config_default_path(void);

@@ -1,6 +1,7 @@
 /*
- * Pure checks of [server] values that need more than one key, for
- * config_load (so serve, SIGHUP and check-config refuse alike). Unit-tested.
+ * Checks of [server] values that need more than one key, for config_load
+ * (so serve, SIGHUP and check-config refuse alike; unit-tested), and the
+ * line of a key for problems found after loading.
  */
 #include "config.h"
 
@@ -43,5 +44,13 @@ int conf_public_url_check(const char *url, const char *path, bool tls, const cha
 			   "send Salesforce where dagate does not answer";
 		return -1;
 	}
+	return 0;
+}
+
+int conf_key_line(const struct dagate_config *cfg, const char *kind, const char *key)
+{
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+		if (s->name == NULL && strcmp(s->kind, kind) == 0)
+			return conf_line(s, key);
 	return 0;
 }

@@ -260,11 +260,13 @@ static int start(struct daemon_state *ds)
 	log_config_warnings(cfg);
 	/* Before any thread exists (privdrop.h). */
 	if (privdrop_prepare(cfg->server.user, &pd, &error) < 0) {
-		conf_error_at(&errors, cfg->path, 0, "user %s: %s", cfg->server.user, error);
+		conf_error_at(&errors, cfg->path, conf_key_line(cfg, "server", "user"),
+			      "user %s: %s", cfg->server.user, error);
 		goto out;
 	}
 	if (log_setup(&cfg->log, &error) < 0) {
-		conf_error_at(&errors, cfg->path, 0, "cannot open audit log %s: %s",
+		conf_error_at(&errors, cfg->path, conf_key_line(cfg, "log", "audit"),
+			      "cannot open audit log %s: %s",
 			      cfg->log.audit, error);
 		goto out;
 	}

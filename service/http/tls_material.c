@@ -170,15 +170,6 @@ static int check_pair(struct tls_material *m, time_t now, struct pair_verdict *e
 	return ret;
 }
 
-/* The [server] line of `key` in cfg's file, for FILE:LINE. */
-static int server_line(const struct dagate_config *cfg, const char *key)
-{
-	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
-		if (strcmp(s->kind, "server") == 0)
-			return conf_line(s, key);
-	return 0;
-}
-
 int tls_material_load(const struct dagate_config *cfg, struct tls_material *m,
 		      struct conf_errors *errors, struct conf_errors *warnings)
 {
@@ -191,16 +182,16 @@ int tls_material_load(const struct dagate_config *cfg, struct tls_material *m,
 	if (sc->tls_cert == NULL)
 		return 0;
 	if (read_text_file(sc->tls_cert, &m->cert_pem, &error) < 0) {
-		conf_error_at(errors, cfg->path, server_line(cfg, "tls_cert"), "tls_cert %s: %s",
+		conf_error_at(errors, cfg->path, conf_key_line(cfg, "server", "tls_cert"), "tls_cert %s: %s",
 			      sc->tls_cert, error);
 	} else if (config_read_secret_file(sc->tls_key, &m->key_pem, &key_len, &error) < 0) {
-		conf_secret_error_at(errors, cfg->path, server_line(cfg, "tls_key"), sc->tls_key,
+		conf_secret_error_at(errors, cfg->path, conf_key_line(cfg, "server", "tls_key"), sc->tls_key,
 				     error);
 	} else if (check_pair(m, time(NULL), &err, &warn) < 0) {
-		conf_error_at(errors, cfg->path, server_line(cfg, err.key), "%s", err.text);
+		conf_error_at(errors, cfg->path, conf_key_line(cfg, "server", err.key), "%s", err.text);
 	} else {
 		if (warn.key != NULL && warnings != NULL)
-			conf_error_at(warnings, cfg->path, server_line(cfg, warn.key), "%s",
+			conf_error_at(warnings, cfg->path, conf_key_line(cfg, "server", warn.key), "%s",
 				      warn.text);
 		return 0;
 	}
