@@ -404,3 +404,19 @@ int prov_ldap_simple_bind(LDAP *ld, const char *dn, const char *password,
 	ldap_memfree(diag);
 	return 0;
 }
+
+int prov_ldap_search(LDAP *ld, const char *base, int scope, const char *filter,
+		     int sizelimit, int64_t deadline_ms, LDAPMessage **res_r)
+{
+	static char *attrs_none[] = { LDAP_NO_ATTRS, NULL };
+	struct timeval tv;
+	int64_t left = clock_left_ms(deadline_ms);
+
+	*res_r = NULL;
+	if (left < PROV_LDAP_MIN_OP_MS)
+		return LDAP_TIMEOUT;
+	ms_to_tv(left, &tv);
+	prov_ldap_set_timeouts(ld, deadline_ms);
+	return ldap_search_ext_s(ld, base, scope, filter, attrs_none, 0, NULL, NULL,
+				 &tv, sizelimit, res_r);
+}

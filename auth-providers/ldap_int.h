@@ -5,6 +5,7 @@
  *   ldap_conn.c  one connection: URIs in order, TLS, timeouts, binds
  *   ldap_pool.c  service-account connection slots shared by workers
  *   ldap_tls_diag.c  why a TLS connection failed (certificate verdict)
+ *   ldap_probe.c what `dagate probe` checks, URI by URI
  *   ldap_util.c  pure helpers: URI list, filter templates on template.h
  *                (unit-tested)
  *   ldap_ad.c    directory diagnostics -> outcomes (AD "data XXX",
@@ -135,6 +136,12 @@ void prov_ldap_set_timeouts(LDAP *ld, int64_t deadline_ms);
 bool prov_ldap_idle_alive(LDAP *ld);
 void prov_ldap_close(LDAP **ld);
 
+/* A search returning no attributes, bounded by the deadline; libldap's
+ * result code (LDAP_TIMEOUT without trying when too little time is left).
+ * The caller frees *res_r (ldap_msgfree), also on error. */
+int prov_ldap_search(LDAP *ld, const char *base, int scope, const char *filter,
+		     int sizelimit, int64_t deadline_ms, LDAPMessage **res_r);
+
 /* Result of one simple bind whose request was handed to the network. */
 struct prov_ldap_bind_result {
 	bool answered;    /* false: timeout or connection lost after send */
@@ -172,5 +179,14 @@ void prov_ldap_pool_put(struct prov_ldap_pool *pool, struct prov_ldap_slot *slot
 void prov_ldap_pool_free(struct prov_ldap_pool **pool);
 /* Slots handed out now, and in all (for /metrics). */
 void prov_ldap_pool_usage(struct prov_ldap_pool *pool, unsigned *in_use_r, unsigned *size_r);
+
+/* ldap_probe.c */
+
+/* Each URI in turn, each with an equal share of what is left: connect,
+ * TLS and certificate, service bind, base readable, and the `group` entry
+ * present. One "URI: what was found" per URI, "; "-separated, into `out`.
+ * -1 when any URI fails. */
+int prov_ldap_probe(const struct prov_ldap_conf *c, int64_t deadline_ms, char *out,
+		    size_t size);
 
 #endif

@@ -201,6 +201,21 @@ class SlapdLogins(unittest.TestCase, AuditMixin):
         self.assertEqual(rec.get('outcome'), 'unavailable')
         self.assertIn('TLS: certificate verify failed (IP address mismatch)', rec.get('detail', ''))
 
+    def test_probe_checks_the_group_entry(self):
+        path = os.path.join(self.d.dir, 'probe-group.conf')
+        wrong = 'cn=sf-userz,ou=groups,' + SUFFIX
+        with open(path, 'w') as f:
+            f.write(config(['*@a.test -> good', '* -> wrong'], [
+                provider('good', self.s.ldaps_uri, extra='group = %s\n' % GROUP_DN),
+                provider('wrong', self.s.ldaps_uri, extra='group = %s\n' % wrong)]
+            ).replace('{dir}', self.d.dir))
+        r = run_dagate(['probe', '-c', path])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        lines = {l.split()[0]: l for l in r.stdout.splitlines() if l.strip()}
+        self.assertIn('service bind ok, base readable, group present', lines['good'])
+        self.assertIn('FAIL', lines['wrong'])
+        self.assertIn('group %s does not exist' % wrong, lines['wrong'])
+
     def test_probe_and_test_user_name_the_tls_cause(self):
         path = os.path.join(self.d.dir, 'probe-tls.conf')
         s = self.s
