@@ -10,3 +10,4 @@ dagate_layer(dagate_http service/http
   DEPENDS dagate_decide dagate_soap
   LIBS PkgConfig::MHD)
 dagate_unit_test(test_forwarded tests/unit/test_forwarded.c)
+dagate_unit_test(test_tls_material tests/unit/test_tls_material.c)

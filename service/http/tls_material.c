@@ -46,15 +46,9 @@ static int read_text_file(const char *path, char **out, const char **error_r)
  * it and reload before Salesforce's handshakes start failing. */
 #define TLS_CERT_EXPIRY_WARN_DAYS 14
 
-/* A problem with the pair, and the key it is about. */
-struct pair_verdict {
-	const char *key;        /* "tls_cert" or "tls_key" */
-	char text[256];
-};
-
-static void verdict(struct pair_verdict *v, const char *key, const char *fmt, ...)
+static void verdict(struct tls_verdict *v, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static void verdict(struct pair_verdict *v, const char *key, const char *fmt, ...)
+static void verdict(struct tls_verdict *v, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -106,8 +100,8 @@ static int chain_index_of_key(STACK_OF(X509) *chain, EVP_PKEY *key)
 
 /* The leaf's dates against `now`: an error when it is not valid now, a
  * warning (v->key NULL on return otherwise) when it expires soon. */
-static int check_dates(X509 *leaf, time_t now, struct pair_verdict *err,
-		       struct pair_verdict *warn)
+static int check_dates(X509 *leaf, time_t now, struct tls_verdict *err,
+		       struct tls_verdict *warn)
 {
 	const ASN1_TIME *nb = X509_get0_notBefore(leaf), *na = X509_get0_notAfter(leaf);
 	time_t soon = now + (time_t)TLS_CERT_EXPIRY_WARN_DAYS * 86400;
@@ -131,19 +125,19 @@ static int check_dates(X509 *leaf, time_t now, struct pair_verdict *err,
 	return 0;
 }
 
-/* Parse both PEMs: the chain must start with the certificate the key
- * belongs to, and that certificate must be valid now. */
-static int check_pair(struct tls_material *m, time_t now, struct pair_verdict *err,
-		      struct pair_verdict *warn)
+int tls_pair_check(const char *cert_pem, const char *key_pem, time_t now,
+		   int64_t *not_after_r, struct tls_verdict *err, struct tls_verdict *warn)
 {
-	STACK_OF(X509) *chain = read_chain(m->cert_pem);
-	BIO *kb = BIO_new_mem_buf(m->key_pem, -1);
+	STACK_OF(X509) *chain = read_chain(cert_pem);
+	BIO *kb = BIO_new_mem_buf(key_pem, -1);
 	EVP_PKEY *key = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
 	X509 *leaf = chain != NULL && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : NULL;
 	int ret = -1, at;
 
 	ERR_clear_error();
-	if (leaf == NULL && strstr(m->cert_pem, "PRIVATE KEY-----") != NULL) {
+	memset(err, 0, sizeof *err);
+	memset(warn, 0, sizeof *warn);
+	if (leaf == NULL && strstr(cert_pem, "PRIVATE KEY-----") != NULL) {
 		verdict(err, "tls_cert", "tls_cert holds a private key, not a certificate "
 			"(the certificate chain goes in tls_cert, the key in tls_key)");
 	} else if (leaf == NULL) {
@@ -161,7 +155,7 @@ static int check_pair(struct tls_material *m, time_t now, struct pair_verdict *e
 		struct tm tm;
 
 		if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1)
-			m->not_after = (int64_t)timegm(&tm);
+			*not_after_r = (int64_t)timegm(&tm);
 		ret = 0;
 	}
 	sk_X509_pop_free(chain, X509_free);
@@ -174,7 +168,7 @@ int tls_material_load(const struct dagate_config *cfg, struct tls_material *m,
 		      struct conf_errors *errors, struct conf_errors *warnings)
 {
 	const struct server_config *sc = &cfg->server;
-	struct pair_verdict err = { NULL, "" }, warn = { NULL, "" };
+	struct tls_verdict err, warn;
 	const char *error;
 	size_t key_len;
 
@@ -187,7 +181,8 @@ int tls_material_load(const struct dagate_config *cfg, struct tls_material *m,
 	} else if (config_read_secret_file(sc->tls_key, &m->key_pem, &key_len, &error) < 0) {
 		conf_secret_error_at(errors, cfg->path, conf_key_line(cfg, "server", "tls_key"), sc->tls_key,
 				     error);
-	} else if (check_pair(m, time(NULL), &err, &warn) < 0) {
+	} else if (tls_pair_check(m->cert_pem, m->key_pem, time(NULL), &m->not_after, &err,
+				  &warn) < 0) {
 		conf_error_at(errors, cfg->path, conf_key_line(cfg, "server", err.key), "%s", err.text);
 	} else {
 		if (warn.key != NULL && warnings != NULL)

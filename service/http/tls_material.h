@@ -8,6 +8,7 @@
 #define DAGATE_TLS_MATERIAL_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 
@@ -28,5 +29,16 @@ struct tls_material {
 int tls_material_load(const struct dagate_config *cfg, struct tls_material *m,
 		      struct conf_errors *errors, struct conf_errors *warnings);
 void tls_material_clear(struct tls_material *m);
+
+/* A problem with the pair, and the key it is about. */
+struct tls_verdict {
+	const char *key;        /* "tls_cert" or "tls_key"; NULL: none */
+	char text[256];
+};
+/* The checks of tls_material_load on the PEM texts at time `now` (pure;
+ * unit-tested): 0 with the leaf's expiry in *not_after_r and maybe a
+ * warning in `warn` (key NULL when none), or -1 with `err` filled. */
+int tls_pair_check(const char *cert_pem, const char *key_pem, time_t now,
+		   int64_t *not_after_r, struct tls_verdict *err, struct tls_verdict *warn);
 
 #endif
