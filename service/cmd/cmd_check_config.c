@@ -8,6 +8,7 @@
 #include "commands.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,31 +42,44 @@ static int user_check(const struct dagate_config *cfg, struct conf_errors *error
  * (on reload, per connection, when a users file changes): each one that
  * exists must be readable by that user. The audit log is opened before
  * the drop and only written. */
+static bool read_after_drop(const struct conf_section *s, const struct conf_entry *e)
+{
+	return e->is_file && access(e->value, F_OK) == 0 &&
+	       !(strcmp(s->kind, "log") == 0 && strcmp(e->key, "audit") == 0);
+}
+
 static int files_readable_check(const struct dagate_config *cfg, struct conf_errors *errors)
 {
-	const char *user = cfg->server.user, *paths[256], *error;
-	const struct conf_entry *entries[256];
-	bool readable[256];
-	size_t n = 0;
+	const char *user = cfg->server.user, **paths = NULL, *error = "out of memory";
+	const struct conf_entry **entries = NULL;
+	bool *readable = NULL;
+	size_t n = 0, i = 0;
 	int bad = 0;
 
 	if (geteuid() != 0 || user == NULL || *user == '\0')
 		return 0;
 	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
 		for (const struct conf_entry *e = s->entries; e != NULL; e = e->next)
-			if (e->is_file && n < 256 && access(e->value, F_OK) == 0 &&
-			    !(strcmp(s->kind, "log") == 0 && strcmp(e->key, "audit") == 0)) {
-				entries[n] = e;
-				paths[n++] = e->value;
-			}
+			n += read_after_drop(s, e);
 	if (n == 0)
 		return 0;
-	if (privdrop_check_readable(user, paths, n, readable, &error) < 0) {
+	paths = calloc(n, sizeof *paths);
+	entries = calloc(n, sizeof *entries);
+	readable = calloc(n, sizeof *readable);
+	for (const struct conf_section *s = cfg->sections; s != NULL && readable != NULL; s = s->next)
+		for (const struct conf_entry *e = s->entries; e != NULL && i < n; e = e->next)
+			if (read_after_drop(s, e)) {
+				entries[i] = e;
+				paths[i++] = e->value;
+			}
+	if (paths == NULL || entries == NULL || readable == NULL ||
+	    privdrop_check_readable(user, paths, n, readable, &error) < 0) {
 		conf_error_at(errors, cfg->path, conf_key_line(cfg, "server", "user"),
 			      "user %s: cannot check which files it can read: %s", user, error);
-		return -1;
+		bad++;
+		n = 0;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		if (readable[i])
 			continue;
 		conf_error_at(errors, cfg->path, entries[i]->line,
@@ -74,6 +88,9 @@ static int files_readable_check(const struct dagate_config *cfg, struct conf_err
 			      entries[i]->key, paths[i], user);
 		bad++;
 	}
+	free(paths);
+	free(entries);
+	free(readable);
 	return bad > 0 ? -1 : 0;
 }
 

@@ -78,6 +78,7 @@ class CheckConfig(unittest.TestCase):
         (exit status, stdout, warning lines, path)."""
         t = tempfile.mkdtemp(prefix='dagate-check-')
         self.addCleanup(shutil.rmtree, t, True)
+        os.chmod(t, 0o755)    # user = nobody reads its files after the drop
         path = os.path.join(t, 'dagate.conf')
         for name, text in files:
             with open(os.path.join(t, name), 'w') as f:
