@@ -440,6 +440,10 @@ static void test_broken_configs(void)
 	{ "public_url https:// with TLS, root path",
 	  "[server]\npath = /\ntls_cert = @D@/cert.pem\ntls_key = @D@/key600.pem\n"
 	  "public_url = https://sso.example:8443\n" TAIL, OK },
+	{ "throttle ca_file holding a private key",
+	  "[throttle]\nstore = rediss://127.0.0.1:6380\nkey_file = @D@/key600.pem\n"
+	  "ca_file = @D@/key600.pem\n" TAIL,
+	  E(":4: ca_file @D@/key600.pem holds a private key: a CA bundle holds only certificates") },
 	{ "allow_file missing", "[server]\nallow_file = @D@/allow-none\n" TAIL,
 	  E(":2: cannot read allow_file @D@/allow-none: No such file or directory") },
 	{ "admin without listen", "[admin]\nallow = 10.0.0.0/8\n" TAIL,
@@ -777,7 +781,8 @@ int main(void)
 	}
 	write_file("cert.pem", "-----BEGIN CERTIFICATE-----\n", 0644);
 	write_file("key644.pem", "placeholder: only the mode matters here\n", 0644);
-	write_file("key600.pem", "placeholder: only the mode matters here\n", 0600);
+	write_file("key600.pem", "placeholder: only the mode matters here\n"
+		   "-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n", 0600);
 	write_file("allow-bad", "# partners\n10.0.0.0/8\n10.0.0.1/8\n", 0644);
 	write_file("allow-good", "10.0.0.0/8  # office\n", 0644);
 	write_file("allow-bad2", "office\n10.0.0.0/8\n10.0.0.1/8\n", 0644);
