@@ -90,8 +90,6 @@ struct ldap_login {
 	char detail[PROV_LDAP_MSG_MAX];
 };
 
-static char *ldap_attrs_none[] = { LDAP_NO_ATTRS, NULL };
-
 static const char *detailf(struct ldap_login *lg, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static const char *detailf(struct ldap_login *lg, const char *fmt, ...)
@@ -134,6 +132,15 @@ static char *dup_or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
 }
 
+static size_t ldaps_count(const struct prov_ldap_conf *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->uri_count; i++)
+		n += c->uris[i].ldaps;
+	return n;
+}
+
 static int ldap_conf_read(struct prov_ldap_conf *c, const struct conf_section *s,
 			  struct conf_errors *errors)
 {
@@ -152,6 +159,12 @@ static int ldap_conf_read(struct prov_ldap_conf *c, const struct conf_section *s
 	c->starttls = cfg.starttls;
 	c->insecure = cfg.insecure;
 	c->insecure_tls = common.insecure_tls;
+	if (c->starttls && c->uri_count > 0 && ldaps_count(c) == c->uri_count) {
+		conf_error_at(errors, s->file, conf_line(s, "starttls"),
+			      "starttls = yes but every URI is ldaps:// (TLS from the first "
+			      "byte): remove starttls, or use ldap:// URIs with it");
+		bad++;
+	}
 	for (size_t i = 0; i < c->uri_count; i++) {
 		if (!c->uris[i].ldaps && !c->starttls && !c->insecure) {
 			conf_error_at(errors, s->file, conf_line(s, "uri"),
@@ -317,22 +330,6 @@ static int svc_ready(struct ldap_login *lg, const char **detail_r)
 	return -1;
 }
 
-static int search(LDAP *ld, const char *base, int scope, const char *filter,
-		  int sizelimit, int64_t deadline_ms, LDAPMessage **res_r)
-{
-	struct timeval tv;
-	int64_t left = clock_left_ms(deadline_ms);
-
-	*res_r = NULL;
-	if (left < PROV_LDAP_MIN_OP_MS)
-		return LDAP_TIMEOUT;
-	tv.tv_sec = left / 1000;
-	tv.tv_usec = (left % 1000) * 1000;
-	prov_ldap_set_timeouts(ld, deadline_ms);
-	return ldap_search_ext_s(ld, base, scope, filter, ldap_attrs_none, 0, NULL, NULL,
-				 &tv, sizelimit, res_r);
-}
-
 /* Find the user's DN with the service connection; one retry on a fresh
  * connection when the pooled one turns out dead. */
 static enum auth_result find_user(struct ldap_login *lg, const char *filter, char **dn_r,
@@ -347,7 +344,7 @@ static enum auth_result find_user(struct ldap_login *lg, const char *filter, cha
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (svc_ready(lg, detail_r) < 0)
 			return AUTH_UNAVAILABLE;
-		rc = search(slot->svc, c->base, LDAP_SCOPE_SUBTREE, filter, PROV_LDAP_SIZELIMIT,
+		rc = prov_ldap_search(slot->svc, c->base, LDAP_SCOPE_SUBTREE, filter, PROV_LDAP_SIZELIMIT,
 			    req->deadline_ms, &res);
 		if (!rc_lost_connection(rc))
 			break;
@@ -402,7 +399,7 @@ static enum auth_result check_group(struct ldap_login *lg, const char *dn,
 	size_t len;
 	int rc, count;
 
-	rc = search(slot->svc, dn, LDAP_SCOPE_BASE, c->group_filter, 1, req->deadline_ms, &res);
+	rc = prov_ldap_search(slot->svc, dn, LDAP_SCOPE_BASE, c->group_filter, 1, req->deadline_ms, &res);
 	count = rc == LDAP_SUCCESS ? ldap_count_entries(slot->svc, res) : 0;
 	ldap_msgfree(res);
 	if (rc_lost_connection(rc)) {
@@ -424,7 +421,7 @@ static enum auth_result check_group(struct ldap_login *lg, const char *dn,
 	}
 	snprintf(filter, len, "(|(member=%s)(uniqueMember=%s))", esc, esc);
 	free(esc);
-	rc = search(slot->svc, c->group, LDAP_SCOPE_BASE, filter, 1, req->deadline_ms, &res);
+	rc = prov_ldap_search(slot->svc, c->group, LDAP_SCOPE_BASE, filter, 1, req->deadline_ms, &res);
 	free(filter);
 	count = rc == LDAP_SUCCESS ? ldap_count_entries(slot->svc, res) : 0;
 	ldap_msgfree(res);
@@ -537,65 +534,15 @@ static enum auth_result ldap_authenticate(struct provider *p, const struct auth_
 	return result;
 }
 
-/* One URI for the probe: connect, TLS and certificate, service bind,
- * base readable. `line` says what was found. */
-static int probe_uri(const struct prov_ldap_conf *c, size_t i, int64_t until,
-		     char *line, size_t size)
-{
-	struct prov_ldap_bind_result br = { .answered = false };
-	LDAPMessage *res = NULL;
-	LDAP *ld = NULL;
-	int rc, ret = -1;
-
-	if (prov_ldap_connect_uri(c, i, until, NULL, &ld, line, size) < 0)
-		return -1;
-	if (c->bind_dn != NULL &&
-	    (prov_ldap_simple_bind(ld, c->bind_dn, c->bind_password, c->bind_password_len,
-				   false, until, &br) < 0 ||
-	     !br.answered || br.rc != LDAP_SUCCESS)) {
-		snprintf(line, size, "%s: TLS ok, service bind failed: %s", c->uris[i].text,
-			 br.detail);
-	} else if ((rc = search(ld, c->base, LDAP_SCOPE_BASE, "(objectClass=*)", 1,
-				until, &res)) != LDAP_SUCCESS) {
-		snprintf(line, size, "%s: %s, base %s not readable: %s", c->uris[i].text,
-			 c->bind_dn != NULL ? "bound" : "anonymous", c->base, ldap_err2string(rc));
-	} else {
-		snprintf(line, size, "%s: %s, %s, base readable", c->uris[i].text,
-			 c->uris[i].ldaps || c->starttls ?
-			 (c->insecure_tls ? "TLS (certificate NOT verified)" :
-			  "TLS with verified certificate") : "NO TLS",
-			 c->bind_dn != NULL ? "service bind ok" : "anonymous");
-		ret = 0;
-	}
-	ldap_msgfree(res);
-	prov_ldap_close(&ld);
-	return ret;
-}
-
-/* Every URI in turn, each with an equal share of what is left. The
- * report is p-owned: probes of one instance never overlap (provider.h). */
+/* Every URI in turn (ldap_probe.c). The report is p-owned: probes of one
+ * instance never overlap (provider.h). */
 static int ldap_probe(struct provider *p, int64_t deadline_ms, const char **detail_r)
 {
 	struct ldap_state *st = p->state;
-	const struct prov_ldap_conf *c = &st->conf;
-	char *out = st->probe_report;
-	size_t used = 0;
-	int failed = 0;
 
-	out[0] = '\0';
-	for (size_t i = 0; i < c->uri_count; i++) {
-		int64_t share = clock_left_ms(deadline_ms) / (int64_t)(c->uri_count - i);
-		char line[400];
-
-		if (probe_uri(c, i, clock_now_ms() + share, line, sizeof line) < 0)
-			failed++;
-		used += snprintf(out + used, PROV_LDAP_PROBE_MAX - used, "%s%s", i > 0 ? "; " : "",
-				 line);
-		if (used >= PROV_LDAP_PROBE_MAX)
-			used = PROV_LDAP_PROBE_MAX - 1;
-	}
-	*detail_r = out;
-	return failed > 0 ? -1 : 0;
+	*detail_r = st->probe_report;
+	return prov_ldap_probe(&st->conf, deadline_ms, st->probe_report,
+			       sizeof st->probe_report);
 }
 
 static void ldap_servers(struct provider *p,

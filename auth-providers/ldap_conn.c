@@ -60,6 +60,22 @@ static void ld_error(LDAP *ld, int rc, const char *uri, const char *step,
 	ldap_memfree(diag);
 }
 
+/* libldap reports a failed handshake or certificate check as "Can't
+ * contact LDAP server" or "Connect error", like a server that is down:
+ * name the cause when prov_ldap_tls_explain finds it. */
+static void tls_error(const struct prov_ldap_conf *c, const struct prov_ldap_uri *uri,
+		      LDAP *ld, int rc, const char *step, int64_t deadline_ms,
+		      char *error, size_t size)
+{
+	char cause[PROV_LDAP_MSG_MAX / 2];
+
+	if ((rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR) &&
+	    prov_ldap_tls_explain(c, uri, deadline_ms, cause, sizeof cause) == 0)
+		snprintf(error, size, "%s: %s", uri->text, cause);
+	else
+		ld_error(ld, rc, uri->text, step, error, size);
+}
+
 /* libldap 2.5 bounds the TCP connect with LDAP_OPT_NETWORK_TIMEOUT, but
  * on a non-blocking socket it retries the TLS handshake in a busy loop for
  * as long as the server stays silent. A sockbuf layer under TLS, pushed as
@@ -223,9 +239,10 @@ int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 	 * check, bounded by LDAP_OPT_NETWORK_TIMEOUT. */
 	rc = ldap_connect(ld);
 	if (rc != LDAP_SUCCESS) {
-		/* libldap reports a failed certificate check as "Can't contact
-		 * LDAP server": say that TLS may be the reason. */
-		ld_error(ld, rc, uri->text, uri->ldaps ? " (TCP or TLS)" : "", error, error_size);
+		if (uri->ldaps)
+			tls_error(c, uri, ld, rc, " (TCP or TLS)", deadline_ms, error, error_size);
+		else
+			ld_error(ld, rc, uri->text, "", error, error_size);
 		goto fail;
 	}
 	if (uri->ldaps) {
@@ -236,7 +253,7 @@ int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 		set_timeouts_ms(ld, clock_left_ms(deadline_ms));
 		rc = ldap_start_tls_s(ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
-			ld_error(ld, rc, uri->text, ": StartTLS", error, error_size);
+			tls_error(c, uri, ld, rc, ": StartTLS", deadline_ms, error, error_size);
 			goto fail;
 		}
 		PROV_LDAP_TRACE(req, "ldap: %s: StartTLS established, certificate %s", uri->text,
@@ -386,4 +403,20 @@ int prov_ldap_simple_bind(LDAP *ld, const char *dn, const char *password,
 		 diag != NULL && diag[0] != '\0' ? ": " : "", diag != NULL ? diag : "");
 	ldap_memfree(diag);
 	return 0;
+}
+
+int prov_ldap_search(LDAP *ld, const char *base, int scope, const char *filter,
+		     int sizelimit, int64_t deadline_ms, LDAPMessage **res_r)
+{
+	static char *attrs_none[] = { LDAP_NO_ATTRS, NULL };
+	struct timeval tv;
+	int64_t left = clock_left_ms(deadline_ms);
+
+	*res_r = NULL;
+	if (left < PROV_LDAP_MIN_OP_MS)
+		return LDAP_TIMEOUT;
+	ms_to_tv(left, &tv);
+	prov_ldap_set_timeouts(ld, deadline_ms);
+	return ldap_search_ext_s(ld, base, scope, filter, attrs_none, 0, NULL, NULL,
+				 &tv, sizelimit, res_r);
 }

@@ -4,6 +4,8 @@
  *   ldap.c       the provider: config, search-then-bind, groups, probe
  *   ldap_conn.c  one connection: URIs in order, TLS, timeouts, binds
  *   ldap_pool.c  service-account connection slots shared by workers
+ *   ldap_tls_diag.c  why a TLS connection failed (certificate verdict)
+ *   ldap_probe.c what `dagate probe` checks, URI by URI
  *   ldap_util.c  pure helpers: URI list, filter templates on template.h
  *                (unit-tested)
  *   ldap_ad.c    directory diagnostics -> outcomes (AD "data XXX",
@@ -118,12 +120,27 @@ int prov_ldap_connect(const struct prov_ldap_conf *c, int64_t deadline_ms,
 int prov_ldap_connect_uri(const struct prov_ldap_conf *c, size_t i,
 			  int64_t deadline_ms, const struct auth_request *req,
 			  LDAP **ld_r, char *error, size_t error_size);
+/* After libldap failed to connect to `uri` with TLS: a second connection
+ * (TCP, StartTLS for ldap://, the handshake with OpenSSL and the same
+ * trust; no bind) names the first step that fails, e.g. "TCP connect:
+ * Connection refused" or "TLS: certificate verify failed (hostname
+ * mismatch)". Returns 0 with that text in `cause`, or -1 when there is no
+ * time left or every step passes (then libldap's words are all there is).
+ * Only explains: a connection that failed stays failed. */
+int prov_ldap_tls_explain(const struct prov_ldap_conf *c, const struct prov_ldap_uri *uri,
+			  int64_t deadline_ms, char *cause, size_t size);
 /* Set LDAP_OPT_TIMEOUT and LDAP_OPT_NETWORK_TIMEOUT to what is left. */
 void prov_ldap_set_timeouts(LDAP *ld, int64_t deadline_ms);
 /* True when an idle connection has not been closed by the server (no
  * EOF, reset or unsolicited Notice of Disconnection waiting). */
 bool prov_ldap_idle_alive(LDAP *ld);
 void prov_ldap_close(LDAP **ld);
+
+/* A search returning no attributes, bounded by the deadline; libldap's
+ * result code (LDAP_TIMEOUT without trying when too little time is left).
+ * The caller frees *res_r (ldap_msgfree), also on error. */
+int prov_ldap_search(LDAP *ld, const char *base, int scope, const char *filter,
+		     int sizelimit, int64_t deadline_ms, LDAPMessage **res_r);
 
 /* Result of one simple bind whose request was handed to the network. */
 struct prov_ldap_bind_result {
@@ -162,5 +179,14 @@ void prov_ldap_pool_put(struct prov_ldap_pool *pool, struct prov_ldap_slot *slot
 void prov_ldap_pool_free(struct prov_ldap_pool **pool);
 /* Slots handed out now, and in all (for /metrics). */
 void prov_ldap_pool_usage(struct prov_ldap_pool *pool, unsigned *in_use_r, unsigned *size_r);
+
+/* ldap_probe.c */
+
+/* Each URI in turn, each with an equal share of what is left: connect,
+ * TLS and certificate, service bind, base readable, and the `group` entry
+ * present. One "URI: what was found" per URI, "; "-separated, into `out`.
+ * -1 when any URI fails. */
+int prov_ldap_probe(const struct prov_ldap_conf *c, int64_t deadline_ms, char *out,
+		    size_t size);
 
 #endif

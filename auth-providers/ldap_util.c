@@ -28,6 +28,27 @@ void prov_ldap_uris_free(struct prov_ldap_uri **urisp, size_t count)
 	*urisp = NULL;
 }
 
+/* libldap reads "host:0" as "no port given" (the default port): an
+ * explicit port 0 is a typo, not a wish for 389 or 636. */
+static bool explicit_port_zero(const char *text)
+{
+	const char *host = strstr(text, "://") + 3;
+	size_t len = strcspn(host, "/?");
+	const char *colon = NULL;
+
+	for (const char *p = host; p < host + len; p++)
+		if (*p == ':')
+			colon = p;
+		else if (*p == ']')
+			colon = NULL;   /* the colons of an IPv6 address */
+	if (colon == NULL || colon + 1 == host + len)
+		return false;
+	for (const char *p = colon + 1; p < host + len; p++)
+		if (*p != '0')
+			return false;
+	return true;
+}
+
 static int uri_check(const char *text, bool *ldaps_r, const char **error_r)
 {
 	LDAPURLDesc *lud = NULL;
@@ -39,6 +60,11 @@ static int uri_check(const char *text, bool *ldaps_r, const char **error_r)
 	}
 	if (ldap_url_parse(text, &lud) != LDAP_URL_SUCCESS) {
 		*error_r = "not a valid LDAP URI";
+		return -1;
+	}
+	if (explicit_port_zero(text)) {
+		ldap_free_urldesc(lud);
+		*error_r = "port 0 in a URI: give the directory's port, or none for 389/636";
 		return -1;
 	}
 	if (lud->lud_host == NULL || lud->lud_host[0] == '\0') {

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
+#include "pem.h"
 
 extern const struct provider_type prov_file_type;
 extern const struct provider_type prov_ldap_type;
@@ -56,6 +58,19 @@ const struct provider_type *provider_type_find(const char *name)
 	return NULL;
 }
 
+/* A ca_file that is readable must be a CA bundle (an unreadable one is
+ * reported by the type that reads it). */
+static void ca_file_check(const struct conf_section *s, struct conf_errors *errors)
+{
+	const struct conf_entry *ca = conf_find(s, "ca_file");
+	const char *error;
+
+	if (ca == NULL || access(ca->value, R_OK) != 0)
+		return;
+	if (pem_ca_bundle_check(ca->value, &error) < 0)
+		conf_error_at(errors, s->file, ca->line, "ca_file %s %s", ca->value, error);
+}
+
 static void provider_section_validate(const struct conf_section *s,
 				      const struct dagate_config *cfg,
 				      struct conf_errors *errors)
@@ -91,7 +106,8 @@ static void provider_section_validate(const struct conf_section *s,
 		return;
 	}
 	const struct conf_key *const tables[] = { provider_common_keys, pt->keys, NULL };
-	conf_validate_section(s, tables, errors);
+	if (conf_validate_section(s, tables, errors) == 0)
+		ca_file_check(s, errors);
 }
 
 static const struct conf_key *const provider_common_tables[] = { provider_common_keys, NULL };

@@ -6,7 +6,8 @@ dagate_layer(dagate_providers auth-providers
     auth-providers/file.c auth-providers/static.c
     # ldap (see ldap_int.h)
     auth-providers/ldap.c auth-providers/ldap_conn.c auth-providers/ldap_pool.c
-    auth-providers/ldap_util.c auth-providers/ldap_ad.c
+    auth-providers/ldap_util.c auth-providers/ldap_ad.c auth-providers/ldap_tls_diag.c
+    auth-providers/ldap_probe.c
     # smtp, http and relay on libcurl (see curl_common.h)
     auth-providers/curl_common.c auth-providers/smtp.c auth-providers/http.c
     auth-providers/http_negotiate.c auth-providers/relay.c

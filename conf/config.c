@@ -520,11 +520,12 @@ int conf_validate_section(const struct conf_section *s,
 	char title[160];
 
 	conf_section_title(s, title, sizeof title);
-	for (const struct conf_entry *e = s->entries; e != NULL; e = e->next) {
+	for (struct conf_entry *e = s->entries; e != NULL; e = e->next) {
 		const struct conf_key *k = NULL;
 
 		for (size_t t = 0; k == NULL && key_tables[t] != NULL; t++)
 			k = key_lookup(key_tables[t], e->key);
+		e->is_file = k != NULL && (k->type == CONF_PATH || k->type == CONF_SECRET_FILE);
 		if (k == NULL) {
 			conf_error_at(errors, s->file, e->line,
 				      "unknown key '%s' in %s", e->key, title);

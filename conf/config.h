@@ -87,6 +87,8 @@ struct conf_entry {
 	char *value;         /* trimmed; inline comments removed */
 	int line;
 	struct conf_entry *next;
+	bool is_file;        /* its key names a file (CONF_PATH,
+				CONF_SECRET_FILE): set by conf_validate_section */
 };
 
 struct conf_section {
@@ -110,7 +112,8 @@ int conf_line(const struct conf_section *s, const char *key);
 
 /* Validate every entry of `s` against `keys` (unknown keys, types, bounds,
  * required, repeats, secret file permissions). Returns the number of
- * errors added. Used for fixed sections and provider sections alike. */
+ * errors added. Used for fixed sections and provider sections alike.
+ * Marks each entry whose key names a file (conf_entry.is_file). */
 int conf_validate_section(const struct conf_section *s,
 			  const struct conf_key *const *key_tables,
 			  struct conf_errors *errors);
@@ -121,6 +124,11 @@ int conf_validate_section(const struct conf_section *s,
  * of malloc'd strings (free with conf_strv_free). */
 char **conf_split_list(const char *s);
 void conf_strv_free(char ***strv);
+
+/* `public_url` against the rest of [server]: http:// or https:// (not
+ * http:// when `tls`: the listener speaks only HTTPS), a host, and the
+ * same path as `path` (NULL: not compared). *error_r is static. */
+int conf_public_url_check(const char *url, const char *path, bool tls, const char **error_r);
 
 /* Read a secret file after checking it is a regular file that is not
  * group/world accessible. The caller explicit_bzero()s and frees *data_r.
@@ -243,6 +251,10 @@ void config_free(struct dagate_config **cfg);
  * that allows every address. check-config prints them and still exits 0;
  * serve logs them. */
 void config_warnings(const struct dagate_config *cfg, struct conf_errors *warnings);
+
+/* For a problem found after loading: the line of `key` in the [kind]
+ * section (its header when the key is absent), 0 without the section. */
+int conf_key_line(const struct dagate_config *cfg, const char *kind, const char *key);
 
 /* The config path: -c FILE, else $DAGATE_CONFIG, else the system default. */
 const char *config_default_path(void);

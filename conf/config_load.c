@@ -233,10 +233,15 @@ static void parse_cidrs(const char *value, struct cidr_list *list)
 		cidr_list_parse(value, list, err, sizeof err);
 }
 
+static void report_error(void *errors, const char *message)
+{
+	conf_error_add(errors, message);
+}
+
 static void build_server(struct load *ld, const struct conf_section *s)
 {
 	struct server_config *sv = &ld->cfg->server;
-	const char *path = ld->cfg->path;
+	const char *path = ld->cfg->path, *error;
 
 	conf_bind(s, server_keys, sv);
 	add_listeners(ld, s, server_keys, &sv->listen, &sv->listen_count);
@@ -252,24 +257,27 @@ static void build_server(struct load *ld, const struct conf_section *s)
 	if (sv->path[0] != '/')
 		conf_error_at(ld->errors, path, conf_line(s, "path"),
 			      "'path' must start with '/'");
-	if (sv->public_url != NULL && strncmp(sv->public_url, "http://", 7) != 0 &&
-	    strncmp(sv->public_url, "https://", 8) != 0)
-		conf_error_at(ld->errors, path, conf_line(s, "public_url"),
-			      "'public_url' must start with http:// or https://");
+	if (sv->public_url != NULL &&
+	    conf_public_url_check(sv->public_url, sv->path[0] == '/' ? sv->path : NULL,
+				  sv->tls_cert != NULL, &error) < 0)
+		conf_error_at(ld->errors, path, conf_line(s, "public_url"), "%s", error);
 
 	/* allow_file replaces allow's default; both given: the union */
 	if (sv->allow_file == NULL || conf_find(s, "allow") != NULL)
 		parse_cidrs(conf_get(s, server_keys, "allow"), &sv->allow);
 	if (sv->allow_file != NULL) {
-		char err[512];
+		size_t before = sv->allow.count;
 
 		if (access(sv->allow_file, R_OK) < 0)
 			conf_error_at(ld->errors, path, conf_line(s, "allow_file"),
 				      "cannot read allow_file %s: %s", sv->allow_file,
 				      strerror(errno));
-		else if (cidr_list_load_file(sv->allow_file, &sv->allow, err,
-					     sizeof err) < 0)
-			conf_error_add(ld->errors, err);
+		else if (cidr_list_load_file(sv->allow_file, &sv->allow, report_error,
+					     ld->errors) == 0 &&
+			 sv->allow.count == before && conf_find(s, "allow") == NULL)
+			conf_error_at(ld->errors, path, conf_line(s, "allow_file"),
+				      "allow_file %s lists no address and there is no 'allow': "
+				      "every caller would be refused", sv->allow_file);
 	}
 }
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,17 +205,19 @@ static FILE *open_regular_file(const char *path, char *error, size_t error_size)
 }
 
 int cidr_list_load_file(const char *path, struct cidr_list *list,
-			char *error, size_t error_size)
+			void (*report)(void *ctx, const char *message), void *ctx)
 {
-	char item[CIDR_TEXT_MAX + 2];
+	char item[CIDR_TEXT_MAX + 2], message[CIDR_TEXT_MAX + PATH_MAX + 64];
 	size_t start_count = list->count;
 	char *line = NULL;
 	size_t line_size = 0;
-	int lineno = 0, ret = 0;
-	FILE *f = open_regular_file(path, error, error_size);
+	int lineno = 0, bad = 0;
+	FILE *f = open_regular_file(path, message, sizeof message);
 
-	if (f == NULL)
-		return -1;
+	if (f == NULL) {
+		report(ctx, message);
+		return 1;
+	}
 	errno = 0;
 	while (getline(&line, &line_size, f) != -1) {
 		const char *err;
@@ -224,22 +227,23 @@ int cidr_list_load_file(const char *path, struct cidr_list *list,
 		if (hash != NULL)
 			*hash = '\0';
 		if (list_parse_items(line, list, &err, item, sizeof item) < 0) {
-			snprintf(error, error_size, "%s:%d: %s in %s", path,
-				 lineno, err, item);
-			ret = -1;
-			break;
+			snprintf(message, sizeof message, "%s:%d: %s in %s", path, lineno, err,
+				 item);
+			report(ctx, message);
+			bad++;
 		}
 	}
-	if (ret == 0 && ferror(f)) {
-		snprintf(error, error_size, "%s: cannot read: %s", path,
+	if (ferror(f)) {
+		snprintf(message, sizeof message, "%s: cannot read: %s", path,
 			 strerror(errno != 0 ? errno : EIO));
-		ret = -1;
+		report(ctx, message);
+		bad++;
 	}
-	if (ret < 0)
+	if (bad > 0)
 		list->count = start_count;
 	free(line);
 	fclose(f);
-	return ret;
+	return bad;
 }
 
 void cidr_list_clear(struct cidr_list *list)

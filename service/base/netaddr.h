@@ -28,9 +28,11 @@ int cidr_parse(const char *text, struct cidr *out, const char **error_r);
  * `error` names the bad item. */
 int cidr_list_parse(const char *text, struct cidr_list *list,
 		    char *error, size_t error_size);
-/* Lines of CIDRs, '#' comments; errors as "FILE:LINE: message". */
+/* Lines of CIDRs, '#' comments. Every bad line is handed to `report` as
+ * "FILE:LINE: message" (an unreadable file as "FILE: cannot read: ...").
+ * Returns the number of problems; on any, `list` is left as it was. */
 int cidr_list_load_file(const char *path, struct cidr_list *list,
-			char *error, size_t error_size);
+			void (*report)(void *ctx, const char *message), void *ctx);
 void cidr_list_clear(struct cidr_list *list);
 
 bool cidr_list_contains_sockaddr(const struct cidr_list *list,

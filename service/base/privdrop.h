@@ -9,6 +9,7 @@
 #define DAGATE_PRIVDROP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct privdrop {
@@ -18,6 +19,14 @@ struct privdrop {
 	char name[64];
 };
 
+/* The uid and gid `user` stands for; refused when unknown or root. No
+ * change to the process (check-config asks it too). */
+int privdrop_lookup(const char *user, uid_t *uid_r, gid_t *gid_r, const char **error_r);
+/* Which of `paths` `user` can open for reading (readable[i]), tried by a
+ * child process that becomes the user (root only; check-config). -1 when
+ * the try itself failed. */
+int privdrop_check_readable(const char *user, const char *const *paths, size_t count,
+			    bool *readable, const char **error_r);
 /* Call first thing in serve, single-threaded. `user` may be NULL. */
 int privdrop_prepare(const char *user, struct privdrop *pd, const char **error_r);
 /* Become the user (no-op unless pd->drop); verifies root cannot be regained. */

@@ -82,6 +82,19 @@ static void generation_free(struct generation **gp)
 	*gp = NULL;
 }
 
+/* tls_material_load, its warning (a certificate expiring soon) logged. */
+static int tls_material_load_logged(const struct dagate_config *cfg, struct tls_material *m,
+				    struct conf_errors *errors)
+{
+	struct conf_errors warnings = { 0 };
+	int ret = tls_material_load(cfg, m, errors, &warnings);
+
+	for (size_t i = 0; i < warnings.count; i++)
+		log_warnx("%s", warnings.lines[i]);
+	conf_errors_clear(&warnings);
+	return ret;
+}
+
 /* Everything of a generation except its HTTP daemons: the providers parsed
  * and then started; nothing here touches the running service. The generation owns `cfg` once this succeeded; on
  * failure (errors added to `errors`) it is still the caller's. */
@@ -107,7 +120,7 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 	if (preloaded != NULL) {
 		g->tls = *preloaded;     /* read before privileges were dropped */
 		memset(preloaded, 0, sizeof *preloaded);
-	} else if (tls_material_load(cfg, &g->tls, errors) < 0) {
+	} else if (tls_material_load_logged(cfg, &g->tls, errors) < 0) {
 		goto fail;
 	}
 	if (cfg->server.public_url != NULL)
@@ -248,11 +261,13 @@ static int start(struct daemon_state *ds)
 	log_config_warnings(cfg);
 	/* Before any thread exists (privdrop.h). */
 	if (privdrop_prepare(cfg->server.user, &pd, &error) < 0) {
-		conf_error_at(&errors, cfg->path, 0, "user %s: %s", cfg->server.user, error);
+		conf_error_at(&errors, cfg->path, conf_key_line(cfg, "server", "user"),
+			      "user %s: %s", cfg->server.user, error);
 		goto out;
 	}
 	if (log_setup(&cfg->log, &error) < 0) {
-		conf_error_at(&errors, cfg->path, 0, "cannot open audit log %s: %s",
+		conf_error_at(&errors, cfg->path, conf_key_line(cfg, "log", "audit"),
+			      "cannot open audit log %s: %s",
 			      cfg->log.audit, error);
 		goto out;
 	}
@@ -266,7 +281,7 @@ static int start(struct daemon_state *ds)
 		ret = 1;
 		goto out;
 	}
-	if (tls_material_load(cfg, &tls, &errors) < 0)
+	if (tls_material_load_logged(cfg, &tls, &errors) < 0)
 		goto out;
 	if (privdrop_apply(&pd, &error) < 0) {
 		log_errorx("cannot become user %s: %s", cfg->server.user, error);

@@ -11,8 +11,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
+#include "pem.h"
 #include "redis_conn.h"
 #include "throttle_redis.h"
 #include "tokens.h"
@@ -139,6 +141,10 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 		if (throttle_redis_create(store, NULL, NULL, 1000, &r, &err) < 0)
 			conf_error_at(errors, s->file, conf_line(s, "store"), "store %s: %s", store, err);
 		throttle_redis_free(&r);
+		if (tc.ca_file != NULL && access(tc.ca_file, R_OK) == 0 &&
+		    pem_ca_bundle_check(tc.ca_file, &err) < 0)
+			conf_error_at(errors, s->file, conf_line(s, "ca_file"), "ca_file %s %s",
+				      tc.ca_file, err);
 		if (tc.key_file == NULL)
 			conf_error_at(errors, s->file, conf_line(s, "store"),
 				      "store = %s needs key_file (the same file on every instance), "

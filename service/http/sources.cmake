@@ -11,3 +11,4 @@ dagate_layer(dagate_http service/http
   LIBS PkgConfig::MHD PkgConfig::JSONC)
 dagate_unit_test(test_forwarded tests/unit/test_forwarded.c)
 dagate_unit_test(test_decisions tests/unit/test_decisions.c)
+dagate_unit_test(test_tls_material tests/unit/test_tls_material.c)

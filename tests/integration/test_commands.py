@@ -78,6 +78,7 @@ class CheckConfig(unittest.TestCase):
         (exit status, stdout, warning lines, path)."""
         t = tempfile.mkdtemp(prefix='dagate-check-')
         self.addCleanup(shutil.rmtree, t, True)
+        os.chmod(t, 0o755)    # user = nobody reads its files after the drop
         path = os.path.join(t, 'dagate.conf')
         for name, text in files:
             with open(os.path.join(t, name), 'w') as f:
@@ -115,6 +116,70 @@ class CheckConfig(unittest.TestCase):
                 rc, out, warnings, _ = self.check(lines, files)
                 self.assertEqual((rc, warnings), (0, []))
                 self.assertIn('configuration OK', out)
+
+    def check_both(self, lines, files=()):
+        """check-config and serve of the same [server]: both must refuse it
+        with the same FILE:LINE messages. Returns check-config's output."""
+        _, _, _, path = self.check(lines, files)
+        here = os.path.dirname(path)
+        r = run_dagate(['check-config', '-c', path], cwd=here)
+        out = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 2, out)
+        self.assertNotIn('configuration OK', out)
+        r = run_dagate(['serve', '-c', path], cwd=here, timeout=20)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        for line in out.splitlines():
+            if ': warning: ' not in line:
+                self.assertIn(line, r.stdout + r.stderr)
+        return out, path
+
+    def test_public_url_and_allow_file_refused_with_file_and_line(self):
+        out, path = self.check_both('listen = 127.0.0.1:0\npath = /sso\n'
+                                    'public_url = https://sso.example/Sso.asmx')
+        self.assertIn("%s:4: the path of 'public_url' differs from 'path'" % path, out)
+        bad = ('partners', '# partners\n192.0.2.0/24\n192.0.2.1/24\n'
+               '198.51.100.0/24 office\n')
+        out, path = self.check_both('listen = 127.0.0.1:0\nallow_file = partners', (bad,))
+        # every bad line, named as the file is configured
+        self.assertIn('partners:3: host bits set in 192.0.2.1/24\n'
+                      'partners:4: not an IP address or CIDR in office', out)
+        out, path = self.check_both('listen = 127.0.0.1:0\nallow_file = partners',
+                                    (('partners', '# to do\n'),))
+        self.assertIn('%s:3: allow_file partners lists no address' % path, out)
+
+    def test_provider_tls_settings_refused_with_file_and_line(self):
+        t = tempfile.mkdtemp(prefix='dagate-check-')
+        self.addCleanup(shutil.rmtree, t, True)
+        with open(os.path.join(t, 'key.pem'), 'w') as f:
+            f.write('-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n')
+        path = os.path.join(t, 'dagate.conf')
+        with open(path, 'w') as f:
+            f.write(server_section() + NO_THROTTLE +
+                    '[route]\nmatch = *@a -> a\nmatch = *@b -> b\nmatch = * -> c\n'
+                    '\n[provider a]\ntype = ldap\nuri = ldaps://dc1 ldaps://dc2\n'
+                    'base = dc=example\nstarttls = yes\n'
+                    '\n[provider b]\ntype = ldap\nuri = ldaps://dc1:0\nbase = dc=example\n'
+                    '\n[provider c]\ntype = http\nurl = https://sso.example/check\n'
+                    'ca_file = key.pem\n')
+        lines = open(path).read().splitlines()
+        at = {text: '%s:%d: ' % (path, lines.index(text) + 1)
+              for text in ('starttls = yes', 'uri = ldaps://dc1:0', 'ca_file = key.pem')}
+        # the section check comes first: the CA bundle that is a key
+        for cmd in ('check-config', 'serve'):
+            r = run_dagate([cmd, '-c', path], cwd=t, timeout=20)
+            out = r.stdout + r.stderr
+            self.assertEqual(r.returncode, 2, out)
+            self.assertIn(at['ca_file = key.pem'] + 'ca_file key.pem holds a private key', out)
+            self.assertNotIn('AAECAwQF', out)
+        # then each provider's own settings
+        with open(os.path.join(t, 'key.pem'), 'w') as f:
+            f.write('-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n')
+        for cmd in ('check-config', 'serve'):
+            r = run_dagate([cmd, '-c', path], cwd=t, timeout=20)
+            out = r.stdout + r.stderr
+            self.assertEqual(r.returncode, 2, out)
+            self.assertIn(at['starttls = yes'] + 'starttls = yes but every URI is ldaps://', out)
+            self.assertIn(at['uri = ldaps://dc1:0'] + 'port 0 in a URI', out)
 
     def test_broken_fixtures(self):
         """Each tests/integration/fixtures/broken/*.conf names the lines

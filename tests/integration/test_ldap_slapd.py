@@ -7,6 +7,7 @@ probe / test-user output."""
 
 import os
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -31,6 +32,12 @@ class Dagate(_Dagate):
 BOB_PW = 'bob-pw-1'
 
 _certs = {}
+
+# What a certificate from a CA dagate does not trust is reported as (slapd
+# sends its CA along: "self-signed ... in certificate chain"; a server
+# sending only its own certificate gets "unable to get local issuer").
+UNTRUSTED = (r'TLS: certificate verify failed \((self-signed certificate in certificate chain'
+             r'|unable to get local issuer certificate)\)')
 
 
 def certs(kind='rsa'):
@@ -177,15 +184,61 @@ class SlapdLogins(unittest.TestCase, AuditMixin):
         self.assertEqual(self.d.authenticate('alice@anon.test', ALICE_PW), 'true')
         self.assertEqual(self.d.authenticate('alice@anon.test', BOB_PW), 'false')
 
-    def test_untrusted_certificate_is_unavailable(self):
+    def test_untrusted_certificate_is_unavailable_and_named(self):
         got = self.d.authenticate('alice@wrongca.test', ALICE_PW)
         self.assertIsInstance(got, Fault)
-        self.assertEqual(self.audit_for(self.d, 'alice@wrongca.test').get('outcome'), 'unavailable')
+        rec = self.audit_for(self.d, 'alice@wrongca.test')
+        self.assertEqual(rec.get('outcome'), 'unavailable')
+        self.assertRegex(rec.get('detail', ''), UNTRUSTED)
+        self.assertNotIn("Can't contact", rec.get('detail', ''))
+        self.assertRegex(self.d.log(), 'ldap wrongca: .*' + UNTRUSTED)
 
-    def test_host_name_mismatch_is_unavailable(self):
+    def test_host_name_mismatch_is_unavailable_and_named(self):
         # 127.0.0.3 is not among the certificate's names
         got = self.d.authenticate('alice@badhost.test', ALICE_PW)
         self.assertIsInstance(got, Fault)
+        rec = self.audit_for(self.d, 'alice@badhost.test')
+        self.assertEqual(rec.get('outcome'), 'unavailable')
+        self.assertIn('TLS: certificate verify failed (IP address mismatch)', rec.get('detail', ''))
+
+    def test_probe_checks_the_group_entry(self):
+        path = os.path.join(self.d.dir, 'probe-group.conf')
+        wrong = 'cn=sf-userz,ou=groups,' + SUFFIX
+        with open(path, 'w') as f:
+            f.write(config(['*@a.test -> good', '* -> wrong'], [
+                provider('good', self.s.ldaps_uri, extra='group = %s\n' % GROUP_DN),
+                provider('wrong', self.s.ldaps_uri, extra='group = %s\n' % wrong)]
+            ).replace('{dir}', self.d.dir))
+        r = run_dagate(['probe', '-c', path])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        lines = {l.split()[0]: l for l in r.stdout.splitlines() if l.strip()}
+        self.assertIn('service bind ok, base readable, group present', lines['good'])
+        self.assertIn('FAIL', lines['wrong'])
+        self.assertIn('group %s does not exist' % wrong, lines['wrong'])
+
+    def test_probe_and_test_user_name_the_tls_cause(self):
+        path = os.path.join(self.d.dir, 'probe-tls.conf')
+        s = self.s
+        with open(path, 'w') as f:
+            f.write(config(['* -> wrongca'], [
+                provider('wrongca', s.ldaps_uri, ca='{dir}/other-ca.crt'),
+                provider('wrongcastls', s.ldap_uri, ca='{dir}/other-ca.crt',
+                         extra='starttls = yes\n'),
+                provider('badhost', s.uri(True, '127.0.0.3')),
+                provider('badhoststls', s.uri(False, '127.0.0.3'), extra='starttls = yes\n'),
+                provider('down', 'ldaps://127.0.0.1:%d' % free_port())]).replace('{dir}', self.d.dir))
+        r = run_dagate(['probe', '-c', path])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        lines = {l.split()[0]: l for l in r.stdout.splitlines() if l.strip()}
+        for name in ('wrongca', 'wrongcastls'):
+            self.assertRegex(lines[name], UNTRUSTED)
+        for name in ('badhost', 'badhoststls'):
+            self.assertIn('TLS: certificate verify failed (IP address mismatch)', lines[name])
+        self.assertIn('TCP connect: Connection refused', lines['down'])
+        self.assertNotIn('certificate', lines['down'])
+        r = run_dagate(['test-user', '-c', path, 'alice@x.test'], stdin=ALICE_PW + '\n')
+        self.assertRegex(r.stdout + r.stderr, UNTRUSTED)
+        self.assertNotIn(ALICE_PW, r.stdout + r.stderr)
 
     def test_probe(self):
         with open(os.path.join(self.d.dir, 'probe.conf'), 'w') as f:
@@ -327,6 +380,9 @@ class SlapdFailover(unittest.TestCase, AuditMixin):
 
     def test_first_uri_refuses(self):
         self.check_failover('refused.test', 1.0)
+        # the log says what happened to the first URI: not a TLS problem
+        self.assertRegex(self.d.log(), r'ldap refused: ldaps://127\.0\.0\.1:\d+: '
+                                       r'TCP connect: Connection refused')
         # /metrics names each server: the refusing one is skipped (0), the
         # good one is up (1), and the pool's slots are all idle again
         import urllib.request
@@ -355,6 +411,63 @@ class SlapdFailover(unittest.TestCase, AuditMixin):
         self.assertEqual(got.code, 'soap:Server')
         self.assertLess(took, 3.0)
         self.assertEqual(self.audit_for(self.d, 'alice@alldead.test').get('outcome'), 'unavailable')
+
+
+def expired_certs():
+    """The trusted CA's server certificate, expired: signed with -days -1,
+    its notAfter is a day before its notBefore (now)."""
+    good = certs()
+    d = tempfile.mkdtemp(prefix='dagate-ldap-expired-')
+    key, csr, crt, ext = (os.path.join(d, n) for n in ('server.key', 'server.csr',
+                                                        'server.crt', 'server.ext'))
+    with open(ext, 'w') as f:
+        f.write('subjectAltName=DNS:localhost,IP:127.0.0.1\n'
+                'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n')
+    for args in (['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr,
+                  '-subj', '/CN=localhost'],
+                 ['x509', '-req', '-in', csr, '-CA', good.ca_cert, '-CAkey', good.ca_key,
+                  '-CAcreateserial', '-out', crt, '-days', '-1', '-extfile', ext]):
+        subprocess.run(['openssl'] + args, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=60)
+    os.chmod(key, 0o600)
+    return good._replace(dir=d, cert=crt, key=key)
+
+
+class SlapdExpiredCertificate(unittest.TestCase, AuditMixin):
+    """A directory whose certificate has expired is reported as such, over
+    ldaps and StartTLS, in the audit line, probe and test-user."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Slapd(expired_certs())
+        cls.conf = config(['*@tls.test -> ldaps', '*@starttls.test -> starttls'],
+                          [provider('ldaps', cls.s.ldaps_uri),
+                           provider('starttls', cls.s.ldap_uri, extra='starttls = yes\n')])
+        cls.d = Dagate(cls.conf, files=files())
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.d.__exit__(None, None, None)
+        finally:
+            cls.s.close()
+
+    def test_audit_names_the_expired_certificate(self):
+        for user in ('alice@tls.test', 'alice@starttls.test'):
+            self.assertIsInstance(self.d.authenticate(user, ALICE_PW), Fault)
+            rec = self.audit_for(self.d, user)
+            self.assertEqual(rec.get('outcome'), 'unavailable')
+            self.assertIn('TLS: certificate verify failed (certificate has expired)',
+                          rec.get('detail', ''))
+
+    def test_probe_and_test_user_name_the_expired_certificate(self):
+        r = run_dagate(['probe', '-c', self.d.config_path])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.count('(certificate has expired)'), 2, r.stdout)
+        r = run_dagate(['test-user', '-c', self.d.config_path, 'alice@starttls.test'],
+                       stdin=ALICE_PW + '\n')
+        self.assertIn('TLS: certificate verify failed (certificate has expired)',
+                      r.stdout + r.stderr)
 
 
 class SlapdEmptyPassword(unittest.TestCase):

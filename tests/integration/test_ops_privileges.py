@@ -198,6 +198,35 @@ class TestStartedAsRoot(PrivilegeChecks, unittest.TestCase):
             r = harness.run_dagate(['check-config', '-c', d.config_path], cwd=d.dir)
             self.assertEqual((r.returncode, r.stderr.count('warning:')), (0, 0), r.stderr)
 
+    def test_check_config_names_a_file_the_user_cannot_read(self):
+        """Started as root with `user`, serve reads its files again as the
+        user (reload, a changed users file): check-config tries each as
+        that user and names the one it cannot read."""
+        d = Dagate(config('127.0.0.1:0', 'nobody'), start=False, files={'users': ''})
+        try:
+            os.chmod(d.dir, 0o755)
+            users = os.path.join(d.dir, 'users')
+            os.chmod(users, 0o600)     # root's alone
+            lines = open(d.config_path).read().splitlines()
+            line = next(i + 1 for i, l in enumerate(lines) if l.startswith('path = '))
+            r = harness.run_dagate(['check-config', '-c', d.config_path], cwd=d.dir)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn('%s:%d: path %s is not readable by user nobody'
+                          % (d.config_path, line, lines[line - 1].split(' = ', 1)[1]), r.stderr)
+            self.assertEqual(r.stderr.count('not readable by user'), 1, r.stderr)
+            os.chown(users, NOBODY.pw_uid, NOBODY.pw_gid)
+            r = harness.run_dagate(['check-config', '-c', d.config_path], cwd=d.dir)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            # an unknown user: serve refuses it as root, and so does check-config
+            with open(d.config_path, 'w') as f:
+                f.write('\n'.join(lines).replace('user = nobody', 'user = no-such-user-dagate'))
+            r = harness.run_dagate(['check-config', '-c', d.config_path], cwd=d.dir)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertRegex(r.stderr, re.escape(d.config_path) +
+                             r':\d+: user no-such-user-dagate: no such user')
+        finally:
+            d._cleanup_dir()
+
     def test_unknown_user_is_a_configuration_error(self):
         d = Dagate(config('127.0.0.1:0', 'no-such-user-dagate'), start=False)
         try:

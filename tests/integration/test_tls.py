@@ -2,9 +2,11 @@
 refused, tls_min = 1.3 refuses a 1.2-only client, key file permissions."""
 
 import os
+import re
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 import unittest
 import warnings
@@ -147,6 +149,116 @@ class RSA(TLSBase, unittest.TestCase):
 
 class ECDSA(TLSBase, unittest.TestCase):
     kind = 'ec'
+
+
+def openssl(*args, cwd=None):
+    subprocess.run(['openssl'] + list(args), check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE, timeout=60, cwd=cwd)
+
+
+def signed_by(certs, directory, name, *, days=None, start=None, end=None):
+    """A server certificate for localhost signed by certs' CA: with `days`
+    (negative: already expired) by `openssl x509`, or with explicit
+    `start`/`end` (YYYYMMDDHHMMSSZ) by `openssl ca`. Returns (cert, key)."""
+    key, csr, crt = (os.path.join(directory, name + ext) for ext in ('.key', '.csr', '.crt'))
+    openssl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr,
+            '-subj', '/CN=localhost')
+    os.chmod(key, 0o600)
+    if days is not None:
+        ext = os.path.join(directory, name + '.ext')
+        with open(ext, 'w') as f:
+            f.write('subjectAltName=DNS:localhost,IP:127.0.0.1\n')
+        openssl('x509', '-req', '-in', csr, '-CA', certs.ca_cert, '-CAkey', certs.ca_key,
+                '-CAcreateserial', '-out', crt, '-days', str(days), '-extfile', ext)
+        return crt, key
+    ca = os.path.join(directory, name + '-ca')
+    os.makedirs(ca)
+    with open(os.path.join(ca, 'ca.cnf'), 'w') as f:
+        f.write('[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n'
+                'serial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n')
+    open(os.path.join(ca, 'index.txt'), 'w').close()
+    with open(os.path.join(ca, 'serial'), 'w') as f:
+        f.write('01\n')
+    openssl('ca', '-batch', '-config', 'ca.cnf', '-cert', certs.ca_cert, '-keyfile', certs.ca_key,
+            '-in', csr, '-out', crt, '-startdate', start, '-enddate', end, '-notext', cwd=ca)
+    return crt, key
+
+
+class TLSMaterialRefused(unittest.TestCase):
+    """What serve refuses in tls_cert / tls_key, check-config refuses too,
+    with the same FILE:LINE of the key the problem is about."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix='dagate-certs-')
+        cls.certs = make_ca_and_cert(os.path.join(cls.tmp, 'good'), 'rsa')
+        cls.other = make_ca_and_cert(os.path.join(cls.tmp, 'other'), 'ec')
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def write_conf(self, cert, key):
+        """[server] has listen on line 2, allow on 3, tls_cert on 4 and
+        tls_key on 5."""
+        path = os.path.join(tempfile.mkdtemp(dir=self.tmp), 'dagate.conf')
+        with open(path, 'w') as f:
+            f.write(server_section(extra='tls_cert = %s\ntls_key = %s\n' % (cert, key)) + STATIC)
+        return path
+
+    def assert_refused(self, cert, key, line, message):
+        path = self.write_conf(cert, key)
+        check = run_dagate(['check-config', '-c', path])
+        serve = run_dagate(['serve', '-c', path], timeout=20)
+        want = '%s:%d: %s' % (path, line, message)
+        for what, r in (('check-config', check), ('serve', serve)):
+            self.assertEqual(r.returncode, 2, '%s: %s' % (what, r.stdout + r.stderr))
+            self.assertIn(want, r.stdout + r.stderr, what)
+        self.assertNotIn('configuration OK', check.stdout)
+
+    def test_key_of_another_certificate(self):
+        self.assert_refused(self.certs.cert, self.other.key, 5,
+                            'tls_key does not belong to tls_cert')
+
+    def test_key_given_as_the_certificate(self):
+        self.assert_refused(self.certs.key, self.certs.key, 4,
+                            'tls_cert holds a private key, not a certificate')
+
+    def test_chain_with_the_ca_first(self):
+        chain = os.path.join(self.tmp, 'ca-first.crt')
+        with open(chain, 'w') as f:
+            for part in (self.certs.ca_cert, self.certs.cert):
+                with open(part) as p:
+                    f.write(p.read())
+        self.assert_refused(chain, self.certs.key, 4,
+                            "tls_cert must start with the server's own certificate "
+                            "(the one tls_key belongs to); it is certificate 2 of 2")
+
+    def test_expired_certificate(self):
+        cert, key = signed_by(self.certs, self.tmp, 'expired', days=-1)
+        self.assert_refused(cert, key, 4, 'tls_cert expired on ')
+
+    def test_not_yet_valid_certificate(self):
+        cert, key = signed_by(self.certs, self.tmp, 'future', start='20300101000000Z',
+                              end='20300201000000Z')
+        self.assert_refused(cert, key, 4, 'tls_cert is not valid before 2030-01-01 00:00:00 UTC')
+
+    def test_certificate_expiring_soon_is_a_warning(self):
+        cert, key = signed_by(self.certs, self.tmp, 'soon', days=5)
+        path = self.write_conf(cert, key)
+        r = run_dagate(['check-config', '-c', path])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, re.escape(path) + r':4: warning: tls_cert expires on '
+                         r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(within 14 days\)')
+        with Dagate(server_section(extra='tls_cert = %s\ntls_key = %s\n' % (cert, key)) + STATIC,
+                    ca_file=self.certs.ca_cert) as d:
+            self.assertIn('warning: tls_cert expires on', d.log())
+            self.assertEqual(d.authenticate('good@example.com', 'pw', tls=True), 'true')
+        # 30 days left: no warning
+        cert, key = signed_by(self.certs, self.tmp, 'later', days=30)
+        r = run_dagate(['check-config', '-c', self.write_conf(cert, key)])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn('tls_cert expires', r.stdout + r.stderr)
 
 
 class TLSConfig(unittest.TestCase):

@@ -415,6 +415,35 @@ static void test_broken_configs(void)
 	{ "allow_file with a bad line",
 	  "[server]\nallow_file = @D@/allow-bad\n" TAIL,
 	  E("@D@/allow-bad:3: host bits set in 10.0.0.1/8") },
+	{ "allow_file: every bad line",
+	  "[server]\nallow_file = @D@/allow-bad2\n" TAIL,
+	  E("@D@/allow-bad2:1: not an IP address or CIDR in office",
+	    "@D@/allow-bad2:3: host bits set in 10.0.0.1/8") },
+	{ "allow_file empty and the only source",
+	  "[server]\nallow_file = @D@/allow-empty\n" TAIL,
+	  E(":2: allow_file @D@/allow-empty lists no address and there is no 'allow': "
+	    "every caller would be refused") },
+	{ "allow_file empty beside allow",
+	  "[server]\nallow = 127.0.0.1\nallow_file = @D@/allow-empty\n" TAIL, OK },
+	{ "public_url http:// while TLS is on",
+	  "[server]\ntls_cert = @D@/cert.pem\ntls_key = @D@/key600.pem\n"
+	  "public_url = http://sso.example/Sso.asmx\n" TAIL,
+	  E(":4: 'public_url' is http:// but the listener speaks only HTTPS (tls_cert is set): "
+	    "use https://") },
+	{ "public_url path differs from path",
+	  "[server]\npath = /sso\npublic_url = https://sso.example/Sso.asmx\n" TAIL,
+	  E(":3: the path of 'public_url' differs from 'path': the WSDL would send "
+	    "Salesforce where dagate does not answer") },
+	{ "public_url without host or path",
+	  "[server]\npublic_url = https:///Sso.asmx\n" TAIL,
+	  E(":2: 'public_url' must name a host") },
+	{ "public_url https:// with TLS, root path",
+	  "[server]\npath = /\ntls_cert = @D@/cert.pem\ntls_key = @D@/key600.pem\n"
+	  "public_url = https://sso.example:8443\n" TAIL, OK },
+	{ "throttle ca_file holding a private key",
+	  "[throttle]\nstore = rediss://127.0.0.1:6380\nkey_file = @D@/key600.pem\n"
+	  "ca_file = @D@/key600.pem\n" TAIL,
+	  E(":4: ca_file @D@/key600.pem holds a private key: a CA bundle holds only certificates") },
 	{ "allow_file missing", "[server]\nallow_file = @D@/allow-none\n" TAIL,
 	  E(":2: cannot read allow_file @D@/allow-none: No such file or directory") },
 	{ "admin without listen", "[admin]\nallow = 10.0.0.0/8\n" TAIL,
@@ -732,7 +761,8 @@ static void cleanup(void)
 {
 	static const char *const names[] = {
 		"c.conf", "good.conf", "min.conf", "af.conf", "s1", "big", "cert.pem",
-		"key644.pem", "key600.pem", "allow-bad", "allow-good", NULL,
+		"key644.pem", "key600.pem", "allow-bad", "allow-good", "allow-bad2",
+		"allow-empty", NULL,
 	};
 	char path[256];
 
@@ -751,9 +781,12 @@ int main(void)
 	}
 	write_file("cert.pem", "-----BEGIN CERTIFICATE-----\n", 0644);
 	write_file("key644.pem", "placeholder: only the mode matters here\n", 0644);
-	write_file("key600.pem", "placeholder: only the mode matters here\n", 0600);
+	write_file("key600.pem", "placeholder: only the mode matters here\n"
+		   "-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n", 0600);
 	write_file("allow-bad", "# partners\n10.0.0.0/8\n10.0.0.1/8\n", 0644);
 	write_file("allow-good", "10.0.0.0/8  # office\n", 0644);
+	write_file("allow-bad2", "office\n10.0.0.0/8\n10.0.0.1/8\n", 0644);
+	write_file("allow-empty", "# Salesforce ranges go here\n\n", 0644);
 
 	test_durations();
 	test_bools();

@@ -116,6 +116,12 @@ static void test_uris(void)
 		{ "ldap://dc1/dc=example", -1, 0, false },
 		{ "ldap://dc1/??sub?(uid=x)", -1, 0, false },
 		{ "ldaps://dc1 garbage", -1, 0, false },
+		{ "ldaps://dc1:0", -1, 0, false },
+		{ "ldap://127.0.0.1:00/", -1, 0, false },
+		{ "ldaps://[::1]:0", -1, 0, false },
+		{ "ldaps://dc1:636 ldaps://dc2:0", -1, 0, false },
+		{ "ldaps://dc1:10", 0, 1, true },
+		{ "ldaps://[::1]", 0, 1, true },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -313,6 +319,17 @@ static void test_parse_errors(void)
 	add(&b, "base", "dc=example");
 	add(&b, "ca_file", "/nonexistent/ca.pem");
 	expect_parse_error(&b, "ca_file", "unreadable ca_file");
+
+	section(&b);
+	add(&b, "uri", "ldaps://127.0.0.1:0");
+	add(&b, "base", "dc=example");
+	expect_parse_error(&b, "port 0", "port 0 in the URI");
+
+	section(&b);
+	add(&b, "uri", "ldaps://127.0.0.1:1 ldaps://127.0.0.2:1");
+	add(&b, "base", "dc=example");
+	add(&b, "starttls", "yes");
+	expect_parse_error(&b, "every URI is ldaps://", "starttls with only ldaps:// URIs");
 }
 
 /* The guards that answer before any connection: an empty password is a

@@ -211,10 +211,24 @@ static void test_network(void)
 	CHECK(sockaddr_network(NULL, 64, &a) < 0, "NULL");
 }
 
+/* Every report of cidr_list_load_file, one per line. */
+struct collected {
+	char text[1024];
+};
+
+static void collect(void *ctx, const char *message)
+{
+	struct collected *c = ctx;
+	size_t used = strlen(c->text);
+
+	snprintf(c->text + used, sizeof c->text - used, "%s\n", message);
+}
+
 static void test_load_file(void)
 {
 	char dir[] = "/tmp/dagate-netaddr-XXXXXX";
-	char path[128], err[256], want[256];
+	char path[128], want[512];
+	struct collected got = { "" };
 	struct cidr_list list = { NULL, 0 };
 	FILE *f;
 
@@ -225,35 +239,41 @@ static void test_load_file(void)
 	fputs("# office\n10.0.0.0/8   # inline comment\n\n"
 	      "  192.0.2.0/24, 2001:db8::/32\n", f);
 	fclose(f);
-	CHECK(cidr_list_load_file(path, &list, err, sizeof err) == 0, "%s", err);
+	CHECK(cidr_list_load_file(path, &list, collect, &got) == 0, "%s", got.text);
 	CHECK(list.count == 3, "count %zu", list.count);
 	CHECK(cidr_list_contains_text(&list, "2001:db8::1"), "v6 from file");
 	cidr_list_clear(&list);
 
+	/* every bad line is reported, not only the first */
 	f = fopen(path, "w");
-	fputs("10.0.0.0/8\n# fine\n10.0.0.1/8\n", f);
+	fputs("10.0.0.0/8\n# fine\n10.0.0.1/8\n192.0.2.0/24\nnope, 10.1.0.0/16\n", f);
 	fclose(f);
-	CHECK(cidr_list_load_file(path, &list, err, sizeof err) < 0, "bad line");
-	snprintf(want, sizeof want, "%s:3: host bits set in 10.0.0.1/8", path);
-	CHECK_STR(str(err), want, "file error");
+	CHECK(cidr_list_load_file(path, &list, collect, &got) == 2, "bad lines");
+	snprintf(want, sizeof want, "%s:3: host bits set in 10.0.0.1/8\n"
+		 "%s:5: not an IP address or CIDR in nope\n", path, path);
+	CHECK_STR(str(got.text), want, "file errors");
 	CHECK(list.count == 0, "nothing appended on error");
 	cidr_list_clear(&list);
 
+	got.text[0] = '\0';
 	unlink(path);
-	CHECK(cidr_list_load_file(path, &list, err, sizeof err) < 0, "missing");
-	snprintf(want, sizeof want, "%s: cannot read: No such file or directory",
+	CHECK(cidr_list_load_file(path, &list, collect, &got) == 1, "missing");
+	snprintf(want, sizeof want, "%s: cannot read: No such file or directory\n",
 		 path);
-	CHECK_STR(str(err), want, "missing file");
+	CHECK_STR(str(got.text), want, "missing file");
 
 	/* Not a regular file: refused at once, never read (forever) or
 	 * waited on. */
-	CHECK(cidr_list_load_file("/dev/zero", &list, err, sizeof err) < 0, "/dev/zero");
-	CHECK_STR(str(err), "/dev/zero: not a regular file", "device");
-	CHECK(cidr_list_load_file(dir, &list, err, sizeof err) < 0, "directory");
+	got.text[0] = '\0';
+	CHECK(cidr_list_load_file("/dev/zero", &list, collect, &got) == 1, "/dev/zero");
+	CHECK_STR(str(got.text), "/dev/zero: not a regular file\n", "device");
+	got.text[0] = '\0';
+	CHECK(cidr_list_load_file(dir, &list, collect, &got) == 1, "directory");
 	CHECK(mkfifo(path, 0600) == 0, "mkfifo");
-	CHECK(cidr_list_load_file(path, &list, err, sizeof err) < 0, "fifo");
-	snprintf(want, sizeof want, "%s: not a regular file", path);
-	CHECK_STR(str(err), want, "fifo");
+	got.text[0] = '\0';
+	CHECK(cidr_list_load_file(path, &list, collect, &got) == 1, "fifo");
+	snprintf(want, sizeof want, "%s: not a regular file\n", path);
+	CHECK_STR(str(got.text), want, "fifo");
 	CHECK(list.count == 0, "nothing appended");
 	unlink(path);
 	rmdir(dir);
