@@ -90,8 +90,11 @@ static const struct conf_key log_keys[] = {
 	  "text (key=value) or json",
 	  CONF_AT(struct log_config, format) },
 	{ "audit", CONF_PATH, 0, "-", 0, 0, NULL,
-	  "\"-\" for stderr, or a file reopened on SIGHUP",
+	  "\"-\" for stderr, or a file reopened on SIGUSR1 and SIGHUP",
 	  CONF_AT(struct log_config, audit) },
+	{ "file", CONF_PATH, 0, "-", 0, 0, NULL,
+	  "operational log: \"-\" for stderr, or a file reopened on SIGUSR1 and SIGHUP",
+	  CONF_AT(struct log_config, file) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -283,26 +286,32 @@ static void build_admin(struct load *ld, const struct conf_section *s)
 	conf_bind(s, admin_keys, ad);
 }
 
+/* A log file's directory must exist: dagate creates the file, not it. */
+static void check_log_directory(struct load *ld, const struct conf_section *s,
+				const char *key, const char *what, const char *path)
+{
+	char *copy;
+	struct stat st;
+
+	if (strcmp(path, "-") == 0 || (copy = strdup(path)) == NULL)
+		return;
+	{
+		const char *dir = dirname(copy);
+
+		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			conf_error_at(ld->errors, ld->cfg->path, conf_line(s, key),
+				      "directory %s of %s %s does not exist", dir, what, path);
+	}
+	free(copy);
+}
+
 static void build_log(struct load *ld, const struct conf_section *s)
 {
 	struct log_config *lg = &ld->cfg->log;
 
 	conf_bind(s, log_keys, lg);
-	if (strcmp(lg->audit, "-") != 0) {
-		char *copy = strdup(lg->audit);
-		struct stat st;
-
-		if (copy != NULL) {
-			const char *dir = dirname(copy);
-
-			if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-				conf_error_at(ld->errors, ld->cfg->path,
-					      conf_line(s, "audit"),
-					      "directory %s of audit log %s does "
-					      "not exist", dir, lg->audit);
-		}
-		free(copy);
-	}
+	check_log_directory(ld, s, "audit", "audit log", lg->audit);
+	check_log_directory(ld, s, "file", "log file", lg->file);
 }
 
 static void build_map(struct load *ld, const struct conf_section *s)

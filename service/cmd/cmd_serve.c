@@ -1,7 +1,8 @@
 /*
  * `dagate serve`: start everything, then wait for signals in the main
- * thread. SIGTERM/SIGINT close the listening sockets, drain and exit;
- * SIGHUP reloads.
+ * thread. SIGTERM/SIGINT/SIGQUIT close the listening sockets, drain and
+ * exit; SIGHUP reloads; SIGUSR1 reopens the log files; SIGUSR2 and SIGALRM
+ * are logged and ignored. Each is logged and counted (dagate(8) SIGNALS).
  *
  * A configuration *generation* is everything built from one reading of the
  * config: providers, router, worker pool, HTTP daemons, WSDL, TLS key. On
@@ -24,6 +25,7 @@
 #include "http.h"
 #include "listeners.h"
 #include "log.h"
+#include "metrics.h"
 #include "privdrop.h"
 #include "sf_server.h"
 #include "throttle.h"
@@ -197,9 +199,9 @@ static void reload(struct daemon_state *ds)
 	const char *error = NULL;
 
 	log_info("SIGHUP: reloading %s", ds->config_path);
-	/* logrotate sends SIGHUP: reopen the audit log whatever the new
-	 * config says, so that no line goes to a rotated file. */
-	log_reopen();
+	/* A logrotate set up for SIGHUP: reopen the log files whatever the
+	 * new config says, so that no line goes to a rotated file. */
+	metrics_record_log_reopen(log_reopen() == 0);
 	if (decider_config_load(ds->config_path, &cfg, &errors) < 0 ||
 	    (g = generation_build(ds, cfg, NULL, &errors)) == NULL) {
 		log_errors("reload refused, the old configuration keeps serving", &errors);
@@ -225,6 +227,8 @@ static void reload(struct daemon_state *ds)
 	listeners_close_unused(&ds->listeners);
 	if (log_setup(&g->dec.cfg->log, &error) < 0)
 		log_errorx("cannot open audit log %s: %s", g->dec.cfg->log.audit, error);
+	if (log_file_setup(&g->dec.cfg->log, &error) < 0)
+		log_errorx("cannot open log file %s: %s", g->dec.cfg->log.file, error);
 	log_info("reloaded: deadline %lld ms, %u workers, queue %u",
 		 (long long)g->dec.cfg->server.deadline_ms, g->dec.cfg->server.workers,
 		 g->dec.cfg->server.queue);
@@ -250,9 +254,16 @@ static int start(struct daemon_state *ds)
 		conf_error_at(&errors, cfg->path, 0, "user %s: %s", cfg->server.user, error);
 		goto out;
 	}
+	if (pd.drop)
+		log_set_owner(pd.uid, pd.gid);
 	if (log_setup(&cfg->log, &error) < 0) {
 		conf_error_at(&errors, cfg->path, 0, "cannot open audit log %s: %s",
 			      cfg->log.audit, error);
+		goto out;
+	}
+	if (log_file_setup(&cfg->log, &error) < 0) {
+		conf_error_at(&errors, cfg->path, 0, "cannot open log file %s: %s",
+			      cfg->log.file, error);
 		goto out;
 	}
 	if (sf_server_init(&error) < 0) {
@@ -294,6 +305,41 @@ out:
 	return ret;
 }
 
+/* SIGUSR1 (logrotate's postrotate): the audit file and the log file are
+ * opened again by name; nothing else changes. */
+static void reopen_logs(void)
+{
+	bool ok = log_reopen() == 0;
+
+	metrics_record_log_reopen(ok);
+	if (ok)
+		log_info("SIGUSR1: reopened log files");
+	else
+		log_errorx("SIGUSR1: could not reopen every log file; the old ones stay in use");
+}
+
+/* The signals serve waits for: every one a daemon is commonly sent, so
+ * that none ends the process without a line. SIGPIPE is ignored outright
+ * (a peer gone mid-write is an EPIPE there). SIGTSTP/SIGTTIN/SIGTTOU,
+ * SIGCHLD, SIGWINCH and SIGURG keep their default (stop, or nothing). */
+static const struct {
+	int sig;
+	const char *name;
+} serve_signals[] = {
+	{ SIGTERM, "SIGTERM" }, { SIGINT, "SIGINT" }, { SIGQUIT, "SIGQUIT" },
+	{ SIGHUP, "SIGHUP" }, { SIGUSR1, "SIGUSR1" }, { SIGUSR2, "SIGUSR2" },
+	{ SIGALRM, "SIGALRM" },
+};
+#define SERVE_SIGNALS (sizeof serve_signals / sizeof serve_signals[0])
+
+static const char *signal_name(int sig)
+{
+	for (size_t i = 0; i < SERVE_SIGNALS; i++)
+		if (serve_signals[i].sig == sig)
+			return serve_signals[i].name;
+	return "unknown";
+}
+
 int cmd_serve(const char *config_path, int argc, char **argv)
 {
 	struct daemon_state ds = { .config_path = config_path };
@@ -303,9 +349,8 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 	/* Block the signals we wait for before any thread exists, so that
 	 * every thread inherits the mask and only sigwait() sees them. */
 	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
+	for (size_t i = 0; i < SERVE_SIGNALS; i++)
+		sigaddset(&sigs, serve_signals[i].sig);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -317,11 +362,21 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 		for (;;) {
 			if (sigwait(&sigs, &sig) != 0)
 				continue;
+			metrics_record_signal(signal_name(sig));
 			if (sig == SIGHUP) {
 				reload(&ds);
 				continue;
 			}
-			log_info("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			if (sig == SIGUSR1) {
+				reopen_logs();
+				continue;
+			}
+			if (sig == SIGUSR2 || sig == SIGALRM) {
+				log_info("%s: ignored (SIGHUP reloads, SIGUSR1 reopens the log files)",
+					 signal_name(sig));
+				continue;
+			}
+			log_info("%s: draining", signal_name(sig));
 			stop_accepting(&ds);
 			generation_drain(ds.current);
 			break;

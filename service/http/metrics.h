@@ -6,6 +6,7 @@
 #ifndef DAGATE_METRICS_H
 #define DAGATE_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,10 @@ enum http_refusal {
 };
 void metrics_record_refusal(enum http_refusal why);
 
+/* A signal `serve` received ("SIGUSR1", ...), and whether a reopen of the
+ * log files (log_reopen) worked. */
+void metrics_record_signal(const char *name);
+void metrics_record_log_reopen(bool ok);
 /* Render everything, including gauges read from `gen` (queue depth,
  * provider use, TLS expiry) and the token store's counters. Returns a
  * malloc'd text, or NULL. */
