@@ -261,7 +261,8 @@ static void build_server(struct load *ld, const struct conf_section *s)
 			      "'public_url' must start with http:// or https://");
 
 	/* allow_file replaces allow's default; both given: the union */
-	if (sv->allow_file == NULL || conf_find(s, "allow") != NULL)
+	sv->allow_given = s != NULL && conf_find(s, "allow") != NULL;
+	if (sv->allow_file == NULL || sv->allow_given)
 		parse_cidrs(conf_get(s, server_keys, "allow"), &sv->allow);
 	if (sv->allow_file != NULL) {
 		char err[512];

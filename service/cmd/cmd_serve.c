@@ -205,6 +205,7 @@ static void reload(struct daemon_state *ds)
 	if (decider_config_load(ds->config_path, &cfg, &errors) < 0 ||
 	    (g = generation_build(ds, cfg, NULL, &errors)) == NULL) {
 		log_errors("reload refused, the old configuration keeps serving", &errors);
+		metrics_record_reload(METRICS_RELOAD_REFUSED);
 		conf_errors_clear(&errors);
 		config_free(&cfg);
 		/* Put the listener set back as the running config wants it. */
@@ -229,6 +230,7 @@ static void reload(struct daemon_state *ds)
 		log_errorx("cannot open audit log %s: %s", g->dec.cfg->log.audit, error);
 	if (log_file_setup(&g->dec.cfg->log, &error) < 0)
 		log_errorx("cannot open log file %s: %s", g->dec.cfg->log.file, error);
+	metrics_record_reload(METRICS_RELOAD_OK);
 	log_info("reloaded: deadline %lld ms, %u workers, queue %u",
 		 (long long)g->dec.cfg->server.deadline_ms, g->dec.cfg->server.workers,
 		 g->dec.cfg->server.queue);
@@ -353,6 +355,7 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 		sigaddset(&sigs, serve_signals[i].sig);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	metrics_set_start_time();
 
 	ret = start(&ds);
 	if (ret == 0) {

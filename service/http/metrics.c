@@ -41,7 +41,16 @@ static atomic_uint_fast64_t latency_count[3];
 static atomic_uint_fast64_t unsent[3];
 static atomic_uint_fast64_t series_dropped;
 
-static atomic_uint_fast64_t refusals[HTTP_REFUSAL_COUNT];
+/* Refusals by listener: each listener ever started (they are few: a
+ * reload that moves one adds a row), and one row for any past the cap. */
+#define METRICS_LISTENERS_MAX 32
+struct listener_refusals {
+	char listener[80];
+	atomic_uint_fast64_t count[HTTP_REFUSAL_COUNT];
+};
+static struct listener_refusals refusals[METRICS_LISTENERS_MAX + 1];
+static atomic_size_t listener_count;
+static pthread_mutex_t listener_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const refusal_names[HTTP_REFUSAL_COUNT] = {
 	[HTTP_REFUSED_PEER] = "peer_not_allowed",
 	[HTTP_REFUSED_NETWORK_LIMIT] = "network_limit",
@@ -96,6 +105,7 @@ void metrics_record_decision(const char *provider, const char *outcome,
 		atomic_fetch_add(&s->count, 1);
 	else
 		atomic_fetch_add(&series_dropped, 1);
+	metrics_record_provider_latency(provider, elapsed_ms);
 	while (b < BUCKETS && elapsed_ms > bucket_ms[b])
 		b++;
 	atomic_fetch_add(&latency_bucket[a][b], 1);
@@ -108,10 +118,42 @@ void metrics_record_unsent(const char *answer)
 	atomic_fetch_add(&unsent[answer_index(answer)], 1);
 }
 
-void metrics_record_refusal(enum http_refusal why)
+static struct listener_refusals *listener_find(const char *listener, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(refusals[i].listener, listener) == 0)
+			return &refusals[i];
+	return NULL;
+}
+
+static struct listener_refusals *listener_row(const char *listener)
+{
+	struct listener_refusals *r = listener_find(listener, atomic_load(&listener_count));
+	size_t n;
+
+	if (r != NULL)
+		return r;
+	pthread_mutex_lock(&listener_lock);
+	n = atomic_load(&listener_count);
+	r = listener_find(listener, n);
+	if (r == NULL && n < METRICS_LISTENERS_MAX) {
+		r = &refusals[n];
+		snprintf(r->listener, sizeof r->listener, "%s", listener);
+		atomic_store(&listener_count, n + 1);  /* publish after filling */
+	}
+	pthread_mutex_unlock(&listener_lock);
+	return r != NULL ? r : &refusals[METRICS_LISTENERS_MAX];
+}
+
+void metrics_add_listener(const char *listener)
+{
+	(void)listener_row(listener);
+}
+
+void metrics_record_refusal(enum http_refusal why, const char *listener)
 {
 	if (why < HTTP_REFUSAL_COUNT)
-		atomic_fetch_add(&refusals[why], 1);
+		atomic_fetch_add(&listener_row(listener)->count[why], 1);
 }
 
 void metrics_put(struct metrics_out *o, const char *fmt, ...)
@@ -191,18 +233,36 @@ static void render_requests(struct metrics_out *o)
 		    (unsigned long long)atomic_load(&unsent[a]));
 }
 
+static void render_refusal_rows(struct metrics_out *o, const char *name, int from, int to)
+{
+	size_t n = atomic_load(&listener_count);
+
+	for (size_t l = 0; l <= n; l++) {
+		const struct listener_refusals *r = &refusals[l < n ? l : METRICS_LISTENERS_MAX];
+		bool any = false;
+
+		if (l == n) {     /* the overflow row, only once it counted */
+			for (int i = from; i < to; i++)
+				any = any || atomic_load(&r->count[i]) > 0;
+			if (!any)
+				return;
+		}
+		for (int i = from; i < to; i++)
+			metrics_put(o, "%s{listener=\"%s\",reason=\"%s\"} %llu\n", name,
+				    l < n ? r->listener : "other", refusal_names[i],
+				    (unsigned long long)atomic_load(&r->count[i]));
+	}
+}
+
 static void render_refusals(struct metrics_out *o)
 {
 	metrics_head(o, "dagate_http_refused_total", "counter",
-	     "Connections closed at accept and requests refused before any decision, by reason.");
-	for (int i = 0; i < HTTP_CUT_SILENT; i++)
-		metrics_put(o, "dagate_http_refused_total{reason=\"%s\"} %llu\n", refusal_names[i],
-		    (unsigned long long)atomic_load(&refusals[i]));
+	     "Connections closed at accept and requests refused before any decision, by listener and reason.");
+	render_refusal_rows(o, "dagate_http_refused_total", 0, HTTP_CUT_SILENT);
 	metrics_head(o, "dagate_http_connections_cut_total", "counter",
-	     "Connections closed by dagate for sending too little, too slowly, by reason.");
-	for (int i = HTTP_CUT_SILENT; i < HTTP_REFUSAL_COUNT; i++)
-		metrics_put(o, "dagate_http_connections_cut_total{reason=\"%s\"} %llu\n", refusal_names[i],
-		    (unsigned long long)atomic_load(&refusals[i]));
+	     "Connections closed by dagate for sending too little, too slowly, by listener and reason.");
+	render_refusal_rows(o, "dagate_http_connections_cut_total", HTTP_CUT_SILENT,
+			    HTTP_REFUSAL_COUNT);
 }
 
 struct server_emit {
@@ -356,6 +416,7 @@ char *metrics_render(const struct http_generation *gen, size_t *len_r)
 		return NULL;
 	o.buf[0] = '\0';
 	render_requests(&o);
+	metrics_render_latency(&o);
 	render_refusals(&o);
 	render_providers(&o, gen);
 	render_service(&o, gen);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct metrics_out {
 	char *buf;
@@ -21,5 +22,8 @@ void metrics_head(struct metrics_out *o, const char *name, const char *type, con
 
 /* metrics_process.c: signals, log reopens, reloads, build and start time. */
 void metrics_render_process(struct metrics_out *o);
+/* metrics_latency.c: decision latency by provider. */
+void metrics_record_provider_latency(const char *provider, int64_t elapsed_ms);
+void metrics_render_latency(struct metrics_out *o);
 
 #endif

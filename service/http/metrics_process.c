@@ -14,6 +14,27 @@ static const char *const signal_names[] = {
 
 static atomic_uint_fast64_t signals[SIGNALS];
 static atomic_uint_fast64_t log_reopens[2];   /* failed, ok */
+static atomic_uint_fast64_t reloads[METRICS_RELOAD_RESULTS];
+static const char *const reload_names[METRICS_RELOAD_RESULTS] = {
+	[METRICS_RELOAD_OK] = "ok",
+	[METRICS_RELOAD_PARTIAL] = "partial",
+	[METRICS_RELOAD_REFUSED] = "refused",
+};
+static double start_time;   /* set once before any thread reads it */
+
+void metrics_set_start_time(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void metrics_record_reload(enum metrics_reload result)
+{
+	if (result < METRICS_RELOAD_RESULTS)
+		atomic_fetch_add(&reloads[result], 1);
+}
 
 void metrics_record_signal(const char *name)
 {
@@ -29,6 +50,17 @@ void metrics_record_log_reopen(bool ok)
 
 void metrics_render_process(struct metrics_out *o)
 {
+	metrics_head(o, "dagate_build_info", "gauge", "1, labelled with the running version.");
+	metrics_put(o, "dagate_build_info{version=\"%s\"} 1\n", DAGATE_VERSION);
+	metrics_head(o, "dagate_process_start_time_seconds", "gauge",
+		     "When serve started, in seconds since the Unix epoch.");
+	metrics_put(o, "dagate_process_start_time_seconds %.3f\n", start_time);
+	metrics_head(o, "dagate_reloads_total", "counter",
+		     "SIGHUP reloads by result: ok, partial (a section only a restart applies "
+		     "changed; see the log), refused (the old configuration kept serving).");
+	for (int i = 0; i < METRICS_RELOAD_RESULTS; i++)
+		metrics_put(o, "dagate_reloads_total{result=\"%s\"} %llu\n", reload_names[i],
+			    (unsigned long long)atomic_load(&reloads[i]));
 	metrics_head(o, "dagate_signals_total", "counter",
 		     "Signals received by serve, by name (each is also logged).");
 	for (size_t i = 0; i < SIGNALS; i++)
