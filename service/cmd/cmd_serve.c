@@ -11,8 +11,9 @@
  * finishes its requests and is freed. A bad config never stops service.
  * What outlives generations: the listening sockets, the token store (an
  * LMDB environment may be opened once per process), the throttle's counts
- * and the log. Changes to [tokens], [requester] and [throttle] therefore
- * take effect on restart.
+ * and the log. Changes to [tokens], [requester] and [throttle] (and to
+ * [server] user) therefore take effect on restart, which a reload that
+ * sees them says (restart_only.h).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "privdrop.h"
+#include "restart_only.h"
 #include "sf_server.h"
 #include "throttle.h"
 #include "tls_material.h"
@@ -48,6 +50,7 @@ struct daemon_state {
 	struct listener_set listeners;
 	struct token_issuer *tokens;
 	struct throttle *throttle;   /* counts survive reloads */
+	struct restart_only started; /* what the two above were built from */
 	struct generation *current;
 };
 
@@ -197,6 +200,8 @@ static void reload(struct daemon_state *ds)
 	struct dagate_config *cfg = NULL;
 	struct generation *old = ds->current, *g;
 	const char *error = NULL;
+	char waiting[512];
+	size_t waiting_count;
 
 	log_info("SIGHUP: reloading %s", ds->config_path);
 	/* A logrotate set up for SIGHUP: reopen the log files whatever the
@@ -217,6 +222,7 @@ static void reload(struct daemon_state *ds)
 	}
 	conf_errors_clear(&errors);
 	log_config_warnings(g->dec.cfg);
+	waiting_count = restart_only_changes(&ds->started, g->dec.cfg, waiting, sizeof waiting);
 	/* Hand over: the old daemons stop polling the sockets, the new ones
 	 * start on them; connections meanwhile wait in the backlog. */
 	http_server_quiesce(old->srv);
@@ -230,7 +236,13 @@ static void reload(struct daemon_state *ds)
 		log_errorx("cannot open audit log %s: %s", g->dec.cfg->log.audit, error);
 	if (log_file_setup(&g->dec.cfg->log, &error) < 0)
 		log_errorx("cannot open log file %s: %s", g->dec.cfg->log.file, error);
-	metrics_record_reload(METRICS_RELOAD_OK);
+	if (waiting_count > 0) {
+		metrics_record_reload(METRICS_RELOAD_PARTIAL);
+		log_warnx("reloaded; %s changed and appl%s only after a restart", waiting,
+			  waiting_count == 1 ? "ies" : "y");
+	} else {
+		metrics_record_reload(METRICS_RELOAD_OK);
+	}
 	log_info("reloaded: deadline %lld ms, %u workers, queue %u",
 		 (long long)g->dec.cfg->server.deadline_ms, g->dec.cfg->server.workers,
 		 g->dec.cfg->server.queue);
@@ -288,6 +300,11 @@ static int start(struct daemon_state *ds)
 	if (token_issuer_create(cfg, &errors, &ds->tokens) < 0 ||
 	    throttle_create(cfg, &errors, &ds->throttle) < 0)
 		goto out;
+	if (restart_only_save(cfg, &ds->started) < 0) {
+		log_errorx("out of memory");
+		ret = 1;
+		goto out;
+	}
 	ds->current = generation_build(ds, cfg, &tls, &errors);
 	if (ds->current == NULL)
 		goto out;     /* cfg is freed below */
@@ -388,6 +405,7 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 	generation_free(&ds.current);
 	token_issuer_free(&ds.tokens);
 	throttle_free(&ds.throttle);
+	restart_only_clear(&ds.started);
 	listeners_close_all(&ds.listeners);
 	sf_server_deinit();
 	return ret;
