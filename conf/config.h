@@ -164,6 +164,7 @@ struct server_config {
 	bool allow_given;           /* `allow` written, not its default */
 	struct cidr_list trusted_proxies;
 	int64_t deadline_ms;        /* <= 9000 */
+	int64_t probe_interval_ms;  /* 0: backends are not probed by serve */
 	unsigned max_body;
 	unsigned max_connections;
 	unsigned max_connections_per_ip;

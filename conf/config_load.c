@@ -17,6 +17,8 @@
 #include "config_internal.h"
 
 #define CONFIG_SYSTEM_PATH "/etc/dagate/dagate.conf"
+/* Each probe opens a connection to every backend: no faster than this. */
+#define PROBE_INTERVAL_MIN_MS 1000
 
 /* Key tables. */
 
@@ -71,6 +73,9 @@ static const struct conf_key server_keys[] = {
 	{ "user", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
 	  "drop to this user after binding (when started as root)",
 	  CONF_AT(struct server_config, user) },
+	{ "probe_interval", CONF_DURATION, 0, "30s", 0, 3600000, NULL,
+	  "probe every provider's backend at start and then this often; 0s: never",
+	  CONF_AT(struct server_config, probe_interval_ms) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -261,6 +266,9 @@ static void build_server(struct load *ld, const struct conf_section *s)
 			      "'public_url' must start with http:// or https://");
 
 	/* allow_file replaces allow's default; both given: the union */
+	if (sv->probe_interval_ms > 0 && sv->probe_interval_ms < PROBE_INTERVAL_MIN_MS)
+		conf_error_at(ld->errors, path, conf_line(s, "probe_interval"),
+			      "'probe_interval' must be 0s (off) or at least 1s");
 	sv->allow_given = s != NULL && conf_find(s, "allow") != NULL;
 	if (sv->allow_file == NULL || sv->allow_given)
 		parse_cidrs(conf_get(s, server_keys, "allow"), &sv->allow);

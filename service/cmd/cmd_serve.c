@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_prober.h"
 #include "clock.h"
 #include "decider.h"
 #include "commands.h"
@@ -41,6 +42,7 @@ struct generation {
 	struct worker_pool *workers;
 	struct http_server *srv;
 	struct http_generation http;
+	struct backend_prober *prober;   /* NULL when probe_interval is 0s */
 	char *wsdl;
 	size_t wsdl_len;
 };
@@ -76,6 +78,7 @@ static void generation_free(struct generation **gp)
 
 	if (g == NULL)
 		return;
+	backend_prober_stop(&g->prober);
 	/* Workers first: each finished job resumes its connection, and MHD
 	 * must have no suspended connection when it stops. */
 	workers_destroy(&g->workers);
@@ -144,6 +147,16 @@ fail:
 	g->dec.cfg = NULL;     /* still the caller's */
 	generation_free(&g);
 	return NULL;
+}
+
+/* Probing is not worth failing a start or a reload for: without it,
+ * dagate_backend_up is known from the first login, as before. */
+static void generation_start_prober(struct generation *g, const char *when)
+{
+	int64_t interval = g->dec.cfg->server.probe_interval_ms;
+
+	if (interval > 0)
+		backend_prober_start(g->dec.providers, interval, when, &g->prober);
 }
 
 /* Wait until `g` has answered everything it accepted and, as far as the
@@ -229,6 +242,7 @@ static void reload(struct daemon_state *ds)
 	if (http_server_start(&g->http, &g->srv, &error) < 0)
 		fatalx("reload: cannot start the new listeners: %s", error);
 	ds->current = g;
+	generation_start_prober(g, "after reload");
 	generation_drain(old);
 	generation_free(&old);
 	listeners_close_unused(&ds->listeners);
@@ -314,6 +328,7 @@ static int start(struct daemon_state *ds)
 		ret = 1;
 		goto out;
 	}
+	generation_start_prober(ds->current, "at start-up");
 	ret = 0;
 out:
 	if (errors.count > 0)

@@ -2,6 +2,7 @@
 dagate_layer(dagate_cmd service/cmd
   SOURCES
     service/cmd/decider.c service/cmd/tty.c service/cmd/cmd_serve.c service/cmd/restart_only.c
+    service/cmd/backend_prober.c
     service/cmd/cmd_check_config.c service/cmd/cmd_test_user.c
     service/cmd/cmd_probe.c service/cmd/cmd_hash_password.c service/cmd/cmd_token.c
   DEPENDS dagate_http)

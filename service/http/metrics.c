@@ -336,7 +336,7 @@ static void render_providers(struct metrics_out *o, const struct http_generation
 		    p->max_inflight);
 	}
 	metrics_head(o, "dagate_backend_up", "gauge",
-	     "1 when the provider's last answer came from its backend, 0 after \"unavailable\".");
+	     "1 when the provider's last answer or probe reached its backend, 0 after \"unavailable\" or a failed probe.");
 	for (size_t i = 0; i < n; i++) {
 		struct provider *p = provider_set_at(set, i);
 
