@@ -141,25 +141,29 @@ int log_file_setup(const struct log_config *cfg, const char **error_r)
 
 int log_reopen(void)
 {
-	int fd, ret = 0;
+	int fd, reopened = 0;
+	bool failed = false;
 
 	if (file_path != NULL) {
 		fd = log_open(file_path);
 		if (fd < 0 || stderr_swap(fd) < 0) {
 			log_error("cannot reopen log file %s", file_path);
-			ret = -1;
+			failed = true;
+		} else {
+			reopened++;
 		}
 	}
 	if (audit_path != NULL) {
 		fd = log_open(audit_path);
 		if (fd < 0) {
 			log_error("cannot reopen audit log %s", audit_path);
-			ret = -1;
+			failed = true;
 		} else {
 			audit_swap(fd);
+			reopened++;
 		}
 	}
-	return ret;
+	return failed ? -1 : reopened;
 }
 
 void log_set_level(enum log_level level)

@@ -44,8 +44,9 @@ int log_file_setup(const struct log_config *cfg, const char **error_r);
  * to uid:gid, the user `serve` becomes: created at start-up or by a later
  * reopen, they have the same owner and mode (0640 less the umask). */
 void log_set_owner(uid_t uid, gid_t gid);
-/* Open the audit file and the log file again by name (main thread). -1
- * (logged, old files kept) when one cannot be opened. */
+/* Open the audit file and the log file again by name (main thread): how
+ * many were reopened (0: both go to stderr), or -1 (logged, that file's
+ * old descriptor kept) when one cannot be opened. */
 int log_reopen(void);
 void log_set_level(enum log_level level);
 void log_set_format(enum log_format format);

@@ -215,11 +215,14 @@ static void reload(struct daemon_state *ds)
 	const char *error = NULL;
 	char waiting[512];
 	size_t waiting_count;
+	int reopened;
 
 	log_info("SIGHUP: reloading %s", ds->config_path);
 	/* A logrotate set up for SIGHUP: reopen the log files whatever the
 	 * new config says, so that no line goes to a rotated file. */
-	metrics_record_log_reopen(log_reopen() == 0);
+	reopened = log_reopen();
+	if (reopened != 0)
+		metrics_record_log_reopen(reopened > 0);
 	if (decider_config_load(ds->config_path, &cfg, &errors) < 0 ||
 	    (g = generation_build(ds, cfg, NULL, &errors)) == NULL) {
 		log_errors("reload refused, the old configuration keeps serving", &errors);
@@ -343,10 +346,14 @@ out:
  * opened again by name; nothing else changes. */
 static void reopen_logs(void)
 {
-	bool ok = log_reopen() == 0;
+	int reopened = log_reopen();
 
-	metrics_record_log_reopen(ok);
-	if (ok)
+	if (reopened == 0) {
+		log_info("SIGUSR1: no log file to reopen ([log] audit and file are stderr)");
+		return;
+	}
+	metrics_record_log_reopen(reopened > 0);
+	if (reopened > 0)
 		log_info("SIGUSR1: reopened log files");
 	else
 		log_errorx("SIGUSR1: could not reopen every log file; the old ones stay in use");
