@@ -108,6 +108,11 @@ static int stderr_swap(int fd)
 	return ret;
 }
 
+const char *log_file_path(void)
+{
+	return file_path;
+}
+
 int log_file_setup(const struct log_config *cfg, const char **error_r)
 {
 	int fd;

@@ -44,6 +44,8 @@ int log_file_setup(const struct log_config *cfg, const char **error_r);
  * to uid:gid, the user `serve` becomes: created at start-up or by a later
  * reopen, they have the same owner and mode (0640 less the umask). */
 void log_set_owner(uid_t uid, gid_t gid);
+/* The [log] file stderr goes to, or NULL for the original stderr. */
+const char *log_file_path(void);
 /* Open the audit file and the log file again by name (main thread): how
  * many were reopened (0: both go to stderr), or -1 (logged, that file's
  * old descriptor kept) when one cannot be opened. */

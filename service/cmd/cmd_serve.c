@@ -334,6 +334,18 @@ static int start(struct daemon_state *ds)
 	generation_start_prober(ds->current, "at start-up");
 	ret = 0;
 out:
+	if (ret != 0 && log_file_path() != NULL) {
+		/* Whoever started serve sees why it did not start, not only
+		 * the log file. */
+		char *file = strdup(log_file_path());
+		const struct log_config to_stderr = { .file = "-" };
+
+		config_errors_print(&errors);     /* into the log file too */
+		if (log_file_setup(&to_stderr, &error) == 0)
+			log_errorx("dagate could not start; %s says why",
+				   file != NULL ? file : "the log file");
+		free(file);
+	}
 	if (errors.count > 0)
 		config_errors_print(&errors);
 	conf_errors_clear(&errors);

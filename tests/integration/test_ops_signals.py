@@ -10,12 +10,14 @@ and exits 0 like SIGTERM. Every signal is counted in /metrics.
 import http.client
 import os
 import signal
+import socket
+import tempfile
 import time
 import unittest
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import NO_THROTTLE, Dagate
+from harness import NO_THROTTLE, Dagate, run_dagate
 
 CONFIG = """
 [server]
@@ -151,6 +153,29 @@ class TestSignals(unittest.TestCase):
             self.assertEqual(d.proc.wait(15), 0)
             self.assertIn('msg="SIGQUIT: draining"', d.log())
             self.assertIn('msg="closed 2 listening sockets; ', d.log())
+
+
+class TestLogFile(unittest.TestCase):
+    def test_a_failed_start_is_told_on_stderr_too(self):
+        """With [log] file set, a start that fails still says so where
+        serve was started (the terminal, the journal), and the file has
+        the reason."""
+        with socket.socket() as taken, tempfile.TemporaryDirectory() as tmp:
+            taken.bind(('127.0.0.1', 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            cfg = CONFIG.replace('{dir}', tmp).replace('listen = 127.0.0.1:0\nallow',
+                                                        'listen = 127.0.0.1:%d\nallow' % port, 1)
+            self.assertIn(':%d' % port, cfg)
+            path = os.path.join(tmp, 'dagate.conf')
+            with open(path, 'w') as f:
+                f.write(cfg)
+            r = run_dagate(['serve', '-c', path], timeout=30)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn('dagate could not start; %s/dagate.log says why' % tmp, r.stderr)
+            logged = read(os.path.join(tmp, 'dagate.log'))
+            self.assertIn('127.0.0.1:%d' % port, logged)
+            self.assertNotIn('could not start', logged)
 
 
 if __name__ == '__main__':
