@@ -197,17 +197,17 @@ static void render_requests(struct metrics_out *o)
 	size_t n = atomic_load(&series_count);
 
 	metrics_head(o, "dagate_requests_total", "counter",
-	     "Authenticate decisions by provider, detailed outcome and answer.");
+		     "Authenticate decisions by provider, detailed outcome and answer.");
 	for (size_t i = 0; i < n; i++)
 		metrics_put(o, "dagate_requests_total{provider=\"%s\",outcome=\"%s\",answer=\"%s\"} %llu\n",
-		    series[i].provider, series[i].outcome, series[i].answer,
-		    (unsigned long long)atomic_load(&series[i].count));
+			    series[i].provider, series[i].outcome, series[i].answer,
+			    (unsigned long long)atomic_load(&series[i].count));
 	metrics_head(o, "dagate_metrics_series_dropped_total", "counter",
-	     "Decisions not counted by series because the series limit was reached.");
+		     "Decisions not counted by series because the series limit was reached.");
 	metrics_put(o, "dagate_metrics_series_dropped_total %llu\n",
-	    (unsigned long long)atomic_load(&series_dropped));
+		    (unsigned long long)atomic_load(&series_dropped));
 	metrics_head(o, "dagate_request_duration_seconds", "histogram",
-	     "Time from a request's first byte to its decision, by answer.");
+		     "Time from a request's first byte to its decision, by answer.");
 	for (int a = 0; a < 3; a++) {
 		uint64_t cumulative = 0;
 
@@ -215,22 +215,22 @@ static void render_requests(struct metrics_out *o)
 			cumulative += atomic_load(&latency_bucket[a][b]);
 			if (b < BUCKETS)
 				metrics_put(o, "dagate_request_duration_seconds_bucket{answer=\"%s\",le=\"%g\"} %llu\n",
-				    answers[a], (double)bucket_ms[b] / 1000.0,
-				    (unsigned long long)cumulative);
+					    answers[a], (double)bucket_ms[b] / 1000.0,
+					    (unsigned long long)cumulative);
 			else
 				metrics_put(o, "dagate_request_duration_seconds_bucket{answer=\"%s\",le=\"+Inf\"} %llu\n",
-				    answers[a], (unsigned long long)cumulative);
+					    answers[a], (unsigned long long)cumulative);
 		}
 		metrics_put(o, "dagate_request_duration_seconds_sum{answer=\"%s\"} %.3f\n", answers[a],
-		    (double)atomic_load(&latency_sum_ms[a]) / 1000.0);
+			    (double)atomic_load(&latency_sum_ms[a]) / 1000.0);
 		metrics_put(o, "dagate_request_duration_seconds_count{answer=\"%s\"} %llu\n", answers[a],
-		    (unsigned long long)atomic_load(&latency_count[a]));
+			    (unsigned long long)atomic_load(&latency_count[a]));
 	}
 	metrics_head(o, "dagate_answers_unsent_total", "counter",
-	     "Decisions whose answer could not be sent (audit line sent=no), by answer.");
+		     "Decisions whose answer could not be sent (audit line sent=no), by answer.");
 	for (int a = 0; a < 3; a++)
 		metrics_put(o, "dagate_answers_unsent_total{answer=\"%s\"} %llu\n", answers[a],
-		    (unsigned long long)atomic_load(&unsent[a]));
+			    (unsigned long long)atomic_load(&unsent[a]));
 }
 
 static void render_refusal_rows(struct metrics_out *o, const char *name, int from, int to)
@@ -249,18 +249,20 @@ static void render_refusal_rows(struct metrics_out *o, const char *name, int fro
 		}
 		for (int i = from; i < to; i++)
 			metrics_put(o, "%s{listener=\"%s\",reason=\"%s\"} %llu\n", name,
-				    l < n ? r->listener : "other", refusal_names[i],
-				    (unsigned long long)atomic_load(&r->count[i]));
+					    l < n ? r->listener : "other", refusal_names[i],
+					    (unsigned long long)atomic_load(&r->count[i]));
 	}
 }
 
 static void render_refusals(struct metrics_out *o)
 {
 	metrics_head(o, "dagate_http_refused_total", "counter",
-	     "Connections closed at accept and requests refused before any decision, by listener and reason.");
+		     "Connections closed at accept and requests refused before any decision, "
+		     "by listener and reason.");
 	render_refusal_rows(o, "dagate_http_refused_total", 0, HTTP_CUT_SILENT);
 	metrics_head(o, "dagate_http_connections_cut_total", "counter",
-	     "Connections closed by dagate for sending too little, too slowly, by listener and reason.");
+		     "Connections closed by dagate for sending too little, too slowly, "
+		     "by listener and reason.");
 	render_refusal_rows(o, "dagate_http_connections_cut_total", HTTP_CUT_SILENT,
 			    HTTP_REFUSAL_COUNT);
 }
@@ -284,7 +286,7 @@ static void emit_server(void *ctx, const char *server, bool up)
 	}
 	label[k] = '\0';
 	metrics_put(e->o, "dagate_backend_server_up{provider=\"%s\",server=\"%s\"} %d\n",
-	    e->provider, label, up ? 1 : 0);
+		    e->provider, label, up ? 1 : 0);
 }
 
 /* Providers that know their servers (ldap: each URI) and pools. */
@@ -293,7 +295,7 @@ static void render_servers(struct metrics_out *o, struct provider_set *set, size
 	unsigned in_use[64] = { 0 }, size[64] = { 0 };
 
 	metrics_head(o, "dagate_backend_server_up", "gauge",
-	     "1 while a backend server is used, 0 while it is skipped after a failure.");
+		     "1 while a backend server is used, 0 while it is skipped after a failure.");
 	for (size_t i = 0; i < n && i < 64; i++) {
 		struct provider *p = provider_set_at(set, i);
 		struct server_emit e = { o, p->name };
@@ -302,16 +304,16 @@ static void render_servers(struct metrics_out *o, struct provider_set *set, size
 			p->type->servers(p, emit_server, &e, &in_use[i], &size[i]);
 	}
 	metrics_head(o, "dagate_backend_pool_connections", "gauge",
-	     "Pooled backend connections by state (ldap: service-account slots).");
+		     "Pooled backend connections by state (ldap: service-account slots).");
 	for (size_t i = 0; i < n && i < 64; i++) {
 		struct provider *p = provider_set_at(set, i);
 
 		if (size[i] == 0)
 			continue;
 		metrics_put(o, "dagate_backend_pool_connections{provider=\"%s\",state=\"in_use\"} %u\n",
-		    p->name, in_use[i]);
+			    p->name, in_use[i]);
 		metrics_put(o, "dagate_backend_pool_connections{provider=\"%s\",state=\"idle\"} %u\n",
-		    p->name, size[i] - in_use[i]);
+			    p->name, size[i] - in_use[i]);
 	}
 }
 
@@ -325,23 +327,24 @@ static void render_providers(struct metrics_out *o, const struct http_generation
 		struct provider *p = provider_set_at(set, i);
 
 		metrics_put(o, "dagate_provider_inflight{provider=\"%s\",type=\"%s\"} %u\n", p->name,
-		    p->type->name, atomic_load(&p->inflight));
+			    p->type->name, atomic_load(&p->inflight));
 	}
 	metrics_head(o, "dagate_provider_concurrency_limit", "gauge",
-	     "Logins a provider may answer at once (`concurrency`).");
+		     "Logins a provider may answer at once (`concurrency`).");
 	for (size_t i = 0; i < n; i++) {
 		struct provider *p = provider_set_at(set, i);
 
 		metrics_put(o, "dagate_provider_concurrency_limit{provider=\"%s\"} %u\n", p->name,
-		    p->max_inflight);
+			    p->max_inflight);
 	}
 	metrics_head(o, "dagate_backend_up", "gauge",
-	     "1 when the provider's last answer or probe reached its backend, 0 after \"unavailable\" or a failed probe.");
+		     "1 when the provider's last answer or probe reached its backend, "
+		     "0 after \"unavailable\" or a failed probe.");
 	for (size_t i = 0; i < n; i++) {
 		struct provider *p = provider_set_at(set, i);
 
 		metrics_put(o, "dagate_backend_up{provider=\"%s\"} %d\n", p->name,
-		    atomic_load(&p->last_unavailable) ? 0 : 1);
+			    atomic_load(&p->last_unavailable) ? 0 : 1);
 	}
 	render_servers(o, set, n);
 }
@@ -356,29 +359,29 @@ static void render_service(struct metrics_out *o, const struct http_generation *
 	metrics_put(o, "dagate_workers %u\n", gen->cfg->server.workers);
 	if (gen->tls != NULL && gen->tls->cert_pem != NULL) {
 		metrics_head(o, "dagate_tls_cert_expiry_seconds", "gauge",
-		     "Seconds until the [server] TLS certificate expires (negative: expired).");
+			     "Seconds until the [server] TLS certificate expires (negative: expired).");
 		metrics_put(o, "dagate_tls_cert_expiry_seconds %lld\n",
-		    (long long)(gen->tls->not_after - (int64_t)time(NULL)));
+			    (long long)(gen->tls->not_after - (int64_t)time(NULL)));
 	}
 	if (gen->throttle != NULL) {
 		struct throttle_stats th;
 
 		throttle_stats(gen->throttle, &th);
 		metrics_head(o, "dagate_throttled_total", "counter",
-		     "Logins answered false by the throttle without asking a backend.");
+			     "Logins answered false by the throttle without asking a backend.");
 		metrics_put(o, "dagate_throttled_total{reason=\"user_budget\"} %llu\n",
-		    (unsigned long long)th.throttled_user);
+			    (unsigned long long)th.throttled_user);
 		metrics_put(o, "dagate_throttled_total{reason=\"source_budget\"} %llu\n",
-		    (unsigned long long)th.throttled_source);
+			    (unsigned long long)th.throttled_source);
 		metrics_put(o, "dagate_throttled_total{reason=\"repeat\"} %llu\n",
-		    (unsigned long long)th.repeats);
+			    (unsigned long long)th.repeats);
 		metrics_head(o, "dagate_throttle_evictions_total", "counter",
-		     "Tracked users or sources dropped because the table was full.");
+			     "Tracked users or sources dropped because the table was full.");
 		metrics_put(o, "dagate_throttle_evictions_total %llu\n", (unsigned long long)th.evictions);
 		metrics_head(o, "dagate_throttle_redis_failures_total", "counter",
-		     "Shared-state calls that fell back to this instance's memory.");
+			     "Shared-state calls that fell back to this instance's memory.");
 		metrics_put(o, "dagate_throttle_redis_failures_total %llu\n",
-		    (unsigned long long)th.redis_failures);
+			    (unsigned long long)th.redis_failures);
 	}
 	if (gen->tokens != NULL) {
 		struct token_stats ts;
@@ -387,23 +390,23 @@ static void render_service(struct metrics_out *o, const struct http_generation *
 		metrics_head(o, "dagate_tokens_issued_total", "counter", "Tokens issued.");
 		metrics_put(o, "dagate_tokens_issued_total %llu\n", (unsigned long long)ts.issued);
 		metrics_head(o, "dagate_tokens_issue_refused_total", "counter",
-		     "Token requests refused (denied user, rate, outstanding, store down).");
+			     "Token requests refused (denied user, rate, outstanding, store down).");
 		metrics_put(o, "dagate_tokens_issue_refused_total %llu\n",
-		    (unsigned long long)ts.issue_refused);
+			    (unsigned long long)ts.issue_refused);
 		metrics_head(o, "dagate_token_api_login_failures_total", "counter",
-		     "Token API calls with wrong credentials, and those refused (429) after too many.");
+			     "Token API calls with wrong credentials, and those refused (429) after too many.");
 		metrics_put(o, "dagate_token_api_login_failures_total{outcome=\"bad_credentials\"} %llu\n",
-		    (unsigned long long)ts.api_bad_credentials);
+			    (unsigned long long)ts.api_bad_credentials);
 		metrics_put(o, "dagate_token_api_login_failures_total{outcome=\"limited\"} %llu\n",
-		    (unsigned long long)ts.api_login_limited);
+			    (unsigned long long)ts.api_login_limited);
 		metrics_head(o, "dagate_token_redemptions_total", "counter",
-		     "Token redemptions by outcome.");
+			     "Token redemptions by outcome.");
 		metrics_put(o, "dagate_token_redemptions_total{outcome=\"ok\"} %llu\n",
-		    (unsigned long long)ts.redeemed);
+			    (unsigned long long)ts.redeemed);
 		metrics_put(o, "dagate_token_redemptions_total{outcome=\"rejected\"} %llu\n",
-		    (unsigned long long)ts.rejected);
+			    (unsigned long long)ts.rejected);
 		metrics_put(o, "dagate_token_redemptions_total{outcome=\"unavailable\"} %llu\n",
-		    (unsigned long long)ts.unavailable);
+			    (unsigned long long)ts.unavailable);
 	}
 }
 
