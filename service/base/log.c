@@ -93,6 +93,11 @@ int log_setup(const struct log_config *cfg, const char **error_r)
 		free(audit_path);
 		audit_path = strdup(cfg->audit);
 		audit_swap(fd);
+	} else if (audit_path != NULL) {
+		/* a reload that sends the audit back to stderr */
+		free(audit_path);
+		audit_path = NULL;
+		audit_swap(STDERR_FILENO);
 	}
 	return 0;
 }
