@@ -21,8 +21,10 @@
  *
  * Threads: `authenticate` is called concurrently from worker threads,
  * never from the HTTP event threads, and only after start; it may block,
- * but never past `req->deadline_ms`. `probe` runs only in `dagate probe`,
- * one call at a time. `parse`, `start` and `fini` run single-threaded.
+ * but never past `req->deadline_ms`. `probe` runs in `dagate probe` and on
+ * the prober thread of `serve` (backend_prober.h), concurrently with
+ * `authenticate` but one call at a time per instance. `parse`, `start` and
+ * `fini` run single-threaded.
  *
  * Secrets: `req->password` is never logged, traced or copied into an error
  * or detail string. Providers wipe their own copies (explicit_bzero).
@@ -109,7 +111,8 @@ struct provider_type {
 	enum auth_result (*authenticate)(struct provider *p,
 					 const struct auth_request *req,
 					 const char **detail_r);
-	/* Optional: check reachability for `dagate probe` without a user.
+	/* Optional: check reachability without a user (`dagate probe`, and
+	 * serve's periodic probe, which sets last_unavailable from it).
 	 * Return 0 when healthy; *detail_r says what was checked or failed
 	 * (static text, or p-owned text valid until the next probe of p). */
 	int (*probe)(struct provider *p, int64_t deadline_ms,

@@ -170,8 +170,10 @@ struct server_config {
 	const char *public_url;     /* may be NULL: derived from the first listener */
 	struct cidr_list allow;
 	const char *allow_file;     /* NULL or a file of CIDRs, one per line */
+	bool allow_given;           /* `allow` written, not its default */
 	struct cidr_list trusted_proxies;
 	int64_t deadline_ms;        /* <= 9000 */
+	int64_t probe_interval_ms;  /* 0: backends are not probed by serve */
 	unsigned max_body;
 	unsigned max_connections;
 	unsigned max_connections_per_ip;

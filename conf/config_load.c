@@ -17,6 +17,8 @@
 #include "config_internal.h"
 
 #define CONFIG_SYSTEM_PATH "/etc/dagate/dagate.conf"
+/* Each probe opens a connection to every backend: no faster than this. */
+#define PROBE_INTERVAL_MIN_MS 1000
 
 /* Key tables. */
 
@@ -71,6 +73,9 @@ static const struct conf_key server_keys[] = {
 	{ "user", CONF_STRING, CONF_EMPTY_OK, NULL, 0, 0, NULL,
 	  "drop to this user after binding (when started as root)",
 	  CONF_AT(struct server_config, user) },
+	{ "probe_interval", CONF_DURATION, 0, "30s", 0, 3600000, NULL,
+	  "probe every provider's backend at start and then this often; 0s: never",
+	  CONF_AT(struct server_config, probe_interval_ms) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -90,8 +95,11 @@ static const struct conf_key log_keys[] = {
 	  "text (key=value) or json",
 	  CONF_AT(struct log_config, format) },
 	{ "audit", CONF_PATH, 0, "-", 0, 0, NULL,
-	  "\"-\" for stderr, or a file reopened on SIGHUP",
+	  "\"-\" for stderr, or a file reopened on SIGUSR1 and SIGHUP",
 	  CONF_AT(struct log_config, audit) },
+	{ "file", CONF_PATH, 0, "-", 0, 0, NULL,
+	  "operational log: \"-\" for stderr, or a file reopened on SIGUSR1 and SIGHUP",
+	  CONF_AT(struct log_config, file) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -263,7 +271,11 @@ static void build_server(struct load *ld, const struct conf_section *s)
 		conf_error_at(ld->errors, path, conf_line(s, "public_url"), "%s", error);
 
 	/* allow_file replaces allow's default; both given: the union */
-	if (sv->allow_file == NULL || conf_find(s, "allow") != NULL)
+	if (sv->probe_interval_ms > 0 && sv->probe_interval_ms < PROBE_INTERVAL_MIN_MS)
+		conf_error_at(ld->errors, path, conf_line(s, "probe_interval"),
+			      "'probe_interval' must be 0s (off) or at least 1s");
+	sv->allow_given = s != NULL && conf_find(s, "allow") != NULL;
+	if (sv->allow_file == NULL || sv->allow_given)
 		parse_cidrs(conf_get(s, server_keys, "allow"), &sv->allow);
 	if (sv->allow_file != NULL) {
 		size_t before = sv->allow.count;
@@ -291,26 +303,32 @@ static void build_admin(struct load *ld, const struct conf_section *s)
 	conf_bind(s, admin_keys, ad);
 }
 
+/* A log file's directory must exist: dagate creates the file, not it. */
+static void check_log_directory(struct load *ld, const struct conf_section *s,
+				const char *key, const char *what, const char *path)
+{
+	char *copy;
+	struct stat st;
+
+	if (strcmp(path, "-") == 0 || (copy = strdup(path)) == NULL)
+		return;
+	{
+		const char *dir = dirname(copy);
+
+		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			conf_error_at(ld->errors, ld->cfg->path, conf_line(s, key),
+				      "directory %s of %s %s does not exist", dir, what, path);
+	}
+	free(copy);
+}
+
 static void build_log(struct load *ld, const struct conf_section *s)
 {
 	struct log_config *lg = &ld->cfg->log;
 
 	conf_bind(s, log_keys, lg);
-	if (strcmp(lg->audit, "-") != 0) {
-		char *copy = strdup(lg->audit);
-		struct stat st;
-
-		if (copy != NULL) {
-			const char *dir = dirname(copy);
-
-			if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-				conf_error_at(ld->errors, ld->cfg->path,
-					      conf_line(s, "audit"),
-					      "directory %s of audit log %s does "
-					      "not exist", dir, lg->audit);
-		}
-		free(copy);
-	}
+	check_log_directory(ld, s, "audit", "audit log", lg->audit);
+	check_log_directory(ld, s, "file", "log file", lg->file);
 }
 
 static void build_map(struct load *ld, const struct conf_section *s)

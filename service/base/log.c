@@ -32,12 +32,51 @@ static int audit_fd = STDERR_FILENO;
 /* Readers are writers of records (O_APPEND makes each write atomic); the
  * write lock is only for swapping the fd on reopen. */
 static pthread_rwlock_t audit_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* [log] file: stderr is a dup of it (dup2 swaps it atomically for every
+ * writer). The original stderr is kept to go back to on "-". */
+static char *file_path;     /* NULL: the original stderr; main thread only */
+static int original_stderr = -1;
+static bool owner_set;
+static uid_t owner_uid;
+static gid_t owner_gid;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
-static int audit_open(const char *path)
+void log_set_owner(uid_t uid, gid_t gid)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	owner_set = true;
+	owner_uid = uid;
+	owner_gid = gid;
+}
+
+/* Open for appending; a file created here as root is given to the user we
+ * will become, so that it can reopen a rotated file the same way later. */
+static int log_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+	if (fd < 0 && errno == EEXIST)
+		return open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && owner_set && geteuid() == 0 && fchown(fd, owner_uid, owner_gid) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static void audit_swap(int fd)
+{
+	int old;
+
+	pthread_rwlock_wrlock(&audit_lock);
+	old = audit_fd;
+	audit_fd = fd;
+	pthread_rwlock_unlock(&audit_lock);
+	if (old != STDERR_FILENO)
+		close(old);
 }
 
 int log_setup(const struct log_config *cfg, const char **error_r)
@@ -45,7 +84,7 @@ int log_setup(const struct log_config *cfg, const char **error_r)
 	log_set_level(cfg->level);
 	log_set_format(cfg->format);
 	if (cfg->audit != NULL && strcmp(cfg->audit, "-") != 0) {
-		int fd = audit_open(cfg->audit);
+		int fd = log_open(cfg->audit);
 
 		if (fd < 0) {
 			*error_r = strerror(errno);
@@ -53,32 +92,88 @@ int log_setup(const struct log_config *cfg, const char **error_r)
 		}
 		free(audit_path);
 		audit_path = strdup(cfg->audit);
-		pthread_rwlock_wrlock(&audit_lock);
-		if (audit_fd != STDERR_FILENO)
-			close(audit_fd);
-		audit_fd = fd;
-		pthread_rwlock_unlock(&audit_lock);
+		audit_swap(fd);
+	} else if (audit_path != NULL) {
+		/* a reload that sends the audit back to stderr */
+		free(audit_path);
+		audit_path = NULL;
+		audit_swap(STDERR_FILENO);
 	}
+	return 0;
+}
+
+/* Point stderr at `fd` (closed here). */
+static int stderr_swap(int fd)
+{
+	int ret = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+	int saved = errno;
+
+	close(fd);
+	errno = saved;
+	return ret;
+}
+
+const char *log_file_path(void)
+{
+	return file_path;
+}
+
+int log_file_setup(const struct log_config *cfg, const char **error_r)
+{
+	int fd;
+
+	if (cfg->file == NULL || strcmp(cfg->file, "-") == 0) {
+		if (file_path == NULL)
+			return 0;
+		fd = dup(original_stderr);
+		if (fd < 0 || stderr_swap(fd) < 0) {
+			*error_r = strerror(errno);
+			return -1;
+		}
+		free(file_path);
+		file_path = NULL;
+		return 0;
+	}
+	if (original_stderr < 0 &&
+	    (original_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	fd = log_open(cfg->file);
+	if (fd < 0 || stderr_swap(fd) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	free(file_path);
+	file_path = strdup(cfg->file);
 	return 0;
 }
 
 int log_reopen(void)
 {
-	int fd, old;
+	int fd, reopened = 0;
+	bool failed = false;
 
-	if (audit_path == NULL)
-		return 0;
-	fd = audit_open(audit_path);
-	if (fd < 0) {
-		log_error("cannot reopen audit log %s", audit_path);
-		return -1;
+	if (file_path != NULL) {
+		fd = log_open(file_path);
+		if (fd < 0 || stderr_swap(fd) < 0) {
+			log_error("cannot reopen log file %s", file_path);
+			failed = true;
+		} else {
+			reopened++;
+		}
 	}
-	pthread_rwlock_wrlock(&audit_lock);
-	old = audit_fd;
-	audit_fd = fd;
-	pthread_rwlock_unlock(&audit_lock);
-	close(old);
-	return 0;
+	if (audit_path != NULL) {
+		fd = log_open(audit_path);
+		if (fd < 0) {
+			log_error("cannot reopen audit log %s", audit_path);
+			failed = true;
+		} else {
+			audit_swap(fd);
+			reopened++;
+		}
+	}
+	return failed ? -1 : reopened;
 }
 
 void log_set_level(enum log_level level)

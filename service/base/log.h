@@ -7,7 +7,9 @@
  *
  * The audit trail gets exactly one record per Authenticate decision
  * (log_audit) and security events (log_security), in text (key=value) or
- * JSON, to stderr or to the `[log] audit` file (reopened by log_reopen()).
+ * JSON, to stderr or to the `[log] audit` file. `serve` may also point
+ * stderr itself at the `[log] file` (log_file_setup). log_reopen() opens
+ * both files again by name (logrotate moved them away).
  *
  * Never pass a password, token, key, hash or Authorization header to any
  * of these. User-supplied strings go through log_escape() (done inside
@@ -20,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
@@ -29,9 +32,23 @@ struct log_config {
 	enum log_level level;
 	enum log_format format;
 	const char *audit;          /* "-" or a path */
+	const char *file;           /* operational log: "-" (stderr) or a path */
 };
 
+/* Level, format and the audit file. */
 int log_setup(const struct log_config *cfg, const char **error_r);
+/* `serve` only: send stderr (every log_*() line, and whatever a library
+ * prints there) to `cfg->file`, or back to the original stderr for "-". */
+int log_file_setup(const struct log_config *cfg, const char **error_r);
+/* Files this process creates from now on while running as root are given
+ * to uid:gid, the user `serve` becomes: created at start-up or by a later
+ * reopen, they have the same owner and mode (0640 less the umask). */
+void log_set_owner(uid_t uid, gid_t gid);
+/* The [log] file stderr goes to, or NULL for the original stderr. */
+const char *log_file_path(void);
+/* Open the audit file and the log file again by name (main thread): how
+ * many were reopened (0: both go to stderr), or -1 (logged, that file's
+ * old descriptor kept) when one cannot be opened. */
 int log_reopen(void);
 void log_set_level(enum log_level level);
 void log_set_format(enum log_format format);

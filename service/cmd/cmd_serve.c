@@ -1,7 +1,8 @@
 /*
  * `dagate serve`: start everything, then wait for signals in the main
- * thread. SIGTERM/SIGINT close the listening sockets, drain and exit;
- * SIGHUP reloads.
+ * thread. SIGTERM/SIGINT/SIGQUIT close the listening sockets, drain and
+ * exit; SIGHUP reloads; SIGUSR1 reopens the log files; SIGUSR2 and SIGALRM
+ * are logged and ignored. Each is logged and counted (dagate(8) SIGNALS).
  *
  * A configuration *generation* is everything built from one reading of the
  * config: providers, router, worker pool, HTTP daemons, WSDL, TLS key. On
@@ -10,21 +11,25 @@
  * finishes its requests and is freed. A bad config never stops service.
  * What outlives generations: the listening sockets, the token store (an
  * LMDB environment may be opened once per process), the throttle's counts
- * and the log. Changes to [tokens], [requester] and [throttle] therefore
- * take effect on restart.
+ * and the log. Changes to [tokens], [requester] and [throttle] (and to
+ * [server] user) therefore take effect on restart, which a reload that
+ * sees them says (restart_only.h).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_prober.h"
 #include "clock.h"
 #include "decider.h"
 #include "commands.h"
 #include "http.h"
 #include "listeners.h"
 #include "log.h"
+#include "metrics.h"
 #include "privdrop.h"
+#include "restart_only.h"
 #include "sf_server.h"
 #include "throttle.h"
 #include "tls_material.h"
@@ -37,6 +42,7 @@ struct generation {
 	struct worker_pool *workers;
 	struct http_server *srv;
 	struct http_generation http;
+	struct backend_prober *prober;   /* NULL when probe_interval is 0s */
 	char *wsdl;
 	size_t wsdl_len;
 };
@@ -46,6 +52,7 @@ struct daemon_state {
 	struct listener_set listeners;
 	struct token_issuer *tokens;
 	struct throttle *throttle;   /* counts survive reloads */
+	struct restart_only started; /* what the two above were built from */
 	struct generation *current;
 };
 
@@ -71,6 +78,7 @@ static void generation_free(struct generation **gp)
 
 	if (g == NULL)
 		return;
+	backend_prober_stop(&g->prober);
 	/* Workers first: each finished job resumes its connection, and MHD
 	 * must have no suspended connection when it stops. */
 	workers_destroy(&g->workers);
@@ -155,6 +163,16 @@ fail:
 	return NULL;
 }
 
+/* Probing is not worth failing a start or a reload for: without it,
+ * dagate_backend_up is known from the first login, as before. */
+static void generation_start_prober(struct generation *g, const char *when)
+{
+	int64_t interval = g->dec.cfg->server.probe_interval_ms;
+
+	if (interval > 0)
+		backend_prober_start(g->dec.providers, interval, when, &g->prober);
+}
+
 /* Wait until `g` has answered everything it accepted and, as far as the
  * deadline allows, until its clients have closed their connections (after
  * quiesce every answer says Connection: close): stopping the daemons
@@ -209,14 +227,20 @@ static void reload(struct daemon_state *ds)
 	struct dagate_config *cfg = NULL;
 	struct generation *old = ds->current, *g;
 	const char *error = NULL;
+	char waiting[512];
+	size_t waiting_count;
+	int reopened;
 
 	log_info("SIGHUP: reloading %s", ds->config_path);
-	/* logrotate sends SIGHUP: reopen the audit log whatever the new
-	 * config says, so that no line goes to a rotated file. */
-	log_reopen();
+	/* A logrotate set up for SIGHUP: reopen the log files whatever the
+	 * new config says, so that no line goes to a rotated file. */
+	reopened = log_reopen();
+	if (reopened != 0)
+		metrics_record_log_reopen(reopened > 0);
 	if (decider_config_load(ds->config_path, &cfg, &errors) < 0 ||
 	    (g = generation_build(ds, cfg, NULL, &errors)) == NULL) {
 		log_errors("reload refused, the old configuration keeps serving", &errors);
+		metrics_record_reload(METRICS_RELOAD_REFUSED);
 		conf_errors_clear(&errors);
 		config_free(&cfg);
 		/* Put the listener set back as the running config wants it. */
@@ -228,17 +252,28 @@ static void reload(struct daemon_state *ds)
 	}
 	conf_errors_clear(&errors);
 	log_config_warnings(g->dec.cfg);
+	waiting_count = restart_only_changes(&ds->started, g->dec.cfg, waiting, sizeof waiting);
 	/* Hand over: the old daemons stop polling the sockets, the new ones
 	 * start on them; connections meanwhile wait in the backlog. */
 	http_server_quiesce(old->srv);
 	if (http_server_start(&g->http, &g->srv, &error) < 0)
 		fatalx("reload: cannot start the new listeners: %s", error);
 	ds->current = g;
+	generation_start_prober(g, "after reload");
 	generation_drain(old);
 	generation_free(&old);
 	listeners_close_unused(&ds->listeners);
 	if (log_setup(&g->dec.cfg->log, &error) < 0)
 		log_errorx("cannot open audit log %s: %s", g->dec.cfg->log.audit, error);
+	if (log_file_setup(&g->dec.cfg->log, &error) < 0)
+		log_errorx("cannot open log file %s: %s", g->dec.cfg->log.file, error);
+	if (waiting_count > 0) {
+		metrics_record_reload(METRICS_RELOAD_PARTIAL);
+		log_warnx("reloaded; %s changed and appl%s only after a restart", waiting,
+			  waiting_count == 1 ? "ies" : "y");
+	} else {
+		metrics_record_reload(METRICS_RELOAD_OK);
+	}
 	log_info("reloaded: deadline %lld ms, %u workers, queue %u",
 		 (long long)g->dec.cfg->server.deadline_ms, g->dec.cfg->server.workers,
 		 g->dec.cfg->server.queue);
@@ -265,10 +300,17 @@ static int start(struct daemon_state *ds)
 			      "user %s: %s", cfg->server.user, error);
 		goto out;
 	}
+	if (pd.drop)
+		log_set_owner(pd.uid, pd.gid);
 	if (log_setup(&cfg->log, &error) < 0) {
 		conf_error_at(&errors, cfg->path, conf_key_line(cfg, "log", "audit"),
 			      "cannot open audit log %s: %s",
 			      cfg->log.audit, error);
+		goto out;
+	}
+	if (log_file_setup(&cfg->log, &error) < 0) {
+		conf_error_at(&errors, cfg->path, 0, "cannot open log file %s: %s",
+			      cfg->log.file, error);
 		goto out;
 	}
 	if (sf_server_init(&error) < 0) {
@@ -291,6 +333,11 @@ static int start(struct daemon_state *ds)
 	if (token_issuer_create(cfg, &errors, &ds->tokens) < 0 ||
 	    throttle_create(cfg, &errors, &ds->throttle) < 0)
 		goto out;
+	if (restart_only_save(cfg, &ds->started) < 0) {
+		log_errorx("out of memory");
+		ret = 1;
+		goto out;
+	}
 	ds->current = generation_build(ds, cfg, &tls, &errors);
 	if (ds->current == NULL)
 		goto out;     /* cfg is freed below */
@@ -300,14 +347,66 @@ static int start(struct daemon_state *ds)
 		ret = 1;
 		goto out;
 	}
+	generation_start_prober(ds->current, "at start-up");
 	ret = 0;
 out:
+	if (ret != 0 && log_file_path() != NULL) {
+		/* Whoever started serve sees why it did not start, not only
+		 * the log file. */
+		char *file = strdup(log_file_path());
+		const struct log_config to_stderr = { .file = "-" };
+
+		config_errors_print(&errors);     /* into the log file too */
+		if (log_file_setup(&to_stderr, &error) == 0)
+			log_errorx("dagate could not start; %s says why",
+				   file != NULL ? file : "the log file");
+		free(file);
+	}
 	if (errors.count > 0)
 		config_errors_print(&errors);
 	conf_errors_clear(&errors);
 	tls_material_clear(&tls);
 	config_free(&cfg);
 	return ret;
+}
+
+/* SIGUSR1 (logrotate's postrotate): the audit file and the log file are
+ * opened again by name; nothing else changes. */
+static void reopen_logs(void)
+{
+	int reopened = log_reopen();
+
+	if (reopened == 0) {
+		log_info("SIGUSR1: no log file to reopen ([log] audit and file are stderr)");
+		return;
+	}
+	metrics_record_log_reopen(reopened > 0);
+	if (reopened > 0)
+		log_info("SIGUSR1: reopened log files");
+	else
+		log_errorx("SIGUSR1: could not reopen every log file; the old ones stay in use");
+}
+
+/* The signals serve waits for: every one a daemon is commonly sent, so
+ * that none ends the process without a line. SIGPIPE is ignored outright
+ * (a peer gone mid-write is an EPIPE there). SIGTSTP/SIGTTIN/SIGTTOU,
+ * SIGCHLD, SIGWINCH and SIGURG keep their default (stop, or nothing). */
+static const struct {
+	int sig;
+	const char *name;
+} serve_signals[] = {
+	{ SIGTERM, "SIGTERM" }, { SIGINT, "SIGINT" }, { SIGQUIT, "SIGQUIT" },
+	{ SIGHUP, "SIGHUP" }, { SIGUSR1, "SIGUSR1" }, { SIGUSR2, "SIGUSR2" },
+	{ SIGALRM, "SIGALRM" },
+};
+#define SERVE_SIGNALS (sizeof serve_signals / sizeof serve_signals[0])
+
+static const char *signal_name(int sig)
+{
+	for (size_t i = 0; i < SERVE_SIGNALS; i++)
+		if (serve_signals[i].sig == sig)
+			return serve_signals[i].name;
+	return "unknown";
 }
 
 int cmd_serve(const char *config_path, int argc, char **argv)
@@ -319,11 +418,11 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 	/* Block the signals we wait for before any thread exists, so that
 	 * every thread inherits the mask and only sigwait() sees them. */
 	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
+	for (size_t i = 0; i < SERVE_SIGNALS; i++)
+		sigaddset(&sigs, serve_signals[i].sig);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	metrics_set_start_time();
 
 	ret = start(&ds);
 	if (ret == 0) {
@@ -333,11 +432,21 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 		for (;;) {
 			if (sigwait(&sigs, &sig) != 0)
 				continue;
+			metrics_record_signal(signal_name(sig));
 			if (sig == SIGHUP) {
 				reload(&ds);
 				continue;
 			}
-			log_info("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			if (sig == SIGUSR1) {
+				reopen_logs();
+				continue;
+			}
+			if (sig == SIGUSR2 || sig == SIGALRM) {
+				log_info("%s: ignored (SIGHUP reloads, SIGUSR1 reopens the log files)",
+					 signal_name(sig));
+				continue;
+			}
+			log_info("%s: draining", signal_name(sig));
 			stop_accepting(&ds);
 			generation_drain(ds.current);
 			break;
@@ -346,6 +455,7 @@ int cmd_serve(const char *config_path, int argc, char **argv)
 	generation_free(&ds.current);
 	token_issuer_free(&ds.tokens);
 	throttle_free(&ds.throttle);
+	restart_only_clear(&ds.started);
 	listeners_close_all(&ds.listeners);
 	sf_server_deinit();
 	return ret;

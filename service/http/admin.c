@@ -96,7 +96,7 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 		char peer[INET6_ADDRSTRLEN + 8];
 
 		peer_text(c, peer, sizeof peer);
-		http_refusal(HTTP_REFUSED_PEER,
+		http_refusal(HTTP_REFUSED_PEER, conn_listener(c),
 			     "refused an admin request from %s: not in [admin] allow", peer);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}

@@ -26,6 +26,7 @@ struct conn_track {
 	struct MHD_Connection *conn;
 	int fd;
 	char peer[INET6_ADDRSTRLEN];
+	const char *listener;           /* its daemon's, which outlives it */
 	struct cidr network;            /* what it counts against */
 	bool admin, counted;
 	bool served;                    /* a request was answered: idle is keep-alive */
@@ -126,8 +127,12 @@ enum MHD_Result conn_accept(void *cls, const struct sockaddr *addr, socklen_t ad
 			  cidr_list_contains_sockaddr(&cfg->server.trusted_proxies, addr);
 	sockaddr_to_text(addr, peer, sizeof peer);
 	if (!allowed || sockaddr_network(addr, CONN_V6_NETWORK_PREFIX, &net) < 0) {
-		http_refusal(HTTP_REFUSED_PEER, "refused a connection from %s: not in [%s] allow",
-			     peer, hd->admin ? "admin" : "server");
+		char source[HTTP_ALLOW_SOURCE_MAX];
+
+		http_allow_source(cfg, hd->admin, source, sizeof source);
+		http_refusal(HTTP_REFUSED_PEER, hd->listener,
+			     "refused a connection from %s: not in %s (listener %s)", peer, source,
+			     hd->listener);
 		return MHD_NO;
 	}
 	pthread_mutex_lock(&table->lock);
@@ -136,9 +141,9 @@ enum MHD_Result conn_accept(void *cls, const struct sockaddr *addr, socklen_t ad
 	pthread_mutex_unlock(&table->lock);
 	if (full) {
 		network_text(&net, network, sizeof network);
-		http_refusal(HTTP_REFUSED_NETWORK_LIMIT,
-			     "refused a connection from %s: max_connections_per_ip reached for %s",
-			     peer, network);
+		http_refusal(HTTP_REFUSED_NETWORK_LIMIT, hd->listener,
+			     "refused a connection from %s: max_connections_per_ip reached for %s (listener %s)",
+			     peer, network, hd->listener);
 		return MHD_NO;
 	}
 	return MHD_YES;
@@ -163,6 +168,7 @@ void conn_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
 		t->conn = c;
 		t->table = table;
 		t->admin = hd->admin;
+		t->listener = hd->listener;
 		t->fd = info != NULL ? info->connect_fd : -1;
 		t->phase_start_ms = t->quiet_ms = clock_now_ms();
 		sockaddr_to_text(addr != NULL ? addr->client_addr : NULL, t->peer, sizeof t->peer);
@@ -202,6 +208,13 @@ static struct conn_track *track_of(struct MHD_Connection *c)
 	return info != NULL ? info->socket_context : NULL;
 }
 
+const char *conn_listener(struct MHD_Connection *c)
+{
+	const struct conn_track *t = track_of(c);
+
+	return t != NULL ? t->listener : "unknown";
+}
+
 void *conn_request_started(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct http_server *srv = cls;
@@ -229,7 +242,8 @@ static void note_mhd_refusal(struct MHD_Connection *c, const struct conn_track *
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
 
 	if (status != NULL && status->http_status >= 400)
-		http_refusal(HTTP_REFUSED_MALFORMED, "refused a request from %s: malformed (%u)",
+		http_refusal(HTTP_REFUSED_MALFORMED, t != NULL ? t->listener : "unknown",
+			     "refused a request from %s: malformed (%u)",
 			     t != NULL ? t->peer : "?", status->http_status);
 }
 
@@ -303,7 +317,7 @@ static void track_cut(struct conn_track *t, enum http_refusal why, int64_t for_m
 		[HTTP_CUT_IDLE] = "idle",
 	};
 
-	http_refusal(why, "cut a connection from %s: %s after %lld ms", t->peer, what[why],
+	http_refusal(why, t->listener, "cut a connection from %s: %s after %lld ms", t->peer, what[why],
 		     (long long)for_ms);
 	/* MHD sees the EOF and closes the connection itself. */
 	shutdown(t->fd, SHUT_RDWR);

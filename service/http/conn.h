@@ -67,6 +67,9 @@ enum MHD_Result conn_accept(void *cls, const struct sockaddr *addr, socklen_t ad
 void conn_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
 		 enum MHD_ConnectionNotificationCode toe);
 void *conn_request_started(void *cls, const char *uri, struct MHD_Connection *c);
+/* The listener ("HOST:PORT") the connection came in on, "unknown" if MHD
+ * cannot say. Valid while the connection is. */
+const char *conn_listener(struct MHD_Connection *c);
 void conn_request_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 			    enum MHD_RequestTerminationCode toe);
 

@@ -244,19 +244,22 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 	peer_text(c, peer, sizeof peer);
 	if (peer_client_address(c, peer, &sc->trusted_proxies, ctx->client,
 				sizeof ctx->client) < 0) {
-		http_refusal(HTTP_REFUSED_FORWARDED,
+		http_refusal(HTTP_REFUSED_FORWARDED, conn_listener(c),
 			     "refused a request via %s: unreadable X-Forwarded-For", peer);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (!cidr_list_contains_text(&sc->allow, ctx->client)) {
+		char source[HTTP_ALLOW_SOURCE_MAX];
+
 		/* A trusted proxy (the peer itself is checked at accept). */
+		http_allow_source(gen->cfg, false, source, sizeof source);
 		if (strcmp(peer, ctx->client) == 0)
-			http_refusal(HTTP_REFUSED_CLIENT,
-				     "refused a request from %s: not in [server] allow", peer);
+			http_refusal(HTTP_REFUSED_CLIENT, conn_listener(c),
+				     "refused a request from %s: not in %s", peer, source);
 		else
-			http_refusal(HTTP_REFUSED_CLIENT,
-				     "refused a request from %s via %s: not in [server] allow",
-				     ctx->client, peer);
+			http_refusal(HTTP_REFUSED_CLIENT, conn_listener(c),
+				     "refused a request from %s via %s: not in %s",
+				     ctx->client, peer, source);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	if (strcmp(url, sc->path) != 0)

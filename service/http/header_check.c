@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conn.h"
 #include "peer.h"
 #include "refusal.h"
 #include "respond.h"
@@ -162,7 +163,7 @@ bool header_check_passed(struct MHD_Connection *c, const char *method, const cha
 		return true;
 	peer_text(c, peer, sizeof peer);
 	http_refusal(verdict == HEADER_AMBIGUOUS ? HTTP_REFUSED_FRAMING : HTTP_REFUSED_HEADER_BYTES,
-		     "refused a request from %s: %s", peer, why);
+		     conn_listener(c), "refused a request from %s: %s", peer, why);
 	*ret_r = respond(c, &(struct response){
 		.status = MHD_HTTP_BAD_REQUEST, .content_type = "text/plain; charset=utf-8",
 		.body = bad_request, .len = sizeof bad_request - 1,

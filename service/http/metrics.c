@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "metrics_int.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -40,7 +41,16 @@ static atomic_uint_fast64_t latency_count[3];
 static atomic_uint_fast64_t unsent[3];
 static atomic_uint_fast64_t series_dropped;
 
-static atomic_uint_fast64_t refusals[HTTP_REFUSAL_COUNT];
+/* Refusals by listener: each listener ever started (they are few: a
+ * reload that moves one adds a row), and one row for any past the cap. */
+#define METRICS_LISTENERS_MAX 32
+struct listener_refusals {
+	char listener[80];
+	atomic_uint_fast64_t count[HTTP_REFUSAL_COUNT];
+};
+static struct listener_refusals refusals[METRICS_LISTENERS_MAX + 1];
+static atomic_size_t listener_count;
+static pthread_mutex_t listener_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const refusal_names[HTTP_REFUSAL_COUNT] = {
 	[HTTP_REFUSED_PEER] = "peer_not_allowed",
 	[HTTP_REFUSED_NETWORK_LIMIT] = "network_limit",
@@ -95,6 +105,7 @@ void metrics_record_decision(const char *provider, const char *outcome,
 		atomic_fetch_add(&s->count, 1);
 	else
 		atomic_fetch_add(&series_dropped, 1);
+	metrics_record_provider_latency(provider, elapsed_ms);
 	while (b < BUCKETS && elapsed_ms > bucket_ms[b])
 		b++;
 	atomic_fetch_add(&latency_bucket[a][b], 1);
@@ -107,20 +118,45 @@ void metrics_record_unsent(const char *answer)
 	atomic_fetch_add(&unsent[answer_index(answer)], 1);
 }
 
-void metrics_record_refusal(enum http_refusal why)
+static struct listener_refusals *listener_find(const char *listener, size_t n)
 {
-	if (why < HTTP_REFUSAL_COUNT)
-		atomic_fetch_add(&refusals[why], 1);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(refusals[i].listener, listener) == 0)
+			return &refusals[i];
+	return NULL;
 }
 
-struct out {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
+static struct listener_refusals *listener_row(const char *listener)
+{
+	struct listener_refusals *r = listener_find(listener, atomic_load(&listener_count));
+	size_t n;
 
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
+	if (r != NULL)
+		return r;
+	pthread_mutex_lock(&listener_lock);
+	n = atomic_load(&listener_count);
+	r = listener_find(listener, n);
+	if (r == NULL && n < METRICS_LISTENERS_MAX) {
+		r = &refusals[n];
+		snprintf(r->listener, sizeof r->listener, "%s", listener);
+		atomic_store(&listener_count, n + 1);  /* publish after filling */
+	}
+	pthread_mutex_unlock(&listener_lock);
+	return r != NULL ? r : &refusals[METRICS_LISTENERS_MAX];
+}
+
+void metrics_add_listener(const char *listener)
+{
+	(void)listener_row(listener);
+}
+
+void metrics_record_refusal(enum http_refusal why, const char *listener)
+{
+	if (why < HTTP_REFUSAL_COUNT)
+		atomic_fetch_add(&listener_row(listener)->count[why], 1);
+}
+
+void metrics_put(struct metrics_out *o, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -150,69 +186,89 @@ static void put(struct out *o, const char *fmt, ...)
 	}
 }
 
-static void head(struct out *o, const char *name, const char *type, const char *help)
+void metrics_head(struct metrics_out *o, const char *name, const char *type, const char *help)
 {
-	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	metrics_put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void render_requests(struct out *o)
+static void render_requests(struct metrics_out *o)
 {
 	static const char *const answers[] = { "true", "false", "fault" };
 	size_t n = atomic_load(&series_count);
 
-	head(o, "dagate_requests_total", "counter",
-	     "Authenticate decisions by provider, detailed outcome and answer.");
+	metrics_head(o, "dagate_requests_total", "counter",
+		     "Authenticate decisions by provider, detailed outcome and answer.");
 	for (size_t i = 0; i < n; i++)
-		put(o, "dagate_requests_total{provider=\"%s\",outcome=\"%s\",answer=\"%s\"} %llu\n",
-		    series[i].provider, series[i].outcome, series[i].answer,
-		    (unsigned long long)atomic_load(&series[i].count));
-	head(o, "dagate_metrics_series_dropped_total", "counter",
-	     "Decisions not counted by series because the series limit was reached.");
-	put(o, "dagate_metrics_series_dropped_total %llu\n",
-	    (unsigned long long)atomic_load(&series_dropped));
-	head(o, "dagate_request_duration_seconds", "histogram",
-	     "Time from a request's first byte to its decision, by answer.");
+		metrics_put(o, "dagate_requests_total{provider=\"%s\",outcome=\"%s\",answer=\"%s\"} %llu\n",
+			    series[i].provider, series[i].outcome, series[i].answer,
+			    (unsigned long long)atomic_load(&series[i].count));
+	metrics_head(o, "dagate_metrics_series_dropped_total", "counter",
+		     "Decisions not counted by series because the series limit was reached.");
+	metrics_put(o, "dagate_metrics_series_dropped_total %llu\n",
+		    (unsigned long long)atomic_load(&series_dropped));
+	metrics_head(o, "dagate_request_duration_seconds", "histogram",
+		     "Time from a request's first byte to its decision, by answer.");
 	for (int a = 0; a < 3; a++) {
 		uint64_t cumulative = 0;
 
 		for (size_t b = 0; b <= BUCKETS; b++) {
 			cumulative += atomic_load(&latency_bucket[a][b]);
 			if (b < BUCKETS)
-				put(o, "dagate_request_duration_seconds_bucket{answer=\"%s\",le=\"%g\"} %llu\n",
-				    answers[a], (double)bucket_ms[b] / 1000.0,
-				    (unsigned long long)cumulative);
+				metrics_put(o, "dagate_request_duration_seconds_bucket{answer=\"%s\",le=\"%g\"} %llu\n",
+					    answers[a], (double)bucket_ms[b] / 1000.0,
+					    (unsigned long long)cumulative);
 			else
-				put(o, "dagate_request_duration_seconds_bucket{answer=\"%s\",le=\"+Inf\"} %llu\n",
-				    answers[a], (unsigned long long)cumulative);
+				metrics_put(o, "dagate_request_duration_seconds_bucket{answer=\"%s\",le=\"+Inf\"} %llu\n",
+					    answers[a], (unsigned long long)cumulative);
 		}
-		put(o, "dagate_request_duration_seconds_sum{answer=\"%s\"} %.3f\n", answers[a],
-		    (double)atomic_load(&latency_sum_ms[a]) / 1000.0);
-		put(o, "dagate_request_duration_seconds_count{answer=\"%s\"} %llu\n", answers[a],
-		    (unsigned long long)atomic_load(&latency_count[a]));
+		metrics_put(o, "dagate_request_duration_seconds_sum{answer=\"%s\"} %.3f\n", answers[a],
+			    (double)atomic_load(&latency_sum_ms[a]) / 1000.0);
+		metrics_put(o, "dagate_request_duration_seconds_count{answer=\"%s\"} %llu\n", answers[a],
+			    (unsigned long long)atomic_load(&latency_count[a]));
 	}
-	head(o, "dagate_answers_unsent_total", "counter",
-	     "Decisions whose answer could not be sent (audit line sent=no), by answer.");
+	metrics_head(o, "dagate_answers_unsent_total", "counter",
+		     "Decisions whose answer could not be sent (audit line sent=no), by answer.");
 	for (int a = 0; a < 3; a++)
-		put(o, "dagate_answers_unsent_total{answer=\"%s\"} %llu\n", answers[a],
-		    (unsigned long long)atomic_load(&unsent[a]));
+		metrics_put(o, "dagate_answers_unsent_total{answer=\"%s\"} %llu\n", answers[a],
+			    (unsigned long long)atomic_load(&unsent[a]));
 }
 
-static void render_refusals(struct out *o)
+static void render_refusal_rows(struct metrics_out *o, const char *name, int from, int to)
 {
-	head(o, "dagate_http_refused_total", "counter",
-	     "Connections closed at accept and requests refused before any decision, by reason.");
-	for (int i = 0; i < HTTP_CUT_SILENT; i++)
-		put(o, "dagate_http_refused_total{reason=\"%s\"} %llu\n", refusal_names[i],
-		    (unsigned long long)atomic_load(&refusals[i]));
-	head(o, "dagate_http_connections_cut_total", "counter",
-	     "Connections closed by dagate for sending too little, too slowly, by reason.");
-	for (int i = HTTP_CUT_SILENT; i < HTTP_REFUSAL_COUNT; i++)
-		put(o, "dagate_http_connections_cut_total{reason=\"%s\"} %llu\n", refusal_names[i],
-		    (unsigned long long)atomic_load(&refusals[i]));
+	size_t n = atomic_load(&listener_count);
+
+	for (size_t l = 0; l <= n; l++) {
+		const struct listener_refusals *r = &refusals[l < n ? l : METRICS_LISTENERS_MAX];
+		bool any = false;
+
+		if (l == n) {     /* the overflow row, only once it counted */
+			for (int i = from; i < to; i++)
+				any = any || atomic_load(&r->count[i]) > 0;
+			if (!any)
+				return;
+		}
+		for (int i = from; i < to; i++)
+			metrics_put(o, "%s{listener=\"%s\",reason=\"%s\"} %llu\n", name,
+					    l < n ? r->listener : "other", refusal_names[i],
+					    (unsigned long long)atomic_load(&r->count[i]));
+	}
+}
+
+static void render_refusals(struct metrics_out *o)
+{
+	metrics_head(o, "dagate_http_refused_total", "counter",
+		     "Connections closed at accept and requests refused before any decision, "
+		     "by listener and reason.");
+	render_refusal_rows(o, "dagate_http_refused_total", 0, HTTP_CUT_SILENT);
+	metrics_head(o, "dagate_http_connections_cut_total", "counter",
+		     "Connections closed by dagate for sending too little, too slowly, "
+		     "by listener and reason.");
+	render_refusal_rows(o, "dagate_http_connections_cut_total", HTTP_CUT_SILENT,
+			    HTTP_REFUSAL_COUNT);
 }
 
 struct server_emit {
-	struct out *o;
+	struct metrics_out *o;
 	const char *provider;
 };
 
@@ -229,17 +285,17 @@ static void emit_server(void *ctx, const char *server, bool up)
 		label[k++] = *c == '\n' ? 'n' : *c;
 	}
 	label[k] = '\0';
-	put(e->o, "dagate_backend_server_up{provider=\"%s\",server=\"%s\"} %d\n",
-	    e->provider, label, up ? 1 : 0);
+	metrics_put(e->o, "dagate_backend_server_up{provider=\"%s\",server=\"%s\"} %d\n",
+		    e->provider, label, up ? 1 : 0);
 }
 
 /* Providers that know their servers (ldap: each URI) and pools. */
-static void render_servers(struct out *o, struct provider_set *set, size_t n)
+static void render_servers(struct metrics_out *o, struct provider_set *set, size_t n)
 {
 	unsigned in_use[64] = { 0 }, size[64] = { 0 };
 
-	head(o, "dagate_backend_server_up", "gauge",
-	     "1 while a backend server is used, 0 while it is skipped after a failure.");
+	metrics_head(o, "dagate_backend_server_up", "gauge",
+		     "1 while a backend server is used, 0 while it is skipped after a failure.");
 	for (size_t i = 0; i < n && i < 64; i++) {
 		struct provider *p = provider_set_at(set, i);
 		struct server_emit e = { o, p->name };
@@ -247,124 +303,127 @@ static void render_servers(struct out *o, struct provider_set *set, size_t n)
 		if (p->type->servers != NULL)
 			p->type->servers(p, emit_server, &e, &in_use[i], &size[i]);
 	}
-	head(o, "dagate_backend_pool_connections", "gauge",
-	     "Pooled backend connections by state (ldap: service-account slots).");
+	metrics_head(o, "dagate_backend_pool_connections", "gauge",
+		     "Pooled backend connections by state (ldap: service-account slots).");
 	for (size_t i = 0; i < n && i < 64; i++) {
 		struct provider *p = provider_set_at(set, i);
 
 		if (size[i] == 0)
 			continue;
-		put(o, "dagate_backend_pool_connections{provider=\"%s\",state=\"in_use\"} %u\n",
-		    p->name, in_use[i]);
-		put(o, "dagate_backend_pool_connections{provider=\"%s\",state=\"idle\"} %u\n",
-		    p->name, size[i] - in_use[i]);
+		metrics_put(o, "dagate_backend_pool_connections{provider=\"%s\",state=\"in_use\"} %u\n",
+			    p->name, in_use[i]);
+		metrics_put(o, "dagate_backend_pool_connections{provider=\"%s\",state=\"idle\"} %u\n",
+			    p->name, size[i] - in_use[i]);
 	}
 }
 
-static void render_providers(struct out *o, const struct http_generation *gen)
+static void render_providers(struct metrics_out *o, const struct http_generation *gen)
 {
 	struct provider_set *set = router_providers(gen->router);
 	size_t n = provider_set_count(set);
 
-	head(o, "dagate_provider_inflight", "gauge", "Logins a provider is answering now.");
+	metrics_head(o, "dagate_provider_inflight", "gauge", "Logins a provider is answering now.");
 	for (size_t i = 0; i < n; i++) {
 		struct provider *p = provider_set_at(set, i);
 
-		put(o, "dagate_provider_inflight{provider=\"%s\",type=\"%s\"} %u\n", p->name,
-		    p->type->name, atomic_load(&p->inflight));
+		metrics_put(o, "dagate_provider_inflight{provider=\"%s\",type=\"%s\"} %u\n", p->name,
+			    p->type->name, atomic_load(&p->inflight));
 	}
-	head(o, "dagate_provider_concurrency_limit", "gauge",
-	     "Logins a provider may answer at once (`concurrency`).");
+	metrics_head(o, "dagate_provider_concurrency_limit", "gauge",
+		     "Logins a provider may answer at once (`concurrency`).");
 	for (size_t i = 0; i < n; i++) {
 		struct provider *p = provider_set_at(set, i);
 
-		put(o, "dagate_provider_concurrency_limit{provider=\"%s\"} %u\n", p->name,
-		    p->max_inflight);
+		metrics_put(o, "dagate_provider_concurrency_limit{provider=\"%s\"} %u\n", p->name,
+			    p->max_inflight);
 	}
-	head(o, "dagate_backend_up", "gauge",
-	     "1 when the provider's last answer came from its backend, 0 after \"unavailable\".");
+	metrics_head(o, "dagate_backend_up", "gauge",
+		     "1 when the provider's last answer or probe reached its backend, "
+		     "0 after \"unavailable\" or a failed probe.");
 	for (size_t i = 0; i < n; i++) {
 		struct provider *p = provider_set_at(set, i);
 
-		put(o, "dagate_backend_up{provider=\"%s\"} %d\n", p->name,
-		    atomic_load(&p->last_unavailable) ? 0 : 1);
+		metrics_put(o, "dagate_backend_up{provider=\"%s\"} %d\n", p->name,
+			    atomic_load(&p->last_unavailable) ? 0 : 1);
 	}
 	render_servers(o, set, n);
 }
 
-static void render_service(struct out *o, const struct http_generation *gen)
+static void render_service(struct metrics_out *o, const struct http_generation *gen)
 {
-	head(o, "dagate_queue_depth", "gauge", "Requests waiting for a worker thread.");
-	put(o, "dagate_queue_depth %u\n", workers_queued(gen->workers));
-	head(o, "dagate_queue_capacity", "gauge", "Requests that may wait (`queue`).");
-	put(o, "dagate_queue_capacity %u\n", gen->cfg->server.queue);
-	head(o, "dagate_workers", "gauge", "Worker threads (`workers`).");
-	put(o, "dagate_workers %u\n", gen->cfg->server.workers);
+	metrics_head(o, "dagate_queue_depth", "gauge", "Requests waiting for a worker thread.");
+	metrics_put(o, "dagate_queue_depth %u\n", workers_queued(gen->workers));
+	metrics_head(o, "dagate_queue_capacity", "gauge", "Requests that may wait (`queue`).");
+	metrics_put(o, "dagate_queue_capacity %u\n", gen->cfg->server.queue);
+	metrics_head(o, "dagate_workers", "gauge", "Worker threads (`workers`).");
+	metrics_put(o, "dagate_workers %u\n", gen->cfg->server.workers);
 	if (gen->tls != NULL && gen->tls->cert_pem != NULL) {
-		head(o, "dagate_tls_cert_expiry_seconds", "gauge",
-		     "Seconds until the [server] TLS certificate expires (negative: expired).");
-		put(o, "dagate_tls_cert_expiry_seconds %lld\n",
-		    (long long)(gen->tls->not_after - (int64_t)time(NULL)));
+		metrics_head(o, "dagate_tls_cert_expiry_seconds", "gauge",
+			     "Seconds until the [server] TLS certificate expires (negative: expired).");
+		metrics_put(o, "dagate_tls_cert_expiry_seconds %lld\n",
+			    (long long)(gen->tls->not_after - (int64_t)time(NULL)));
 	}
 	if (gen->throttle != NULL) {
 		struct throttle_stats th;
 
 		throttle_stats(gen->throttle, &th);
-		head(o, "dagate_throttled_total", "counter",
-		     "Logins answered false by the throttle without asking a backend.");
-		put(o, "dagate_throttled_total{reason=\"user_budget\"} %llu\n",
-		    (unsigned long long)th.throttled_user);
-		put(o, "dagate_throttled_total{reason=\"source_budget\"} %llu\n",
-		    (unsigned long long)th.throttled_source);
-		put(o, "dagate_throttled_total{reason=\"repeat\"} %llu\n",
-		    (unsigned long long)th.repeats);
-		head(o, "dagate_throttle_evictions_total", "counter",
-		     "Tracked users or sources dropped because the table was full.");
-		put(o, "dagate_throttle_evictions_total %llu\n", (unsigned long long)th.evictions);
-		head(o, "dagate_throttle_redis_failures_total", "counter",
-		     "Shared-state calls that fell back to this instance's memory.");
-		put(o, "dagate_throttle_redis_failures_total %llu\n",
-		    (unsigned long long)th.redis_failures);
+		metrics_head(o, "dagate_throttled_total", "counter",
+			     "Logins answered false by the throttle without asking a backend.");
+		metrics_put(o, "dagate_throttled_total{reason=\"user_budget\"} %llu\n",
+			    (unsigned long long)th.throttled_user);
+		metrics_put(o, "dagate_throttled_total{reason=\"source_budget\"} %llu\n",
+			    (unsigned long long)th.throttled_source);
+		metrics_put(o, "dagate_throttled_total{reason=\"repeat\"} %llu\n",
+			    (unsigned long long)th.repeats);
+		metrics_head(o, "dagate_throttle_evictions_total", "counter",
+			     "Tracked users or sources dropped because the table was full.");
+		metrics_put(o, "dagate_throttle_evictions_total %llu\n", (unsigned long long)th.evictions);
+		metrics_head(o, "dagate_throttle_redis_failures_total", "counter",
+			     "Shared-state calls that fell back to this instance's memory.");
+		metrics_put(o, "dagate_throttle_redis_failures_total %llu\n",
+			    (unsigned long long)th.redis_failures);
 	}
 	if (gen->tokens != NULL) {
 		struct token_stats ts;
 
 		token_issuer_stats(gen->tokens, &ts);
-		head(o, "dagate_tokens_issued_total", "counter", "Tokens issued.");
-		put(o, "dagate_tokens_issued_total %llu\n", (unsigned long long)ts.issued);
-		head(o, "dagate_tokens_issue_refused_total", "counter",
-		     "Token requests refused (denied user, rate, outstanding, store down).");
-		put(o, "dagate_tokens_issue_refused_total %llu\n",
-		    (unsigned long long)ts.issue_refused);
-		head(o, "dagate_token_api_login_failures_total", "counter",
-		     "Token API calls with wrong credentials, and those refused (429) after too many.");
-		put(o, "dagate_token_api_login_failures_total{outcome=\"bad_credentials\"} %llu\n",
-		    (unsigned long long)ts.api_bad_credentials);
-		put(o, "dagate_token_api_login_failures_total{outcome=\"limited\"} %llu\n",
-		    (unsigned long long)ts.api_login_limited);
-		head(o, "dagate_token_redemptions_total", "counter",
-		     "Token redemptions by outcome.");
-		put(o, "dagate_token_redemptions_total{outcome=\"ok\"} %llu\n",
-		    (unsigned long long)ts.redeemed);
-		put(o, "dagate_token_redemptions_total{outcome=\"rejected\"} %llu\n",
-		    (unsigned long long)ts.rejected);
-		put(o, "dagate_token_redemptions_total{outcome=\"unavailable\"} %llu\n",
-		    (unsigned long long)ts.unavailable);
+		metrics_head(o, "dagate_tokens_issued_total", "counter", "Tokens issued.");
+		metrics_put(o, "dagate_tokens_issued_total %llu\n", (unsigned long long)ts.issued);
+		metrics_head(o, "dagate_tokens_issue_refused_total", "counter",
+			     "Token requests refused (denied user, rate, outstanding, store down).");
+		metrics_put(o, "dagate_tokens_issue_refused_total %llu\n",
+			    (unsigned long long)ts.issue_refused);
+		metrics_head(o, "dagate_token_api_login_failures_total", "counter",
+			     "Token API calls with wrong credentials, and those refused (429) after too many.");
+		metrics_put(o, "dagate_token_api_login_failures_total{outcome=\"bad_credentials\"} %llu\n",
+			    (unsigned long long)ts.api_bad_credentials);
+		metrics_put(o, "dagate_token_api_login_failures_total{outcome=\"limited\"} %llu\n",
+			    (unsigned long long)ts.api_login_limited);
+		metrics_head(o, "dagate_token_redemptions_total", "counter",
+			     "Token redemptions by outcome.");
+		metrics_put(o, "dagate_token_redemptions_total{outcome=\"ok\"} %llu\n",
+			    (unsigned long long)ts.redeemed);
+		metrics_put(o, "dagate_token_redemptions_total{outcome=\"rejected\"} %llu\n",
+			    (unsigned long long)ts.rejected);
+		metrics_put(o, "dagate_token_redemptions_total{outcome=\"unavailable\"} %llu\n",
+			    (unsigned long long)ts.unavailable);
 	}
 }
 
 char *metrics_render(const struct http_generation *gen, size_t *len_r)
 {
-	struct out o = { .cap = 8192 };
+	struct metrics_out o = { .cap = 8192 };
 
 	o.buf = malloc(o.cap);
 	if (o.buf == NULL)
 		return NULL;
 	o.buf[0] = '\0';
 	render_requests(&o);
+	metrics_render_latency(&o);
 	render_refusals(&o);
 	render_providers(&o, gen);
 	render_service(&o, gen);
+	metrics_render_process(&o);
 	if (o.failed) {
 		free(o.buf);
 		return NULL;

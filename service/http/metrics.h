@@ -6,6 +6,7 @@
 #ifndef DAGATE_METRICS_H
 #define DAGATE_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,8 +34,22 @@ enum http_refusal {
 	HTTP_CUT_IDLE,               /* a keep-alive connection idle too long */
 	HTTP_REFUSAL_COUNT
 };
-void metrics_record_refusal(enum http_refusal why);
+/* Count one for `listener` ("HOST:PORT"; metrics_add_listener() makes its
+ * series exist, at 0, before the first). */
+void metrics_record_refusal(enum http_refusal why, const char *listener);
+void metrics_add_listener(const char *listener);
 
+/* A signal `serve` received ("SIGUSR1", ...), and whether a reopen of the
+ * log files (log_reopen) worked. */
+void metrics_record_signal(const char *name);
+void metrics_record_log_reopen(bool ok);
+/* `serve` calls it once, first: dagate_process_start_time_seconds. */
+void metrics_set_start_time(void);
+/* A SIGHUP's result: applied; applied but a section changed that only a
+ * restart applies ([tokens], [requester], [throttle]); refused. */
+enum metrics_reload { METRICS_RELOAD_OK, METRICS_RELOAD_PARTIAL, METRICS_RELOAD_REFUSED,
+		      METRICS_RELOAD_RESULTS };
+void metrics_record_reload(enum metrics_reload result);
 /* Render everything, including gauges read from `gen` (queue depth,
  * provider use, TLS expiry) and the token store's counters. Returns a
  * malloc'd text, or NULL. */

@@ -47,7 +47,21 @@ static bool window_admit(enum http_refusal why, unsigned long long *unlogged_r)
 	return admit;
 }
 
-void http_refusal(enum http_refusal why, const char *fmt, ...)
+void http_allow_source(const struct dagate_config *cfg, bool admin, char *out, size_t size)
+{
+	const struct server_config *sc = &cfg->server;
+
+	if (admin)
+		snprintf(out, size, "[admin] allow");
+	else if (sc->allow_file == NULL)
+		snprintf(out, size, "[server] allow");
+	else if (sc->allow_given)
+		snprintf(out, size, "[server] allow and allow_file %s", sc->allow_file);
+	else
+		snprintf(out, size, "[server] allow_file %s", sc->allow_file);
+}
+
+void http_refusal(enum http_refusal why, const char *listener, const char *fmt, ...)
 {
 	char msg[512];
 	unsigned long long unlogged;
@@ -55,7 +69,7 @@ void http_refusal(enum http_refusal why, const char *fmt, ...)
 
 	if (why >= HTTP_REFUSAL_COUNT)
 		return;
-	metrics_record_refusal(why);
+	metrics_record_refusal(why, listener);
 	if (!window_admit(why, &unlogged))
 		return;
 	va_start(ap, fmt);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* Per-connection memory for headers and buffering in MHD: Salesforce's
  * headers are well under 1 KiB and bodies stream through to our own
@@ -54,7 +55,6 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 	size_t n = 0;
 	struct http_daemon *hd = &srv->daemon_info[srv->daemon_count];
 	struct MHD_Daemon *d;
-	char address[80];
 
 	if (l == NULL) {
 		*error_r = "no socket for a listen address";
@@ -85,6 +85,9 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 #undef OPT
 	hd->srv = srv;
 	hd->admin = admin;
+	snprintf(hd->listener, sizeof hd->listener, l->v6 ? "[%s]:%u" : "%s:%u", l->host,
+		 l->bound_port);
+	metrics_add_listener(hd->listener);
 	d = MHD_start_daemon(flags, 0, conn_accept, hd,
 			     admin ? admin_handle : endpoint_handle, srv,
 			     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
@@ -93,9 +96,8 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 		return -1;
 	}
 	srv->daemons[srv->daemon_count++] = d;
-	snprintf(address, sizeof address, l->v6 ? "[%s]:%u" : "%s:%u", l->host, l->bound_port);
 	log_event("listening", "listener", admin ? "admin" : "server",
-		  "address", address, "tls", tls ? "yes" : "no", NULL);
+		  "address", hd->listener, "tls", tls ? "yes" : "no", NULL);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 struct http_daemon {
 	struct http_server *srv;
 	bool admin;                     /* the [admin] listener, or a [server] one */
+	char listener[80];              /* "HOST:PORT" as bound: logs, metrics */
 };
 
 struct http_server {

@@ -5,6 +5,8 @@ dagate_layer(dagate_http service/http
     service/http/forwarded.c service/http/listeners.c service/http/tls_material.c
     service/http/server.c service/http/conn.c service/http/request.c
     service/http/respond.c service/http/peer.c service/http/metrics.c
+    service/http/metrics_process.c
+    service/http/metrics_latency.c
     service/http/endpoint.c service/http/admin.c service/http/refusal.c
     service/http/header_check.c service/http/decisions.c
   DEPENDS dagate_decide dagate_soap

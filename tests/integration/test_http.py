@@ -75,15 +75,17 @@ def seconds_until_closed(sock, limit):
 
 
 def metric(d, name, **labels):
-    """One sample of GET /metrics on the admin listener (0 if absent)."""
+    """The sum of GET /metrics samples of `name` that carry `labels` (and
+    any others, e.g. every listener), on the admin listener; 0 if none."""
     status, _, body = d.get('/metrics', admin=True)
     assert status == 200, status
-    want = ','.join('%s="%s"' % kv for kv in sorted(labels.items()))
+    want = {'%s="%s"' % kv for kv in labels.items()}
+    total = 0.0
     for line in body.decode().splitlines():
         m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
-        if m and m.group(1) == name and ','.join(sorted((m.group(2) or '').split(','))) == want:
-            return float(m.group(3))
-    return 0.0
+        if m and m.group(1) == name and want <= set((m.group(2) or '').split(',')):
+            total += float(m.group(3))
+    return total
 
 
 def status_of(data):

@@ -13,7 +13,9 @@ and /metrics is refused to a peer outside [admin] allow.
 import base64
 import http.client
 import json
+import os
 import shutil
+import signal
 import ssl
 import subprocess
 import tempfile
@@ -23,7 +25,7 @@ import unittest
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import NO_THROTTLE, Dagate, envelope, make_ca_and_cert, parse_answer
+from harness import NO_THROTTLE, Dagate, envelope, make_ca_and_cert, parse_answer, run_dagate
 
 SECRET = 'metrics-requester-secret-0123'
 
@@ -264,6 +266,28 @@ class TestMetrics(unittest.TestCase):
                         'dagate_request_duration_seconds_bucket', answer='true', le='0.5')
         self.assertEqual(le_half, 6)
 
+        # Decision latency by the provider that decided (none for "-").
+        hist = fams['dagate_decision_seconds']
+        self.assertEqual(hist.type, 'histogram')
+        per_provider = {'yes': 5, 'slow': 2, 'no': 3, 'down': 2, 'tokens': 2}
+        self.assertEqual({s.labels['provider'] for s in hist.samples}, set(per_provider))
+        for provider, count in per_provider.items():
+            buckets = sorted(((float(s.labels['le']), s.value) for s in hist.samples
+                              if s.name.endswith('_bucket') and s.labels['provider'] == provider))
+            self.assertEqual([le for le, _ in buckets],
+                             [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+                              float('inf')])
+            values = [v for _, v in buckets]
+            self.assertEqual(values, sorted(values), (provider, buckets))
+            self.assertEqual(buckets[-1][1], count, provider)
+            self.assertEqual(value(fams, 'dagate_decision_seconds', 'dagate_decision_seconds_count',
+                                   provider=provider), count)
+        # The slow provider's delay is 0.7 s: none of its two under 0.5 s.
+        self.assertEqual(value(fams, 'dagate_decision_seconds', 'dagate_decision_seconds_bucket',
+                               provider='slow', le='0.5'), 0)
+        self.assertGreater(value(fams, 'dagate_decision_seconds', 'dagate_decision_seconds_sum',
+                                 provider='slow'), 1.4)
+
         # Gauges.
         self.assertEqual(value(fams, 'dagate_queue_depth'), 0)
         for name, limit in (('yes', 16), ('no', 16), ('down', 16), ('slow', 3)):
@@ -293,12 +317,109 @@ class TestMetrics(unittest.TestCase):
         self.healthz()
 
     def test_metrics_refused_outside_admin_allow(self):
+        admin = self.d.admin_url.split('://', 1)[1]
+        server = [('%s:%d' % (l.host, l.port)) for l in self.d.listeners if l.kind == 'server'][0]
+        fams = scrape(self.d)[2]
+        before = value(fams, 'dagate_http_refused', listener=admin, reason='peer_not_allowed')
         with self.assertRaises(ConnectionError):     # closed at accept
             scrape(self.d, source='127.0.0.2')
-        self.d.wait_for_log(lambda t: 'refused a connection from 127.0.0.2: not in [admin] allow' in t)
-        status, _, _ = scrape(self.d)
+        self.d.wait_for_log(lambda t: 'refused a connection from 127.0.0.2: not in [admin] allow'
+                            ' (listener %s)' % admin in t)
+        status, _, fams = scrape(self.d)
         self.assertEqual(status, 200)
+        self.assertEqual(value(fams, 'dagate_http_refused', listener=admin,
+                               reason='peer_not_allowed'), before + 1)
+        self.assertEqual(value(fams, 'dagate_http_refused', listener=server,
+                               reason='peer_not_allowed'), 0)
         self.healthz()
+
+    def test_process_build_and_reloads(self):
+        d = self.d
+        t_now = time.time()
+        fams = scrape(d)[2]
+        version = run_dagate(['version']).stdout.split()[-1]
+        self.assertEqual(samples(fams, 'dagate_build_info'), {frozenset({('version', version)}): 1})
+        started = value(fams, 'dagate_process_start_time_seconds')
+        self.assertLessEqual(started, t_now)
+        self.assertGreater(started, os.stat(d.config_path).st_mtime - 1)
+        self.assertEqual({dict(k)['result']: v for k, v in samples(fams, 'dagate_reloads').items()},
+                         {'ok': 0, 'partial': 0, 'refused': 0})
+
+        def hup(marker, count):
+            before = d.log().count(marker)
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_for_log(lambda t: t.count(marker) > before, timeout=10)
+            fams = scrape(d)[2]
+            self.assertEqual({dict(k)['result']: v for k, v in samples(fams, 'dagate_reloads').items()},
+                             count)
+
+        hup('msg="reloaded: ', {'ok': 1, 'partial': 0, 'refused': 0})
+        with open(d.config_path) as f:
+            good = f.read()
+        try:
+            d.write_file('dagate.conf', good + '\n[bogus]\n')
+            hup('reload refused', {'ok': 1, 'partial': 0, 'refused': 1})
+        finally:
+            d.write_file('dagate.conf', good)
+        hup('msg="reloaded: ', {'ok': 2, 'partial': 0, 'refused': 1})
+        self.healthz()
+
+
+class TestRefusedByListener(unittest.TestCase):
+    """403s and accept-time refusals counted by listener; the log line
+    names where the allow rule came from."""
+
+    def test_allow_file_refusals_name_their_source_and_listener(self):
+        cfg = """
+[server]
+listen = 127.0.0.1:0
+listen = 127.0.0.1:0
+allow_file = {dir}/allow
+trusted_proxies = 127.0.0.2/32
+
+[admin]
+listen = 127.0.0.1:0
+
+[log]
+level = info
+
+[route]
+match = * -> no
+
+[provider no]
+type = static
+result = false
+"""
+        with Dagate(cfg, files={'allow': '198.51.100.0/24\n'}) as d:
+            first, second = [l for l in d.listeners if l.kind == 'server']
+            first_label = '%s:%d' % (first.host, first.port)
+            second_label = '%s:%d' % (second.host, second.port)
+            source = '[server] allow_file %s/allow' % d.dir
+            # 127.0.0.1 is neither allowed nor a trusted proxy: closed at accept.
+            with self.assertRaises(ConnectionError):
+                d.post(envelope('u@corp.example', 'pw'), listener=first)
+            d.wait_for_log(lambda t: 'refused a connection from 127.0.0.1: not in %s (listener %s)'
+                           % (source, first_label) in t)
+            # Through the trusted proxy 127.0.0.2, a client outside allow_file: 403.
+            conn = http.client.HTTPConnection(second.host, second.port, timeout=10,
+                                              source_address=('127.0.0.2', 0))
+            try:
+                conn.request('POST', d.path, body=envelope('u@corp.example', 'pw'),
+                             headers={'Content-Type': 'text/xml; charset=utf-8',
+                                      'X-Forwarded-For': '203.0.113.9'})
+                self.assertEqual(conn.getresponse().status, 403)
+            finally:
+                conn.close()
+            d.wait_for_log(lambda t: 'refused a request from 203.0.113.9 via 127.0.0.2: not in %s'
+                           % source in t)
+            fams = scrape(d)[2]
+            got = {(dict(k)['listener'], dict(k)['reason']): v
+                   for k, v in samples(fams, 'dagate_http_refused').items() if v}
+            self.assertEqual(got, {(first_label, 'peer_not_allowed'): 1,
+                                   (second_label, 'client_not_allowed'): 1})
+            # Every listener's series exists from the start, at 0.
+            labels = {dict(k)['listener'] for k in samples(fams, 'dagate_http_refused')}
+            self.assertEqual(labels, {first_label, second_label, d.admin_url.split('://', 1)[1]})
 
 
 if __name__ == '__main__':

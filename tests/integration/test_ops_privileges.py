@@ -178,6 +178,35 @@ class TestStartedAsRoot(PrivilegeChecks, unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_log_files_belong_to_the_user_at_start_and_after_sigusr1(self):
+        """Created as root at start-up, the audit and log files are given
+        to `user`, so that after rotation (rename, SIGUSR1) the process,
+        now that user, can create them again: same owner, same mode."""
+        cfg = config('127.0.0.1:0', 'nobody').replace(
+            'audit = -', 'audit = {dir}/logs/audit.log\nfile = {dir}/logs/dagate.log')
+        d = Dagate(cfg, start=False, files={'users': ''})
+        os.chmod(d.dir, 0o755)
+        logs = os.path.join(d.dir, 'logs')
+        os.mkdir(logs)
+        os.chown(logs, NOBODY.pw_uid, NOBODY.pw_gid)
+        d.log_path = os.path.join(logs, 'dagate.log')   # where the listeners are logged
+        with d:
+            d.start()
+            audit = os.path.join(logs, 'audit.log')
+            # (the harness itself created the log file, as root, to read it)
+            st = os.stat(audit)
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                             (NOBODY.pw_uid, NOBODY.pw_gid, 0o640), audit)
+            for path in (audit, d.log_path):
+                os.rename(path, path + '.1')
+            d.proc.send_signal(signal.SIGUSR1)
+            d.wait_for_log(lambda t: 'SIGUSR1: reopened log files' in t)
+            self.assertEqual(d.authenticate('anyone@corp.example', 'pw'), 'true')
+            for path in (audit, d.log_path):
+                st = os.stat(path)
+                self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                                 (NOBODY.pw_uid, NOBODY.pw_gid, 0o640), path)
+
     def test_root_without_user_warns_at_start_and_in_check_config(self):
         warning = 'running as root without [server] user: every capability is kept'
         cfg = config('127.0.0.1:0', '').replace('user = \n', '')

@@ -81,6 +81,18 @@ def reloads(d):
     return d.log().count('msg="reloaded: ')
 
 
+def reload_counts(d):
+    """dagate_reloads_total by result, from GET /metrics."""
+    status, _, body = d.get('/metrics', admin=True)
+    assert status == 200, status
+    out = {}
+    for line in body.decode().splitlines():
+        if line.startswith('dagate_reloads_total{result="'):
+            result, value = line[len('dagate_reloads_total{result="'):].split('"} ')
+            out[result] = int(value)
+    return out
+
+
 def sighup_and_wait(d, *, refused=False, timeout=10.0):
     """SIGHUP; wait for the reload to finish (or be refused)."""
     marker = 'reload refused' if refused else 'msg="reloaded: '
@@ -261,6 +273,33 @@ class TestReload(unittest.TestCase):
             d.write_file('dagate.conf', config(flip='no'))
             sighup_and_wait(d)
             self.assertEqual(d.authenticate('flip@corp.example', 'pw'), 'false')
+
+    def test_restart_only_change_is_named_and_counted_partial(self):
+        """A reload applies what it can (here a route) and names the
+        sections only a restart applies ([throttle]) in a warning, counted
+        as dagate_reloads_total{result="partial"}; a reload that changes
+        none of them says no such thing."""
+        with Dagate(config(flip='yes'), files={'users': ''}) as d:
+            warning = 'changed and applies only after a restart'
+            d.write_file('dagate.conf', config(flip='no'))
+            sighup_and_wait(d)
+            self.assertEqual(d.authenticate('flip@corp.example', 'pw'), 'false')
+            self.assertNotIn(warning, d.log())
+            self.assertEqual(reload_counts(d), {'ok': 1, 'partial': 0, 'refused': 0})
+
+            d.write_file('dagate.conf', config(flip='yes').replace(
+                'repeat_window = 0s', 'repeat_window = 1s'))
+            sighup_and_wait(d)
+            self.assertEqual(d.authenticate('flip@corp.example', 'pw'), 'true')   # applied
+            lines = [l for l in d.log().splitlines() if warning in l]
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn('level=warn msg="reloaded; [throttle] %s"' % warning, lines[0])
+            self.assertEqual(reload_counts(d), {'ok': 1, 'partial': 1, 'refused': 0})
+
+            # Still differs from what runs: said again on the next reload.
+            sighup_and_wait(d)
+            self.assertEqual(d.log().count(warning), 2)
+            self.assertEqual(reload_counts(d), {'ok': 1, 'partial': 2, 'refused': 0})
 
     def test_unusable_tls_pair_is_refused(self):
         tmp = tempfile.mkdtemp(prefix='dagate-reload-certs-')

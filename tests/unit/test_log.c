@@ -1,5 +1,10 @@
-/* log_escape: what untrusted text looks like in a log line. */
+/* log_escape: what untrusted text looks like in a log line; log_reopen:
+ * rotated files are opened again by name. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "unit.h"
@@ -55,9 +60,77 @@ static void test_escape_truncates_whole(void)
 	CHECK(strcmp(out, "\xf0\x9f\x98\x80...") == 0, "a character is never cut: %s", out);
 }
 
+static char *slurp(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The logrotate sequence on both files: rename, reopen, the next lines in
+ * new files; a name that cannot be opened keeps the old file. */
+static void test_reopen(void)
+{
+	char dir[] = "/tmp/dagate-test-log-XXXXXX", audit[96], file[96], moved[112];
+	struct log_config cfg = { .level = LOG_LEVEL_INFO, .audit = audit, .file = file };
+	const struct log_config to_stderr = { .level = LOG_LEVEL_INFO, .audit = "-", .file = "-" };
+	const char *error = NULL;
+	struct stat st;
+	mode_t mask = umask(0);
+
+	umask(mask);
+
+	CHECK(log_reopen() == 0, "nothing to reopen while both are stderr");
+	if (mkdtemp(dir) == NULL) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(audit, sizeof audit, "%s/audit.log", dir);
+	snprintf(file, sizeof file, "%s/dagate.log", dir);
+	CHECK(log_setup(&cfg, &error) == 0 && log_file_setup(&cfg, &error) == 0, "setup: %s",
+	      error ? error : "");
+	CHECK_STR(log_file_path(), file, "log file path");
+	log_security("test", "step", "before", NULL);
+	log_info("line before");
+	snprintf(moved, sizeof moved, "%s.1", audit);
+	rename(audit, moved);
+	snprintf(moved, sizeof moved, "%s.1", file);
+	rename(file, moved);
+	CHECK(log_reopen() == 2, "both reopened");
+	log_security("test", "step", "after", NULL);
+	log_info("line after");
+	CHECK(strstr(slurp(audit), "step=after") != NULL && strstr(slurp(audit), "before") == NULL,
+	      "audit: %s", slurp(audit));
+	CHECK(strstr(slurp(file), "line after") != NULL && strstr(slurp(file), "before") == NULL,
+	      "log file: %s", slurp(file));
+	CHECK(strstr(slurp(moved), "line before") != NULL, "rotated log file: %s", slurp(moved));
+	CHECK(stat(audit, &st) == 0 && (st.st_mode & 0777) == (0640 & ~mask),
+	      "audit mode %o", (unsigned)st.st_mode & 0777);
+	/* A name taken by a directory cannot be opened: -1, old file kept. */
+	unlink(audit);
+	mkdir(audit, 0700);
+	CHECK(log_reopen() == -1, "a reopen that fails says so");
+	rmdir(audit);
+	CHECK(log_file_setup(&to_stderr, &error) == 0 && log_file_path() == NULL,
+	      "back to stderr");
+	CHECK(log_setup(&to_stderr, &error) == 0 && log_reopen() == 0,
+	      "the audit back to stderr too: nothing left to reopen");
+	snprintf(moved, sizeof moved, "rm -rf '%s'", dir);
+	CHECK(system(moved) == 0, "cleanup");
+}
+
 int main(void)
 {
 	test_escape();
 	test_escape_truncates_whole();
+	test_reopen();
 	return unit_done("test_log");
 }
