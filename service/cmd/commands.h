@@ -14,5 +14,6 @@ int cmd_hash_password(const char *config_path, int argc, char **argv);
 int cmd_token(const char *config_path, int argc, char **argv);
 int cmd_decisions(const char *config_path, int argc, char **argv);
 int cmd_config(const char *config_path, int argc, char **argv);
+int cmd_status(const char *config_path, int argc, char **argv);
 
 #endif

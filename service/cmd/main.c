@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "token", cmd_token, true, true },
 	{ "decisions", cmd_decisions, true, true },
 	{ "config", cmd_config, true, true },
+	{ "status", cmd_status, true, true },
 };
 
 static void usage(FILE *out)
@@ -41,6 +42,7 @@ static void usage(FILE *out)
 		"  token issue|revoke|list ...\n"
 		"                        manage one-time impersonation tokens\n"
 		"  config dump           the effective configuration, defaults included\n"
+		"  status [--json]       what the running server reports (admin listener)\n"
 		"  decisions [--answer false|fault|any] [--limit N] [--json]\n"
 		"                        the running server's recent decisions that were\n"
 		"                        not true (from its [admin] listener)\n"

@@ -1,6 +1,7 @@
 /*
- * The operators' listener ([admin]): GET /healthz, GET /metrics, the
- * recent non-true decisions (GET /api/v1/decisions) and the token API
+ * The operators' listener ([admin]): GET /healthz, GET /metrics, what
+ * the server is (GET /api/v1/status), the recent non-true decisions
+ * (GET /api/v1/decisions) and the token API
  * (POST /api/v1/tokens). Never exposed to Salesforce.
  */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "refusal.h"
 #include "request.h"
 #include "server.h"
+#include "status.h"
 #include "tokens.h"
 
 /* A token API body past TOKEN_API_MAX_BODY is skipped up to this before
@@ -79,6 +81,24 @@ static enum MHD_Result respond_decisions(struct MHD_Connection *c, const char *m
 	return ret;
 }
 
+/* GET /api/v1/status */
+static enum MHD_Result respond_status(struct request_ctx *ctx, struct MHD_Connection *c,
+				      const char *method)
+{
+	enum MHD_Result ret;
+	char *json;
+
+	if (!is_read(method))
+		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	/* Less this request's own context. */
+	json = status_json(&ctx->srv->gen, http_server_inflight(ctx->srv) - 1);
+	if (json == NULL)
+		return MHD_NO;
+	ret = respond_json(c, MHD_HTTP_OK, json, 0);
+	free(json);
+	return ret;
+}
+
 /* First call: everything but the token API's body. */
 static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connection *c,
 				     const char *url, const char *method, const char *version)
@@ -122,6 +142,8 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 	}
 	if (strcmp(url, DECISIONS_API_PATH) == 0)
 		return respond_decisions(c, method);
+	if (strcmp(url, STATUS_API_PATH) == 0)
+		return respond_status(ctx, c, method);
 	if (!token_api || gen->tokens == NULL)
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	switch (request_body_open(ctx, c, TOKEN_API_MAX_BODY, ADMIN_DISCARD_MAX)) {

@@ -50,6 +50,10 @@ void metrics_set_start_time(void);
 enum metrics_reload { METRICS_RELOAD_OK, METRICS_RELOAD_PARTIAL, METRICS_RELOAD_REFUSED,
 		      METRICS_RELOAD_RESULTS };
 void metrics_record_reload(enum metrics_reload result);
+/* For GET /api/v1/status: when serve started (Unix seconds), and the
+ * reloads of each result so far. */
+double metrics_start_time(void);
+unsigned long long metrics_reloads(enum metrics_reload result);
 /* Render everything, including gauges read from `gen` (queue depth,
  * provider use, TLS expiry) and the token store's counters. Returns a
  * malloc'd text, or NULL. */

@@ -36,6 +36,16 @@ void metrics_record_reload(enum metrics_reload result)
 		atomic_fetch_add(&reloads[result], 1);
 }
 
+double metrics_start_time(void)
+{
+	return start_time;
+}
+
+unsigned long long metrics_reloads(enum metrics_reload result)
+{
+	return result < METRICS_RELOAD_RESULTS ? (unsigned long long)atomic_load(&reloads[result]) : 0;
+}
+
 void metrics_record_signal(const char *name)
 {
 	for (size_t i = 0; i < SIGNALS; i++)

@@ -1,0 +1,18 @@
+/*
+ * The commands that ask a running `serve` (decisions, status): one GET on
+ * its [admin] listener, plain HTTP, bounded in time.
+ */
+#ifndef DAGATE_ADMIN_CLIENT_H
+#define DAGATE_ADMIN_CLIENT_H
+
+/* GET `path_query` from the admin listener: `admin` (HOST:PORT) when not
+ * NULL, else the first [admin] listen of the configuration at
+ * `config_path` (a wildcard address is asked on loopback). On 200 returns
+ * 0 with the body in *body_r (malloc'd); else prints why on stderr as
+ * "dagate COMMAND: ..." and returns the exit status: 2 for a
+ * configuration without an admin listener or that does not load, 1 when
+ * the server did not answer 200. */
+int admin_get(const char *command, const char *config_path, const char *admin,
+	      const char *path_query, char **body_r);
+
+#endif
