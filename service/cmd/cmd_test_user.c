@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "sf_server.h"
 #include "tokens.h"
+#include "test_user_server.h"
 #include "tty.h"
 
 static void print_step(void *ctx, const char *what)
@@ -19,15 +20,44 @@ static void print_step(void *ctx, const char *what)
 	printf("  %s\n", what);
 }
 
+static const char usage[] =
+	"usage: dagate test-user USER [--source-ip IP] [--provider NAME]\n"
+	"       dagate test-user USER --server URL [--source-ip IP] [--ca-file FILE]\n"
+	"Reads the password from stdin. Decides here, printing each step and the answer;\n"
+	"or, with --server, sends a real Authenticate to the running endpoint at URL.\n";
+
+/* --server: the configuration is not read; the server decides. */
+static int test_user_at_server(const char *url, const char *user, const char *source_ip,
+			       const char *ca_file)
+{
+	struct test_user_server_args a = { url, user, source_ip, ca_file };
+	char pw[SF_PASSWORD_MAX + 2];
+	const char *error;
+	ssize_t len = tty_read_secret("password: ", pw, sizeof pw);
+	int ret;
+
+	if (len < 0 || sf_field_check(pw, (size_t)len, SF_PASSWORD_MAX, &error) < 0) {
+		fprintf(stderr, "test-user: unusable password\n");
+		explicit_bzero(pw, sizeof pw);
+		return 2;
+	}
+	ret = test_user_server(&a, pw);
+	explicit_bzero(pw, sizeof pw);
+	return ret;
+}
+
 int cmd_test_user(const char *config_path, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "source-ip", required_argument, NULL, 's' },
 		{ "provider", required_argument, NULL, 'p' },
+		{ "server", required_argument, NULL, 'S' },
+		{ "ca-file", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *source_ip = "127.0.0.1", *provider = NULL, *error;
+	const char *source_ip = "127.0.0.1", *provider = NULL, *server = NULL, *ca_file = NULL;
+	const char *error;
 	char pw[SF_PASSWORD_MAX + 2];
 	struct auth_trace trace = { print_step, NULL };
 	struct conf_errors errors = { 0 };
@@ -40,19 +70,19 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "s:p:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:p:S:C:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': source_ip = optarg; break;
 		case 'p': provider = optarg; break;
-		case 'h':
-			printf("usage: dagate test-user USER [--source-ip IP] [--provider NAME]\n"
-			       "Reads the password from stdin; prints each step and the answer.\n");
-			return 0;
-		default: return 2;
+		case 'S': server = optarg; break;
+		case 'C': ca_file = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "usage: dagate test-user USER [--source-ip IP] [--provider NAME]\n");
+	if (optind != argc - 1 || (server != NULL && provider != NULL) ||
+	    (ca_file != NULL && server == NULL)) {
+		fputs(usage, stderr);
 		return 2;
 	}
 	if (sf_field_check(argv[optind], strlen(argv[optind]), SF_USERNAME_MAX, &error) < 0 ||
@@ -64,6 +94,8 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "test-user: --source-ip must be an IPv4 or IPv6 address\n");
 		return 2;
 	}
+	if (server != NULL)
+		return test_user_at_server(server, argv[optind], source_ip, ca_file);
 	memset(&dec, 0, sizeof dec);
 	if (decider_config_load(config_path, &cfg, &errors) < 0 ||
 	    token_issuer_create(cfg, &errors, &tokens) < 0) {

@@ -5,6 +5,7 @@ request ids those of the audit lines, no password anywhere, bounded."""
 
 import http.client
 import json
+import re
 import unittest
 
 from harness import NO_THROTTLE, Dagate, run_dagate, server_section
@@ -123,6 +124,34 @@ class TestDecisions(unittest.TestCase):
         _, _, got = self.query('?limit=1000')
         self.assertEqual(got['kept'], 1000)
         self.assertEqual(len(got['decisions']), 1000)
+
+    def test_5_test_user_against_the_server(self):
+        """`dagate test-user --server URL`: a real Authenticate to the
+        running endpoint, answered by the server as it runs."""
+        url = self.d.url
+        r = run_dagate(['test-user', 'yes@corp.example', '--server', url,
+                        '--source-ip', '198.51.100.9'], stdin=PASSWORD + '\n')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('http status: 200\n', r.stdout)
+        self.assertIn('answer: true\n', r.stdout)
+        r = run_dagate(['test-user', 'no@corp.example', '--server', url], stdin=PASSWORD)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('answer: false\n', r.stdout)
+        r = run_dagate(['test-user', 'down@corp.example', '--server', url], stdin=PASSWORD)
+        self.assertEqual(r.returncode, 1)
+        m = re.search(r'answer: fault \(no provider could answer \[request_id=([0-9a-f]{16})\]\)',
+                      r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        self.assertIn(m.group(1), [a['request_id'] for a in self.d.audit()])
+        self.assertNotIn(PASSWORD, r.stdout + r.stderr)
+        self.assertNotIn(PASSWORD, self.d.log())
+        r = run_dagate(['test-user', 'yes@corp.example', '--server', 'http://127.0.0.1:1/Sso.asmx'],
+                       stdin=PASSWORD)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('answer: none', r.stdout)
+        r = run_dagate(['test-user', 'yes@corp.example', '--server', url, '--provider', 'yes'],
+                       stdin=PASSWORD)
+        self.assertEqual(r.returncode, 2)
 
 
 class TestNoAdmin(unittest.TestCase):
