@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
+#include "request_id.h"
 
 /* A Basic header longer than this is not a requester's (names <= 64). */
 #define API_AUTH_MAX 1024
@@ -251,7 +252,8 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 {
 	struct token_requester *r;
 	char name[API_NAME_LOG], peer_text[64] = "-", token[TOKEN_LEN + 1];
-	char mapped[MAPPED_USER_MAX + 1];
+	char mapped[MAPPED_USER_MAX + 1], request_id[REQUEST_ID_SIZE] = "-";
+	struct token_origin origin = { peer_text, request_id };
 	char *user = NULL;
 	const char *error;
 	int64_t ttl_ms, expires_ms = 0;
@@ -268,6 +270,7 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 		return api_answer(413, "body too large", status_r, json_r);
 	if (peer != NULL)
 		sockaddr_to_text(peer, peer_text, sizeof peer_text);
+	request_id_next(request_id, sizeof request_id);
 	/* Not logged one by one: a blocked guesser would fill the log. */
 	if ((wait_ms = token_login_limit_wait(ti->login_limit, peer, clock_now_ms())) > 0) {
 		atomic_fetch_add(&ti->n_api_login_limited, 1);
@@ -276,7 +279,7 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 	}
 	if ((r = api_authenticate(ti, authorization, name, sizeof name)) == NULL) {
 		log_security("token_api_refused", "requester", name, "peer", peer_text,
-			     "outcome", "bad_credentials", NULL);
+			     "outcome", "bad_credentials", "request_id", request_id, NULL);
 		/* A request without credentials guesses nothing. */
 		if (authorization != NULL) {
 			atomic_fetch_add(&ti->n_api_bad_credentials, 1);
@@ -284,13 +287,14 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 				log_security("token_api_login_limit", "peer", peer_text,
 					     "requester", name, "outcome", "blocked",
 					     "failures", TOKEN_LOGIN_FAILURES_TEXT,
-					     "window", TOKEN_LOGIN_WINDOW_TEXT, NULL);
+					     "window", TOKEN_LOGIN_WINDOW_TEXT,
+					     "request_id", request_id, NULL);
 		}
 		return api_answer(401, "bad credentials", status_r, json_r);
 	}
 	if (peer == NULL || !cidr_list_contains_sockaddr(&r->allow, peer)) {
 		log_security("token_api_refused", "requester", r->name, "peer", peer_text,
-			     "outcome", "peer_not_allowed", NULL);
+			     "outcome", "peer_not_allowed", "request_id", request_id, NULL);
 		return api_answer(403, "peer not allowed for this requester", status_r, json_r);
 	}
 	if (token_api_parse_body(body, body_len, &user, &ttl_ms, &error) < 0)
@@ -300,7 +304,7 @@ int token_api_handle(struct token_issuer *ti, const struct usermap_config *map,
 		return api_answer(400, error, status_r, json_r);
 	}
 	st = token_issue(ti, map, r->name, user, ttl_ms, clock_now_ms() + ti->timeout_ms, token,
-			 mapped, &expires_ms);
+			 mapped, &expires_ms, &origin);
 	free(user);
 	switch (st) {
 	case TOKEN_ISSUE_OK:

@@ -510,7 +510,8 @@ static const char *issue_outcome(enum token_issue_status st)
 enum token_issue_status token_issue(struct token_issuer *ti, const struct usermap_config *map,
 				    const char *requester,
 				    const char *user, int64_t ttl_ms, int64_t deadline_ms,
-				    char *token_r, char *mapped_r, int64_t *expires_ms_r)
+				    char *token_r, char *mapped_r, int64_t *expires_ms_r,
+				    const struct token_origin *origin)
 {
 	struct token_requester *r = token_requester_find(ti, requester);
 	struct token_record *rec = NULL;
@@ -571,7 +572,10 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 	log_security("token_issue", "requester", r->name,
 		     "user", mapped_r[0] != '\0' ? mapped_r : "-",
 		     "outcome", issue_outcome(st),
-		     "fingerprint", st == TOKEN_ISSUE_OK ? fp : "-", NULL);
+		     "fingerprint", st == TOKEN_ISSUE_OK ? fp : "-",
+		     "peer", origin != NULL && origin->peer != NULL ? origin->peer : "-",
+		     "request_id", origin != NULL && origin->request_id != NULL ?
+				   origin->request_id : "-", NULL);
 	return st;
 }
 

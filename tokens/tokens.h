@@ -166,15 +166,23 @@ enum token_issue_status {
 };
 const char *token_issue_status_text(enum token_issue_status st);
 
+/* Who asked for a token, for its security event: the peer address (or
+ * "cli") and the request id of the call. NULL fields print as "-". */
+struct token_origin {
+	const char *peer;
+	const char *request_id;
+};
+
 /* Issue a token for `user` (raw; mapped here like a password login) on
- * behalf of requester `requester`. ttl_ms 0 = the configured default.
+ * behalf of requester `requester`, asked by `origin` (NULL: unknown). ttl_ms 0 = the configured default.
  * On success token_r (TOKEN_LEN+1) holds the token (wipe it after use),
  * mapped_r (MAPPED_USER_MAX+1) the bound user, *expires_ms_r the wall-clock
  * expiry in ms since the epoch. Logs a token_issue security event. */
 enum token_issue_status token_issue(struct token_issuer *ti, const struct usermap_config *map,
 				    const char *requester,
 				    const char *user, int64_t ttl_ms, int64_t deadline_ms,
-				    char *token_r, char *mapped_r, int64_t *expires_ms_r);
+				    char *token_r, char *mapped_r, int64_t *expires_ms_r,
+				    const struct token_origin *origin);
 
 /* The wall clock used for expiry (ms since the epoch); tests inject one. */
 typedef int64_t token_clock_fn(void *ctx);

@@ -386,6 +386,28 @@ static void line_put_time(struct line *l)
 	line_put(l, ms, 5);
 }
 
+/* Keys whose values are counts or durations: in JSON they are numbers
+ * (when the value is one), so that a log pipeline can sum and compare
+ * them without casting. Only these: an id such as request_id may look
+ * like a number and must stay a string. */
+static bool json_number(const char *key, const char *value)
+{
+	static const char *const numeric_keys[] = { "ms", "count", "failures" };
+	bool named = false;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof numeric_keys / sizeof numeric_keys[0]; i++)
+		named = named || strcmp(key, numeric_keys[i]) == 0;
+	if (!named)
+		return false;
+	if (value[0] == '-')
+		value++;
+	for (; value[n] >= '0' && value[n] <= '9'; n++)
+		;
+	/* Digits only, no leading zero, short enough for any JSON reader. */
+	return n > 0 && n <= 15 && value[n] == '\0' && (value[0] != '0' || n == 1);
+}
+
 /* A structured record: "event" plus (key, value) pairs, values escaped.
  * Goes to the audit fd when `audit`, else to stderr. */
 static void log_record(bool audit, enum log_level level, const char *event,
@@ -416,7 +438,10 @@ static void log_record(bool audit, enum log_level level, const char *event,
 			line_puts(&l, ",\"");
 			line_puts(&l, key);
 			line_puts(&l, "\":");
-			l.at = put_json_string(l.buf, l.at, sizeof l.buf - 2, safe);
+			if (json_number(key, safe))
+				line_puts(&l, safe);
+			else
+				l.at = put_json_string(l.buf, l.at, sizeof l.buf - 2, safe);
 		} else {
 			bool quote = safe[0] == '\0' || strchr(safe, ' ') != NULL;
 
@@ -473,6 +498,7 @@ void log_audit(const struct audit_record *rec)
 	const char *kv[] = {
 		"request_id", rec->request_id,
 		"user", rec->user,
+		"received_user", rec->received_user,
 		"source_ip", rec->source_ip,
 		"peer", rec->peer,
 		"provider", rec->provider,

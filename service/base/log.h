@@ -72,6 +72,7 @@ void log_escape(const char *in, size_t in_len, char *out, size_t size);
 struct audit_record {
 	const char *request_id;
 	const char *user;        /* mapped username (escaped here) */
+	const char *received_user; /* the username as received, before [map] */
 	const char *source_ip;   /* as Salesforce reported it (escaped here) */
 	const char *peer;        /* TCP peer */
 	const char *provider;    /* "-" when none was asked */

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
+#include "request_id.h"
 #include "store.h"
 #include "tokens.h"
 
@@ -66,11 +67,14 @@ static int cli_issue(struct token_issuer *ti, const struct usermap_config *map,
 	char token[TOKEN_LEN + 1], mapped[MAPPED_USER_MAX + 1], when[40];
 	char fp[TOKEN_FINGERPRINT_LEN + 1];
 	uint8_t hash[TOKEN_HASH_LEN];
+	char request_id[REQUEST_ID_SIZE];
+	struct token_origin origin = { "cli", request_id };
 	int64_t expires_ms = 0;
 	enum token_issue_status st;
 
+	request_id_next(request_id, sizeof request_id);
 	st = token_issue(ti, map, requester, user, ttl_ms, clock_now_ms() + ti->timeout_ms, token,
-			 mapped, &expires_ms);
+			 mapped, &expires_ms, &origin);
 	if (st != TOKEN_ISSUE_OK) {
 		fprintf(stderr, "dagate token issue: %s\n", token_issue_status_text(st));
 		return st == TOKEN_ISSUE_NO_REQUESTER || st == TOKEN_ISSUE_BAD_TTL ||

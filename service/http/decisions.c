@@ -15,6 +15,7 @@ struct kept {
 	bool unsent;
 	char request_id[24];
 	char user[256];
+	char received_user[256];
 	char source_ip[64];
 	char peer[64];
 	char provider[128];
@@ -49,6 +50,7 @@ void decisions_remember(const struct audit_record *rec, time_t when)
 	k->unsent = unsent;
 	copy(k->request_id, sizeof k->request_id, rec->request_id);
 	copy(k->user, sizeof k->user, rec->user);
+	copy(k->received_user, sizeof k->received_user, rec->received_user);
 	copy(k->source_ip, sizeof k->source_ip, rec->source_ip);
 	copy(k->peer, sizeof k->peer, rec->peer);
 	copy(k->provider, sizeof k->provider, rec->provider);
@@ -114,6 +116,7 @@ static json_object *entry_json(const struct kept *k)
 	add_string(o, "time", when);
 	add_string(o, "request_id", k->request_id);
 	add_string(o, "user", k->user);
+	add_string(o, "received_user", k->received_user);
 	add_string(o, "source_ip", k->source_ip);
 	add_string(o, "peer", k->peer);
 	add_string(o, "provider", k->provider);

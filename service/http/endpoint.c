@@ -8,16 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "clock.h"
 #include "header_check.h"
-#include "hex.h"
 #include "log.h"
 #include "metrics.h"
 #include "peer.h"
 #include "refusal.h"
 #include "relay.h"
+#include "request_id.h"
 #include "request.h"
 #include "server.h"
 #include "sf_server.h"
@@ -34,40 +33,16 @@ struct auth_job {
 	char request_id[20];
 };
 
-static atomic_uint_fast64_t request_counter;
-static uint64_t request_id_base;
-static pthread_once_t request_id_once = PTHREAD_ONCE_INIT;
-
-static void request_id_init(void)
-{
-	if (getrandom(&request_id_base, sizeof request_id_base, 0) != sizeof request_id_base)
-		request_id_base = (uint64_t)clock_now_ms() * 2654435761u;
-}
-
-/* Unique within a process run and unlikely to repeat across runs. */
-static void request_id_next(char *out, size_t size)
-{
-	uint8_t be[8];
-	uint64_t id;
-
-	pthread_once(&request_id_once, request_id_init);
-	id = request_id_base + atomic_fetch_add(&request_counter, 1);
-	if (size < 2 * sizeof be + 1)
-		return;
-	for (size_t i = 0; i < sizeof be; i++)
-		be[i] = (uint8_t)(id >> (56 - 8 * i));
-	hex_encode(be, sizeof be, out);
-}
-
 /* The decision's audit line, written by the request context once it is
  * known whether the answer was sent (request.h). */
 static void audit_fill(struct request_audit *a, const char *request_id, const char *user,
-		       const char *source_ip, const char *peer, const char *provider,
+		       const char *received, const char *source_ip, const char *peer, const char *provider,
 		       enum outcome outcome, const char *detail, const char *answer,
 		       int64_t started_ms)
 {
 	snprintf(a->request_id, sizeof a->request_id, "%s", request_id);
 	snprintf(a->user, sizeof a->user, "%s", user);
+	snprintf(a->received, sizeof a->received, "%s", received);
 	snprintf(a->source_ip, sizeof a->source_ip, "%s", source_ip);
 	snprintf(a->peer, sizeof a->peer, "%s", peer);
 	snprintf(a->provider, sizeof a->provider, "%s", provider);
@@ -78,12 +53,12 @@ static void audit_fill(struct request_audit *a, const char *request_id, const ch
 }
 
 static void audit(struct request_ctx *ctx, const char *request_id, const char *user,
-		  const char *source_ip, const char *peer, const char *provider,
+		  const char *received, const char *source_ip, const char *peer, const char *provider,
 		  enum outcome outcome, const char *detail, const char *answer)
 {
 	struct request_audit a;
 
-	audit_fill(&a, request_id, user, source_ip, peer, provider, outcome, detail, answer,
+	audit_fill(&a, request_id, user, received, source_ip, peer, provider, outcome, detail, answer,
 		   ctx->started_ms);
 	request_ctx_set_audit(ctx, &a);
 }
@@ -174,13 +149,15 @@ static void auth_job_run(void *arg)
 	auth_job_decide(job, &d);
 	if (d.answer == ANSWER_FAULT)
 		fault = decision_fault(&d, job->request_id, &len);
-	audit_fill(&a, job->request_id, d.mapped_user, job->req.source_ip, job->peer,
+	audit_fill(&a, job->request_id, d.mapped_user, job->req.username, job->req.source_ip,
+		   job->peer,
 		   d.provider, d.outcome, d.detail, answer_names[d.answer], ctx->started_ms);
 	answered = (d.answer != ANSWER_FAULT || fault != NULL) &&
 		   request_ctx_answer(ctx, d.answer == ANSWER_TRUE, fault, len, &a);
 	if (!answered) {
 		/* The reaper answered with a fault at the deadline. */
-		audit(ctx, job->request_id, d.mapped_user, job->req.source_ip, job->peer,
+		audit(ctx, job->request_id, d.mapped_user, job->req.username, job->req.source_ip,
+		      job->peer,
 		      d.provider, OUTCOME_DEADLINE, outcome_name(d.outcome), "fault");
 	}
 	auth_job_free(job);
@@ -205,7 +182,8 @@ static enum MHD_Result auth_job_run_at_once(struct auth_job *job, struct MHD_Con
 		answer_queued(job->ctx, ret);
 		request_ctx_set_state(job->ctx, REQ_DONE);
 	}
-	audit(job->ctx, job->request_id, d.mapped_user, job->req.source_ip, job->peer,
+	audit(job->ctx, job->request_id, d.mapped_user, job->req.username, job->req.source_ip,
+	      job->peer,
 	      d.provider, d.outcome, d.detail, answer_names[d.answer]);
 	auth_job_free(job);
 	return ret;
@@ -307,7 +285,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 	parsed = sf_request_parse(ctx->body.data, ctx->body.len, &job->req, &error);
 	request_body_wipe(ctx);
 	if (parsed < 0) {
-		audit(ctx, job->request_id, "-", "-", job->peer, "-", OUTCOME_BAD_REQUEST, error,
+		audit(ctx, job->request_id, "-", "-", "-", job->peer, "-", OUTCOME_BAD_REQUEST, error,
 		      "fault");
 		free(job);
 		return answer_queued(ctx, respond_fault(c, true, error != NULL ? error :
@@ -316,7 +294,8 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 	if (relay_loop_detected(header_value(c, RELAY_HEADER),
 				job->req.username, job->req.password,
 				job->req.password_len, job->req.source_ip)) {
-		audit(ctx, job->request_id, job->req.username, job->req.source_ip, job->peer,
+		audit(ctx, job->request_id, job->req.username, job->req.username,
+		      job->req.source_ip, job->peer,
 		      "-", OUTCOME_RELAY_LOOP, RELAY_HEADER, "fault");
 		sf_request_clear(&job->req);
 		free(job);
@@ -355,7 +334,8 @@ static enum MHD_Result hand_over(struct request_ctx *ctx, struct MHD_Connection 
 		size_t len;
 		char *fault = sf_answer_fault(false, "server busy", job->request_id, &len);
 
-		audit(ctx, job->request_id, job->req.username, job->req.source_ip, job->peer,
+		audit(ctx, job->request_id, job->req.username, job->req.username,
+		      job->req.source_ip, job->peer,
 		      "-", OUTCOME_BUSY, "queue full", "fault");
 		auth_job_free(job);
 		if (fault == NULL || !request_ctx_answer(ctx, false, fault, len, NULL))

@@ -15,7 +15,8 @@ static void audit_write(struct request_ctx *ctx)
 {
 	const struct request_audit *a = &ctx->audit;
 	struct audit_record rec = {
-		.request_id = a->request_id, .user = a->user, .source_ip = a->source_ip,
+		.request_id = a->request_id, .user = a->user,
+		.received_user = a->received, .source_ip = a->source_ip,
 		.peer = a->peer, .provider = a->provider, .outcome = a->outcome,
 		.detail = a->detail[0] != '\0' ? a->detail : NULL, .answer = a->answer,
 		.sent = ctx->sent ? NULL : "no", .elapsed_ms = a->elapsed_ms,

@@ -27,7 +27,8 @@ struct http_server;
  * stopped, before the answer could be queued). */
 struct request_audit {
 	char request_id[20];
-	char user[MAPPED_USER_MAX + 1];
+	char user[MAPPED_USER_MAX + 1];          /* after [map] */
+	char received[SF_USERNAME_MAX + 1];     /* as Salesforce sent it */
 	char source_ip[SF_SOURCE_IP_MAX + 1];
 	char peer[INET6_ADDRSTRLEN + 8];
 	char provider[128];

@@ -14,7 +14,7 @@ import urllib.parse
 from harness import (Dagate, Fault, envelope, hash_password, parse_answer, raw_request,
                      run_dagate, server_section)
 
-AUDIT_FIELDS = ('request_id', 'user', 'source_ip', 'peer', 'provider', 'outcome', 'answer', 'ms')
+AUDIT_FIELDS = ('request_id', 'user', 'received_user', 'source_ip', 'peer', 'provider', 'outcome', 'answer', 'ms')
 
 
 def forms_of(secret):
@@ -160,7 +160,11 @@ class Canary(unittest.TestCase):
                     json.loads(line)
                 for line in audit_text.splitlines():
                     if line.strip():
-                        json.loads(line)
+                        rec = json.loads(line)
+                        if rec.get('event') == 'auth':
+                            # counts are numbers, ids stay strings
+                            self.assertIsInstance(rec['ms'], int, line)
+                            self.assertIsInstance(rec['request_id'], str, line)
             return text
 
     def test_text_format_to_stderr(self):
@@ -192,6 +196,19 @@ class AuditEscaping(unittest.TestCase):
             self.assertEqual(recs[0].get('provider'), '-')
             self.assertIn('event=forged', recs[0].get('user', ''), 'the name is audited whole')
             self.assertEqual([l for l in d.log().splitlines() if 'event=forged' in l and 'event=auth' not in l], [])
+
+    def test_received_username_beside_the_mapped_one(self):
+        """A sandbox login (suffix stripped, case folded by [map]) is told
+        apart from the production one by the username as received."""
+        conf = server_section(level='info') + '[map]\nlowercase = yes\nstrip_suffix = .uat\n' + self.CONF
+        for fmt in ('text', 'json'):
+            with self.subTest(fmt=fmt), Dagate(conf.replace('format = text', 'format = ' + fmt)) as d:
+                self.assertEqual(d.authenticate('Joe@Corp.example.uat', 'pw'), 'true')
+                self.assertEqual(d.authenticate('joe@corp.example', 'pw'), 'true')
+                recs = d.audit(d.wait_for_log(lambda t: len(d.audit(t)) >= 2))
+                self.assertEqual([(r['user'], r['received_user']) for r in recs],
+                                 [('joe@corp.example', 'Joe@Corp.example.uat'),
+                                  ('joe@corp.example', 'joe@corp.example')])
 
     def test_json_username_round_trips(self):
         conf = server_section(level='info', fmt='json') + self.CONF

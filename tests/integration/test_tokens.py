@@ -187,6 +187,10 @@ class TestLifecycle(TokenCase):
                         and fp[-1].get('user') == 'joe@corp.example'
                         and fp[-1].get('source_ip') == '203.0.113.7'
                         and re.match(r'^[0-9a-f]{12}$', fp[-1].get('fingerprint', '')), fp)
+        # The issue event says who asked, and which call it was.
+        issued = [e for e in security_events(self.d, 'token_issue') if e.get('outcome') == 'ok']
+        self.assertEqual(issued[-1].get('peer'), '127.0.0.1', issued)
+        self.assertRegex(issued[-1].get('request_id', ''), r'^[0-9a-f]{16}$')
 
     def test_wrong_user_burns_the_token(self):
         tok = self.issue()['token']

@@ -229,14 +229,14 @@ static void test_issuer(int port, pid_t *pid, const char *password)
 	if (ti == NULL)
 		goto out;
 	CHECK(token_issue(ti, &cfg.map, "sync", "joe@corp.example", 0, clock_now_ms() + 1000, tok, mapped,
-			  &exp) == TOKEN_ISSUE_OK, "issue");
+			  &exp, NULL) == TOKEN_ISSUE_OK, "issue");
 	CHECK(token_redeem(ti, "eve@corp.example", tok, TOKEN_LEN, "1.2.3.4", "r", clock_now_ms() + 1000,
 			   &detail) == AUTH_REJECT && strcmp(detail, "user_mismatch") == 0,
 	      "wrong user burns");
 	CHECK(token_redeem(ti, "joe@corp.example", tok, TOKEN_LEN, "1.2.3.4", "r", clock_now_ms() + 1000,
 			   &detail) == AUTH_REJECT, "burnt");
 	CHECK(token_issue(ti, &cfg.map, "sync", "joe@corp.example", 0, clock_now_ms() + 1000, tok, mapped,
-			  &exp) == TOKEN_ISSUE_OK, "issue 2");
+			  &exp, NULL) == TOKEN_ISSUE_OK, "issue 2");
 
 	/* Redis goes away: redemption is unavailable (a fault), issuance refused, fast. */
 	redis_stop(*pid);
@@ -245,14 +245,14 @@ static void test_issuer(int port, pid_t *pid, const char *password)
 	CHECK(token_redeem(ti, "joe@corp.example", tok, TOKEN_LEN, "1.2.3.4", "r", clock_now_ms() + 5000,
 			   &detail) == AUTH_UNAVAILABLE, "store down -> unavailable");
 	CHECK(token_issue(ti, &cfg.map, "sync", "joe@corp.example", 0, clock_now_ms() + 1000, tok, mapped,
-			  &exp) == TOKEN_ISSUE_UNAVAILABLE, "issue while down");
+			  &exp, NULL) == TOKEN_ISSUE_UNAVAILABLE, "issue while down");
 	CHECK(clock_now_ms() - t0 < 1000, "failing fast (%lld ms)", (long long)(clock_now_ms() - t0));
 
 	/* It comes back (empty: nothing persisted): service resumes. */
 	*pid = redis_start(tmpdir, port, (const char *const[]){ "--requirepass", password, NULL });
 	CHECK(redis_wait_port(port), "redis back");
 	CHECK(token_issue(ti, &cfg.map, "sync", "joe@corp.example", 0, clock_now_ms() + 1000, tok, mapped,
-			  &exp) == TOKEN_ISSUE_OK, "issue after recovery");
+			  &exp, NULL) == TOKEN_ISSUE_OK, "issue after recovery");
 	CHECK(token_redeem(ti, "joe@corp.example", tok, TOKEN_LEN, "1.2.3.4", "r", clock_now_ms() + 1000,
 			   &detail) == AUTH_OK, "redeem after recovery");
 	token_issuer_free(&ti);
@@ -262,7 +262,7 @@ static void test_issuer(int port, pid_t *pid, const char *password)
 	CHECK(token_issuer_create(&cfg, &errors, &ti) == 0 && ti != NULL, "create (wrong pw)");
 	if (ti != NULL)
 		CHECK(token_issue(ti, &cfg.map, "sync", "joe@corp.example", 0, clock_now_ms() + 1000, tok,
-				  mapped, &exp) == TOKEN_ISSUE_UNAVAILABLE, "wrong password");
+				  mapped, &exp, NULL) == TOKEN_ISSUE_UNAVAILABLE, "wrong password");
 	token_issuer_free(&ti);
 	conf_errors_clear(&errors);
 out:

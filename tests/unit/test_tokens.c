@@ -280,7 +280,7 @@ static void test_lifecycle(void)
 
 	/* issue -> redeem ok -> replay false; the user is mapped like a password. */
 	CHECK(token_issue(ti, &test_map, "sync", "Joe@Corp.Example.uat", 0, clock_now_ms() + 2000, tok, mapped,
-			  &exp) == TOKEN_ISSUE_OK, "issue");
+			  &exp, NULL) == TOKEN_ISSUE_OK, "issue");
 	remember(tok);
 	CHECK_STR(mapped, "joe@corp.example", "mapped user");
 	CHECK(exp == fake_now + 5 * 60000, "default ttl 5m");

@@ -85,7 +85,8 @@ static inline enum token_issue_status issue(struct token_issuer *ti, const char 
 	char mapped[MAPPED_USER_MAX + 1];
 	int64_t exp;
 
-	return token_issue(ti, &test_map, req, user, ttl_ms, clock_now_ms() + 2000, tok, mapped, &exp);
+	return token_issue(ti, &test_map, req, user, ttl_ms, clock_now_ms() + 2000, tok, mapped, &exp,
+			   NULL);
 }
 
 #define MAX_SEEN 64
