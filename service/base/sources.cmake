@@ -4,8 +4,10 @@ dagate_layer(dagate_base service/base
   SOURCES
     service/base/clock.c service/base/log.c service/base/netaddr.c
     service/base/workers.c service/base/privdrop.c service/base/redis_conn.c
+    service/base/redis_url.c service/base/redis_sentinel.c
     service/base/usermap.c service/base/parse.c service/base/hex.c
     service/base/netio.c service/base/utf8.c
   LIBS PkgConfig::HIREDIS OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
 dagate_unit_test(test_netaddr tests/unit/test_netaddr.c)
 dagate_unit_test(test_log tests/unit/test_log.c)
+dagate_unit_test(test_redis_url tests/unit/test_redis_url.c)
