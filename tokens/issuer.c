@@ -193,7 +193,7 @@ static int tokens_check(const struct dagate_config *cfg, const struct conf_secti
 			struct conf_errors *errors)
 {
 	size_t before = errors->count;
-	const char *err;
+	const char *err = NULL;
 
 	conf_validate_section(t, tokens_tables, errors);
 	if (t->name != NULL)
@@ -217,7 +217,9 @@ static int tokens_check(const struct dagate_config *cfg, const struct conf_secti
 	struct tokens_conf tc;
 
 	conf_bind(t, tokens_keys, &tc);
-	if (!token_store_spec_valid(tc.store, &err))
+	if (!token_store_spec_valid(tc.store, &err) && redis_is_url(tc.store))
+		conf_error_at(errors, t->file, conf_line(t, "store"), "store %s: %s", tc.store, err);
+	else if (err != NULL)
 		conf_error_at(errors, t->file, conf_line(t, "store"), "%s", err);
 	if (tc.ttl_ms > tc.max_ttl_ms)
 		conf_error_at(errors, t->file, conf_line(t, "ttl"),
