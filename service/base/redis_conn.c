@@ -178,11 +178,16 @@ static struct redis_conn *conn_get(struct redis_pool *st, int64_t deadline_ms, b
 {
 	struct redis_conn *c;
 
+	if (st->sentinel)
+		redis_sentinel_refresh(st, deadline_ms);
 	pthread_mutex_lock(&st->lock);
-	c = st->idle;
-	if (c != NULL) {
+	/* connections to a master the sentinels no longer name are dropped */
+	while ((c = st->idle) != NULL) {
 		st->idle = c->next;
 		st->idle_count--;
+		if (c->generation == st->generation)
+			break;
+		redis_conn_free(c);
 	}
 	pthread_mutex_unlock(&st->lock);
 	*reused_r = c != NULL;

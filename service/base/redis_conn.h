@@ -18,7 +18,10 @@
  * master. A failed call, or a -READONLY / -MASTERDOWN reply (a demoted
  * master), drops the pooled connections and asks again, within the same
  * call's deadline. A changed master address is logged and counted
- * (redis_master_changes); connections to the old one are not reused.
+ * (redis_master_changes); connections to the old one are not reused. The
+ * sentinels are also asked again at most once a second before a pooled
+ * connection is reused, so that after a failover the old master, were it
+ * still up and still saying master (split brain), is left within a second.
  */
 #ifndef DAGATE_REDIS_CONN_H
 #define DAGATE_REDIS_CONN_H
@@ -57,6 +60,7 @@ struct redis_pool {
 	unsigned sentinel_first;   /* under lock: the one that answered last */
 	struct redis_addr master;  /* under lock: last discovered, "" before */
 	unsigned generation;       /* under lock: +1 per master change */
+	int64_t asked_ms;          /* under lock: when the sentinels were last asked */
 };
 
 /* Whether `v` names a Redis server (redis://, rediss://, redis-sentinel://;

@@ -18,6 +18,7 @@
 
 #define SENTINEL_SHARE_MIN_MS 50   /* the least a sentinel gets, time permitting */
 #define MASTER_TRIES 2             /* discoveries per new connection */
+#define REFRESH_MS 1000            /* asked again at most this often (pooled) */
 
 /* Master changes per pool name ("tokens", "throttle"): few names, so a
  * small table of counters that the metrics page reads. */
@@ -118,6 +119,7 @@ static int sentinels_ask(struct redis_pool *st, int64_t deadline_ms, struct redi
 		if (sentinel_ask(st, &st->sentinels[i], now + share, master) == 0) {
 			pthread_mutex_lock(&st->lock);
 			st->sentinel_first = i;
+			st->asked_ms = clock_now_ms();
 			pthread_mutex_unlock(&st->lock);
 			return 0;
 		}
@@ -172,6 +174,21 @@ static bool conn_is_master(struct redis_pool *st, struct redis_conn *c,
 			  r == NULL ? "did not answer ROLE" : "says it is not the master");
 	freeReplyObject(r);
 	return master;
+}
+
+void redis_sentinel_refresh(struct redis_pool *st, int64_t deadline_ms)
+{
+	int64_t now = clock_now_ms();
+	struct redis_addr master;
+	bool due;
+
+	pthread_mutex_lock(&st->lock);
+	due = st->idle != NULL && now - st->asked_ms >= REFRESH_MS;
+	if (due)
+		st->asked_ms = now;
+	pthread_mutex_unlock(&st->lock);
+	if (due && deadline_ms > now && sentinels_ask(st, now + (deadline_ms - now) / 3, &master) == 0)
+		master_note(st, &master);
 }
 
 struct redis_conn *redis_sentinel_conn_open(struct redis_pool *st, int64_t deadline_ms)
