@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -314,6 +315,33 @@ class TestSentinelStore(SentinelCase):
         self.wait_replicas(new, 1)
         for d in (self.a, self.b):
             self.assertEqual(d.authenticate(USER, tok, SOURCE), 'false')
+
+
+class TestStalledSentinel(SentinelCase):
+    """A sentinel that takes the connection and never answers, first in the
+    list, gets only its share of the deadline: the next one answers."""
+
+    def test_stalled_first_sentinel_costs_only_its_share(self):
+        silent = socket.socket()
+        try:
+            silent.bind(('127.0.0.1', 0))
+            silent.listen(64)           # connections complete, nothing is read
+            url = 'redis-sentinel://127.0.0.1:%d,%s' % (silent.getsockname()[1],
+                                                        self.url.split('://', 1)[1])
+            with Dagate(sentinel_config(url, self.shared), files=tokens_files()) as d:
+                # the start-up persistence check (timeout = 1s) got its answer
+                # from the second sentinel after the first one's share ran out
+                self.assertIn('sentinel 127.0.0.1:%d did not answer' % silent.getsockname()[1],
+                              d.log())
+                self.assertNotIn('checked before the first token', d.log())
+                tok = self.issue(d)
+                self.assertIsNotNone(tok, d.log())
+                started = time.monotonic()
+                self.assertEqual(d.authenticate(USER, tok, SOURCE), 'true')
+                self.assertLess(time.monotonic() - started, REQUEST_DEADLINE)
+                self.assertEqual(self.a.authenticate(USER, tok, SOURCE), 'false')
+        finally:
+            silent.close()
 
 
 class TestSentinelsDown(unittest.TestCase):
