@@ -22,6 +22,7 @@
 
 #define REDIS_POOL_IDLE_MAX 32     /* idle connections kept for reuse */
 #define REDIS_READ_CHUNK 16384
+#define WAIT_MARGIN_MIN_MS 10      /* of WAIT's own timeout, for its answer to come back */
 
 void redis_conn_free(struct redis_conn *c)
 {
@@ -244,7 +245,8 @@ static int64_t op_deadline(const struct redis_pool *st, int64_t deadline_ms)
  * connection broke. */
 static long long conn_wait_replica(struct redis_pool *st, struct redis_conn *c, int64_t dl)
 {
-	int64_t left = dl - clock_now_ms(), margin = left / 10 > 10 ? left / 10 : 10;
+	int64_t left = dl - clock_now_ms();
+	int64_t margin = left / 10 > WAIT_MARGIN_MIN_MS ? left / 10 : WAIT_MARGIN_MIN_MS;
 	long long acked = 0;
 	char ms[24];
 	int n;
