@@ -180,7 +180,7 @@ static struct redis_conn *conn_get(struct redis_pool *st, int64_t deadline_ms, b
 	struct redis_conn *c;
 
 	if (st->sentinel)
-		redis_sentinel_refresh(st, deadline_ms);
+		redis_sentinel_refresh(st, deadline_ms, true);
 	pthread_mutex_lock(&st->lock);
 	/* connections to a master the sentinels no longer name are dropped */
 	while ((c = st->idle) != NULL) {
@@ -322,6 +322,12 @@ static redisReply *pool_call(struct redis_pool *st, int argc, const char **argv,
 	}
 	conn_put(st, c, true);
 	return r;
+}
+
+void redis_pool_refresh(struct redis_pool *st, int64_t deadline_ms)
+{
+	if (st->sentinel)
+		redis_sentinel_refresh(st, op_deadline(st, deadline_ms), false);
 }
 
 redisReply *redis_pool_call(struct redis_pool *st, int argc, const char **argv,

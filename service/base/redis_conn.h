@@ -90,6 +90,15 @@ redisReply *redis_pool_call_replicated(struct redis_pool *pool, int argc, const 
 				       const size_t *argvlen, int64_t deadline_ms,
 				       long long *acked_r);
 
+/* Sentinel pools: ask the sentinels where the master is, unless that was
+ * done in the last second (a change bumps the generation). Otherwise
+ * nothing. */
+void redis_pool_refresh(struct redis_pool *pool, int64_t deadline_ms);
+
+/* +1 at each master change of a sentinel pool (always 0 otherwise):
+ * for what has to be checked again per node. Thread-safe. */
+unsigned redis_pool_generation(struct redis_pool *pool);
+
 /* Master address changes seen by sentinel pools named `name`. */
 uint64_t redis_master_changes(const char *name);
 

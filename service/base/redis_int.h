@@ -34,10 +34,11 @@ int redis_parse_url(struct redis_pool *pool, const char *url, const char **error
 /* redis-sentinel://[USER@]HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB] */
 int redis_sentinel_parse_url(struct redis_pool *pool, const char *url, const char **error_r);
 
-/* Before reusing a pooled connection: ask the sentinels again if the
- * last time was more than a second ago (a changed answer retires the
- * pooled connections), spending at most a third of what is left. */
-void redis_sentinel_refresh(struct redis_pool *pool, int64_t deadline_ms);
+/* Before reusing a pooled connection (pooled_only), or when asked
+ * (redis_pool_refresh): ask the sentinels again if the last time was more
+ * than a second ago (a changed answer retires the pooled connections),
+ * spending at most a third of what is left. */
+void redis_sentinel_refresh(struct redis_pool *pool, int64_t deadline_ms, bool pooled_only);
 
 /* A connection to the master the sentinels name, checked with ROLE. */
 struct redis_conn *redis_sentinel_conn_open(struct redis_pool *pool, int64_t deadline_ms);

@@ -53,6 +53,16 @@ uint64_t redis_master_changes(const char *name)
 	return 0;
 }
 
+unsigned redis_pool_generation(struct redis_pool *st)
+{
+	unsigned gen;
+
+	pthread_mutex_lock(&st->lock);
+	gen = st->generation;
+	pthread_mutex_unlock(&st->lock);
+	return gen;
+}
+
 bool redis_reply_not_master(const redisReply *r)
 {
 	return r != NULL && r->type == REDIS_REPLY_ERROR &&
@@ -176,14 +186,14 @@ static bool conn_is_master(struct redis_pool *st, struct redis_conn *c,
 	return master;
 }
 
-void redis_sentinel_refresh(struct redis_pool *st, int64_t deadline_ms)
+void redis_sentinel_refresh(struct redis_pool *st, int64_t deadline_ms, bool pooled_only)
 {
 	int64_t now = clock_now_ms();
 	struct redis_addr master;
 	bool due;
 
 	pthread_mutex_lock(&st->lock);
-	due = st->idle != NULL && now - st->asked_ms >= REFRESH_MS;
+	due = (st->idle != NULL || !pooled_only) && now - st->asked_ms >= REFRESH_MS;
 	if (due)
 		st->asked_ms = now;
 	pthread_mutex_unlock(&st->lock);

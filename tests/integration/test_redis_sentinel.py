@@ -28,7 +28,7 @@ import time
 import unittest
 
 from backends.ports import free_port
-from backends.redis import RedisServer
+from backends.redis import RedisError, RedisServer
 from backends.redis_sentinel import SentinelServer
 from harness import Dagate, Fault, run_dagate, server_section
 from test_tokens import TOKEN_RE, api, basic, security_events, tokens_files
@@ -236,7 +236,14 @@ class TestSentinelStore(SentinelCase):
         for t in threads:
             t.start()
         try:
-            time.sleep(0.5)
+            deadline = time.monotonic() + FAILOVER_WAIT
+            while True:         # a redemption through each instance first
+                with lock:
+                    redeemers = {n for p, k, v, n in answers if k == 'redeem' and v == 'true'}
+                if redeemers == {'a', 'b'}:
+                    break
+                self.assertLess(time.monotonic(), deadline, answers[-12:])
+                time.sleep(0.05)
             old = ('127.0.0.1', self.master.port)
             phase['now'] = 'failover'
             self.master.kill()
@@ -315,6 +322,54 @@ class TestSentinelStore(SentinelCase):
         self.wait_replicas(new, 1)
         for d in (self.a, self.b):
             self.assertEqual(d.authenticate(USER, tok, SOURCE), 'false')
+
+
+    def test_5_new_master_persistence_checked(self):
+        """Persistence is per node: after a failover to a master that keeps
+        RDB snapshots, tokens fault until the next master is durable."""
+        nodes = [r for r in [self.master] + self.replicas if r.proc is not None]
+        old = self.server_at(self.current_master())
+        self.wait_replicas(old, len(nodes) - 1)
+        kept = self.issue(self.a)
+        self.assertIsNotNone(kept)
+        deadline = time.monotonic() + FAILOVER_WAIT
+        while {r.command('DBSIZE') for r in nodes} != {old.command('DBSIZE')}:
+            self.assertLess(time.monotonic(), deadline, 'replicas do not catch up')
+            time.sleep(0.05)
+        for r in nodes:
+            if r is not old:
+                r.command('CONFIG', 'SET', 'save', '3600 1')
+        unsafe = self.failover(old)
+        self.assertIsNone(self.issue(self.a))
+        ans = self.b.authenticate(USER, kept, SOURCE)
+        self.assertIsInstance(ans, Fault)
+        for d in (self.a, self.b):
+            self.assertIn('the new master: Redis persists by RDB snapshots', d.log())
+        for r in nodes:
+            r.command('CONFIG', 'SET', 'save', '')
+        self.wait_replicas(unsafe, len(nodes) - 1)
+        self.failover(unsafe)
+        tok = self.issue(self.a)
+        self.assertIsNotNone(tok)
+        self.assertEqual(self.b.authenticate(USER, tok, SOURCE), 'true')
+
+    def failover(self, old):
+        """SENTINEL FAILOVER, and wait (bounded) until the sentinels agree on
+        another master with a replica online; that master."""
+        deadline = time.monotonic() + FAILOVER_WAIT
+        while True:
+            try:        # until the sentinels see the replica as healthy again
+                self.sentinels[0].command('SENTINEL', 'FAILOVER', MASTER)
+                break
+            except RedisError as e:
+                self.assertLess(time.monotonic(), deadline, str(e))
+                time.sleep(0.2)
+        while self.current_master() in (('127.0.0.1', old.port), None):
+            self.assertLess(time.monotonic(), deadline, 'no failover')
+            time.sleep(0.1)
+        new = self.server_at(self.current_master())
+        self.wait_replicas(new, 1)
+        return new
 
 
 class TestStalledSentinel(SentinelCase):
