@@ -13,8 +13,14 @@ serve` instances.
   instances at the end);
 - with the master's replicas stopped (WAIT gets 0) a redemption answers
   false, audited not_replicated, and the token stays burnt;
+- persistence is checked per master: a failover to a node keeping RDB
+  snapshots makes tokens fault until the next failover to a durable one;
+- a stalled first sentinel costs only its share of the deadline;
 - a store whose sentinels are all down gives a fault within the request
   deadline, never true; a malformed URL is a FILE:LINE configuration error.
+
+The sentinels' failover is waited for with a bound (FAILOVER_WAIT), not
+timed: on a loaded machine they may even fail over twice.
 """
 
 import os
