@@ -28,7 +28,8 @@ struct tokens_conf {
 
 static const struct conf_key tokens_keys[] = {
 	{ "store", CONF_STRING, 0, "lmdb:./var/tokens", 0, 0, NULL,
-	  "lmdb:DIR, or redis[s]://[USER@]HOST[:PORT][/DB] for several instances",
+	  "lmdb:DIR, or redis[s]://[USER@]HOST[:PORT][/DB] or "
+	  "redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB] for several instances",
 	  CONF_AT(struct tokens_conf, store) },
 	{ "key_file", CONF_PATH, 0, "./var/token.key", 0, 0, NULL,
 	  "HMAC key (64 hex digits), created 0600 if absent; the same on every instance of one Redis",
@@ -192,7 +193,7 @@ static int tokens_check(const struct dagate_config *cfg, const struct conf_secti
 			struct conf_errors *errors)
 {
 	size_t before = errors->count;
-	const char *err;
+	const char *err = NULL;
 
 	conf_validate_section(t, tokens_tables, errors);
 	if (t->name != NULL)
@@ -216,7 +217,9 @@ static int tokens_check(const struct dagate_config *cfg, const struct conf_secti
 	struct tokens_conf tc;
 
 	conf_bind(t, tokens_keys, &tc);
-	if (!token_store_spec_valid(tc.store, &err))
+	if (!token_store_spec_valid(tc.store, &err) && redis_is_url(tc.store))
+		conf_error_at(errors, t->file, conf_line(t, "store"), "store %s: %s", tc.store, err);
+	else if (err != NULL)
 		conf_error_at(errors, t->file, conf_line(t, "store"), "%s", err);
 	if (tc.ttl_ms > tc.max_ttl_ms)
 		conf_error_at(errors, t->file, conf_line(t, "ttl"),
@@ -429,6 +432,7 @@ void token_issuer_stats(struct token_issuer *ti, struct token_stats *out)
 	out->redeemed = atomic_load(&ti->n_redeemed);
 	out->rejected = atomic_load(&ti->n_rejected);
 	out->unavailable = atomic_load(&ti->n_unavailable);
+	out->not_replicated = atomic_load(&ti->n_not_replicated);
 	out->issue_refused = atomic_load(&ti->n_issue_refused);
 	out->api_bad_credentials = atomic_load(&ti->n_api_bad_credentials);
 	out->api_login_limited = atomic_load(&ti->n_api_login_limited);
@@ -631,7 +635,7 @@ enum auth_result token_redeem(struct token_issuer *ti, const char *mapped_user,
 	}
 	token_fingerprint(hash, fp);
 	st = ti->store->ops->consume(ti->store, hash, ti->clock(ti->clock_ctx), deadline_ms, rec);
-	if (st != TS_OK && st != TS_EXPIRED)
+	if (st != TS_OK && st != TS_EXPIRED && st != TS_NOT_REPLICATED)
 		rec->requester[0] = '\0';
 	switch (st) {
 	case TS_OK:
@@ -649,6 +653,10 @@ enum auth_result token_redeem(struct token_issuer *ti, const char *mapped_user,
 		break;
 	case TS_NOT_FOUND:
 		detail = "unknown";
+		break;
+	case TS_NOT_REPLICATED:
+		detail = "not_replicated";
+		atomic_fetch_add(&ti->n_not_replicated, 1);
 		break;
 	default:
 		res = AUTH_UNAVAILABLE;

@@ -40,7 +40,7 @@ struct token_issuer {
 	void *clock_ctx;
 	struct token_login_limit *login_limit;   /* the API's failed logins */
 	atomic_uint_fast64_t n_issued, n_redeemed, n_rejected, n_unavailable,
-		n_issue_refused, n_api_bad_credentials, n_api_login_limited;
+		n_issue_refused, n_api_bad_credentials, n_api_login_limited, n_not_replicated;
 };
 
 struct token_requester *token_requester_find(struct token_issuer *ti, const char *name);

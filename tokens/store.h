@@ -5,6 +5,7 @@
  *                   every process on the machine (`serve` and the CLI);
  *                   expiry is the stored wall-clock time, checked here.
  *   redis://[USER@]HOST[:PORT][/DB]   rediss://... for TLS
+ *   redis-sentinel://[USER@]HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]
  *                   several instances share it; expiry is the key's PX,
  *                   on Redis's clock.
  *
@@ -49,6 +50,9 @@ enum token_store_status {
 	TS_EXPIRED,         /* consume: found past its expiry (and deleted) */
 	TS_FULL,            /* put: the requester has max_outstanding tokens */
 	TS_UNAVAILABLE,     /* the store could not answer in time */
+	TS_NOT_REPLICATED,  /* consume: found and deleted, but no replica
+			     * acknowledged the delete in time (sentinel
+			     * stores): refuse, a failover could undo it */
 };
 
 struct token_store_options {

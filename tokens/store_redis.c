@@ -1,6 +1,7 @@
 /*
- * redis://[USER@]HOST[:PORT][/DB] and rediss://... (TLS) — the store shared
- * by several instances.
+ * redis://[USER@]HOST[:PORT][/DB], rediss://... (TLS) and
+ * redis-sentinel://HOST:PORT[,...]/MASTER[/DB] — the store shared by
+ * several instances.
  *
  * The transport (connections, TLS, deadlines, pool) is redis_conn.c.
  *
@@ -11,7 +12,11 @@
  * max_outstanding. Consume is one GETDEL.
  *
  * Replication is asynchronous: after a failover a consumed token can come
- * back until it expires. Keep token lifetimes short.
+ * back until it expires. Keep token lifetimes short. With
+ * redis-sentinel:// a redemption waits (WAIT 1, within its deadline) for
+ * one replica to acknowledge the GETDEL, and is refused
+ * (TS_NOT_REPLICATED) when none did: a redeemed token comes back only if
+ * the master and that replica are both lost.
  *
  * Persistence decides whether a crash of Redis can do the same: a consumed
  * token stays consumed only if Redis writes the GETDEL durably before it
@@ -56,6 +61,7 @@ struct redis_store {
 	bool accept_replay;
 	atomic_int durability;     /* enum token_store_durability; TD_NO_ANSWER until known */
 	atomic_bool verdict_logged;
+	atomic_uint checked_generation;   /* the pool's generation when last checked */
 };
 
 #define REDIS_DURABILITY_RDB \
@@ -145,20 +151,33 @@ static enum token_store_durability redis_check_durability(struct token_store *ba
 }
 
 /* Before a put or consume: a Redis that did not answer the start-up check
- * answers it now. Logs the verdict once. */
+ * answers it now, and so does a new master after a failover (sentinel
+ * stores: persistence is per node). Logs a bad verdict once per master. */
 static bool redis_durable_enough(struct redis_store *st, int64_t deadline_ms)
 {
 	int d = atomic_load(&st->durability);
+	unsigned gen;
+	bool new_master;
 	const char *reason = NULL;
 
-	if (d == TD_NO_ANSWER) {
+	if (d == TD_NOT_DURABLE)        /* has another master taken over? */
+		redis_pool_refresh(&st->pool, deadline_ms);
+	gen = redis_pool_generation(&st->pool);
+	new_master = gen != atomic_load(&st->checked_generation);
+
+	if (d == TD_NO_ANSWER || new_master) {
 		d = (int)redis_check_durability(&st->base, deadline_ms, &reason);
 		if (d == TD_NO_ANSWER)
 			return false;
-		if (d != TD_DURABLE && !atomic_exchange(&st->verdict_logged, true)) {
+		atomic_store(&st->checked_generation, gen);
+		if (d != TD_DURABLE && (new_master || !atomic_exchange(&st->verdict_logged, true))) {
 			if (d == TD_ACCEPTED)
 				log_warnx("token store (redis): %s (accept_replay_after_crash = yes)",
 					  reason);
+			else if (new_master)
+				log_errorx("token store (redis): the new master: %s; no token is issued "
+					   "or redeemed until the master is set up for it (checked at "
+					   "the next master change) or dagate restarted", reason);
 			else
 				log_errorx("token store (redis): %s; no token is issued or redeemed "
 					   "until Redis is set up for it and dagate restarted", reason);
@@ -196,6 +215,9 @@ static enum token_store_status redis_put(struct token_store *base, const uint8_t
 	else
 		ret = r->integer == 1 ? TS_OK : r->integer == 0 ? TS_FULL : TS_UNAVAILABLE;
 	freeReplyObject(r);
+	/* stored on a new master that is not durable: never handed out */
+	if (ret == TS_OK && !redis_durable_enough(st, deadline_ms))
+		ret = TS_UNAVAILABLE;
 	return ret;
 }
 
@@ -206,14 +228,20 @@ static enum token_store_status redis_consume(struct token_store *base, const uin
 	struct redis_store *st = (struct redis_store *)base;
 	char key[80], zkey[80], member[2 * TOKEN_HASH_LEN + 1];
 	redisReply *r;
+	long long acked = 0;
+	enum token_store_status ret = TS_OK;
 	int bad;
 
 	if (!redis_durable_enough(st, deadline_ms))
 		return TS_UNAVAILABLE;
 	hex_encode(hash, TOKEN_HASH_LEN, member);
 	snprintf(key, sizeof key, "dagate:t:%s", member);
-	r = redis_pool_call(&st->pool, 2, (const char *[]){ "GETDEL", key },
-		       (size_t[]){ 6, strlen(key) }, deadline_ms);
+	if (st->pool.sentinel)
+		r = redis_pool_call_replicated(&st->pool, 2, (const char *[]){ "GETDEL", key },
+					       (size_t[]){ 6, strlen(key) }, deadline_ms, &acked);
+	else
+		r = redis_pool_call(&st->pool, 2, (const char *[]){ "GETDEL", key },
+				    (size_t[]){ 6, strlen(key) }, deadline_ms);
 	if (r == NULL)
 		return TS_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_NIL) {
@@ -227,11 +255,20 @@ static enum token_store_status redis_consume(struct token_store *base, const uin
 		log_errorx("token store (redis): undecodable record removed");
 		return TS_NOT_FOUND;
 	}
+	/* A failover may promote a replica that never saw the GETDEL: the
+	 * token would be valid there. Burnt here, refused now. */
+	if (st->pool.sentinel && acked < 1) {
+		log_errorx("token store (redis): no replica acknowledged a redemption in time; "
+			   "answered false");
+		ret = TS_NOT_REPLICATED;
+	} else if (!redis_durable_enough(st, deadline_ms)) {
+		ret = TS_UNAVAILABLE;   /* consumed on a new master that is not durable */
+	}
 	/* Best effort: the set entry would otherwise count until expiry. */
 	snprintf(zkey, sizeof zkey, "dagate:r:%s", rec_r->requester);
 	freeReplyObject(redis_pool_call(&st->pool, 3, (const char *[]){ "ZREM", zkey, member },
 				   (size_t[]){ 4, strlen(zkey), strlen(member) }, deadline_ms));
-	return TS_OK;
+	return ret;
 }
 
 /* SCAN over token keys; `fn` gets each decodable record; returns 0 / -1. */
@@ -376,7 +413,8 @@ static int redis_open(const char *spec, const struct token_store_options *opt,
 	st->accept_replay = opt->accept_replay_after_crash;
 	atomic_init(&st->durability, (int)TD_NO_ANSWER);
 	atomic_init(&st->verdict_logged, false);
-	if (redis_pool_init(&st->pool, spec, opt->password, opt->ca_file, opt->timeout_ms,
+	atomic_init(&st->checked_generation, 0);
+	if (redis_pool_init(&st->pool, "tokens", spec, opt->password, opt->ca_file, opt->timeout_ms,
 			    error_r) < 0) {
 		redis_close(&st->base);
 		return -1;

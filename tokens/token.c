@@ -305,12 +305,20 @@ static const struct token_store_ops *token_store_find(const char *spec)
 bool token_store_spec_valid(const char *spec, const char **error_r)
 {
 	if (token_store_find(spec) == NULL) {
-		*error_r = "store must be lmdb:DIR, redis://HOST[:PORT][/DB] or rediss://...";
+		*error_r = "store must be lmdb:DIR, redis://HOST[:PORT][/DB], rediss://... or "
+			   "redis-sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]";
 		return false;
 	}
 	if (strncmp(spec, "lmdb:", 5) == 0 && spec[5] == '\0') {
 		*error_r = "lmdb: needs a directory";
 		return false;
+	}
+	if (redis_is_url(spec)) {
+		struct redis_pool pool;
+		int ret = redis_pool_init(&pool, "tokens", spec, NULL, NULL, 0, error_r);
+
+		redis_pool_fini(&pool);
+		return ret == 0;
 	}
 	return true;
 }

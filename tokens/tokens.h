@@ -149,6 +149,7 @@ struct token_stats {
 	uint64_t issued, redeemed, rejected, unavailable, issue_refused;
 	uint64_t api_bad_credentials;   /* token API 401s that carried credentials */
 	uint64_t api_login_limited;     /* token API 429s of the failed-login limit */
+	uint64_t not_replicated;        /* of `rejected`: no replica acknowledged (sentinel) */
 };
 void token_issuer_stats(struct token_issuer *ti, struct token_stats *out);
 

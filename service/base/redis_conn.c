@@ -3,6 +3,7 @@
  * every wait bounded by a deadline, optional TLS, a small idle pool.
  */
 #include "redis_conn.h"
+#include "redis_int.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -21,15 +22,9 @@
 
 #define REDIS_POOL_IDLE_MAX 32     /* idle connections kept for reuse */
 #define REDIS_READ_CHUNK 16384
+#define WAIT_MARGIN_MIN_MS 10      /* of WAIT's own timeout, for its answer to come back */
 
-struct redis_conn {
-	int fd;
-	SSL *ssl;
-	redisReader *reader;
-	struct redis_conn *next;
-};
-
-static void conn_free(struct redis_conn *c)
+void redis_conn_free(struct redis_conn *c)
 {
 	if (c == NULL)
 		return;
@@ -61,9 +56,8 @@ static ssize_t conn_read(struct redis_conn *c, char *buf, size_t size, int64_t d
 	return st == NETIO_OK ? (ssize_t)n : -1;
 }
 
-/* One command, one reply. NULL: the connection is broken (caller drops it). */
-static redisReply *conn_command(struct redis_conn *c, int argc, const char **argv,
-				const size_t *argvlen, int64_t deadline_ms)
+redisReply *redis_conn_command(struct redis_conn *c, int argc, const char **argv,
+			       const size_t *argvlen, int64_t deadline_ms)
 {
 	char *cmd = NULL, buf[REDIS_READ_CHUNK];
 	int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
@@ -94,31 +88,33 @@ static bool reply_ok(const redisReply *r)
 	return r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
 }
 
-static int conn_tls(struct redis_pool *st, struct redis_conn *c, int64_t deadline_ms)
+static int conn_tls(struct redis_pool *st, struct redis_conn *c, const char *host,
+		    int64_t deadline_ms)
 {
 	X509_VERIFY_PARAM *param;
 
 	if ((c->ssl = SSL_new(st->ssl_ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		return -1;
 	param = SSL_get0_param(c->ssl);
-	if (X509_VERIFY_PARAM_set1_ip_asc(param, st->host) != 1) {
+	if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1) {
 		ERR_clear_error();
-		if (SSL_set1_host(c->ssl, st->host) != 1 ||
-		    SSL_set_tlsext_host_name(c->ssl, st->host) != 1)
+		if (SSL_set1_host(c->ssl, host) != 1 ||
+		    SSL_set_tlsext_host_name(c->ssl, host) != 1)
 			return -1;
 	}
 	if (netio_ssl_handshake(c->ssl, c->fd, deadline_ms) != NETIO_OK) {
 		long v = SSL_get_verify_result(c->ssl);
 
 		if (v != X509_V_OK)
-			log_warnx("token store (redis): TLS certificate of %s: %s",
-				  st->host, X509_verify_cert_error_string(v));
+			log_warnx("%s store (redis): TLS certificate of %s: %s", st->name,
+				  host, X509_verify_cert_error_string(v));
 		return -1;
 	}
 	return 0;
 }
 
-static struct redis_conn *conn_open(struct redis_pool *st, int64_t deadline_ms)
+struct redis_conn *redis_conn_open_at(struct redis_pool *st, const char *host,
+				      const char *port, bool auth, int64_t deadline_ms)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
 	struct redis_conn *c = calloc(1, sizeof *c);
@@ -128,7 +124,7 @@ static struct redis_conn *conn_open(struct redis_pool *st, int64_t deadline_ms)
 		return NULL;
 	c->fd = -1;
 	if ((c->reader = redisReaderCreate()) == NULL ||
-	    getaddrinfo(st->host, st->port, &hints, &res) != 0)
+	    getaddrinfo(host, port, &hints, &res) != 0)
 		goto fail;
 	/* the next address after a failure; none after the deadline */
 	for (ai = res; ai != NULL; ai = ai->ai_next)
@@ -138,21 +134,25 @@ static struct redis_conn *conn_open(struct redis_pool *st, int64_t deadline_ms)
 	if (c->fd < 0)
 		goto fail;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (st->tls && conn_tls(st, c, deadline_ms) < 0)
+	if (st->tls && conn_tls(st, c, host, deadline_ms) < 0)
 		goto fail;
+	if (!auth)
+		return c;
 	if (st->password != NULL) {
 		const char *argv[3] = { "AUTH", st->user, st->password };
 		redisReply *r;
 
 		if (st->user[0] != '\0')
-			r = conn_command(c, 3, argv, (size_t[]){ 4, strlen(st->user),
-								 strlen(st->password) }, deadline_ms);
+			r = redis_conn_command(c, 3, argv, (size_t[]){ 4, strlen(st->user),
+								       strlen(st->password) },
+					       deadline_ms);
 		else
-			r = conn_command(c, 2, (const char *[]){ "AUTH", st->password },
-					 (size_t[]){ 4, strlen(st->password) }, deadline_ms);
+			r = redis_conn_command(c, 2, (const char *[]){ "AUTH", st->password },
+					       (size_t[]){ 4, strlen(st->password) }, deadline_ms);
 		if (!reply_ok(r)) {
 			if (r != NULL)
-				log_warnx("token store (redis): AUTH refused");
+				log_warnx("%s store (redis): AUTH refused by %s:%s", st->name,
+					  host, port);
 			freeReplyObject(r);
 			goto fail;
 		}
@@ -161,8 +161,8 @@ static struct redis_conn *conn_open(struct redis_pool *st, int64_t deadline_ms)
 	if (st->db != 0) {
 		char db[16];
 		int n = snprintf(db, sizeof db, "%d", st->db);
-		redisReply *r = conn_command(c, 2, (const char *[]){ "SELECT", db },
-					     (size_t[]){ 6, (size_t)n }, deadline_ms);
+		redisReply *r = redis_conn_command(c, 2, (const char *[]){ "SELECT", db },
+						   (size_t[]){ 6, (size_t)n }, deadline_ms);
 		bool ok = reply_ok(r);
 
 		freeReplyObject(r);
@@ -171,7 +171,7 @@ static struct redis_conn *conn_open(struct redis_pool *st, int64_t deadline_ms)
 	}
 	return c;
 fail:
-	conn_free(c);
+	redis_conn_free(c);
 	return NULL;
 }
 
@@ -179,15 +179,23 @@ static struct redis_conn *conn_get(struct redis_pool *st, int64_t deadline_ms, b
 {
 	struct redis_conn *c;
 
+	if (st->sentinel)
+		redis_sentinel_refresh(st, deadline_ms, true);
 	pthread_mutex_lock(&st->lock);
-	c = st->idle;
-	if (c != NULL) {
+	/* connections to a master the sentinels no longer name are dropped */
+	while ((c = st->idle) != NULL) {
 		st->idle = c->next;
 		st->idle_count--;
+		if (c->generation == st->generation)
+			break;
+		redis_conn_free(c);
 	}
 	pthread_mutex_unlock(&st->lock);
 	*reused_r = c != NULL;
-	return c != NULL ? c : conn_open(st, deadline_ms);
+	if (c != NULL)
+		return c;
+	return st->sentinel ? redis_sentinel_conn_open(st, deadline_ms)
+			    : redis_conn_open_at(st, st->host, st->port, true, deadline_ms);
 }
 
 /* Drop every idle connection: after one turned out dead (Redis restarted),
@@ -204,7 +212,7 @@ static void pool_flush(struct redis_pool *st)
 	while (c != NULL) {
 		struct redis_conn *next = c->next;
 
-		conn_free(c);
+		redis_conn_free(c);
 		c = next;
 	}
 }
@@ -213,7 +221,8 @@ static void conn_put(struct redis_pool *st, struct redis_conn *c, bool healthy)
 {
 	if (healthy) {
 		pthread_mutex_lock(&st->lock);
-		if (st->idle_count < REDIS_POOL_IDLE_MAX) {
+		/* a connection to a master the sentinels no longer name goes */
+		if (st->idle_count < REDIS_POOL_IDLE_MAX && c->generation == st->generation) {
 			c->next = st->idle;
 			st->idle = c;
 			st->idle_count++;
@@ -221,7 +230,7 @@ static void conn_put(struct redis_pool *st, struct redis_conn *c, bool healthy)
 		}
 		pthread_mutex_unlock(&st->lock);
 	}
-	conn_free(c);
+	redis_conn_free(c);
 }
 
 static int64_t op_deadline(const struct redis_pool *st, int64_t deadline_ms)
@@ -231,115 +240,120 @@ static int64_t op_deadline(const struct redis_pool *st, int64_t deadline_ms)
 	return own < deadline_ms ? own : deadline_ms;
 }
 
-/* A single command on a pooled connection. NULL: unavailable. A pooled
- * connection that fails is retried once on a fresh one: it most likely
- * died with a Redis restart. (If the command did run, a retried GETDEL
- * finds nothing: the token is burnt, never accepted twice.) */
-redisReply *redis_pool_call(struct redis_pool *st, int argc, const char **argv,
-			      const size_t *argvlen, int64_t deadline_ms)
+/* WAIT 1 on c, leaving time for the answer to come back before dl:
+ * how many replicas acknowledged the connection's writes; -1 when the
+ * connection broke. */
+static long long conn_wait_replica(struct redis_pool *st, struct redis_conn *c, int64_t dl)
+{
+	int64_t left = dl - clock_now_ms();
+	int64_t margin = left / 10 > WAIT_MARGIN_MIN_MS ? left / 10 : WAIT_MARGIN_MIN_MS;
+	long long acked = 0;
+	char ms[24];
+	int n;
+	redisReply *r;
+
+	if (left - margin < 1) {
+		log_warnx("%s store (redis): no time left to wait for a replica", st->name);
+		return 0;
+	}
+	n = snprintf(ms, sizeof ms, "%lld", (long long)(left - margin));
+	r = redis_conn_command(c, 3, (const char *[]){ "WAIT", "1", ms },
+			       (size_t[]){ 4, 1, (size_t)n }, dl);
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+		acked = r->integer;
+	else if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		log_errorx("%s store (redis): WAIT: %.200s", st->name, r->str);
+	if (r == NULL) {
+		log_warnx("%s store (redis): no answer to WAIT", st->name);
+		return -1;
+	}
+	freeReplyObject(r);
+	return acked;
+}
+
+/* A command on a pooled connection, and WAIT 1 after it when acked_r is
+ * not NULL. NULL: unavailable. A pooled connection that fails is retried
+ * once on a fresh one: it most likely died with a Redis restart. (If the
+ * command did run, a retried GETDEL finds nothing: the token is burnt,
+ * never accepted twice.) In a sentinel pool every failure, and a node that
+ * answers it is no longer master, is retried once: the new connection asks
+ * the sentinels where the master is now. */
+static redisReply *pool_call(struct redis_pool *st, int argc, const char **argv,
+			     const size_t *argvlen, int64_t deadline_ms, long long *acked_r)
 {
 	int64_t dl = op_deadline(st, deadline_ms);
 	redisReply *r = NULL;
+	struct redis_conn *c = NULL;
 
 	for (int attempt = 0; attempt < 2 && r == NULL; attempt++) {
-		bool reused = false;
-		struct redis_conn *c = conn_get(st, dl, &reused);
+		bool reused = false, demoted;
 
-		if (c == NULL)
+		if ((c = conn_get(st, dl, &reused)) == NULL)
 			return NULL;
-		r = conn_command(c, argc, argv, argvlen, dl);
-		conn_put(st, c, r != NULL);
-		if (r == NULL && !reused)
+		r = redis_conn_command(c, argc, argv, argvlen, dl);
+		demoted = st->sentinel && redis_reply_not_master(r);
+		if (r != NULL && !demoted)
 			break;
-		if (r == NULL)
-			pool_flush(st);
+		conn_put(st, c, false);
+		c = NULL;
+		if (demoted) {
+			log_warnx("%s store (redis): %s: %.60s; asking the sentinels again",
+				  st->name, argv[0], r->str);
+			freeReplyObject(r);
+			r = NULL;
+		} else if (!reused && !st->sentinel) {
+			break;
+		}
+		pool_flush(st);
 	}
-	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-		log_errorx("token store (redis): %s: %.200s", argv[0], r->str);
+	if (r == NULL)
+		return NULL;
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_errorx("%s store (redis): %s: %.200s", st->name, argv[0], r->str);
 		freeReplyObject(r);
+		conn_put(st, c, true);
 		return NULL;
 	}
+	if (acked_r != NULL && r->type != REDIS_REPLY_NIL &&
+	    (*acked_r = conn_wait_replica(st, c, dl)) < 0) {
+		*acked_r = 0;
+		conn_put(st, c, false);
+		return r;
+	}
+	conn_put(st, c, true);
 	return r;
 }
 
-/* redis[s]://[USER@]HOST[:PORT][/DB]; HOST may be [v6]. */
-static int redis_parse_url(struct redis_pool *st, const char *spec, const char **error_r)
+void redis_pool_refresh(struct redis_pool *st, int64_t deadline_ms)
 {
-	const char *p = strstr(spec, "://") + 3, *at, *end, *colon;
-	size_t hlen;
-
-	st->tls = strncmp(spec, "rediss://", 9) == 0;
-	snprintf(st->port, sizeof st->port, "6379");
-	at = strchr(p, '@');
-	if (at != NULL && (size_t)(at - p) < sizeof st->user && at < p + strcspn(p, "/")) {
-		if (memchr(p, ':', (size_t)(at - p)) != NULL) {
-			*error_r = "no password in the store URL: use password_file";
-			return -1;
-		}
-		memcpy(st->user, p, (size_t)(at - p));
-		st->user[at - p] = '\0';
-		p = at + 1;
-	}
-	end = p + strcspn(p, "/");
-	if (*p == '[') {
-		const char *rb = memchr(p, ']', (size_t)(end - p));
-
-		if (rb == NULL)
-			goto bad;
-		hlen = (size_t)(rb - p - 1);
-		if (hlen == 0 || hlen >= sizeof st->host)
-			goto bad;
-		memcpy(st->host, p + 1, hlen);
-		st->host[hlen] = '\0';
-		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-		if (colon == NULL && rb + 1 != end)
-			goto bad;
-	} else {
-		colon = memchr(p, ':', (size_t)(end - p));
-		hlen = (size_t)((colon != NULL ? colon : end) - p);
-		if (hlen == 0 || hlen >= sizeof st->host)
-			goto bad;
-		memcpy(st->host, p, hlen);
-		st->host[hlen] = '\0';
-	}
-	if (colon != NULL) {
-		size_t plen = (size_t)(end - colon - 1);
-		int64_t port;
-		char tmp[8];
-
-		if (plen == 0 || plen >= sizeof tmp)
-			goto bad;
-		memcpy(tmp, colon + 1, plen);
-		tmp[plen] = '\0';
-		if (parse_uint(tmp, &port) < 0 || port < 1 || port > 65535)
-			goto bad;
-		snprintf(st->port, sizeof st->port, "%d", (int)port);
-	}
-	if (*end == '/' && end[1] != '\0') {
-		int64_t db;
-
-		if (parse_uint(end + 1, &db) < 0 || db > 1000)
-			goto bad;
-		st->db = (int)db;
-	}
-	return 0;
-bad:
-	*error_r = "store URL must be redis[s]://[USER@]HOST[:PORT][/DB]";
-	return -1;
+	if (st->sentinel)
+		redis_sentinel_refresh(st, op_deadline(st, deadline_ms), false);
 }
 
-bool redis_is_url(const char *v)
+redisReply *redis_pool_call(struct redis_pool *st, int argc, const char **argv,
+			    const size_t *argvlen, int64_t deadline_ms)
 {
-	return strncmp(v, "redis://", 8) == 0 || strncmp(v, "rediss://", 9) == 0;
+	return pool_call(st, argc, argv, argvlen, deadline_ms, NULL);
 }
 
-int redis_pool_init(struct redis_pool *st, const char *url, const char *password,
-		    const char *ca_file, int64_t timeout_ms, const char **error_r)
+redisReply *redis_pool_call_replicated(struct redis_pool *st, int argc, const char **argv,
+				       const size_t *argvlen, int64_t deadline_ms,
+				       long long *acked_r)
+{
+	*acked_r = 0;
+	return pool_call(st, argc, argv, argvlen, deadline_ms, acked_r);
+}
+
+int redis_pool_init(struct redis_pool *st, const char *name, const char *url,
+		    const char *password, const char *ca_file, int64_t timeout_ms,
+		    const char **error_r)
 {
 	memset(st, 0, sizeof *st);
 	pthread_mutex_init(&st->lock, NULL);
+	st->name = name;
 	st->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
-	if (redis_parse_url(st, url, error_r) < 0)
+	if ((redis_is_sentinel_url(url) ? redis_sentinel_parse_url(st, url, error_r)
+				  : redis_parse_url(st, url, error_r)) < 0)
 		return -1;
 	if (password != NULL && (st->password = strdup(password)) == NULL) {
 		*error_r = "out of memory";

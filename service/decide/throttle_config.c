@@ -20,7 +20,8 @@
 #include "tokens.h"
 
 static const char *const store_help =
-	"memory (per instance), tokens (the [tokens] Redis store) or redis[s]://[USER@]HOST[:PORT][/DB]";
+	"memory (per instance), tokens (the [tokens] Redis store), redis[s]://[USER@]HOST[:PORT][/DB] "
+	"or redis-sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]";
 
 /* [throttle] as configured (strings point into the section). */
 struct throttle_conf {

@@ -94,11 +94,12 @@ int throttle_redis_create(const char *url, const char *password, const char *ca_
 		return -1;
 	}
 	if (!redis_is_url(url)) {
-		*error_r = "store must be memory, tokens or redis[s]://[USER@]HOST[:PORT][/DB]";
+		*error_r = "store must be memory, tokens, redis[s]://[USER@]HOST[:PORT][/DB] or "
+			   "redis-sentinel://HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]";
 		free(r);
 		return -1;
 	}
-	if (redis_pool_init(&r->pool, url, password, ca_file, timeout_ms, error_r) < 0) {
+	if (redis_pool_init(&r->pool, "throttle", url, password, ca_file, timeout_ms, error_r) < 0) {
 		redis_pool_fini(&r->pool);
 		free(r);
 		return -1;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "provider.h"
+#include "redis_conn.h"
 #include "throttle.h"
 #include "tokens.h"
 #include "workers.h"
@@ -407,7 +408,17 @@ static void render_service(struct metrics_out *o, const struct http_generation *
 			    (unsigned long long)ts.rejected);
 		metrics_put(o, "dagate_token_redemptions_total{outcome=\"unavailable\"} %llu\n",
 			    (unsigned long long)ts.unavailable);
+		metrics_head(o, "dagate_token_redemptions_not_replicated_total", "counter",
+			     "Rejected redemptions (sentinel store) that no replica acknowledged in time.");
+		metrics_put(o, "dagate_token_redemptions_not_replicated_total %llu\n",
+			    (unsigned long long)ts.not_replicated);
 	}
+	metrics_head(o, "dagate_redis_master_changes_total", "counter",
+		     "Master address changes that a redis-sentinel:// store followed.");
+	metrics_put(o, "dagate_redis_master_changes_total{store=\"tokens\"} %llu\n",
+		    (unsigned long long)redis_master_changes("tokens"));
+	metrics_put(o, "dagate_redis_master_changes_total{store=\"throttle\"} %llu\n",
+		    (unsigned long long)redis_master_changes("throttle"));
 }
 
 char *metrics_render(const struct http_generation *gen, size_t *len_r)
