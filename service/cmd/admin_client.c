@@ -53,7 +53,8 @@ static int admin_authority(const struct dagate_config *cfg, char *out, size_t si
 	return 0;
 }
 
-static int fetch(const char *command, const char *url, struct fetched *a, long *status_r)
+static int fetch(const char *command, const char *url, bool post, struct fetched *a,
+		 long *status_r)
 {
 	CURL *h = curl_easy_init();
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -62,6 +63,8 @@ static int fetch(const char *command, const char *url, struct fetched *a, long *
 	if (h == NULL)
 		return -1;
 	curl_easy_setopt(h, CURLOPT_URL, url);
+	if (post)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)ADMIN_CALL_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -80,41 +83,51 @@ static int fetch(const char *command, const char *url, struct fetched *a, long *
 }
 
 
-int admin_get(const char *command, const char *config_path, const char *admin,
-	      const char *path_query, char **body_r)
+int admin_address(const char *command, const char *config_path, const char *admin,
+		  char *out, size_t size)
+{
+	struct conf_errors errors = { 0 };
+	struct dagate_config *cfg = NULL;
+	int ret;
+
+	if (admin != NULL) {
+		snprintf(out, size, "%s", admin);
+		return 0;
+	}
+	if (decider_config_load(config_path, &cfg, &errors) < 0) {
+		config_errors_print(&errors);
+		conf_errors_clear(&errors);
+		return 2;
+	}
+	conf_errors_clear(&errors);
+	ret = admin_authority(cfg, out, size);
+	config_free(&cfg);
+	if (ret < 0) {
+		fprintf(stderr, "dagate %s: %s has no [admin] listen (or give --admin)\n",
+			command, config_path);
+		return 2;
+	}
+	return 0;
+}
+
+int admin_call(const char *command, const char *config_path, const char *admin, bool post,
+	       const char *path_query, char **body_r)
 {
 	struct fetched a = { 0 };
 	char authority[300], url[1024];
 	long status = 0;
+	int ret;
 
 	*body_r = NULL;
-	if (admin != NULL) {
-		snprintf(authority, sizeof authority, "%s", admin);
-	} else {
-		struct conf_errors errors = { 0 };
-		struct dagate_config *cfg = NULL;
-		int ret;
-
-		if (decider_config_load(config_path, &cfg, &errors) < 0) {
-			config_errors_print(&errors);
-			conf_errors_clear(&errors);
-			return 2;
-		}
-		conf_errors_clear(&errors);
-		ret = admin_authority(cfg, authority, sizeof authority);
-		config_free(&cfg);
-		if (ret < 0) {
-			fprintf(stderr, "dagate %s: %s has no [admin] listen (or give --admin)\n",
-				command, config_path);
-			return 2;
-		}
-	}
+	ret = admin_address(command, config_path, admin, authority, sizeof authority);
+	if (ret != 0)
+		return ret;
 	snprintf(url, sizeof url, "http://%s%s", authority, path_query);
-	if (fetch(command, url, &a, &status) < 0) {
+	if (fetch(command, url, post, &a, &status) < 0) {
 		free(a.data);
 		return 1;
 	}
-	if (status != 200) {
+	if (status != (post ? 201 : 200)) {
 		fprintf(stderr, "dagate %s: %s answered %ld: %s\n", command, url, status,
 			a.data != NULL ? a.data : "");
 		free(a.data);
@@ -122,4 +135,10 @@ int admin_get(const char *command, const char *config_path, const char *admin,
 	}
 	*body_r = a.data != NULL ? a.data : strdup("");
 	return *body_r != NULL ? 0 : 1;
+}
+
+int admin_get(const char *command, const char *config_path, const char *admin,
+	      const char *path_query, char **body_r)
+{
+	return admin_call(command, config_path, admin, false, path_query, body_r);
 }

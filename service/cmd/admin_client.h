@@ -5,6 +5,9 @@
 #ifndef DAGATE_ADMIN_CLIENT_H
 #define DAGATE_ADMIN_CLIENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* GET `path_query` from the admin listener: `admin` (HOST:PORT) when not
  * NULL, else the first [admin] listen of the configuration at
  * `config_path` (a wildcard address is asked on loopback). On 200 returns
@@ -14,5 +17,13 @@
  * the server did not answer 200. */
 int admin_get(const char *command, const char *config_path, const char *admin,
 	      const char *path_query, char **body_r);
+/* The HOST:PORT admin_call would ask (`admin` itself when not NULL), so
+ * that a command calling several times reads the configuration once. 0,
+ * or the exit status after printing why. */
+int admin_address(const char *command, const char *config_path, const char *admin,
+		  char *out, size_t size);
+/* The same with a POST (empty body) when `post`; a POST expects 201. */
+int admin_call(const char *command, const char *config_path, const char *admin, bool post,
+	       const char *path_query, char **body_r);
 
 #endif

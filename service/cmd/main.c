@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "decisions", cmd_decisions, true, true },
 	{ "config", cmd_config, true, true },
 	{ "status", cmd_status, true, true },
+	{ "trace", cmd_trace, true, true },
 };
 
 static void usage(FILE *out)
@@ -43,6 +44,9 @@ static void usage(FILE *out)
 		"                        manage one-time impersonation tokens\n"
 		"  config dump           the effective configuration, defaults included\n"
 		"  status [--json]       what the running server reports (admin listener)\n"
+		"  trace USER [--for DURATION]\n"
+		"                        print each step of USER's next decisions in the\n"
+		"                        running server (admin listener)\n"
 		"  decisions [--answer false|fault|any] [--limit N] [--json]\n"
 		"                        the running server's recent decisions that were\n"
 		"                        not true (from its [admin] listener)\n"

@@ -278,6 +278,7 @@ static void decide_route(struct router *router, const struct route *route,
 	auth_trace_step(mapped_req, "route: line %d, pattern %s", route->rule->line,
 			route->rule->pattern);
 	if (router->throttle == NULL) {
+		auth_trace_step(mapped_req, "throttle: off");
 		decide_providers(route->providers, mapped_req, out);
 		return;
 	}
@@ -288,6 +289,7 @@ static void decide_route(struct router *router, const struct route *route,
 		decide_final(out, ANSWER_FALSE, AUTH_REJECT, throttled_outcome(verdict));
 		return;
 	}
+	auth_trace_step(mapped_req, "throttle: within the user's and the source's budgets");
 	decide_providers(route->providers, mapped_req, out);
 	throttle_record(router->throttle, out->mapped_user, req->source_ip, req->password,
 			req->password_len, out->result, req->deadline_ms);

@@ -1,9 +1,11 @@
 /*
  * The operators' listener ([admin]): GET /healthz, GET /metrics, what
  * the server is (GET /api/v1/status), the recent non-true decisions
- * (GET /api/v1/decisions) and the token API
+ * (GET /api/v1/decisions), live traces of one user (/api/v1/trace) and
+ * the token API
  * (POST /api/v1/tokens). Never exposed to Salesforce.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "request.h"
 #include "server.h"
 #include "status.h"
+#include "trace.h"
 #include "tokens.h"
 
 /* A token API body past TOKEN_API_MAX_BODY is skipped up to this before
@@ -99,6 +102,59 @@ static enum MHD_Result respond_status(struct request_ctx *ctx, struct MHD_Connec
 	return ret;
 }
 
+/* POST /api/v1/trace?user=NAME[&for=SECONDS]: start a trace of NAME as
+ * [map] makes it; GET /api/v1/trace/ID[?after=SEQ]: its steps. */
+static enum MHD_Result respond_trace(struct request_ctx *ctx, struct MHD_Connection *c,
+				     const char *url, const char *method)
+{
+	const struct dagate_config *cfg = ctx->srv->gen.cfg;
+	char mapped[MAPPED_USER_MAX + 1], text[MAPPED_USER_MAX + 128];
+	const char *error = NULL, *arg;
+	enum MHD_Result ret;
+	int64_t n = TRACE_SECONDS_DEFAULT, after = 0, id;
+	unsigned trace_id;
+	int status;
+	char *json;
+
+	if (strcmp(url, TRACE_API_PATH) == 0) {
+		const char *user = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "user");
+
+		if (strcmp(method, "POST") != 0)
+			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+		arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "for");
+		if (arg != NULL && (parse_uint(arg, &n) < 0 || n < 1 || n > TRACE_SECONDS_MAX))
+			return respond_json(c, MHD_HTTP_BAD_REQUEST,
+					    "{\"error\":\"for must be 1 to 3600 seconds\"}", 0);
+		if (user == NULL || usermap_check(user, &error) < 0 ||
+		    usermap_apply(&cfg->map, user, mapped, sizeof mapped) < 0)
+			return respond_json(c, MHD_HTTP_BAD_REQUEST,
+					    "{\"error\":\"user must be a username Salesforce could send\"}", 0);
+		if (trace_start(mapped, (unsigned)n, &trace_id, &error) < 0) {
+			snprintf(text, sizeof text, "{\"error\":\"%s\"}", error);
+			return respond_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, text, 0);
+		}
+		json = trace_json(trace_id, 0, &status);
+		if (json == NULL)
+			return MHD_NO;
+		ret = respond_json(c, MHD_HTTP_CREATED, json, 0);
+		free(json);
+		return ret;
+	}
+	if (!is_read(method))
+		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+	if (parse_uint(url + strlen(TRACE_API_PATH "/"), &id) < 0 || id < 1 || id > UINT32_MAX ||
+	    (arg != NULL && parse_uint(arg, &after) < 0))
+		return respond_json(c, MHD_HTTP_BAD_REQUEST, "{\"error\":\"bad trace id or after\"}", 0);
+	json = trace_json((unsigned)id, (uint64_t)after, &status);
+	if (json == NULL)
+		return status == 404 ? respond_json(c, MHD_HTTP_NOT_FOUND, "{\"error\":\"no such trace\"}", 0)
+				     : MHD_NO;
+	ret = respond_json(c, MHD_HTTP_OK, json, 0);
+	free(json);
+	return ret;
+}
+
 /* First call: everything but the token API's body. */
 static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connection *c,
 				     const char *url, const char *method, const char *version)
@@ -144,6 +200,9 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 		return respond_decisions(c, method);
 	if (strcmp(url, STATUS_API_PATH) == 0)
 		return respond_status(ctx, c, method);
+	if (strcmp(url, TRACE_API_PATH) == 0 ||
+	    strncmp(url, TRACE_API_PATH "/", strlen(TRACE_API_PATH) + 1) == 0)
+		return respond_trace(ctx, c, url, method);
 	if (!token_api || gen->tokens == NULL)
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	switch (request_body_open(ctx, c, TOKEN_API_MAX_BODY, ADMIN_DISCARD_MAX)) {

@@ -20,6 +20,7 @@
 #include "request.h"
 #include "server.h"
 #include "sf_server.h"
+#include "trace.h"
 
 /* A chunked body over max_body is skipped up to this, then the connection
  * is closed: enough for a polite 413, too little to keep a thread busy. */
@@ -92,7 +93,12 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 	struct request_ctx *ctx = job->ctx;
 	const struct http_generation *gen = &ctx->srv->gen;
 	int64_t margin = request_answer_margin_ms(gen->cfg->server.deadline_ms);
+	struct trace_tap tap;
+	bool traced = trace_tap_open(job->plan.mapped_user, job->request_id, ctx->started_ms, &tap);
 
+	if (traced)
+		trace_note(&tap, "received: user %s, sourceIp %s, from %s (password not shown)",
+			   job->req.username, job->req.source_ip, job->peer);
 	if (clock_left_ms(ctx->deadline_ms - margin) == 0) {
 		memset(d, 0, sizeof *d);
 		d->answer = ANSWER_FAULT;
@@ -108,11 +114,16 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 			.source_ip = job->req.source_ip,
 			.request_id = job->request_id,
 			.deadline_ms = ctx->deadline_ms - margin,
+			.trace = traced ? &tap.hook : NULL,
 		};
 
 		router_decide(gen->router, &job->plan, &req, NULL, d);
 	}
 	explicit_bzero(job->req.password, job->req.password_len);
+	if (traced)
+		trace_note(&tap, "decided: %s%s%s%s, answer %s, provider %s", outcome_name(d->outcome),
+			   d->detail != NULL ? " (" : "", d->detail != NULL ? d->detail : "",
+			   d->detail != NULL ? ")" : "", answer_names[d->answer], d->provider);
 }
 
 /* The soap:Server fault of a decision that is a fault (malloc'd). */
