@@ -340,21 +340,39 @@ static enum auth_result find_user(struct ldap_login *lg, const char *filter, cha
 	struct prov_ldap_slot *slot = lg->slot;
 	LDAPMessage *res = NULL;
 	int rc = LDAP_SERVER_DOWN, count;
+	long long first_ms = -1;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (svc_ready(lg, detail_r) < 0)
+		int64_t started;
+
+		if (svc_ready(lg, detail_r) < 0) {
+			/* Say what happened first: a pooled connection that hung
+			 * ate the time, "no time left to connect" is only the
+			 * consequence. */
+			if (first_ms >= 0) {
+				char then[sizeof lg->detail];
+
+				snprintf(then, sizeof then, "%s", *detail_r);
+				*detail_r = detailf(lg, "search on a pooled connection failed after "
+						    "%lld ms: %s; then %s", first_ms,
+						    ldap_err2string(rc), then);
+			}
 			return AUTH_UNAVAILABLE;
+		}
+		started = clock_now_ms();
 		rc = prov_ldap_search(slot->svc, c->base, LDAP_SCOPE_SUBTREE, filter, PROV_LDAP_SIZELIMIT,
 			    req->deadline_ms, &res);
 		if (!rc_lost_connection(rc))
 			break;
-		PROV_LDAP_TRACE(req, "ldap: search failed: %s", ldap_err2string(rc));
+		first_ms = (long long)(clock_now_ms() - started);
+		PROV_LDAP_TRACE(req, "ldap: search failed after %lld ms: %s", first_ms,
+				ldap_err2string(rc));
 		ldap_msgfree(res);
 		res = NULL;
 		prov_ldap_close(&slot->svc);
 	}
 	if (rc_lost_connection(rc)) {
-		*detail_r = detailf(lg, "search failed: %s", ldap_err2string(rc));
+		*detail_r = detailf(lg, "search failed after %lld ms: %s", first_ms, ldap_err2string(rc));
 		return AUTH_UNAVAILABLE;
 	}
 	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {

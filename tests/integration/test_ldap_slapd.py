@@ -6,6 +6,7 @@ empty-password behaviour, ppolicy lockout, slapd killed under load, and
 probe / test-user output."""
 
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -411,6 +412,33 @@ class SlapdFailover(unittest.TestCase, AuditMixin):
         self.assertEqual(got.code, 'soap:Server')
         self.assertLess(took, 3.0)
         self.assertEqual(self.audit_for(self.d, 'alice@alldead.test').get('outcome'), 'unavailable')
+
+
+class SlapdHungPooled(unittest.TestCase, AuditMixin):
+    """A directory that stops answering on a connection dagate keeps in its
+    pool: the audit line says what happened (the search on the pooled
+    connection timed out), not only what followed (no time left to
+    reconnect)."""
+
+    def test_hung_pooled_connection_is_named(self):
+        s = Slapd(certs())
+        try:
+            with Dagate(config(['* -> one'], [provider('one', s.ldaps_uri, timeout='2s')],
+                               deadline='3s'), files=files()) as d:
+                self.assertEqual(d.authenticate('alice@x.test', ALICE_PW), 'true')
+                s.proc.send_signal(signal.SIGSTOP)
+                try:
+                    got = d.authenticate('bob@x.test', BOB_PW)
+                finally:
+                    s.proc.send_signal(signal.SIGCONT)
+                self.assertIsInstance(got, Fault)
+                detail = self.audit_for(d, 'bob@x.test').get('detail', '')
+                self.assertRegex(detail, r'^search on a pooled connection failed after \d+ ms: '
+                                         r'Timed out; then ', detail)
+                # and it recovers once the directory answers again
+                self.assertEqual(d.authenticate('bob@x.test', BOB_PW), 'true')
+        finally:
+            s.close()
 
 
 def expired_certs():
