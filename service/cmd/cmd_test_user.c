@@ -26,6 +26,34 @@ static const char usage[] =
 	"Reads the password from stdin. Decides here, printing each step and the answer;\n"
 	"or, with --server, sends a real Authenticate to the running endpoint at URL.\n";
 
+/* The throttle lives in the running server (its memory, or Redis shared
+ * by the instances): a local decision cannot know the state it would
+ * meet, and says so rather than pretend. */
+static void print_throttle_note(const struct dagate_config *cfg)
+{
+	const struct conf_section *t = NULL;
+	const struct conf_entry *store, *user, *source, *repeat;
+	int64_t repeat_ms = -1;
+
+	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
+		if (strcmp(s->kind, "throttle") == 0)
+			t = s;
+	store = t != NULL ? conf_find(t, "store") : NULL;
+	user = t != NULL ? conf_find(t, "user_failures") : NULL;
+	source = t != NULL ? conf_find(t, "source_failures") : NULL;
+	repeat = t != NULL ? conf_find(t, "repeat_window") : NULL;
+	if (repeat != NULL && parse_duration_ms(repeat->value, &repeat_ms) < 0)
+		repeat_ms = -1;
+	if (user != NULL && strcmp(user->value, "off") == 0 && source != NULL &&
+	    strcmp(source->value, "off") == 0 && repeat_ms == 0) {
+		printf("  throttle: off in this configuration\n");
+		return;
+	}
+	printf("  throttle: not applied here: its state is in the running server's %s, which\n"
+	       "  this command cannot see; --server URL asks the server, throttle included\n",
+	       store == NULL || strcmp(store->value, "memory") == 0 ? "memory" : "shared store");
+}
+
 /* --server: the configuration is not read; the server decides. */
 static int test_user_at_server(const char *url, const char *user, const char *source_ip,
 			       const char *ca_file)
@@ -133,6 +161,7 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 
 		printf("test-user %s (deadline %lld ms)\n", argv[optind],
 		       (long long)dec.cfg->server.deadline_ms);
+		print_throttle_note(dec.cfg);
 		router_plan(dec.router, req.username, req.password, req.password_len, &plan);
 		router_decide(dec.router, &plan, &req, provider, &d);
 		explicit_bzero(pw, sizeof pw);

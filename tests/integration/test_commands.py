@@ -360,6 +360,9 @@ class HashPasswordAndTestUser(unittest.TestCase):
         self.assertIn('answer: true', out)
         self.assertIn('tu@example.com', out)     # the mapped name is shown
         self.assertIn('local', out)              # the route's provider is shown
+        # the throttle's state is the running server's: said, not guessed
+        self.assertIn("throttle: not applied here: its state is in the running server's memory",
+                      out)
         self.assertNotIn('Tëst pass 1', out)
         self.assertNotIn(self.hash, out)
 
