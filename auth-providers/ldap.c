@@ -491,6 +491,8 @@ static enum auth_result bind_user(struct ldap_login *lg, const char *dn,
 	}
 	if (!br.answered) {
 		/* Sent but unanswered: it may have counted. Not retried. */
+		if (req->unanswered_r != NULL)
+			*req->unanswered_r = true;
 		prov_ldap_close(&slot->user);
 		PROV_LDAP_TRACE(req, "ldap: bind as %s: %s (not retried)", dn, br.detail);
 		*detail_r = detailf(lg, "%s", br.detail);

@@ -71,7 +71,11 @@ struct auth_request {
 	const char *source_ip;  /* as reported by Salesforce, may be "" */
 	const char *request_id; /* for logs */
 	int64_t deadline_ms;    /* absolute, on the clock_now_ms() clock */
-	const struct auth_trace *trace; /* NULL except for test-user */
+	const struct auth_trace *trace; /* NULL except for test-user and trace */
+	/* Set to true by a provider that sent the password (a bind, an AUTH,
+	 * a request) and got no answer: the backend may have counted a failed
+	 * login, so the throttle counts one too. NULL: nobody asks. */
+	bool *unanswered_r;
 	/* The caller's room for a formatted *detail_r (AUTH_DETAIL_MAX),
 	 * kept as long as the caller uses the detail; NULL: none, the
 	 * provider then answers with static text. */

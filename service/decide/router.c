@@ -290,9 +290,21 @@ static void decide_route(struct router *router, const struct route *route,
 		return;
 	}
 	auth_trace_step(mapped_req, "throttle: within the user's and the source's budgets");
-	decide_providers(route->providers, mapped_req, out);
-	throttle_record(router->throttle, out->mapped_user, req->source_ip, req->password,
-			req->password_len, out->result, req->deadline_ms);
+	{
+		/* A password sent and never answered may have been counted by
+		 * the directory: the throttle counts it too. */
+		struct auth_request asked = *mapped_req;
+		bool unanswered = false;
+
+		asked.unanswered_r = &unanswered;
+		decide_providers(route->providers, &asked, out);
+		unanswered = unanswered && (out->result == AUTH_UNAVAILABLE || out->result == AUTH_ERROR);
+		if (unanswered)
+			auth_trace_step(mapped_req, "throttle: the password went unanswered: counted "
+					"as a failure");
+		throttle_record(router->throttle, out->mapped_user, req->source_ip, req->password,
+				req->password_len, out->result, unanswered, req->deadline_ms);
+	}
 }
 
 void router_decide(struct router *router, const struct router_plan *plan,

@@ -262,17 +262,20 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 
 void throttle_record(struct throttle *t, const char *mapped_user, const char *source_ip,
 		     const char *password, size_t password_len, enum auth_result result,
-		     int64_t deadline_ms)
+		     bool unanswered, int64_t deadline_ms)
 {
 	int64_t now = t->clock(t->clock_ctx);
-	bool failed = result == AUTH_REJECT || result == AUTH_UNKNOWN_USER || result == AUTH_LOCKED;
+	bool answered_failure = result == AUTH_REJECT || result == AUTH_UNKNOWN_USER ||
+				result == AUTH_LOCKED;
+	bool failed = answered_failure || unanswered;
 	char user[MAPPED_USER_MAX + 1];
 	struct thr_shard *sh;
 	struct thr_ids ids;
 	uint32_t i;
 
 	user_fold(mapped_user, user);
-	if (ids_make(t, user, mapped_user, source_ip, password, password_len, failed, &ids) < 0) {
+	if (ids_make(t, user, mapped_user, source_ip, password, password_len, answered_failure,
+		     &ids) < 0) {
 		log_errorx("throttle: HMAC failed; this result is not counted");
 		return;
 	}

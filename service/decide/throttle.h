@@ -117,11 +117,14 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 /* After the providers answered (only after a THROTTLE_ASK): REJECT /
  * UNKNOWN_USER / LOCKED count one failure for the user and the sourceIp
  * and remember the user+password for repeat_window; OK resets the user's
- * count and forgets its repeats; UNAVAILABLE / ERROR count nothing. Each
- * releases the reservation of the check. */
+ * count and forgets its repeats; UNAVAILABLE / ERROR count nothing --
+ * unless `unanswered`: the password was sent and never answered, so the
+ * directory may have counted it; then it counts one failure too (not a
+ * repeat: the password may well be right). Each releases the
+ * reservation of the check. */
 void throttle_record(struct throttle *t, const char *mapped_user, const char *source_ip,
 		     const char *password, size_t password_len, enum auth_result result,
-		     int64_t deadline_ms);
+		     bool unanswered, int64_t deadline_ms);
 
 /* True when check/record may wait on Redis (then a decision that would
  * otherwise be taken on an event thread must go to a worker). */

@@ -441,6 +441,89 @@ class SlapdHungPooled(unittest.TestCase, AuditMixin):
             s.close()
 
 
+class _BindSwallower:
+    """A plain-LDAP proxy to slapd that forwards everything, except that once
+    a connection carries a bind for `dn`, nothing more from the server
+    reaches the client on it: the bind is sent and never answered, as with
+    a domain controller that answers after dagate's timeout (and may still
+    have counted the password)."""
+
+    def __init__(self, target_port, dn):
+        self.target_port, self.dn = target_port, dn.encode()
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.binds_swallowed = 0
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(('127.0.0.1', self.target_port))
+            self.socks += [c, u]
+            state = {'swallow': False}
+            threading.Thread(target=self._pipe, args=(c, u, state, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, state, False), daemon=True).start()
+
+    def _pipe(self, src, dst, state, from_client):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            # A BindRequest (application tag 0x60) naming the user.
+            if from_client and self.dn in data and b'\x60' in data[:12]:
+                state['swallow'] = True
+                self.binds_swallowed += 1
+            if not from_client and state['swallow']:
+                continue
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+        for s in self.socks:
+            s.close()
+
+
+class SlapdUnansweredBind(unittest.TestCase, AuditMixin):
+    """Count what the directory counted: a bind sent and never answered is a
+    fault for Salesforce, but a failure for the throttle, so that slow binds
+    cannot take an account past the directory's lockout threshold."""
+
+    def test_unanswered_binds_spend_the_budget(self):
+        s = Slapd(certs())
+        proxy = _BindSwallower(s.ldap_port, user_dn('bob'))
+        conf = (server_section(extra='deadline = 3s\n')
+                + '[throttle]\nuser_failures = 3/15m\nsource_failures = off\n\n'
+                + '[route]\nmatch = * -> slow\n'
+                + provider('slow', 'ldap://127.0.0.1:%d' % proxy.port, timeout='1s',
+                           extra='insecure = yes\n'))
+        try:
+            with Dagate(conf, files=files()) as d:
+                for i in range(3):
+                    got = d.authenticate('bob@x.test', 'wrong-%d' % i)
+                    self.assertIsInstance(got, Fault, i)
+                self.assertEqual(proxy.binds_swallowed, 3)
+                # The budget of three is spent by binds the directory never
+                # answered: the fourth is refused without a bind.
+                self.assertEqual(d.authenticate('bob@x.test', 'wrong-3'), 'false')
+                self.assertEqual(self.audit_for(d, 'bob@x.test').get('outcome'), 'throttled_user')
+                self.assertEqual(proxy.binds_swallowed, 3)
+        finally:
+            proxy.close()
+            s.close()
+
+
 def expired_certs():
     """The trusted CA's server certificate, expired: signed with -days -1,
     its notAfter is a day before its notBefore (now)."""

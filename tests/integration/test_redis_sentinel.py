@@ -25,7 +25,6 @@ timed: on a loaded machine they may even fail over twice.
 
 import os
 import re
-import secrets
 import shutil
 import socket
 import tempfile
@@ -36,60 +35,19 @@ import unittest
 from backends.ports import free_port
 from backends.redis import RedisError, RedisServer
 from backends.redis_sentinel import SentinelServer
-from harness import Dagate, Fault, run_dagate, server_section
+from harness import Dagate, Fault, run_dagate
 from test_tokens import TOKEN_RE, api, basic, security_events, tokens_files
+from test_tokens_redis import REDIS_PASSWORD, redis_config, write_shared
 
 MASTER = 'dagatemaster'
-REDIS_PASSWORD = 'redis-' + secrets.token_hex(8)
 FAILOVER_WAIT = 60.0        # bound on the sentinels' failover, not a product promise
 REQUEST_DEADLINE = 5.0      # [server] deadline's default: the product's promise
 USER = 'joe@corp.example'
 SOURCE = '203.0.113.7'
 
 
-def write_shared(shared):
-    for name, content in (('token.key', secrets.token_hex(32) + '\n'),
-                          ('throttle.key', secrets.token_hex(32) + '\n'),
-                          ('redis.pw', REDIS_PASSWORD + '\n')):
-        path = os.path.join(shared, name)
-        with open(path, 'w') as f:
-            f.write(content)
-        os.chmod(path, 0o600)
-
-
 def sentinel_config(url, shared):
-    return server_section(extra='max_connections_per_ip = 512\nqueue = 1024\n', level='info') + '''
-[map]
-lowercase = yes
-
-[route]
-match = * -> local
-
-[provider local]
-type = file
-path = {dir}/users
-
-[tokens]
-store = %(url)s
-key_file = %(shared)s/token.key
-password_file = %(shared)s/redis.pw
-timeout = 1s
-
-[throttle]
-store = %(url)s
-key_file = %(shared)s/throttle.key
-password_file = %(shared)s/redis.pw
-user_failures = 1000/1m
-source_failures = 100000/1m
-
-[requester sync]
-secret_file = {dir}/sync.secret
-allow = 127.0.0.1/32
-source_ip = 203.0.113.0/24
-users = *@corp.example
-rate = 100000/1s
-max_outstanding = 5000
-''' % {'url': url, 'shared': shared}
+    return redis_config(url, shared, throttle=True)
 
 
 def metric(d, name):

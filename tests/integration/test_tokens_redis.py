@@ -28,8 +28,10 @@ REDIS_PASSWORD = 'redis-' + secrets.token_hex(8)
 
 
 def write_shared(shared):
-    """The key file and Redis password every instance of one store shares."""
+    """The key files and Redis password every instance of one store shares
+    (test_redis_sentinel uses them too)."""
     for name, content in (('token.key', secrets.token_hex(32) + '\n'),
+                          ('throttle.key', secrets.token_hex(32) + '\n'),
                           ('redis.pw', REDIS_PASSWORD + '\n')):
         path = os.path.join(shared, name)
         with open(path, 'w') as f:
@@ -37,7 +39,8 @@ def write_shared(shared):
         os.chmod(path, 0o600)
 
 
-def redis_config(url, shared):
+def redis_config(url, shared, *, throttle=False):
+    """Tokens (and with `throttle`, the throttle) in the Redis at `url`."""
     return server_section(extra='max_connections_per_ip = 512\nqueue = 1024\n', level='info') + '''
 [map]
 lowercase = yes
@@ -54,7 +57,7 @@ store = %(url)s
 key_file = %(shared)s/token.key
 password_file = %(shared)s/redis.pw
 timeout = 1s
-
+%(throttle)s
 [requester sync]
 secret_file = {dir}/sync.secret
 allow = 127.0.0.1/32
@@ -62,7 +65,18 @@ source_ip = 203.0.113.0/24
 users = *@corp.example
 rate = 100000/1s
 max_outstanding = 5000
-''' % {'url': url, 'shared': shared}
+''' % {'url': url, 'shared': shared, 'throttle': THROTTLE % {'url': url, 'shared': shared}
+       if throttle else ''}
+
+
+THROTTLE = '''
+[throttle]
+store = %(url)s
+key_file = %(shared)s/throttle.key
+password_file = %(shared)s/redis.pw
+user_failures = 1000/1m
+source_failures = 100000/1m
+'''
 
 
 class RedisCase(unittest.TestCase):

@@ -82,7 +82,7 @@ static enum throttle_verdict login(struct throttle *t, const char *user, const c
 	enum throttle_verdict v = throttle_check(t, user, ip, pw, strlen(pw), FAR);
 
 	if (v == THROTTLE_ASK)
-		throttle_record(t, user, ip, pw, strlen(pw), result, FAR);
+		throttle_record(t, user, ip, pw, strlen(pw), result, false, FAR);
 	return v;
 }
 
@@ -338,10 +338,10 @@ static void test_repeat(void)
 	 * but the password length counts. */
 	t = make(defaults);
 	throttle_check(t, "u", "", "ab\0cd", 5, FAR);
-	throttle_record(t, "u", "", "ab\0cd", 5, AUTH_REJECT, FAR);
+	throttle_record(t, "u", "", "ab\0cd", 5, AUTH_REJECT, false, FAR);
 	CHECK(throttle_check(t, "u", "", "ab\0cd", 5, FAR) == THROTTLE_REPEAT, "same bytes");
 	CHECK(throttle_check(t, "u", "", "ab\0ce", 5, FAR) == THROTTLE_ASK, "bytes after a NUL count");
-	throttle_record(t, "u", "", "ab\0ce", 5, AUTH_UNAVAILABLE, FAR);
+	throttle_record(t, "u", "", "ab\0ce", 5, AUTH_UNAVAILABLE, false, FAR);
 	throttle_free(&t);
 }
 
@@ -379,6 +379,23 @@ static void test_nothing_counted(void)
 	}
 	CHECK(login(t, "joe", "", "p9", AUTH_REJECT) == THROTTLE_USER_BUDGET,
 	      "reject, unknown user and locked all count");
+	throttle_free(&t);
+}
+
+/* A password sent and never answered (a bind the directory may have
+ * counted) counts against the budgets, but is not remembered as a wrong
+ * password: the same password may be asked again. */
+static void test_unanswered_counts(void)
+{
+	struct throttle *t = make(defaults);
+
+	for (int i = 0; i < 4; i++) {
+		CHECK(throttle_check(t, "joe", "203.0.113.1", "same", 4, FAR) == THROTTLE_ASK,
+		      "unanswered %d: asked again, not a repeat", i);
+		throttle_record(t, "joe", "203.0.113.1", "same", 4, AUTH_UNAVAILABLE, true, FAR);
+	}
+	CHECK(throttle_check(t, "joe", "203.0.113.1", "same", 4, FAR) == THROTTLE_USER_BUDGET,
+	      "four unanswered binds spend the budget of four");
 	throttle_free(&t);
 }
 
@@ -442,11 +459,11 @@ static void test_reservations(void)
 		CHECK(throttle_check(t, "joe", "", "p", 1, FAR) == THROTTLE_ASK, "in flight %d", i);
 	CHECK(throttle_check(t, "joe", "", "q", 1, FAR) == THROTTLE_USER_BUDGET,
 	      "a fifth in flight is refused");
-	throttle_record(t, "joe", "", "p", 1, AUTH_UNAVAILABLE, FAR);
+	throttle_record(t, "joe", "", "p", 1, AUTH_UNAVAILABLE, false, FAR);
 	CHECK(throttle_check(t, "joe", "", "q", 1, FAR) == THROTTLE_ASK, "released by a record");
 	fake_now += THROTTLE_RESERVE_MS;
 	CHECK(throttle_check(t, "joe", "", "r", 1, FAR) == THROTTLE_ASK, "lapsed reservations");
-	throttle_record(t, "joe", "", "r", 1, AUTH_OK, FAR);
+	throttle_record(t, "joe", "", "r", 1, AUTH_OK, false, FAR);
 	throttle_free(&t);
 }
 
@@ -461,7 +478,7 @@ static void *race_thread(void *arg)
 		snprintf(pw, sizeof pw, "%p-%d", (void *)pthread_self(), i);
 		if (throttle_check(r->t, "victim", "", pw, strlen(pw), FAR) == THROTTLE_ASK) {
 			__atomic_add_fetch(&r->asked, 1, __ATOMIC_SEQ_CST);
-			throttle_record(r->t, "victim", "", pw, strlen(pw), AUTH_REJECT, FAR);
+			throttle_record(r->t, "victim", "", pw, strlen(pw), AUTH_REJECT, false, FAR);
 		}
 	}
 	return NULL;
@@ -559,9 +576,9 @@ static void test_redis(void)
 	CHECK(throttle_check(a, "ann", "", "x5", 2, FAR) == THROTTLE_USER_BUDGET,
 	      "a fifth in flight on either instance is refused");
 	for (int i = 0; i < 4; i++)
-		throttle_record(i % 2 ? b : a, "ann", "", "x", 2, AUTH_OK, FAR);
+		throttle_record(i % 2 ? b : a, "ann", "", "x", 2, AUTH_OK, false, FAR);
 	CHECK(throttle_check(b, "ann", "", "x6", 2, FAR) == THROTTLE_ASK, "released");
-	throttle_record(b, "ann", "", "x6", 2, AUTH_OK, FAR);
+	throttle_record(b, "ann", "", "x6", 2, AUTH_OK, false, FAR);
 	/* Windows on Redis's clock. */
 	usleep(2100 * 1000);
 	CHECK(login(b, "joe", "203.0.113.7", "right", AUTH_OK) == THROTTLE_ASK,
@@ -570,7 +587,7 @@ static void test_redis(void)
 	      "success forgot the shared repeats");
 
 	/* A request out of time skips Redis without taking it for down. */
-	throttle_record(a, "zed", "", "z", 1, AUTH_REJECT, clock_now_ms() - 1);
+	throttle_record(a, "zed", "", "z", 1, AUTH_REJECT, false, clock_now_ms() - 1);
 	CHECK(login(b, "zed", "", "z", AUTH_REJECT) == THROTTLE_ASK, "past deadline: not in Redis");
 	CHECK(login(a, "zed", "", "z", AUTH_REJECT) == THROTTLE_REPEAT,
 	      "past deadline: a still asks Redis (no backoff)");
@@ -650,6 +667,7 @@ int main(void)
 	test_repeat();
 	test_success_resets();
 	test_nothing_counted();
+	test_unanswered_counts();
 	test_source_budget();
 	test_reservations();
 	test_threads();
