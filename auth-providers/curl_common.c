@@ -282,3 +282,10 @@ int curlc_random_hex(char out[65])
 	explicit_bzero(raw, sizeof raw);
 	return 0;
 }
+
+bool curlc_request_sent(CURL *h)
+{
+	long size = 0;
+
+	return curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &size) == CURLE_OK && size > 0;
+}

@@ -93,6 +93,9 @@ CURL *curlc_new(const char *url, const char *protocols,
 /* Short, fixed description of a libcurl failure for audit details and
  * probe rows (never includes server text or credentials). */
 const char *curlc_failure(CURLcode code);
+/* After a failed transfer: whether request bytes went out (so a password
+ * in them may have reached the server, which may have counted it). */
+bool curlc_request_sent(CURL *h);
 
 /* The earlier of `deadline_ms` and now + `timeout_ms` (for probe hooks,
  * which get the command's deadline and not the provider's timeout). */

@@ -121,8 +121,9 @@ enum http_creds {
 };
 
 /* One request. Returns the HTTP status, or 0 with *error_r on failure.
- * With HTTP_CREDS_TICKET, *token_sent_r says whether a Negotiate token
- * went out. */
+ * *token_sent_r says whether credentials went out: with HTTP_CREDS_TICKET
+ * a Negotiate token; with HTTP_CREDS_PASSWORD, on a failure, whether any
+ * request bytes left (the password may have reached the server). */
 static long http_request(struct http_state *st, enum http_creds creds, const char *login,
 			 const char *password, int64_t deadline_ms,
 			 bool *token_sent_r, const char **error_r)
@@ -163,6 +164,8 @@ static long http_request(struct http_state *st, enum http_creds creds, const cha
 		} else {
 			*error_r = curlc_failure(rc);
 			log_debug("http %s: %s (%s)", st->url, *error_r, errbuf);
+			if (creds == HTTP_CREDS_PASSWORD)
+				*token_sent_r = curlc_request_sent(h);
 		}
 	}
 	curl_easy_cleanup(h);
@@ -353,6 +356,8 @@ static enum auth_result http_authenticate(struct provider *p,
 		status = http_request(st, HTTP_CREDS_PASSWORD, login, req->password,
 				      req->deadline_ms, &sent, &error);
 		res = http_status_result(st, status, error, detail_r);
+		if (status == 0 && sent && req->unanswered_r != NULL)
+			*req->unanswered_r = true;   /* may have been counted there */
 	}
 	explicit_bzero(login, sizeof login);
 	if (status == 0 && res == AUTH_UNAVAILABLE)

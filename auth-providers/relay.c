@@ -260,6 +260,10 @@ static enum auth_result relay_authenticate(struct provider *p,
 	if (rc != CURLE_OK) {
 		error = curlc_failure(rc);
 		log_debug("relay %s: %s (%s)", st->url, error, errbuf);
+		/* The password went out and no answer came back: the service
+		 * behind may have counted it. */
+		if (curlc_request_sent(h) && req->unanswered_r != NULL)
+			*req->unanswered_r = true;
 		goto done;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -223,6 +223,14 @@ static enum auth_result smtp_authenticate(struct provider *p,
 	if (rc == CURLE_LOGIN_DENIED)
 		error = replies.auth_code != 0 ? "AUTH failed without 535"
 					       : "no usable AUTH mechanism";
+	/* Cut off once AUTH could have gone out (TLS up, AUTH offered, no
+	 * final answer to it): the server may have counted the password. On
+	 * the safe side for lockouts: it may also have been cut just before. */
+	if (replies.tls_up && replies.auth_offered &&
+	    (replies.auth_code == 0 || replies.auth_code == 334) &&
+	    (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_RECV_ERROR ||
+	     rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR) && req->unanswered_r != NULL)
+		*req->unanswered_r = true;
 	auth_trace_step(req, "smtp: no answer: %s", error);
 	*detail_r = error;
 	return AUTH_UNAVAILABLE;

@@ -7,6 +7,7 @@ accepts anyone; untrusted certificates, a closed port; test-user and probe.
 `auth = negotiate` in test_http_negotiate.py (Samba's KDC, Apache with
 mod_auth_gssapi)."""
 
+import base64
 import shutil
 import tempfile
 import time
@@ -189,3 +190,70 @@ result = false
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class _SwallowingServer:
+    """HTTPS that refuses any Basic login with 401, except that a request
+    for user `slow` is read and never answered: the password went out and
+    the server may have counted it."""
+
+    def __init__(self, certs):
+        import http.server
+        import ssl
+        import threading
+
+        outer = self
+        self.slow_requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                auth = self.headers.get('Authorization', '')
+                if auth.startswith('Basic ') and \
+                        base64.b64decode(auth[6:]).decode().startswith('slow:'):
+                    outer.slow_requests += 1
+                    time.sleep(30)      # never answers in time
+                    return
+                self.send_response(401)
+                self.send_header('WWW-Authenticate', 'Basic realm="t"')
+                self.send_header('Content-Length', '0')
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(certs.cert, certs.key)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HttpUnansweredPassword(unittest.TestCase):
+    """A login whose request (with the password) went out and was never
+    answered is a fault for Salesforce and a failure for the throttle."""
+
+    def test_unanswered_requests_spend_the_budget(self):
+        tmp = tempfile.mkdtemp(prefix='dagate-http-swallow-')
+        self.addCleanup(shutil.rmtree, tmp, True)
+        certs, _ = trusted_and_other_certs(tmp)
+        srv = _SwallowingServer(certs)
+        self.addCleanup(srv.close)
+        conf = (server_section(extra='deadline = 2s\n')
+                + '[throttle]\nuser_failures = 2/15m\nsource_failures = off\n\n'
+                + '[route]\nmatch = * -> web\n\n[provider web]\ntype = http\n'
+                + 'url = https://127.0.0.1:%d/check\nlogin = %%l\nca_file = %s\ntimeout = 1s\n'
+                % (srv.port, certs.ca_cert))
+        with Dagate(conf) as d:
+            for i in range(2):
+                self.assertIsInstance(d.authenticate('slow@x.example', 'pw-%d' % i), Fault)
+            self.assertEqual(srv.slow_requests, 2)
+            self.assertEqual(d.authenticate('slow@x.example', 'pw-2'), 'false')
+            self.assertEqual(srv.slow_requests, 2, 'the third never reached the server')
+            for secret in ('pw-0', 'pw-1', 'pw-2'):
+                self.assertNotIn(secret, d.log())
