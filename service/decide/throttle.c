@@ -173,7 +173,7 @@ static enum throttle_verdict user_verdict(struct throttle *t, const struct thr_i
 				 (CRYPTO_memcmp(sh->rep[i].id[k], ids->repeat, THR_ID_LEN) == 0);
 		if (match)
 			v = THROTTLE_REPEAT;
-		else if (t->user_max > 0 && e->failures + e->pending >= t->user_max)
+		else if (t->user_max > 0 && e->failures + e->pending >= t->user_max_alone)
 			v = THROTTLE_USER_BUDGET;
 	}
 	if (v == THROTTLE_ASK && reserve && t->user_max > 0) {
@@ -199,7 +199,7 @@ static enum throttle_verdict source_verdict(struct throttle *t, const struct thr
 	i = thr_entry_find(sh, ids->source);
 	if (i != THR_NIL) {
 		thr_entry_expire(&sh->e[i], now);
-		if (sh->e[i].failures >= t->source_max)
+		if (sh->e[i].failures >= t->source_max_alone)
 			v = THROTTLE_SOURCE_BUDGET;
 	}
 	pthread_mutex_unlock(&sh->lock);

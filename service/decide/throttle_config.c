@@ -27,8 +27,9 @@ static const char *const store_help =
 struct throttle_conf {
 	const char *user_failures, *source_failures, *store;
 	const char *key_file, *password_file, *ca_file;
+	const char *directory_lockout;
 	int64_t repeat_ms, timeout_ms;
-	unsigned max_tracked;
+	unsigned max_tracked, instances;
 };
 
 static const struct conf_key throttle_keys[] = {
@@ -56,6 +57,13 @@ static const struct conf_key throttle_keys[] = {
 	{ "timeout", CONF_DURATION, 0, "250ms", 10, 9000, NULL,
 	  "longest a Redis call may take before the per-instance state answers",
 	  CONF_AT(struct throttle_conf, timeout_ms) },
+	{ "directory_lockout", CONF_STRING, 0, "off", 0, 0, NULL,
+	  "the directory's lockout policy, N/DURATION (AD: threshold / reset counter after) or off; "
+	  "user_failures then defaults to N-1 in DURATION, and a budget that could lock is refused",
+	  CONF_AT(struct throttle_conf, directory_lockout) },
+	{ "instances", CONF_UINT, 0, "1", 1, 64, NULL,
+	  "dagate instances sharing the store: while it cannot answer, each allows its share",
+	  CONF_AT(struct throttle_conf, instances) },
 	{ "max_tracked", CONF_UINT, 0, "100000", 64, 10000000, NULL,
 	  "users (and as many sourceIps) tracked per instance; the least recent go first",
 	  CONF_AT(struct throttle_conf, max_tracked) },
@@ -87,6 +95,58 @@ static const struct conf_section *section_find(const struct dagate_config *cfg,
 		if (strcmp(s->kind, kind) == 0)
 			return s;
 	return NULL;
+}
+
+/* The user budget against the directory's own lockout (N bad passwords
+ * within DURATION lock the account): dagate must stop at N-1, with a
+ * window at least DURATION (a shorter one lets failures add up at the
+ * directory across windows), and each instance's share must stay >= 1. */
+static void lockout_check(const struct conf_section *s, const struct throttle_conf *tc,
+			  struct conf_errors *errors)
+{
+	unsigned dir_n, n;
+	int64_t dir_w, w;
+	int line = conf_line(s, "directory_lockout");
+
+	if (throttle_parse_budget(tc->directory_lockout, &dir_n, &dir_w) < 0) {
+		conf_error_at(errors, s->file, line, "'directory_lockout' must be N/DURATION "
+			      "(e.g. 5/30m: AD's lockout threshold / reset counter after) or off");
+		return;
+	}
+	if (dir_n == 0)
+		return;
+	if (dir_n < 2) {
+		conf_error_at(errors, s->file, line, "directory_lockout %s: a directory that locks "
+			      "at the first wrong password cannot be protected", tc->directory_lockout);
+		return;
+	}
+	if (conf_find(s, "user_failures") == NULL) {
+		n = dir_n - 1;
+		w = dir_w;
+	} else if (throttle_parse_budget(tc->user_failures, &n, &w) < 0) {
+		return;   /* reported above */
+	} else if (n == 0) {
+		conf_error_at(errors, s->file, conf_line(s, "user_failures"),
+			      "user_failures = off lets anyone lock accounts at the directory "
+			      "(directory_lockout %s)", tc->directory_lockout);
+		return;
+	} else if (n >= dir_n) {
+		conf_error_at(errors, s->file, conf_line(s, "user_failures"),
+			      "user_failures %s lets the directory see %u bad passwords: it locks at "
+			      "%u (directory_lockout); use at most %u", tc->user_failures, n, dir_n,
+			      dir_n - 1);
+		return;
+	} else if (w < dir_w) {
+		conf_error_at(errors, s->file, conf_line(s, "user_failures"),
+			      "user_failures %s has a window shorter than the directory's (%s): "
+			      "failures would add up there across windows; use at least that",
+			      tc->user_failures, tc->directory_lockout);
+		return;
+	}
+	if (n / tc->instances < 1)
+		conf_error_at(errors, s->file, conf_line(s, "instances"),
+			      "%u instances cannot share a budget of %u failures (each needs one)",
+			      tc->instances, n);
 }
 
 static void throttle_section_check(const struct dagate_config *cfg, struct conf_errors *errors)
@@ -128,6 +188,7 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 			conf_error_at(errors, s->file, conf_line(s, budgets[i].key),
 				      "'%s' must be N/DURATION (e.g. 4/15m; N 1..%d, DURATION 1s..24h) or off",
 				      budgets[i].key, THR_BUDGET_COUNT_MAX);
+	lockout_check(s, &tc, errors);
 	store = tc.store;
 	if (strcmp(store, "tokens") == 0) {
 		struct token_redis_share share;
@@ -247,6 +308,20 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 	conf_bind(s, throttle_keys, &tc);   /* no section: the defaults */
 	throttle_parse_budget(tc.user_failures, &t->user_max, &t->user_window_ms);
 	throttle_parse_budget(tc.source_failures, &t->source_max, &t->source_window_ms);
+	{
+		unsigned dir_n;
+		int64_t dir_w;
+
+		/* The directory's policy sets the default budget: N-1 in its
+		 * window. */
+		if (throttle_parse_budget(tc.directory_lockout, &dir_n, &dir_w) == 0 && dir_n > 1 &&
+		    (s == NULL || conf_find(s, "user_failures") == NULL)) {
+			t->user_max = dir_n - 1;
+			t->user_window_ms = dir_w;
+		}
+	}
+	t->user_max_alone = t->user_max;
+	t->source_max_alone = t->source_max;
 	t->repeat_ms = tc.repeat_ms;
 	t->clock = thr_default_clock;
 	if (thr_table_init(&t->users, tc.max_tracked, true) < 0 ||
@@ -275,9 +350,19 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 		throttle_free(&t);
 		return -1;
 	}
-	if (t->user_max >= 5)
+	if (t->redis != NULL && tc.instances > 1) {
+		/* Redis down: the instances together still stay in budget. */
+		t->user_max_alone = t->user_max / tc.instances > 0 ? t->user_max / tc.instances : 1;
+		t->source_max_alone = t->source_max / tc.instances > 0 ?
+				      t->source_max / tc.instances : 1;
+	} else if (t->redis == NULL && tc.instances > 1) {
+		log_warnx("throttle: instances = %u has no effect with store = memory "
+			  "(each instance counts alone)", tc.instances);
+	}
+	if (t->user_max >= 5 && strcmp(tc.directory_lockout, "off") == 0)
 		log_warnx("throttle: user_failures allows %u failures: Active Directory usually "
-			  "locks an account at 5", t->user_max);
+			  "locks an account at 5 (set directory_lockout to the domain's policy)",
+			  t->user_max);
 	*t_r = t;
 	return 0;
 }

@@ -52,6 +52,9 @@ struct thr_table {
 
 struct throttle {
 	unsigned user_max, source_max;          /* 0 = off */
+	/* What this instance allows on its own while the shared store cannot
+	 * answer: its share (the budget / `instances`, at least 1). */
+	unsigned user_max_alone, source_max_alone;
 	int64_t user_window_ms, source_window_ms, repeat_ms;
 	struct thr_table users, sources;
 	EVP_MAC_CTX *mac;                       /* keyed template, duplicated per use */

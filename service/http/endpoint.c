@@ -300,7 +300,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 		      "fault");
 		free(job);
 		return answer_queued(ctx, respond_fault(c, true, error != NULL ? error :
-							 "invalid request", job->request_id));
+							 "invalid request", ctx->request_id));
 	}
 	if (relay_loop_detected(header_value(c, RELAY_HEADER),
 				job->req.username, job->req.password,
@@ -310,7 +310,7 @@ static enum MHD_Result dispatch(struct request_ctx *ctx, struct MHD_Connection *
 		      "-", OUTCOME_RELAY_LOOP, RELAY_HEADER, "fault");
 		sf_request_clear(&job->req);
 		free(job);
-		return answer_queued(ctx, respond_fault(c, false, "relay loop", job->request_id));
+		return answer_queued(ctx, respond_fault(c, false, "relay loop", ctx->request_id));
 	}
 
 	router_plan(gen->router, job->req.username, job->req.password, job->req.password_len,

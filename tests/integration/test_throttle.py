@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Dagate, Fault, hash_password, make_ca_and_cert, server_section
+from harness import Dagate, Fault, hash_password, make_ca_and_cert, run_dagate, server_section
 from backends.redis import RedisServer
 from backends.slapd import SUFFIX, SVC_DN, SVC_PASSWORD, Slapd, user_dn
 
@@ -243,3 +243,38 @@ class ThrottleSharedThroughRedis(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class ThrottleAgainstTheDirectoryPolicy(unittest.TestCase):
+    """`directory_lockout` states the directory's policy: check-config
+    refuses a budget or window that would let it lock an account, and the
+    default budget follows from it."""
+
+    def check(self, throttle):
+        d = tempfile.mkdtemp(prefix='dagate-lockout-')
+        path = os.path.join(d, 'dagate.conf')
+        with open(path, 'w') as f:
+            f.write(server_section(admin=False) + '[throttle]\n' + throttle
+                    + '\n[route]\nmatch = * -> no\n[provider no]\ntype = static\nresult = false\n')
+        return path, run_dagate(['-c', path, 'check-config'])
+
+    def test_check_config(self):
+        path, r = self.check('directory_lockout = 5/30m\nuser_failures = 4/15m\n')
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stdout + r.stderr, r'%s:\d+: user_failures 4/15m has a window shorter'
+                         % path)
+        path, r = self.check('directory_lockout = 5/30m\nuser_failures = 5/30m\n')
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('lets the directory see 5 bad passwords', r.stdout + r.stderr)
+        path, r = self.check('directory_lockout = 5/30m\n')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('configuration OK', r.stdout)
+
+    def test_derived_budget_in_the_running_server(self):
+        conf = (server_section() + '[throttle]\ndirectory_lockout = 3/30m\nsource_failures = off\n'
+                + '\n[route]\nmatch = * -> no\n[provider no]\ntype = static\nresult = false\n')
+        with Dagate(conf) as d:
+            answers = [d.authenticate('joe@x.example', 'wrong-%d' % i) for i in range(3)]
+            self.assertEqual(answers, ['false'] * 3)
+            outcomes = [r['outcome'] for r in d.audit_of('joe@x.example', 3)]
+            self.assertEqual(outcomes, ['reject', 'reject', 'throttled_user'])

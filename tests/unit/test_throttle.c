@@ -187,6 +187,25 @@ static void test_config_errors(void)
 		{ "ca_file with tokens", { { "store", "tokens" }, { "ca_file", "/etc/ssl/ca.pem" } },
 		  true, "redis://127.0.0.1:1", "test.conf:12: 'ca_file' only goes with store = redis://" },
 		{ "max_tracked too small", { { "max_tracked", "3" } }, false, NULL, "test.conf:11:" },
+		/* Against the directory's lockout policy. */
+		{ "lockout, derived budget", { { "directory_lockout", "5/30m" } }, false, NULL, NULL },
+		{ "lockout, budget below", { { "directory_lockout", "5/30m" },
+					     { "user_failures", "3/1h" } }, false, NULL, NULL },
+		{ "lockout, budget reaches it", { { "directory_lockout", "5/30m" },
+						  { "user_failures", "5/30m" } }, false, NULL,
+		  "test.conf:12: user_failures 5/30m lets the directory see 5 bad passwords" },
+		{ "lockout, window shorter", { { "directory_lockout", "5/30m" },
+					       { "user_failures", "4/15m" } }, false, NULL,
+		  "test.conf:12: user_failures 4/15m has a window shorter than the directory's" },
+		{ "lockout, budget off", { { "directory_lockout", "5/30m" },
+					   { "user_failures", "off" } }, false, NULL,
+		  "test.conf:12: user_failures = off lets anyone lock accounts" },
+		{ "lockout at 1", { { "directory_lockout", "1/30m" } }, false, NULL,
+		  "test.conf:11: directory_lockout 1/30m: a directory that locks at the first" },
+		{ "lockout malformed", { { "directory_lockout", "five" } }, false, NULL,
+		  "test.conf:11: 'directory_lockout' must be N/DURATION" },
+		{ "too many instances", { { "directory_lockout", "3/30m" }, { "instances", "3" } },
+		  false, NULL, "test.conf:12: 3 instances cannot share a budget of 2 failures" },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -396,6 +415,21 @@ static void test_unanswered_counts(void)
 	}
 	CHECK(throttle_check(t, "joe", "203.0.113.1", "same", 4, FAR) == THROTTLE_USER_BUDGET,
 	      "four unanswered binds spend the budget of four");
+	throttle_free(&t);
+}
+
+/* directory_lockout sets the default budget to N-1 in its window. */
+static void test_lockout_derived_budget(void)
+{
+	struct throttle *t = make((struct kv[]){ { "directory_lockout", "3/30m" }, { NULL, NULL } });
+
+	CHECK(login(t, "joe", "", "a", AUTH_REJECT) == THROTTLE_ASK, "first");
+	CHECK(login(t, "joe", "", "b", AUTH_REJECT) == THROTTLE_ASK, "second");
+	CHECK(login(t, "joe", "", "c", AUTH_REJECT) == THROTTLE_USER_BUDGET,
+	      "a directory locking at 3 sees at most 2");
+	fake_now += 20 * 60 * 1000;    /* 20 min: inside the directory's 30 */
+	CHECK(login(t, "joe", "", "d", AUTH_REJECT) == THROTTLE_USER_BUDGET,
+	      "the window is the directory's, not 15m");
 	throttle_free(&t);
 }
 
@@ -668,6 +702,7 @@ int main(void)
 	test_success_resets();
 	test_nothing_counted();
 	test_unanswered_counts();
+	test_lockout_derived_budget();
 	test_source_budget();
 	test_reservations();
 	test_threads();
