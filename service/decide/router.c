@@ -261,6 +261,7 @@ static enum outcome throttled_outcome(enum throttle_verdict verdict)
 	case THROTTLE_USER_BUDGET: return OUTCOME_THROTTLED_USER;
 	case THROTTLE_SOURCE_BUDGET: return OUTCOME_THROTTLED_SOURCE;
 	case THROTTLE_REPEAT: return OUTCOME_REPEAT_FAILURE;
+	case THROTTLE_WAIT:
 	case THROTTLE_ASK: break;
 	}
 	return OUTCOME_ERROR;
@@ -282,8 +283,24 @@ static void decide_route(struct router *router, const struct route *route,
 		decide_providers(route->providers, mapped_req, out);
 		return;
 	}
-	verdict = throttle_check(router->throttle, out->mapped_user, req->source_ip,
-				 req->password, req->password_len, req->deadline_ms);
+	/* Other logins of this user in flight hold the rest of its budget:
+	 * wait for one to end rather than refuse a password that may be right;
+	 * at the deadline it is a fault, never false. */
+	for (bool told = false;; told = true) {
+		verdict = throttle_check(router->throttle, out->mapped_user, req->source_ip,
+					 req->password, req->password_len, req->deadline_ms);
+		if (verdict != THROTTLE_WAIT)
+			break;
+		if (!told)
+			auth_trace_step(mapped_req, "throttle: the user's remaining budget is held by "
+					"logins in flight: waiting for one to end");
+		if (clock_left_ms(req->deadline_ms) <= 2 * THROTTLE_WAIT_STEP_MS) {
+			decide_final(out, ANSWER_FAULT, AUTH_UNAVAILABLE, OUTCOME_BUSY);
+			out->detail = "other logins of this user in flight";
+			return;
+		}
+		clock_sleep_until(clock_now_ms() + THROTTLE_WAIT_STEP_MS);
+	}
 	if (verdict != THROTTLE_ASK) {
 		auth_trace_step(mapped_req, "throttled: %s", throttle_verdict_name(verdict));
 		decide_final(out, ANSWER_FALSE, AUTH_REJECT, throttled_outcome(verdict));

@@ -145,6 +145,7 @@ static enum throttle_verdict count_verdict(struct throttle *t, enum throttle_ver
 	case THROTTLE_USER_BUDGET: atomic_fetch_add(&t->throttled_user, 1); break;
 	case THROTTLE_SOURCE_BUDGET: atomic_fetch_add(&t->throttled_source, 1); break;
 	case THROTTLE_REPEAT: atomic_fetch_add(&t->repeats, 1); break;
+	case THROTTLE_WAIT: atomic_fetch_add(&t->waits, 1); break;
 	case THROTTLE_ASK: break;
 	}
 	return v;
@@ -173,8 +174,10 @@ static enum throttle_verdict user_verdict(struct throttle *t, const struct thr_i
 				 (CRYPTO_memcmp(sh->rep[i].id[k], ids->repeat, THR_ID_LEN) == 0);
 		if (match)
 			v = THROTTLE_REPEAT;
-		else if (t->user_max > 0 && e->failures + e->pending >= t->user_max_alone)
+		else if (t->user_max > 0 && e->failures >= t->user_max_alone)
 			v = THROTTLE_USER_BUDGET;
+		else if (t->user_max > 0 && e->failures + e->pending >= t->user_max_alone)
+			v = THROTTLE_WAIT;      /* the rest is reserved by logins in flight */
 	}
 	if (v == THROTTLE_ASK && reserve && t->user_max > 0) {
 		if (i == THR_NIL)
@@ -353,6 +356,7 @@ const char *throttle_verdict_name(enum throttle_verdict v)
 	case THROTTLE_USER_BUDGET: return "throttled_user";
 	case THROTTLE_SOURCE_BUDGET: return "throttled_source";
 	case THROTTLE_REPEAT: return "repeat_failure";
+	case THROTTLE_WAIT: return "wait";
 	}
 	return "ask";
 }
@@ -364,4 +368,5 @@ void throttle_stats(struct throttle *t, struct throttle_stats *out)
 	out->repeats = atomic_load(&t->repeats);
 	out->evictions = atomic_load(&t->evictions);
 	out->redis_failures = atomic_load(&t->redis_failures);
+	out->waits = atomic_load(&t->waits);
 }

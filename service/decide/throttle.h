@@ -27,8 +27,12 @@
  * Concurrency. A user's check that answers THROTTLE_ASK reserves one of
  * the user's remaining failures until its throttle_record() (or for at
  * most THROTTLE_RESERVE_MS): N+1 concurrent wrong passwords cannot all
- * reach the directory. Sources have no reservations (a busy NAT address
- * must not be refused for its successful logins in flight).
+ * reach the directory. When every remaining failure is reserved, the
+ * check answers THROTTLE_WAIT, not false: the caller waits for one of the
+ * logins in flight to end and checks again, so a right password is never
+ * refused because of the others (at worst it waits, and at the deadline
+ * it is a fault). Sources have no reservations (a busy NAT address must
+ * not be refused for its successful logins in flight).
  *
  * Keys. The user is the mapped username in ASCII lowercase (directories
  * match names without regard to case, whatever [map] says; names with
@@ -103,6 +107,10 @@ enum throttle_verdict {
 	THROTTLE_SOURCE_BUDGET, /* the sourceIp's budget is spent: false, no backend */
 	THROTTLE_REPEAT,        /* this exact user+password failed within repeat_window:
 				   false, no backend, not counted again */
+	THROTTLE_WAIT,          /* the user's remaining failures are all reserved by
+				   logins in flight: wait for one to end and check again
+				   (bounded by the deadline); never a reason for false,
+				   since this login's password may be right */
 };
 
 /* Before any provider (after [map], never for token-form passwords).
@@ -131,11 +139,14 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 bool throttle_may_block(const struct throttle *t);
 
 /* Audit outcome: "throttled_user", "throttled_source", "repeat_failure"
- * ("ask" for THROTTLE_ASK). Static strings. */
+ * ("ask" for THROTTLE_ASK, "wait" for THROTTLE_WAIT). Static strings. */
+/* How long a caller sleeps between checks after THROTTLE_WAIT. */
+#define THROTTLE_WAIT_STEP_MS 10
 const char *throttle_verdict_name(enum throttle_verdict v);
 
 struct throttle_stats {
 	uint64_t throttled_user, throttled_source, repeats;
+	uint64_t waits;            /* checks answered THROTTLE_WAIT */
 	uint64_t evictions;        /* live entries dropped because a table was full */
 	uint64_t redis_failures;   /* Redis calls that fell back to memory */
 };

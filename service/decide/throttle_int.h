@@ -64,7 +64,7 @@ struct throttle {
 	atomic_bool redis_down;
 	atomic_llong redis_retry_at;
 	atomic_llong evict_logged_at;
-	atomic_ullong throttled_user, throttled_source, repeats, evictions, redis_failures;
+	atomic_ullong throttled_user, throttled_source, repeats, evictions, redis_failures, waits;
 };
 
 int thr_table_init(struct thr_table *t, uint32_t cap_total, bool repeats);

@@ -20,7 +20,8 @@
 #define THR_KEY_MAX (MAPPED_USER_MAX + 32) /* "dagate:thr:u:" + a mapped user */
 
 /* KEYS u q s r; ARGV user_max source_max repeat_hex reserve_ms has_source
- * -> 0 ask, 1 user budget, 2 source budget, 3 repeat (throttle.h order). */
+ * -> 0 ask, 1 user budget, 2 source budget, 3 repeat, 4 wait (throttle.h
+ * order). */
 static const char check_script[] =
 	"if ARGV[3] ~= '' then\n"
 	"  local e = redis.call('HGET', KEYS[4], ARGV[3])\n"
@@ -33,7 +34,8 @@ static const char check_script[] =
 	"if nu > 0 then\n"
 	"  local f = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
 	"  local q = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-	"  if f + q >= nu then return 1 end\n"
+	"  if f >= nu then return 1 end\n"
+	"  if f + q >= nu then return 4 end\n"
 	"end\n"
 	"local ns = tonumber(ARGV[2])\n"
 	"if ns > 0 and ARGV[5] == '1' then\n"
@@ -157,7 +159,7 @@ int throttle_redis_check(struct throttle_redis *r, const struct throttle_redis_l
 	rep = redis_pool_call(&r->pool, (int)(sizeof argv / sizeof argv[0]), argv, lens,
 			      deadline_ms);
 	if (rep != NULL && rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0 &&
-	    rep->integer <= THROTTLE_REPEAT) {
+	    rep->integer <= THROTTLE_WAIT) {
 		*verdict_r = (enum throttle_verdict)rep->integer;
 		ret = 0;
 	}

@@ -376,6 +376,10 @@ static void render_service(struct metrics_out *o, const struct http_generation *
 			    (unsigned long long)th.throttled_source);
 		metrics_put(o, "dagate_throttled_total{reason=\"repeat\"} %llu\n",
 			    (unsigned long long)th.repeats);
+		metrics_head(o, "dagate_throttle_waits_total", "counter",
+			     "Checks that waited because logins in flight held the user's remaining "
+			     "budget (never answered false for it).");
+		metrics_put(o, "dagate_throttle_waits_total %llu\n", (unsigned long long)th.waits);
 		metrics_head(o, "dagate_throttle_evictions_total", "counter",
 			     "Tracked users or sources dropped because the table was full.");
 		metrics_put(o, "dagate_throttle_evictions_total %llu\n", (unsigned long long)th.evictions);

@@ -278,3 +278,39 @@ class ThrottleAgainstTheDirectoryPolicy(unittest.TestCase):
             self.assertEqual(answers, ['false'] * 3)
             outcomes = [r['outcome'] for r in d.audit_of('joe@x.example', 3)]
             self.assertEqual(outcomes, ['reject', 'reject', 'throttled_user'])
+
+
+class ThrottleConcurrentRightPasswords(unittest.TestCase):
+    """However many logins of one user are in flight, a right password is
+    never answered false because of the others: with a budget of 4, eight
+    slow logins at once all come back true (the extra ones wait for a
+    reservation to end), and wrong ones still never reach the backend more
+    than the budget allows."""
+
+    def test_eight_at_once(self):
+        import threading
+        conf = (server_section(extra='workers = 16\n') +
+                '[route]\nmatch = yes@* -> slowyes\nmatch = * -> slowno\n\n'
+                '[provider slowyes]\ntype = static\nresult = true\ndelay = 300ms\n\n'
+                '[provider slowno]\ntype = static\nresult = false\ndelay = 300ms\n\n'
+                '[throttle]\nuser_failures = 4/1m\nsource_failures = off\n')
+        with Dagate(conf) as d:
+            for user, want in (('yes@corp.test', 'true'), ('no@corp.test', None)):
+                answers = [None] * 8
+
+                def login(i, user=user):
+                    answers[i] = d.authenticate(user, 'pw-%d' % i, '198.51.100.%d' % (i + 1))
+
+                threads = [threading.Thread(target=login, args=(i,)) for i in range(8)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                if want == 'true':
+                    self.assertEqual(answers, ['true'] * 8)
+            recs = d.audit_of('no@corp.test', 8)
+            asked = [r for r in recs if r['provider'] == 'slowno']
+            self.assertEqual(len(asked), 4, 'the backend saw exactly the budget of wrong passwords')
+            self.assertTrue(all(r['answer'] == 'false' for r in recs), recs)
+            status, _, body = d.get('/metrics', admin=True)
+            self.assertRegex(body.decode(), r'dagate_throttle_waits_total [1-9]')

@@ -151,6 +151,7 @@ static void test_verdict_names(void)
 	CHECK_STR(throttle_verdict_name(THROTTLE_SOURCE_BUDGET), "throttled_source", "source");
 	CHECK_STR(throttle_verdict_name(THROTTLE_REPEAT), "repeat_failure", "repeat");
 	CHECK_STR(throttle_verdict_name(THROTTLE_ASK), "ask", "ask");
+	CHECK_STR(throttle_verdict_name(THROTTLE_WAIT), "wait", "wait");
 }
 
 static void test_config_errors(void)
@@ -491,8 +492,8 @@ static void test_reservations(void)
 	login(t, "joe", "", "a", AUTH_REJECT);
 	for (int i = 0; i < 3; i++)
 		CHECK(throttle_check(t, "joe", "", "p", 1, FAR) == THROTTLE_ASK, "in flight %d", i);
-	CHECK(throttle_check(t, "joe", "", "q", 1, FAR) == THROTTLE_USER_BUDGET,
-	      "a fifth in flight is refused");
+	CHECK(throttle_check(t, "joe", "", "q", 1, FAR) == THROTTLE_WAIT,
+	      "a fifth in flight waits: its password may be right");
 	throttle_record(t, "joe", "", "p", 1, AUTH_UNAVAILABLE, false, FAR);
 	CHECK(throttle_check(t, "joe", "", "q", 1, FAR) == THROTTLE_ASK, "released by a record");
 	fake_now += THROTTLE_RESERVE_MS;
@@ -607,8 +608,8 @@ static void test_redis(void)
 	CHECK(throttle_check(b, "ann", "", "x2", 2, FAR) == THROTTLE_ASK, "ann 2 in flight");
 	CHECK(throttle_check(a, "ann", "", "x3", 2, FAR) == THROTTLE_ASK, "ann 3 in flight");
 	CHECK(throttle_check(b, "ann", "", "x4", 2, FAR) == THROTTLE_ASK, "ann 4 in flight");
-	CHECK(throttle_check(a, "ann", "", "x5", 2, FAR) == THROTTLE_USER_BUDGET,
-	      "a fifth in flight on either instance is refused");
+	CHECK(throttle_check(a, "ann", "", "x5", 2, FAR) == THROTTLE_WAIT,
+	      "a fifth in flight on either instance waits");
 	for (int i = 0; i < 4; i++)
 		throttle_record(i % 2 ? b : a, "ann", "", "x", 2, AUTH_OK, false, FAR);
 	CHECK(throttle_check(b, "ann", "", "x6", 2, FAR) == THROTTLE_ASK, "released");
