@@ -40,6 +40,36 @@ static unsigned provider_lane(struct provider_set *set, const struct provider *p
 	return 0;
 }
 
+bool router_ready(const struct router *router, char *down, size_t size)
+{
+	size_t used = 0;
+	bool ready = true;
+
+	if (size > 0)
+		down[0] = '\0';
+	for (size_t i = 0; i < router->route_count; i++) {
+		const struct route *r = &router->routes[i];
+		bool any_up = false;
+
+		for (struct provider *const *p = r->providers; *p != NULL && !any_up; p++)
+			any_up = !atomic_load(&(*p)->last_unavailable);
+		if (any_up)
+			continue;
+		ready = false;
+		if (used < size) {
+			int n = snprintf(down + used, size - used, "%sline %d (%s):", used > 0 ? "; " : "",
+					 r->rule->line, r->rule->pattern);
+
+			used += n > 0 ? (size_t)n : 0;
+			for (struct provider *const *p = r->providers; *p != NULL && used < size; p++) {
+				n = snprintf(down + used, size - used, " %s", (*p)->name);
+				used += n > 0 ? (size_t)n : 0;
+			}
+		}
+	}
+	return ready;
+}
+
 unsigned router_lanes(const struct router *router)
 {
 	return (unsigned)provider_set_count(router->providers) + 1;

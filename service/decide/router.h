@@ -31,6 +31,11 @@ int router_create(const struct dagate_config *cfg, struct provider_set *provider
 		  struct token_issuer *tokens, struct throttle *throttle,
 		  struct conf_errors *errors, struct router **router_r);
 void router_free(struct router **router);
+/* Readiness (GET /readyz): whether every route has at least one provider
+ * whose backend was up at its last answer or probe (no new connection).
+ * Names the routes that have none in `down` ("line 12 (*@corp.example):
+ * corp-ad, backup; ..."), truncated to `size`. */
+bool router_ready(const struct router *router, char *down, size_t size);
 /* How many lanes plans use (router_plan.lane < router_lanes). */
 unsigned router_lanes(const struct router *router);
 /* The providers the router asks (for metrics). */

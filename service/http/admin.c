@@ -1,10 +1,12 @@
 /*
- * The operators' listener ([admin]): GET /healthz, GET /metrics, what
+ * The operators' listener ([admin]): GET /healthz (alive), GET /readyz
+ * (every route has a backend up), GET /metrics, what
  * the server is (GET /api/v1/status), the recent non-true decisions
  * (GET /api/v1/decisions), live traces of one user (/api/v1/trace) and
  * the token API
  * (POST /api/v1/tokens). Never exposed to Salesforce.
  */
+#include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "peer.h"
 #include "refusal.h"
 #include "request.h"
+#include "router.h"
 #include "server.h"
 #include "status.h"
 #include "trace.h"
@@ -81,6 +84,26 @@ static enum MHD_Result respond_decisions(struct MHD_Connection *c, const char *m
 		return MHD_NO;
 	ret = respond_json(c, MHD_HTTP_OK, json, 0);
 	free(json);
+	return ret;
+}
+
+/* GET /readyz: 200 when every route has a provider whose backend was up
+ * at its last answer or probe; else 503 naming the routes that have none.
+ * For load balancers: no backend is contacted here. */
+static enum MHD_Result respond_ready(struct MHD_Connection *c, const struct http_generation *gen)
+{
+	char down[512];
+	json_object *o;
+	enum MHD_Result ret;
+
+	if (router_ready(gen->router, down, sizeof down))
+		return respond_json(c, MHD_HTTP_OK, "{\"ready\":true}", 0);
+	o = json_object_new_object();
+	json_object_object_add(o, "ready", json_object_new_boolean(false));
+	json_object_object_add(o, "down", json_object_new_string(down));
+	ret = respond_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), 0);
+	json_object_put(o);
 	return ret;
 }
 
@@ -175,6 +198,11 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 		http_refusal(HTTP_REFUSED_PEER, conn_listener(c),
 			     "refused an admin request from %s: not in [admin] allow", peer);
 		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
+	}
+	if (strcmp(url, "/readyz") == 0) {
+		if (!is_read(method))
+			return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+		return respond_ready(c, gen);
 	}
 	if (strcmp(url, "/healthz") == 0) {
 		if (!is_read(method))

@@ -9,6 +9,7 @@ again, the failed probe is logged. probe_interval = 0s probes nothing, and
 a value under 1 s is a FILE:LINE configuration error.
 """
 
+import json
 import unittest
 
 from harness import NO_THROTTLE, Dagate, run_dagate, server_section
@@ -34,16 +35,24 @@ class BackendProbe(unittest.TestCase):
                 self.assertIn('127.0.0.1:%d' % s.ldaps_port, lines[0])
                 self.assertEqual(d.audit(), [])          # known before any login
                 self.assertEqual(metric(d, 'dagate_backend_up', provider='dir'), 0)
+                # Not ready for a load balancer: the only route has no backend.
+                status, _, body = d.get('/readyz', admin=True)
+                self.assertEqual(status, 503)
+                self.assertEqual(json.loads(body)['ready'], False)
+                self.assertRegex(json.loads(body)['down'], r'^line \d+ \(\*\): dir$')
+                self.assertEqual(d.get('/healthz', admin=True)[0], 200)   # alive all along
 
                 s.start()
                 d.wait_for_log(lambda t: 'provider dir: backend reachable again: ' in t,
                                timeout=10)
                 self.assertEqual(metric(d, 'dagate_backend_up', provider='dir'), 1)
+                self.assertEqual(d.get('/readyz', admin=True)[:1], (200,))
                 self.assertEqual(d.authenticate('alice@x.test', ALICE_PW), 'true')
 
                 s.stop()
                 d.wait_for_log(lambda t: 'provider dir: backend probe failed: ' in t, timeout=10)
                 self.assertEqual(metric(d, 'dagate_backend_up', provider='dir'), 0)
+                self.assertEqual(d.get('/readyz', admin=True)[0], 503)
                 # A warning per change of state, not per probe (each probe
                 # is a debug line).
                 failed = d.log().count('msg="provider dir: probe failed')
