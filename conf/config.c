@@ -61,6 +61,11 @@ void conf_error_at(struct conf_errors *errors, const char *file, int line,
 	conf_error_add(errors, full);
 }
 
+void conf_error_text(struct conf_errors *errors, const char *text)
+{
+	conf_error_add(errors, text);
+}
+
 void conf_errors_clear(struct conf_errors *errors)
 {
 	for (size_t i = 0; i < errors->count; i++)

@@ -33,6 +33,9 @@ struct conf_errors {
 
 void conf_error_at(struct conf_errors *errors, const char *file, int line,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A message that is already "FILE:LINE: ..." (a file reader's report, such
+ * as cidr_list_load_file's). */
+void conf_error_text(struct conf_errors *errors, const char *text);
 void conf_errors_clear(struct conf_errors *errors);
 
 /* Declarative key tables. */

@@ -123,7 +123,8 @@ static int ids_make(struct throttle *t, const char *user, const char *exact,
 		    const char *source_ip, const char *password, size_t password_len,
 		    bool want_repeat, struct thr_ids *ids)
 {
-	ids->has_source = source_ip != NULL && source_ip[0] != '\0' && t->source_max > 0;
+	ids->has_source = source_ip != NULL && source_ip[0] != '\0' && t->source_max > 0 &&
+			  !cidr_list_contains_text(&t->trusted, source_ip);
 	ids->has_repeat = want_repeat && t->repeat_ms > 0 && password != NULL;
 	ids->source_key[0] = '\0';
 	if (thr_id(t, 'u', user, strlen(user), NULL, 0, ids->user) < 0)
@@ -325,6 +326,19 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 		sh->e[i].failures++;
 		sh->e[i].window_end = now + t->source_window_ms;
 		thr_recency_touch(sh, i);
+		pthread_mutex_unlock(&sh->lock);
+	} else if (result == AUTH_OK && ids.has_source) {
+		/* A source that also logs people in pays back one failure per
+		 * success: an office behind one NAT address is not refused for
+		 * its everyday typos. A sprayer has no successes to pay with. */
+		sh = thr_shard_of(&t->sources, ids.source);
+		pthread_mutex_lock(&sh->lock);
+		i = thr_entry_find(sh, ids.source);
+		if (i != THR_NIL) {
+			thr_entry_expire(&sh->e[i], now);
+			if (sh->e[i].failures > 0)
+				sh->e[i].failures--;
+		}
 		pthread_mutex_unlock(&sh->lock);
 	}
 

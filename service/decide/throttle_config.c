@@ -27,7 +27,8 @@ static const char *const store_help =
 struct throttle_conf {
 	const char *user_failures, *source_failures, *store;
 	const char *key_file, *password_file, *ca_file;
-	const char *directory_lockout;
+	const char *directory_lockout, *trusted_networks_file;
+	struct cidr_list trusted_networks;   /* the binder's: cleared after use */
 	int64_t repeat_ms, timeout_ms;
 	unsigned max_tracked, instances;
 };
@@ -61,6 +62,12 @@ static const struct conf_key throttle_keys[] = {
 	  "the directory's lockout policy, N/DURATION (AD: threshold / reset counter after) or off; "
 	  "user_failures then defaults to N-1 in DURATION, and a budget that could lock is refused",
 	  CONF_AT(struct throttle_conf, directory_lockout) },
+	{ "trusted_networks", CONF_CIDR_LIST, CONF_EMPTY_OK, NULL, 0, 0, NULL,
+	  "CIDRs of sources that host many users (offices, proxies): no source budget",
+	  CONF_AT(struct throttle_conf, trusted_networks) },
+	{ "trusted_networks_file", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "a file of such CIDRs, one per line (like allow_file)",
+	  CONF_AT(struct throttle_conf, trusted_networks_file) },
 	{ "instances", CONF_UINT, 0, "1", 1, 64, NULL,
 	  "dagate instances sharing the store: while it cannot answer, each allows its share",
 	  CONF_AT(struct throttle_conf, instances) },
@@ -149,6 +156,11 @@ static void lockout_check(const struct conf_section *s, const struct throttle_co
 			      tc->instances, n);
 }
 
+static void report_error(void *errors, const char *message)
+{
+	conf_error_text(errors, message);
+}
+
 static void throttle_section_check(const struct dagate_config *cfg, struct conf_errors *errors)
 {
 	throttle_config_validate(cfg, errors);
@@ -164,7 +176,7 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 	const struct conf_section *s = section_find(cfg, "throttle");
 	size_t before = errors->count;
 	const char *store, *err = NULL;
-	struct throttle_conf tc;
+	struct throttle_conf tc = { 0 };
 	unsigned n;
 	int64_t w;
 
@@ -189,6 +201,13 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 				      "'%s' must be N/DURATION (e.g. 4/15m; N 1..%d, DURATION 1s..24h) or off",
 				      budgets[i].key, THR_BUDGET_COUNT_MAX);
 	lockout_check(s, &tc, errors);
+	cidr_list_clear(&tc.trusted_networks);
+	if (tc.trusted_networks_file != NULL) {
+		struct cidr_list probe = { NULL, 0 };
+
+		cidr_list_load_file(tc.trusted_networks_file, &probe, report_error, errors);
+		cidr_list_clear(&probe);
+	}
 	store = tc.store;
 	if (strcmp(store, "tokens") == 0) {
 		struct token_redis_share share;
@@ -294,7 +313,7 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 	const struct conf_section *s = section_find(cfg, "throttle");
 	struct throttle *t;
 	uint8_t key[TOKEN_KEY_LEN];
-	struct throttle_conf tc;
+	struct throttle_conf tc = { 0 };
 	EVP_MAC *mac;
 	OSSL_PARAM params[2];
 
@@ -322,6 +341,12 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 	}
 	t->user_max_alone = t->user_max;
 	t->source_max_alone = t->source_max;
+	t->trusted = tc.trusted_networks;      /* moved: freed with t */
+	if (tc.trusted_networks_file != NULL &&
+	    cidr_list_load_file(tc.trusted_networks_file, &t->trusted, report_error, errors) > 0) {
+		throttle_free(&t);
+		return -1;
+	}
 	t->repeat_ms = tc.repeat_ms;
 	t->clock = thr_default_clock;
 	if (thr_table_init(&t->users, tc.max_tracked, true) < 0 ||
@@ -375,6 +400,7 @@ void throttle_free(struct throttle **tp)
 		return;
 	thr_table_fini(&t->users);
 	thr_table_fini(&t->sources);
+	cidr_list_clear(&t->trusted);
 	EVP_MAC_CTX_free(t->mac);  /* OpenSSL wipes the key schedule */
 	throttle_redis_free(&t->redis);
 	free(t);

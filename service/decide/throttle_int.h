@@ -55,6 +55,8 @@ struct throttle {
 	/* What this instance allows on its own while the shared store cannot
 	 * answer: its share (the budget / `instances`, at least 1). */
 	unsigned user_max_alone, source_max_alone;
+	/* Sources that host many users (offices, proxies): no source budget. */
+	struct cidr_list trusted;
 	int64_t user_window_ms, source_window_ms, repeat_ms;
 	struct thr_table users, sources;
 	EVP_MAC_CTX *mac;                       /* keyed template, duplicated per use */

@@ -314,3 +314,34 @@ class ThrottleConcurrentRightPasswords(unittest.TestCase):
             self.assertTrue(all(r['answer'] == 'false' for r in recs), recs)
             status, _, body = d.get('/metrics', admin=True)
             self.assertRegex(body.decode(), r'dagate_throttle_waits_total [1-9]')
+
+
+class ThrottleOfficeBehindOneAddress(unittest.TestCase):
+    """A source that hosts many users (an office behind NAT) pays back a
+    failure with each success, so everyday typos never refuse it; a trusted
+    network has no source budget at all. A sprayer, with no successes to pay
+    with, is still stopped."""
+
+    CONF = (server_section() +
+            '[throttle]\nsource_failures = 30/15m\ntrusted_networks = 192.0.2.0/24\n\n'
+            '[route]\nmatch = *@yes.test -> yes\nmatch = * -> no\n\n'
+            '[provider yes]\ntype = static\nresult = true\n\n'
+            '[provider no]\ntype = static\nresult = false\n')
+
+    def test_office_typos_then_spray(self):
+        office = '203.0.113.50'
+        with Dagate(self.CONF) as d:
+            for i in range(200):
+                self.assertEqual(d.authenticate('u%d@no.test' % i, 'typo', office), 'false')
+                self.assertEqual(d.authenticate('u%d@yes.test' % i, 'right', office), 'true', i)
+            outcomes = {r['outcome'] for r in d.audit()}
+            self.assertNotIn('throttled_source', outcomes)
+            # A sprayer from another address: stopped after its 30.
+            spray = [d.authenticate('v%d@no.test' % i, 'guess', '198.51.100.66') for i in range(32)]
+            self.assertEqual(spray, ['false'] * 32)
+            recs = d.audit_of('v31@no.test')
+            self.assertEqual(recs[-1]['outcome'], 'throttled_source')
+            # A trusted network: no source budget.
+            for i in range(40):
+                d.authenticate('w%d@no.test' % i, 'typo', '192.0.2.10')
+            self.assertEqual(d.audit_of('w39@no.test')[-1]['outcome'], 'reject')

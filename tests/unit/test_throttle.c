@@ -188,6 +188,10 @@ static void test_config_errors(void)
 		{ "ca_file with tokens", { { "store", "tokens" }, { "ca_file", "/etc/ssl/ca.pem" } },
 		  true, "redis://127.0.0.1:1", "test.conf:12: 'ca_file' only goes with store = redis://" },
 		{ "max_tracked too small", { { "max_tracked", "3" } }, false, NULL, "test.conf:11:" },
+		{ "bad trusted network", { { "trusted_networks", "10.0.0.1/8" } }, false, NULL,
+		  "test.conf:11:" },
+		{ "trusted file missing", { { "trusted_networks_file", "/nonexistent/trusted" } },
+		  false, NULL, "/nonexistent/trusted: cannot read" },
 		/* Against the directory's lockout policy. */
 		{ "lockout, derived budget", { { "directory_lockout", "5/30m" } }, false, NULL, NULL },
 		{ "lockout, budget below", { { "directory_lockout", "5/30m" },
@@ -431,6 +435,32 @@ static void test_lockout_derived_budget(void)
 	fake_now += 20 * 60 * 1000;    /* 20 min: inside the directory's 30 */
 	CHECK(login(t, "joe", "", "d", AUTH_REJECT) == THROTTLE_USER_BUDGET,
 	      "the window is the directory's, not 15m");
+	throttle_free(&t);
+}
+
+/* A source that also logs people in pays back one failure per success;
+ * trusted networks have no source budget at all. */
+static void test_source_payback_and_trusted(void)
+{
+	struct throttle *t = make((struct kv[]){ { "source_failures", "3/1m" },
+						 { "trusted_networks", "198.51.100.0/24" },
+						 { NULL, NULL } });
+	const char *nat = "203.0.113.9";
+
+	CHECK(login(t, "a", nat, "x", AUTH_REJECT) == THROTTLE_ASK, "typo 1");
+	CHECK(login(t, "b", nat, "x", AUTH_REJECT) == THROTTLE_ASK, "typo 2");
+	CHECK(login(t, "c", nat, "x", AUTH_OK) == THROTTLE_ASK, "a success pays one back");
+	CHECK(login(t, "d", nat, "x", AUTH_REJECT) == THROTTLE_ASK, "typo 3, two counted");
+	CHECK(login(t, "e", nat, "x", AUTH_REJECT) == THROTTLE_ASK, "typo 4, three counted");
+	CHECK(login(t, "f", nat, "x", AUTH_OK) == THROTTLE_SOURCE_BUDGET,
+	      "spent: a success cannot get in to pay");
+	for (int i = 0; i < 10; i++) {
+		char user[16];
+
+		snprintf(user, sizeof user, "u%d", i);
+		CHECK(login(t, user, "198.51.100.7", "x", AUTH_REJECT) == THROTTLE_ASK,
+		      "trusted network %d", i);
+	}
 	throttle_free(&t);
 }
 
@@ -704,6 +734,7 @@ int main(void)
 	test_nothing_counted();
 	test_unanswered_counts();
 	test_lockout_derived_budget();
+	test_source_payback_and_trusted();
 	test_source_budget();
 	test_reservations();
 	test_threads();
