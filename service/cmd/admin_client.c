@@ -53,7 +53,7 @@ static int admin_authority(const struct dagate_config *cfg, char *out, size_t si
 	return 0;
 }
 
-static int fetch(const char *command, const char *url, bool post, struct fetched *a,
+static int fetch(const char *command, const char *url, const char *method, struct fetched *a,
 		 long *status_r)
 {
 	CURL *h = curl_easy_init();
@@ -63,8 +63,10 @@ static int fetch(const char *command, const char *url, bool post, struct fetched
 	if (h == NULL)
 		return -1;
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	if (post)
+	if (strcmp(method, "POST") == 0)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+	else if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)ADMIN_CALL_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -110,8 +112,8 @@ int admin_address(const char *command, const char *config_path, const char *admi
 	return 0;
 }
 
-int admin_call(const char *command, const char *config_path, const char *admin, bool post,
-	       const char *path_query, char **body_r)
+int admin_call(const char *command, const char *config_path, const char *admin,
+	       const char *method, const char *path_query, char **body_r)
 {
 	struct fetched a = { 0 };
 	char authority[300], url[1024];
@@ -123,11 +125,11 @@ int admin_call(const char *command, const char *config_path, const char *admin, 
 	if (ret != 0)
 		return ret;
 	snprintf(url, sizeof url, "http://%s%s", authority, path_query);
-	if (fetch(command, url, post, &a, &status) < 0) {
+	if (fetch(command, url, method, &a, &status) < 0) {
 		free(a.data);
 		return 1;
 	}
-	if (status != (post ? 201 : 200)) {
+	if (status != (strcmp(method, "POST") == 0 ? 201 : 200)) {
 		fprintf(stderr, "dagate %s: %s answered %ld: %s\n", command, url, status,
 			a.data != NULL ? a.data : "");
 		free(a.data);
@@ -140,5 +142,5 @@ int admin_call(const char *command, const char *config_path, const char *admin, 
 int admin_get(const char *command, const char *config_path, const char *admin,
 	      const char *path_query, char **body_r)
 {
-	return admin_call(command, config_path, admin, false, path_query, body_r);
+	return admin_call(command, config_path, admin, "GET", path_query, body_r);
 }

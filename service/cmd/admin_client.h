@@ -22,8 +22,9 @@ int admin_get(const char *command, const char *config_path, const char *admin,
  * or the exit status after printing why. */
 int admin_address(const char *command, const char *config_path, const char *admin,
 		  char *out, size_t size);
-/* The same with a POST (empty body) when `post`; a POST expects 201. */
-int admin_call(const char *command, const char *config_path, const char *admin, bool post,
-	       const char *path_query, char **body_r);
+/* The same with another method (POST with an empty body, DELETE); a POST
+ * expects 201. */
+int admin_call(const char *command, const char *config_path, const char *admin,
+	       const char *method, const char *path_query, char **body_r);
 
 #endif

@@ -105,7 +105,7 @@ int cmd_trace(const char *config_path, int argc, char **argv)
 	snprintf(path, sizeof path, "%s?user=%s&for=%lld", TRACE_API_PATH, escaped,
 		 (long long)(for_ms / 1000));
 	curl_free(escaped);
-	ret = admin_call("trace", config_path, address, true, path, &body);
+	ret = admin_call("trace", config_path, address, "POST", path, &body);
 	if (ret != 0)
 		return ret;
 	started = json_tokener_parse(body);
@@ -123,7 +123,7 @@ int cmd_trace(const char *config_path, int argc, char **argv)
 		struct timespec pause = { 0, TRACE_POLL_MS * 1000000L };
 
 		snprintf(path, sizeof path, "%s/%lld?after=%lld", TRACE_API_PATH, id, next);
-		ret = admin_call("trace", config_path, address, false, path, &body);
+		ret = admin_call("trace", config_path, address, "GET", path, &body);
 		if (ret != 0)
 			return ret;
 		ret = print_steps(body, &next, &active);

@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "config", cmd_config, true, true },
 	{ "status", cmd_status, true, true },
 	{ "trace", cmd_trace, true, true },
+	{ "throttle", cmd_throttle, true, true },
 };
 
 static void usage(FILE *out)
@@ -44,6 +45,8 @@ static void usage(FILE *out)
 		"                        manage one-time impersonation tokens\n"
 		"  config dump           the effective configuration, defaults included\n"
 		"  status [--json]       what the running server reports (admin listener)\n"
+		"  throttle status|unblock (USER | --source IP)\n"
+		"                        see or lift a block in the running server's throttle\n"
 		"  trace USER [--for DURATION]\n"
 		"                        print each step of USER's next decisions in the\n"
 		"                        running server (admin listener)\n"

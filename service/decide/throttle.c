@@ -384,3 +384,27 @@ void throttle_stats(struct throttle *t, struct throttle_stats *out)
 	out->redis_failures = atomic_load(&t->redis_failures);
 	out->waits = atomic_load(&t->waits);
 }
+
+int thr_name_id(struct throttle *t, char kind, const char *name, uint8_t id[THR_ID_LEN],
+		char *text_r, size_t text_size)
+{
+	if (kind == 'u') {
+		char user[MAPPED_USER_MAX + 1];
+
+		user_fold(name, user);
+		snprintf(text_r, text_size, "%s", user);
+		return thr_id(t, 'u', user, strlen(user), NULL, 0, id);
+	}
+	throttle_source_key(name, text_r, text_size);
+	return thr_id(t, 's', text_r, strlen(text_r), NULL, 0, id);
+}
+
+bool thr_redis_usable(struct throttle *t, int64_t deadline_ms)
+{
+	return redis_usable(t, t->clock(t->clock_ctx), deadline_ms);
+}
+
+void thr_redis_answered(struct throttle *t, int ok, int64_t deadline_ms)
+{
+	redis_answered(t, ok, t->clock(t->clock_ctx), deadline_ms);
+}

@@ -144,6 +144,20 @@ bool throttle_may_block(const struct throttle *t);
 #define THROTTLE_WAIT_STEP_MS 10
 const char *throttle_verdict_name(enum throttle_verdict v);
 
+/* For operators (admin API, `dagate throttle`): a user's (`kind` 'u', the
+ * mapped name) or a source's ('s', a sourceIp) counted failures, logins in
+ * flight, budget, whether it is refused now and when its count lapses;
+ * from the shared store when it answers, else this instance's memory
+ * (`shared` says which). `lift` forgets the count first (and a user's
+ * repeats): the block is lifted. -1 when the name cannot be keyed. */
+struct throttle_state {
+	unsigned failures, in_flight, budget;   /* budget 0: that budget is off */
+	bool blocked, shared;
+	int64_t lapses_in_ms;                   /* 0: nothing counted */
+};
+int throttle_state(struct throttle *t, char kind, const char *name, bool lift,
+		   int64_t deadline_ms, struct throttle_state *out);
+
 struct throttle_stats {
 	uint64_t throttled_user, throttled_source, repeats;
 	uint64_t waits;            /* checks answered THROTTLE_WAIT */

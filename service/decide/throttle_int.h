@@ -69,6 +69,16 @@ struct throttle {
 	atomic_ullong throttled_user, throttled_source, repeats, evictions, redis_failures, waits;
 };
 
+/* The table id of a user ('u': the mapped name, folded as the budgets
+ * count it) or a source ('s': a sourceIp, keyed like the budgets: an IPv6
+ * address as its /64), and in text_r the text the shared store keys it
+ * by. -1 when HMAC fails. */
+int thr_name_id(struct throttle *t, char kind, const char *name, uint8_t id[THR_ID_LEN],
+		char *text_r, size_t text_size);
+/* Whether the shared store can be asked now (else the memory answers). */
+bool thr_redis_usable(struct throttle *t, int64_t deadline_ms);
+void thr_redis_answered(struct throttle *t, int ok, int64_t deadline_ms);
+
 int thr_table_init(struct thr_table *t, uint32_t cap_total, bool repeats);
 void thr_table_fini(struct thr_table *t);
 struct thr_shard *thr_shard_of(struct thr_table *t, const uint8_t *id);

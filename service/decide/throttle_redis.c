@@ -199,3 +199,44 @@ int throttle_redis_record(struct throttle_redis *r, const struct throttle_redis_
 	freeReplyObject(rep);
 	return ret;
 }
+
+/* KEYS count reservations repeats; ARGV lift -> {count, reservations, pttl} */
+static const char state_script[] =
+	"if ARGV[1] == '1' then\n"
+	"  redis.call('DEL', KEYS[1], KEYS[3])\n"
+	"end\n"
+	"return { tonumber(redis.call('GET', KEYS[1]) or '0'),\n"
+	"         tonumber(redis.call('GET', KEYS[2]) or '0'),\n"
+	"         redis.call('PTTL', KEYS[1]) }\n";
+
+int throttle_redis_state(struct throttle_redis *r, char kind, const char *name, bool lift,
+			 int64_t deadline_ms, unsigned *failures_r, unsigned *in_flight_r,
+			 int64_t *lapses_in_ms_r)
+{
+	struct thr_keys k;
+	redisReply *rep;
+	int ret = -1;
+
+	if (make_keys(&k, kind == 'u' ? name : "", kind == 's' ? name : "") < 0)
+		return -1;
+	const char *argv[] = { "EVAL", state_script, "3", kind == 'u' ? k.u : k.s,
+			       kind == 'u' ? k.q : k.s, kind == 'u' ? k.r : k.s, lift ? "1" : "0" };
+	size_t lens[sizeof argv / sizeof argv[0]];
+
+	for (size_t i = 0; i < sizeof argv / sizeof argv[0]; i++)
+		lens[i] = strlen(argv[i]);
+	rep = redis_pool_call(&r->pool, (int)(sizeof argv / sizeof argv[0]), argv, lens,
+			      deadline_ms);
+	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+	    rep->element[0]->type == REDIS_REPLY_INTEGER &&
+	    rep->element[1]->type == REDIS_REPLY_INTEGER &&
+	    rep->element[2]->type == REDIS_REPLY_INTEGER) {
+		*failures_r = (unsigned)rep->element[0]->integer;
+		*in_flight_r = kind == 'u' ? (unsigned)rep->element[1]->integer : 0;
+		*lapses_in_ms_r = rep->element[2]->integer > 0 ? rep->element[2]->integer : 0;
+		ret = 0;
+	}
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return ret;
+}

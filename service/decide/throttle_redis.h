@@ -6,6 +6,7 @@
 #ifndef DAGATE_THROTTLE_REDIS_H
 #define DAGATE_THROTTLE_REDIS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "throttle.h"
@@ -35,5 +36,11 @@ int throttle_redis_check(struct throttle_redis *r, const struct throttle_redis_l
 int throttle_redis_record(struct throttle_redis *r, const struct throttle_redis_limits *lim,
 			  const char *user, const char *source, const char *repeat_hex,
 			  char outcome, int64_t deadline_ms);
+/* For operators: a user's (kind 'u') or a source's ('s') failures, logins
+ * in flight (users only) and ms until the count lapses; or, with `lift`,
+ * forget them (and a user's repeats). -1 when Redis did not answer. */
+int throttle_redis_state(struct throttle_redis *r, char kind, const char *name, bool lift,
+			 int64_t deadline_ms, unsigned *failures_r, unsigned *in_flight_r,
+			 int64_t *lapses_in_ms_r);
 
 #endif

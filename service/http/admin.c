@@ -21,6 +21,7 @@
 #include "router.h"
 #include "server.h"
 #include "status.h"
+#include "throttle_api.h"
 #include "trace.h"
 #include "tokens.h"
 
@@ -228,6 +229,8 @@ static enum MHD_Result check_headers(struct request_ctx *ctx, struct MHD_Connect
 		return respond_decisions(c, method);
 	if (strcmp(url, STATUS_API_PATH) == 0)
 		return respond_status(ctx, c, method);
+	if (strncmp(url, THROTTLE_API_PREFIX, strlen(THROTTLE_API_PREFIX)) == 0)
+		return throttle_api_handle(c, gen, url, method);
 	if (strcmp(url, TRACE_API_PATH) == 0 ||
 	    strncmp(url, TRACE_API_PATH "/", strlen(TRACE_API_PATH) + 1) == 0)
 		return respond_trace(ctx, c, url, method);

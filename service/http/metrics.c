@@ -12,6 +12,7 @@
 
 #include "provider.h"
 #include "redis_conn.h"
+#include "throttle_api.h"
 #include "throttle.h"
 #include "tokens.h"
 #include "workers.h"
@@ -376,6 +377,9 @@ static void render_service(struct metrics_out *o, const struct http_generation *
 			    (unsigned long long)th.throttled_source);
 		metrics_put(o, "dagate_throttled_total{reason=\"repeat\"} %llu\n",
 			    (unsigned long long)th.repeats);
+		metrics_head(o, "dagate_throttle_lifts_total", "counter",
+			     "Blocks lifted by an operator (admin API, dagate throttle unblock).");
+		metrics_put(o, "dagate_throttle_lifts_total %llu\n", throttle_api_lifts());
 		metrics_head(o, "dagate_throttle_waits_total", "counter",
 			     "Checks that waited because logins in flight held the user's remaining "
 			     "budget (never answered false for it).");

@@ -345,3 +345,64 @@ class ThrottleOfficeBehindOneAddress(unittest.TestCase):
             for i in range(40):
                 d.authenticate('w%d@no.test' % i, 'typo', '192.0.2.10')
             self.assertEqual(d.audit_of('w39@no.test')[-1]['outcome'], 'reject')
+
+
+class ThrottleOperators(unittest.TestCase):
+    """Operators see and lift blocks: the admin API and `dagate throttle`,
+    each lift audited with who did it and counted; refused outside the
+    admin allow list (closed at accept)."""
+
+    CONF = (server_section() +
+            '[throttle]\nuser_failures = 2/15m\nsource_failures = 3/15m\nrepeat_window = 0s\n\n'
+            '[map]\nstrip_suffix = .uat\n\n'
+            '[route]\nmatch = * -> no\n\n[provider no]\ntype = static\nresult = false\n')
+
+    def test_see_and_lift(self):
+        import json
+        with Dagate(self.CONF) as d:
+            admin = d.admin_url.split('://', 1)[1]
+            for i in range(2):
+                d.authenticate('joe@corp.test', 'w%d' % i, '198.51.100.%d' % (i + 1))
+            self.assertEqual(d.authenticate('joe@corp.test', 'w9', '198.51.100.9'), 'false')
+            self.assertEqual(d.audit_of('joe@corp.test', 3)[-1]['outcome'], 'throttled_user')
+
+            status, _, body = d.get('/api/v1/throttle/users/Joe@Corp.test.uat', admin=True)
+            self.assertEqual(status, 200)
+            st = json.loads(body)
+            self.assertEqual((st['name'], st['failures'], st['budget'], st['blocked']),
+                             ('joe@corp.test', 2, 2, True))
+            self.assertGreater(st['lapses_in_seconds'], 0)
+
+            r = run_dagate(['throttle', 'status', 'joe@corp.test', '--admin', admin])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('joe@corp.test: 2 failures of 2', r.stdout)
+            self.assertIn('BLOCKED', r.stdout)
+            r = run_dagate(['throttle', 'unblock', 'joe@corp.test', '--admin', admin])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('lifted; now 0 failures', r.stdout)
+            self.assertNotIn('BLOCKED', r.stdout)
+            # Lifted: the next login reaches the provider again.
+            d.authenticate('joe@corp.test', 'w3', '198.51.100.20')
+            self.assertEqual(d.audit_of('joe@corp.test', 4)[-1]['outcome'], 'reject')
+            lifts = [l for l in d.log().splitlines() if 'security=throttle_lift' in l]
+            self.assertEqual(len(lifts), 1, lifts)
+            self.assertIn('user=joe@corp.test', lifts[0])
+            self.assertIn('peer=127.0.0.1', lifts[0])
+
+            # A source.
+            for i in range(3):
+                d.authenticate('s%d@corp.test' % i, 'x', '203.0.113.77')
+            status, _, body = d.get('/api/v1/throttle/sources/203.0.113.77', admin=True)
+            self.assertTrue(json.loads(body)['blocked'])
+            r = run_dagate(['throttle', 'unblock', '--source', '203.0.113.77', '--admin', admin])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('203.0.113.77: lifted; now 0 failures of 3', r.stdout)
+
+            # Bad names and methods.
+            self.assertEqual(d.get('/api/v1/throttle/users/not%20a%20name', admin=True)[0], 400)
+            self.assertEqual(d.get('/api/v1/throttle/sources/not-an-ip', admin=True)[0], 400)
+            self.assertEqual(d.get('/api/v1/throttle/other/x', admin=True)[0], 404)
+            r = run_dagate(['throttle', 'frobnicate', 'x'])
+            self.assertEqual(r.returncode, 2)
+            status, _, body = d.get('/metrics', admin=True)
+            self.assertIn('dagate_throttle_lifts_total 2', body.decode())

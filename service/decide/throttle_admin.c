@@ -1,0 +1,70 @@
+/*
+ * The throttle as operators see it (throttle.h throttle_state): one
+ * user's or one source's count, read from the shared store when it
+ * answers, else from this instance's memory, and lifted on request.
+ */
+#include "throttle.h"
+#include "throttle_int.h"
+
+#include <string.h>
+
+#include "throttle_redis.h"
+
+/* Under no lock: the entry's numbers from memory (and forgotten). */
+static void memory_state(struct throttle *t, char kind, const uint8_t *id, bool lift,
+			 struct throttle_state *out)
+{
+	struct thr_table *table = kind == 'u' ? &t->users : &t->sources;
+	struct thr_shard *sh = thr_shard_of(table, id);
+	int64_t now = t->clock(t->clock_ctx);
+	uint32_t i;
+
+	pthread_mutex_lock(&sh->lock);
+	i = thr_entry_find(sh, id);
+	if (i != THR_NIL) {
+		struct thr_entry *e = &sh->e[i];
+
+		thr_entry_expire(e, now);
+		if (lift) {
+			e->failures = 0;
+			if (kind == 'u')
+				explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
+		}
+		out->failures = e->failures;
+		out->in_flight = e->pending;
+		out->lapses_in_ms = e->failures > 0 ? e->window_end - now : 0;
+	}
+	pthread_mutex_unlock(&sh->lock);
+}
+
+int throttle_state(struct throttle *t, char kind, const char *name, bool lift,
+		   int64_t deadline_ms, struct throttle_state *out)
+{
+	uint8_t id[THR_ID_LEN];
+	char key[MAPPED_USER_MAX + 1];
+
+	memset(out, 0, sizeof *out);
+	out->budget = kind == 'u' ? t->user_max : t->source_max;
+	if (thr_name_id(t, kind, name, id, key, sizeof key) < 0)
+		return -1;
+	/* Memory first: lifted there too, so that a Redis outage right after
+	 * does not bring the block back on this instance. */
+	memory_state(t, kind, id, lift, out);
+	if (thr_redis_usable(t, deadline_ms)) {
+		unsigned failures, in_flight;
+		int64_t lapses;
+		int ret = throttle_redis_state(t->redis, kind, key, lift, deadline_ms, &failures,
+					       &in_flight, &lapses);
+
+		thr_redis_answered(t, ret, deadline_ms);
+		if (ret == 0) {
+			out->failures = failures;
+			out->in_flight = in_flight;
+			out->lapses_in_ms = lapses;
+			out->shared = true;
+		}
+	}
+	out->blocked = out->budget > 0 && out->failures >= out->budget;
+	explicit_bzero(id, sizeof id);
+	return 0;
+}
