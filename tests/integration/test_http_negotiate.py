@@ -72,7 +72,9 @@ class HttpNegotiate(CountedAnswers, unittest.TestCase):
             ('kdcclosed', '/check', 'realm = %s\nkrb5_conf = %s\nlogin = %%l\n'
              % (REALM, closed_conf), cls.certs),
         ]
-        text = server_section(extra='deadline = %dms\n' % DEADLINE_MS) + NO_THROTTLE + """
+        # No periodic probes: the tests count the web server's requests.
+        text = (server_section(extra='deadline = %dms\nprobe_interval = 0s\n' % DEADLINE_MS)
+                + NO_THROTTLE) + """
 [route]
 match = *@neg.example -> neg
 match = *@onlybob.example -> onlybob

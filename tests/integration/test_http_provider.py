@@ -54,7 +54,8 @@ class HttpProvider(CountedAnswers, unittest.TestCase):
             ('down', 'https://127.0.0.1:%d/check' % free_port(), ''),
             ('wrongstatus', n('/check'), 'ok_status = 204\n'),
         ]
-        text = server_section(extra='deadline = %dms\n' % DEADLINE_MS) + """
+        # No periodic probes: the tests count the web servers' requests.
+        text = server_section(extra='deadline = %dms\nprobe_interval = 0s\n' % DEADLINE_MS) + """
 [route]
 match = *@basic.example -> web
 match = *@digest.example -> digest
