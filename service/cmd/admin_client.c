@@ -35,7 +35,7 @@ static size_t take(char *ptr, size_t size, size_t n, void *arg)
 
 /* The [admin] listener's first address, as a URL authority: a wildcard
  * address is asked on loopback. */
-static int admin_authority(const struct dagate_config *cfg, char *out, size_t size)
+int admin_authority(const struct dagate_config *cfg, char *out, size_t size)
 {
 	const struct listen_addr *l;
 	const char *host;
@@ -77,13 +77,13 @@ static int fetch(const char *command, const char *url, const char *method, struc
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status_r);
 	curl_easy_cleanup(h);
 	if (rc != CURLE_OK) {
-		fprintf(stderr, "dagate %s: %s: %s\n", command, url,
-			errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+		if (command != NULL)
+			fprintf(stderr, "dagate %s: %s: %s\n", command, url,
+				errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	return 0;
 }
-
 
 int admin_address(const char *command, const char *config_path, const char *admin,
 		  char *out, size_t size)
@@ -105,8 +105,9 @@ int admin_address(const char *command, const char *config_path, const char *admi
 	ret = admin_authority(cfg, out, size);
 	config_free(&cfg);
 	if (ret < 0) {
-		fprintf(stderr, "dagate %s: %s has no [admin] listen (or give --admin)\n",
-			command, config_path);
+		if (command != NULL)
+			fprintf(stderr, "dagate %s: %s has no [admin] listen (or give --admin)\n",
+				command, config_path);
 		return 2;
 	}
 	return 0;
@@ -130,8 +131,9 @@ int admin_call(const char *command, const char *config_path, const char *admin,
 		return 1;
 	}
 	if (status != (strcmp(method, "POST") == 0 ? 201 : 200)) {
-		fprintf(stderr, "dagate %s: %s answered %ld: %s\n", command, url, status,
-			a.data != NULL ? a.data : "");
+		if (command != NULL)
+			fprintf(stderr, "dagate %s: %s answered %ld: %s\n", command, url, status,
+				a.data != NULL ? a.data : "");
 		free(a.data);
 		return 1;
 	}

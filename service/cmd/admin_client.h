@@ -12,11 +12,16 @@
  * NULL, else the first [admin] listen of the configuration at
  * `config_path` (a wildcard address is asked on loopback). On 200 returns
  * 0 with the body in *body_r (malloc'd); else prints why on stderr as
- * "dagate COMMAND: ..." and returns the exit status: 2 for a
+ * "dagate COMMAND: ..." (nothing when COMMAND is NULL) and returns the
+ * exit status: 2 for a
  * configuration without an admin listener or that does not load, 1 when
  * the server did not answer 200. */
 int admin_get(const char *command, const char *config_path, const char *admin,
 	      const char *path_query, char **body_r);
+struct dagate_config;
+/* The first [admin] listen of `cfg` as HOST:PORT (a wildcard address asked
+ * on loopback); -1 when there is none. */
+int admin_authority(const struct dagate_config *cfg, char *out, size_t size);
 /* The HOST:PORT admin_call would ask (`admin` itself when not NULL), so
  * that a command calling several times reads the configuration once. 0,
  * or the exit status after printing why. */

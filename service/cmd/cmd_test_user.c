@@ -4,7 +4,9 @@
  */
 #include "commands.h"
 
+#include <curl/curl.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "clock.h"
 #include "sf_server.h"
 #include "tokens.h"
+#include "admin_client.h"
 #include "test_user_server.h"
 #include "tty.h"
 
@@ -26,11 +29,55 @@ static const char usage[] =
 	"Reads the password from stdin. Decides here, printing each step and the answer;\n"
 	"or, with --server, sends a real Authenticate to the running endpoint at URL.\n";
 
-/* The throttle lives in the running server (its memory, or Redis shared
- * by the instances): a local decision cannot know the state it would
- * meet, and says so rather than pretend. */
-static void print_throttle_note(const struct dagate_config *cfg)
+/* One line of the running server's throttle for a user or a source
+ * (GET /api/v1/throttle/...), or false when it cannot be asked. */
+static bool print_server_state(const char *authority, const char *kind, const char *name)
 {
+	char path[1024], *escaped = curl_easy_escape(NULL, name, 0), *body = NULL;
+	json_object *o, *v;
+	bool ok = false;
+
+	if (escaped == NULL)
+		return false;
+	snprintf(path, sizeof path, "/api/v1/throttle/%s/%s", kind, escaped);
+	curl_free(escaped);
+	if (admin_call(NULL, NULL, authority, "GET", path, &body) != 0)
+		return false;
+	o = json_tokener_parse(body);
+	if (o != NULL && json_object_object_get_ex(o, "failures", &v)) {
+		long long failures = (long long)json_object_get_int64(v), budget = 0;
+		bool blocked = false;
+
+		if (json_object_object_get_ex(o, "budget", &v))
+			budget = (long long)json_object_get_int64(v);
+		if (json_object_object_get_ex(o, "blocked", &v))
+			blocked = json_object_get_boolean(v);
+		printf("  throttle (running server): %s %s: %lld failures of %lld%s\n",
+		       kind[0] == 'u' ? "user" : "source", name, failures, budget,
+		       blocked ? ": BLOCKED, a login would be false without a backend" : "");
+		ok = true;
+	}
+	json_object_put(o);
+	free(body);
+	return ok;
+}
+
+/* The throttle lives in the running server (its memory, or Redis shared
+ * by the instances): shown from there when its admin listener answers;
+ * else a local decision cannot know the state it would meet, and says so
+ * rather than pretend. */
+static void print_throttle_note(const struct dagate_config *cfg, const char *mapped_user,
+				const char *source_ip)
+{
+	char authority[300];
+
+	if (admin_authority(cfg, authority, sizeof authority) == 0 &&
+	    print_server_state(authority, "users", mapped_user)) {
+		print_server_state(authority, "sources", source_ip);
+		printf("  throttle: not applied here; --server URL asks the server, throttle "
+		       "included\n");
+		return;
+	}
 	const struct conf_section *t = NULL;
 	const struct conf_entry *store, *user, *source, *repeat;
 	int64_t repeat_ms = -1;
@@ -161,7 +208,7 @@ int cmd_test_user(const char *config_path, int argc, char **argv)
 
 		printf("test-user %s (deadline %lld ms)\n", argv[optind],
 		       (long long)dec.cfg->server.deadline_ms);
-		print_throttle_note(dec.cfg);
+		print_throttle_note(dec.cfg, req.username, source_ip);
 		router_plan(dec.router, req.username, req.password, req.password_len, &plan);
 		router_decide(dec.router, &plan, &req, provider, &d);
 		explicit_bzero(pw, sizeof pw);

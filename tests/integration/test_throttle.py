@@ -406,3 +406,20 @@ class ThrottleOperators(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             status, _, body = d.get('/metrics', admin=True)
             self.assertIn('dagate_throttle_lifts_total 2', body.decode())
+
+    def test_local_test_user_shows_the_servers_throttle(self):
+        from backends.ports import free_port
+        port = free_port()
+        conf = self.CONF.replace('[admin]\nlisten = 127.0.0.1:0', '[admin]\nlisten = 127.0.0.1:%d'
+                                 % port)
+        self.assertIn(':%d' % port, conf)
+        with Dagate(conf) as d:
+            for i in range(2):
+                d.authenticate('kim@corp.test', 'w%d' % i, '198.51.100.%d' % (i + 1))
+            r = run_dagate(['test-user', 'kim@corp.test', '--source-ip', '198.51.100.1',
+                            '-c', d.config_path], stdin='whatever')
+            self.assertIn('throttle (running server): user kim@corp.test: 2 failures of 2: '
+                          'BLOCKED', r.stdout)
+            self.assertIn('throttle (running server): source 198.51.100.1: 1 failures of 3',
+                          r.stdout)
+        # Without a server to ask, it says so (test_commands.test_test_user_true).
