@@ -116,6 +116,20 @@ struct thr_ids {
 	bool has_source, has_repeat;
 };
 
+/* What the shared store keys a user and a source by: their keyed hashes in
+ * hex, never the name or the address ("" for no source). */
+struct thr_names {
+	char user[2 * THR_ID_LEN + 1], source[2 * THR_ID_LEN + 1];
+};
+
+static void ids_hex(const struct thr_ids *ids, struct thr_names *out)
+{
+	hex_encode(ids->user, THR_ID_LEN, out->user);
+	out->source[0] = '\0';
+	if (ids->has_source)
+		hex_encode(ids->source, THR_ID_LEN, out->source);
+}
+
 /* `user` is the folded name (budgets), `exact` the mapped one: a repeat
  * is the same password for the very name that failed (with [map]
  * lowercase = no, other case may be another route). */
@@ -241,12 +255,14 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 	if (redis_usable(t, now, deadline_ms)) {
 		struct throttle_redis_limits lim;
 		char hex[2 * THR_ID_LEN + 1] = "";
+		struct thr_names names;
 		int ret;
 
 		redis_limits(t, &lim);
 		if (ids.has_repeat)
 			hex_encode(ids.repeat, THR_ID_LEN, hex);
-		ret = throttle_redis_check(t->redis, &lim, user, ids.source_key, hex,
+		ids_hex(&ids, &names);
+		ret = throttle_redis_check(t->redis, &lim, names.user, names.source, hex,
 					   deadline_ms, &v);
 		explicit_bzero(hex, sizeof hex);
 		redis_answered(t, ret, t->clock(t->clock_ctx), deadline_ms);
@@ -345,11 +361,13 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 	if (redis_usable(t, now, deadline_ms)) {
 		struct throttle_redis_limits lim;
 		char hex[2 * THR_ID_LEN + 1] = "";
+		struct thr_names names;
 
 		redis_limits(t, &lim);
 		if (ids.has_repeat)
 			hex_encode(ids.repeat, THR_ID_LEN, hex);
-		redis_answered(t, throttle_redis_record(t->redis, &lim, user, ids.source_key,
+		ids_hex(&ids, &names);
+		redis_answered(t, throttle_redis_record(t->redis, &lim, names.user, names.source,
 							hex, failed ? 'f' : result == AUTH_OK ? 'o' : 'n',
 							deadline_ms),
 			       t->clock(t->clock_ctx), deadline_ms);

@@ -51,10 +51,11 @@
  *
  * Shared state. `store = redis://...` (or `tokens`: the [tokens] store when
  * it is Redis) shares counters and repeats between instances: keys
- * dagate:thr:u:USER (failures, PX = the window, restarted on each),
- * dagate:thr:q:USER (reservations, PX 10s), dagate:thr:s:SOURCE,
- * dagate:thr:r:USER (a hash of repeat HMACs -> expiry), each operation one
- * Lua script call. Repeat HMACs must match across instances, so the key is
+ * dagate:thr:u:ID (failures, PX = the window, restarted on each),
+ * dagate:thr:q:ID (reservations, PX 10s), dagate:thr:s:ID,
+ * dagate:thr:r:ID (a hash of repeat HMACs -> expiry), each operation one
+ * Lua script call; each ID is the keyed hash (hex) the memory tables use,
+ * so Redis holds no username and no address either. Repeat HMACs must match across instances, so the key is
  * shared: with store = tokens it is derived from the [tokens] key_file
  * (HMAC(token key, "dagate throttle v1")), with a redis URL it is
  * [throttle] key_file (64 hex digits, created 0600 if absent: copy it to

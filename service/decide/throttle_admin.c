@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "hex.h"
 #include "throttle_redis.h"
 
 /* Under no lock: the entry's numbers from memory (and forgotten). */
@@ -53,8 +54,12 @@ int throttle_state(struct throttle *t, char kind, const char *name, bool lift,
 	if (thr_redis_usable(t, deadline_ms)) {
 		unsigned failures, in_flight;
 		int64_t lapses;
-		int ret = throttle_redis_state(t->redis, kind, key, lift, deadline_ms, &failures,
-					       &in_flight, &lapses);
+		char hex[2 * THR_ID_LEN + 1];
+		int ret;
+
+		hex_encode(id, THR_ID_LEN, hex);   /* the store's name for it */
+		ret = throttle_redis_state(t->redis, kind, hex, lift, deadline_ms, &failures,
+					   &in_flight, &lapses);
 
 		thr_redis_answered(t, ret, deadline_ms);
 		if (ret == 0) {

@@ -1,9 +1,11 @@
 /*
  * Throttle state shared through Redis (throttle_redis.h). Keys:
- *   dagate:thr:u:USER    counted failures; PX = user window, restarted by each
- *   dagate:thr:q:USER    reservations of checks in flight; PX THROTTLE_RESERVE_MS
- *   dagate:thr:s:SOURCE  counted failures of a sourceIp (or its /64)
- *   dagate:thr:r:USER    hash: HMAC(user+password) hex -> expiry (Redis ms)
+ *   dagate:thr:u:ID      counted failures; PX = user window, restarted by each
+ *   dagate:thr:q:ID      reservations of checks in flight; PX THROTTLE_RESERVE_MS
+ *   dagate:thr:s:ID      counted failures of a sourceIp (or its /64)
+ *   dagate:thr:r:ID      hash: HMAC(user+password) hex -> expiry (Redis ms)
+ * ID is the user's or the source's keyed hash in hex (throttle.c): Redis
+ * holds no username and no address.
  * Each call is one EVAL, atomic in Redis, so concurrent instances see one
  * consistent count; times come from Redis's own clock (TIME).
  */

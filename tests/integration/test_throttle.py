@@ -228,6 +228,9 @@ class ThrottleSharedThroughRedis(unittest.TestCase):
                 keys = [k for k in r.dump() if str(k).find('dagate:thr:') >= 0]
                 self.assertTrue(keys, 'no dagate:thr: keys in Redis')
                 self.assertFalse(any('w1' in str(k) or 'w4' in str(k) for k in keys), keys)
+                # No username, no address in Redis: keys are keyed hashes.
+                self.assertFalse(any('sam' in str(k) or 'corp.test' in str(k) or '203.0.113' in str(k)
+                                     for k in keys), keys)
                 time.sleep(WINDOW + 0.2)
                 self.assertEqual(ub.login('right-sam'), ('true', 'ok', 'users'))
                 # Redis gone: answers come at once from each instance's own state.
@@ -239,10 +242,6 @@ class ThrottleSharedThroughRedis(unittest.TestCase):
                 self.assertEqual(ua.login('right-sam'), ('true', 'ok', 'users'))
                 a.wait_for_log(lambda t: 'throttle: Redis did not answer' in t)
                 self.assertEqual(a.log().count('throttle: Redis did not answer'), 1)
-
-
-if __name__ == '__main__':
-    unittest.main()
 
 
 class ThrottleAgainstTheDirectoryPolicy(unittest.TestCase):
@@ -423,3 +422,7 @@ class ThrottleOperators(unittest.TestCase):
             self.assertIn('throttle (running server): source 198.51.100.1: 1 failures of 3',
                           r.stdout)
         # Without a server to ask, it says so (test_commands.test_test_user_true).
+
+
+if __name__ == '__main__':
+    unittest.main()
