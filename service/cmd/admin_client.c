@@ -146,3 +146,29 @@ int admin_get(const char *command, const char *config_path, const char *admin,
 {
 	return admin_call(command, config_path, admin, "GET", path_query, body_r);
 }
+
+json_object *admin_json_get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (o != NULL)
+		json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+const char *admin_json_text(json_object *o, const char *key)
+{
+	json_object *v = admin_json_get(o, key);
+
+	return v != NULL ? json_object_get_string(v) : "-";
+}
+
+long long admin_json_num(json_object *o, const char *key)
+{
+	return (long long)json_object_get_int64(admin_json_get(o, key));
+}
+
+bool admin_json_flag(json_object *o, const char *key)
+{
+	return json_object_get_boolean(admin_json_get(o, key));
+}

@@ -5,6 +5,7 @@
 #ifndef DAGATE_ADMIN_CLIENT_H
 #define DAGATE_ADMIN_CLIENT_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -31,5 +32,11 @@ int admin_address(const char *command, const char *config_path, const char *admi
  * expects 201. */
 int admin_call(const char *command, const char *config_path, const char *admin,
 	       const char *method, const char *path_query, char **body_r);
+
+/* Fields of an admin API answer: NULL, "-", 0 or false when absent. */
+json_object *admin_json_get(json_object *o, const char *key);
+const char *admin_json_text(json_object *o, const char *key);
+long long admin_json_num(json_object *o, const char *key);
+bool admin_json_flag(json_object *o, const char *key);
 
 #endif

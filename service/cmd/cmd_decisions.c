@@ -20,13 +20,6 @@ static const char usage[] =
 	"The running server's last decisions that were not true, newest first\n"
 	"(from its [admin] listener; --admin overrides the address).\n";
 
-static const char *field(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "-";
-}
-
 static int print_table(const char *json)
 {
 	json_object *top = json_tokener_parse(json), *list;
@@ -41,14 +34,12 @@ static int print_table(const char *json)
 	       "OUTCOME", "USER", "SOURCE_IP", "PROVIDER", "DETAIL");
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		json_object *e = json_object_array_get_idx(list, i);
-		json_object *sent;
-		bool unsent = json_object_object_get_ex(e, "sent", &sent) &&
-			      !json_object_get_boolean(sent);
+		bool unsent = admin_json_get(e, "sent") != NULL && !admin_json_flag(e, "sent");
 
-		printf("%-20s %-16s %-6s %-16s %-32s %-15s %-12s %s%s\n", field(e, "time"),
-		       field(e, "request_id"), field(e, "answer"), field(e, "outcome"),
-		       field(e, "user"), field(e, "source_ip"), field(e, "provider"),
-		       field(e, "detail"), unsent ? " (never sent)" : "");
+		printf("%-20s %-16s %-6s %-16s %-32s %-15s %-12s %s%s\n", admin_json_text(e, "time"),
+		       admin_json_text(e, "request_id"), admin_json_text(e, "answer"), admin_json_text(e, "outcome"),
+		       admin_json_text(e, "user"), admin_json_text(e, "source_ip"), admin_json_text(e, "provider"),
+		       admin_json_text(e, "detail"), unsent ? " (never sent)" : "");
 	}
 	json_object_put(top);
 	return 0;

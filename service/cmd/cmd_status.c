@@ -21,40 +21,20 @@ static const char usage[] =
 	"providers and their backends, queue, throttle and tokens (from its [admin]\n"
 	"listener; --admin overrides the address).\n";
 
-static json_object *get(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-
-	json_object_object_get_ex(o, key, &v);
-	return v;
-}
-
-static const char *text(json_object *o, const char *key)
-{
-	json_object *v = get(o, key);
-
-	return v != NULL ? json_object_get_string(v) : "-";
-}
-
-static long long num(json_object *o, const char *key)
-{
-	return (long long)json_object_get_int64(get(o, key));
-}
-
 static void print_providers(json_object *list)
 {
 	printf("providers:\n");
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		json_object *p = json_object_array_get_idx(list, i), *servers = get(p, "servers");
+		json_object *p = json_object_array_get_idx(list, i), *servers = admin_json_get(p, "servers");
 
-		printf("  %-20s %-8s %-5s in flight %lld of %lld\n", text(p, "name"), text(p, "type"),
-		       json_object_get_boolean(get(p, "backend_up")) ? "up" : "DOWN",
-		       num(p, "inflight"), num(p, "concurrency"));
+		printf("  %-20s %-8s %-5s in flight %lld of %lld\n", admin_json_text(p, "name"), admin_json_text(p, "type"),
+		       admin_json_flag(p, "backend_up") ? "up" : "DOWN",
+		       admin_json_num(p, "inflight"), admin_json_num(p, "concurrency"));
 		for (size_t j = 0; servers != NULL && j < json_object_array_length(servers); j++) {
 			json_object *s = json_object_array_get_idx(servers, j);
 
-			printf("    %-40s %s\n", text(s, "server"),
-			       json_object_get_boolean(get(s, "up")) ? "up" : "DOWN");
+			printf("    %-40s %s\n", admin_json_text(s, "server"),
+			       admin_json_flag(s, "up") ? "up" : "DOWN");
 		}
 	}
 }
@@ -63,34 +43,34 @@ static int print_status(const char *body)
 {
 	json_object *top = json_tokener_parse(body), *list, *q, *t;
 
-	if (top == NULL || (list = get(top, "listeners")) == NULL || (q = get(top, "queue")) == NULL) {
+	if (top == NULL || (list = admin_json_get(top, "listeners")) == NULL || (q = admin_json_get(top, "queue")) == NULL) {
 		fprintf(stderr, "dagate status: the server's answer is not what was expected\n");
 		json_object_put(top);
 		return 1;
 	}
 	printf("dagate %s, up %llds (since %s), configuration %s, generation %lld",
-	       text(top, "version"), num(top, "uptime_seconds"), text(top, "started"),
-	       text(top, "config"), num(top, "generation"));
-	if (num(top, "reloads_refused") > 0)
-		printf(" (%lld reloads refused)", num(top, "reloads_refused"));
+	       admin_json_text(top, "version"), admin_json_num(top, "uptime_seconds"), admin_json_text(top, "started"),
+	       admin_json_text(top, "config"), admin_json_num(top, "generation"));
+	if (admin_json_num(top, "reloads_refused") > 0)
+		printf(" (%lld reloads refused)", admin_json_num(top, "reloads_refused"));
 	printf("\nlisteners:\n");
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		json_object *l = json_object_array_get_idx(list, i);
 
-		printf("  %-6s %s%s\n", text(l, "kind"), text(l, "address"),
-		       json_object_get_boolean(get(l, "tls")) ? " (TLS)" : "");
+		printf("  %-6s %s%s\n", admin_json_text(l, "kind"), admin_json_text(l, "address"),
+		       admin_json_flag(l, "tls") ? " (TLS)" : "");
 	}
-	print_providers(get(top, "providers"));
+	print_providers(admin_json_get(top, "providers"));
 	printf("queue: %lld in flight, %lld waiting of %lld; %lld workers, at most %lld per backend\n",
-	       num(q, "inflight"), num(q, "waiting"), num(q, "capacity"), num(q, "workers"),
-	       num(q, "lane_limit"));
-	if ((t = get(top, "throttle")) != NULL)
+	       admin_json_num(q, "inflight"), admin_json_num(q, "waiting"), admin_json_num(q, "capacity"), admin_json_num(q, "workers"),
+	       admin_json_num(q, "lane_limit"));
+	if ((t = admin_json_get(top, "throttle")) != NULL)
 		printf("throttle: %lld refused by user budget, %lld by source budget, %lld repeats, "
-		       "%lld shared-state failures\n", num(t, "throttled_user"),
-		       num(t, "throttled_source"), num(t, "repeats"), num(t, "redis_failures"));
-	if ((t = get(top, "tokens")) != NULL)
+		       "%lld shared-state failures\n", admin_json_num(t, "throttled_user"),
+		       admin_json_num(t, "throttled_source"), admin_json_num(t, "repeats"), admin_json_num(t, "redis_failures"));
+	if ((t = admin_json_get(top, "tokens")) != NULL)
 		printf("tokens: %lld issued, %lld redeemed, %lld rejected, %lld store unavailable\n",
-		       num(t, "issued"), num(t, "redeemed"), num(t, "rejected"), num(t, "unavailable"));
+		       admin_json_num(t, "issued"), admin_json_num(t, "redeemed"), admin_json_num(t, "rejected"), admin_json_num(t, "unavailable"));
 	json_object_put(top);
 	return 0;
 }

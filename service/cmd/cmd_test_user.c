@@ -34,7 +34,7 @@ static const char usage[] =
 static bool print_server_state(const char *authority, const char *kind, const char *name)
 {
 	char path[1024], *escaped = curl_easy_escape(NULL, name, 0), *body = NULL;
-	json_object *o, *v;
+	json_object *o;
 	bool ok = false;
 
 	if (escaped == NULL)
@@ -44,17 +44,11 @@ static bool print_server_state(const char *authority, const char *kind, const ch
 	if (admin_call(NULL, NULL, authority, "GET", path, &body) != 0)
 		return false;
 	o = json_tokener_parse(body);
-	if (o != NULL && json_object_object_get_ex(o, "failures", &v)) {
-		long long failures = (long long)json_object_get_int64(v), budget = 0;
-		bool blocked = false;
-
-		if (json_object_object_get_ex(o, "budget", &v))
-			budget = (long long)json_object_get_int64(v);
-		if (json_object_object_get_ex(o, "blocked", &v))
-			blocked = json_object_get_boolean(v);
+	if (admin_json_get(o, "failures") != NULL) {
 		printf("  throttle (running server): %s %s: %lld failures of %lld%s\n",
-		       kind[0] == 'u' ? "user" : "source", name, failures, budget,
-		       blocked ? ": BLOCKED, a login would be false without a backend" : "");
+		       kind[0] == 'u' ? "user" : "source", name, admin_json_num(o, "failures"),
+		       admin_json_num(o, "budget"), admin_json_flag(o, "blocked") ?
+		       ": BLOCKED, a login would be false without a backend" : "");
 		ok = true;
 	}
 	json_object_put(o);

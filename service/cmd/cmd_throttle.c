@@ -20,22 +20,6 @@ static const char usage[] =
 	"status   the running server's count for USER (as Salesforce sends it) or a sourceIp\n"
 	"unblock  forget that count: the block is lifted (audited by the server)\n";
 
-static long long num(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-
-	json_object_object_get_ex(o, key, &v);
-	return (long long)json_object_get_int64(v);
-}
-
-static bool flag(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-
-	json_object_object_get_ex(o, key, &v);
-	return json_object_get_boolean(v);
-}
-
 static int print_state(const char *body)
 {
 	json_object *o = json_tokener_parse(body), *name = NULL;
@@ -46,17 +30,17 @@ static int print_state(const char *body)
 		return 1;
 	}
 	printf("%s: %s%lld failures", json_object_get_string(name),
-	       flag(o, "lifted") ? "lifted; now " : "", num(o, "failures"));
-	if (num(o, "budget") > 0)
-		printf(" of %lld", num(o, "budget"));
+	       admin_json_flag(o, "lifted") ? "lifted; now " : "", admin_json_num(o, "failures"));
+	if (admin_json_num(o, "budget") > 0)
+		printf(" of %lld", admin_json_num(o, "budget"));
 	else
 		printf(" (no budget)");
-	if (num(o, "in_flight") > 0)
-		printf(", %lld in flight", num(o, "in_flight"));
-	if (num(o, "failures") > 0)
-		printf(", lapses in %llds", num(o, "lapses_in_seconds"));
-	printf("%s (%s)\n", flag(o, "blocked") ? ": BLOCKED" : "",
-	       flag(o, "shared") ? "shared store" : "this instance's memory");
+	if (admin_json_num(o, "in_flight") > 0)
+		printf(", %lld in flight", admin_json_num(o, "in_flight"));
+	if (admin_json_num(o, "failures") > 0)
+		printf(", lapses in %llds", admin_json_num(o, "lapses_in_seconds"));
+	printf("%s (%s)\n", admin_json_flag(o, "blocked") ? ": BLOCKED" : "",
+	       admin_json_flag(o, "shared") ? "shared store" : "this instance's memory");
 	json_object_put(o);
 	return 0;
 }

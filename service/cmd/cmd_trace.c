@@ -27,35 +27,26 @@ static const char usage[] =
 	"route, throttle, provider steps, answer; never a password) for DURATION\n"
 	"(default 60s, at most 1h).\n";
 
-static json_object *get(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-
-	json_object_object_get_ex(o, key, &v);
-	return v;
-}
-
 /* Prints the steps of one answer; returns its "next" and whether the
  * trace is still active, or -1 when the answer is not one. */
 static int print_steps(const char *body, long long *next_r, bool *active_r)
 {
-	json_object *top = json_tokener_parse(body), *steps = get(top, "steps");
+	json_object *top = json_tokener_parse(body), *steps = admin_json_get(top, "steps");
 
-	if (top == NULL || steps == NULL || get(top, "next") == NULL) {
+	if (top == NULL || steps == NULL || admin_json_get(top, "next") == NULL) {
 		json_object_put(top);
 		return -1;
 	}
 	for (size_t i = 0; i < json_object_array_length(steps); i++) {
 		json_object *s = json_object_array_get_idx(steps, i);
 
-		printf("%s %s %+6lldms  %s\n", json_object_get_string(get(s, "time")),
-		       json_object_get_string(get(s, "request_id")),
-		       (long long)json_object_get_int64(get(s, "ms")),
-		       json_object_get_string(get(s, "step")));
+		printf("%s %s %+6lldms  %s\n", admin_json_text(s, "time"),
+		       admin_json_text(s, "request_id"), admin_json_num(s, "ms"),
+		       admin_json_text(s, "step"));
 	}
 	fflush(stdout);
-	*next_r = (long long)json_object_get_int64(get(top, "next"));
-	*active_r = json_object_get_boolean(get(top, "active"));
+	*next_r = admin_json_num(top, "next");
+	*active_r = admin_json_flag(top, "active");
 	json_object_put(top);
 	return 0;
 }
@@ -109,10 +100,10 @@ int cmd_trace(const char *config_path, int argc, char **argv)
 	if (ret != 0)
 		return ret;
 	started = json_tokener_parse(body);
-	id = started != NULL ? (long long)json_object_get_int64(get(started, "id")) : 0;
+	id = admin_json_num(started, "id");
 	if (id > 0)
 		printf("tracing %s (as mapped) for %llds: trace %lld; steps appear as logins arrive\n",
-		       json_object_get_string(get(started, "user")), (long long)(for_ms / 1000), id);
+		       admin_json_text(started, "user"), (long long)(for_ms / 1000), id);
 	json_object_put(started);
 	free(body);
 	if (id <= 0) {

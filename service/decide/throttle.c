@@ -403,18 +403,15 @@ void throttle_stats(struct throttle *t, struct throttle_stats *out)
 	out->waits = atomic_load(&t->waits);
 }
 
-int thr_name_id(struct throttle *t, char kind, const char *name, uint8_t id[THR_ID_LEN],
-		char *text_r, size_t text_size)
+int thr_name_id(struct throttle *t, char kind, const char *name, uint8_t id[THR_ID_LEN])
 {
-	if (kind == 'u') {
-		char user[MAPPED_USER_MAX + 1];
+	char text[MAPPED_USER_MAX + 1];
 
-		user_fold(name, user);
-		snprintf(text_r, text_size, "%s", user);
-		return thr_id(t, 'u', user, strlen(user), NULL, 0, id);
-	}
-	throttle_source_key(name, text_r, text_size);
-	return thr_id(t, 's', text_r, strlen(text_r), NULL, 0, id);
+	if (kind == 'u')
+		user_fold(name, text);
+	else
+		throttle_source_key(name, text, THR_SOURCE_KEY_MAX);
+	return thr_id(t, kind, text, strlen(text), NULL, 0, id);
 }
 
 bool thr_redis_usable(struct throttle *t, int64_t deadline_ms)

@@ -11,7 +11,7 @@
 #include "hex.h"
 #include "throttle_redis.h"
 
-/* Under no lock: the entry's numbers from memory (and forgotten). */
+/* The entry's numbers from memory, under its shard's lock (and forgotten, with `lift`). */
 static void memory_state(struct throttle *t, char kind, const uint8_t *id, bool lift,
 			 struct throttle_state *out)
 {
@@ -42,11 +42,10 @@ int throttle_state(struct throttle *t, char kind, const char *name, bool lift,
 		   int64_t deadline_ms, struct throttle_state *out)
 {
 	uint8_t id[THR_ID_LEN];
-	char key[MAPPED_USER_MAX + 1];
 
 	memset(out, 0, sizeof *out);
 	out->budget = kind == 'u' ? t->user_max : t->source_max;
-	if (thr_name_id(t, kind, name, id, key, sizeof key) < 0)
+	if (thr_name_id(t, kind, name, id) < 0)
 		return -1;
 	/* Memory first: lifted there too, so that a Redis outage right after
 	 * does not bring the block back on this instance. */

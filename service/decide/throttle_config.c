@@ -108,6 +108,23 @@ static const struct conf_section *section_find(const struct dagate_config *cfg,
  * within DURATION lock the account): dagate must stop at N-1, with a
  * window at least DURATION (a shorter one lets failures add up at the
  * directory across windows), and each instance's share must stay >= 1. */
+/* The user budget in force: user_failures as written, else N-1 in the
+ * directory's window when directory_lockout is set. -1 when malformed. */
+static int user_budget(const struct conf_section *s, const struct throttle_conf *tc,
+		       unsigned *n_r, int64_t *w_r)
+{
+	unsigned dir_n;
+	int64_t dir_w;
+
+	if ((s == NULL || conf_find(s, "user_failures") == NULL) &&
+	    throttle_parse_budget(tc->directory_lockout, &dir_n, &dir_w) == 0 && dir_n > 1) {
+		*n_r = dir_n - 1;
+		*w_r = dir_w;
+		return 0;
+	}
+	return throttle_parse_budget(tc->user_failures, n_r, w_r);
+}
+
 static void lockout_check(const struct conf_section *s, const struct throttle_conf *tc,
 			  struct conf_errors *errors)
 {
@@ -127,10 +144,7 @@ static void lockout_check(const struct conf_section *s, const struct throttle_co
 			      "at the first wrong password cannot be protected", tc->directory_lockout);
 		return;
 	}
-	if (conf_find(s, "user_failures") == NULL) {
-		n = dir_n - 1;
-		w = dir_w;
-	} else if (throttle_parse_budget(tc->user_failures, &n, &w) < 0) {
+	if (user_budget(s, tc, &n, &w) < 0) {
 		return;   /* reported above */
 	} else if (n == 0) {
 		conf_error_at(errors, s->file, conf_line(s, "user_failures"),
@@ -325,20 +339,8 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 		return -1;
 	}
 	conf_bind(s, throttle_keys, &tc);   /* no section: the defaults */
-	throttle_parse_budget(tc.user_failures, &t->user_max, &t->user_window_ms);
+	user_budget(s, &tc, &t->user_max, &t->user_window_ms);
 	throttle_parse_budget(tc.source_failures, &t->source_max, &t->source_window_ms);
-	{
-		unsigned dir_n;
-		int64_t dir_w;
-
-		/* The directory's policy sets the default budget: N-1 in its
-		 * window. */
-		if (throttle_parse_budget(tc.directory_lockout, &dir_n, &dir_w) == 0 && dir_n > 1 &&
-		    (s == NULL || conf_find(s, "user_failures") == NULL)) {
-			t->user_max = dir_n - 1;
-			t->user_window_ms = dir_w;
-		}
-	}
 	t->user_max_alone = t->user_max;
 	t->source_max_alone = t->source_max;
 	t->trusted = tc.trusted_networks;      /* moved: freed with t */

@@ -71,10 +71,9 @@ struct throttle {
 
 /* The table id of a user ('u': the mapped name, folded as the budgets
  * count it) or a source ('s': a sourceIp, keyed like the budgets: an IPv6
- * address as its /64), and in text_r the text the shared store keys it
- * by. -1 when HMAC fails. */
-int thr_name_id(struct throttle *t, char kind, const char *name, uint8_t id[THR_ID_LEN],
-		char *text_r, size_t text_size);
+ * address as its /64); the shared store keys it by its hex. -1 when HMAC
+ * fails. */
+int thr_name_id(struct throttle *t, char kind, const char *name, uint8_t id[THR_ID_LEN]);
 /* Whether the shared store can be asked now (else the memory answers). */
 bool thr_redis_usable(struct throttle *t, int64_t deadline_ms);
 void thr_redis_answered(struct throttle *t, int ok, int64_t deadline_ms);

@@ -15,26 +15,25 @@
 
 #define ADD(o, key, value) json_object_object_add((o), (key), (value))
 
+static void add_listeners(json_object *list, const struct listen_addr *addrs, size_t count,
+			  const char *kind, bool tls)
+{
+	for (size_t i = 0; i < count; i++) {
+		json_object *l = json_object_new_object();
+
+		ADD(l, "address", json_object_new_string(addrs[i].text));
+		ADD(l, "kind", json_object_new_string(kind));
+		ADD(l, "tls", json_object_new_boolean(tls));
+		json_object_array_add(list, l);
+	}
+}
+
 static json_object *listeners_json(const struct dagate_config *cfg, bool tls)
 {
 	json_object *list = json_object_new_array();
 
-	for (size_t i = 0; i < cfg->server.listen_count; i++) {
-		json_object *l = json_object_new_object();
-
-		ADD(l, "address", json_object_new_string(cfg->server.listen[i].text));
-		ADD(l, "kind", json_object_new_string("server"));
-		ADD(l, "tls", json_object_new_boolean(tls));
-		json_object_array_add(list, l);
-	}
-	for (size_t i = 0; i < cfg->admin.listen_count; i++) {
-		json_object *l = json_object_new_object();
-
-		ADD(l, "address", json_object_new_string(cfg->admin.listen[i].text));
-		ADD(l, "kind", json_object_new_string("admin"));
-		ADD(l, "tls", json_object_new_boolean(false));
-		json_object_array_add(list, l);
-	}
+	add_listeners(list, cfg->server.listen, cfg->server.listen_count, "server", tls);
+	add_listeners(list, cfg->admin.listen, cfg->admin.listen_count, "admin", false);
 	return list;
 }
 
