@@ -22,6 +22,18 @@ def stranger(i):
     return '10.%d.%d.1' % (i // 200 + 1, i % 200)
 
 
+def delete_from(d, path, source):
+    """DELETE on the admin listener from a given local address."""
+    import http.client
+    host, port = d.admin_url.split('://', 1)[1].rsplit(':', 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        conn.request('DELETE', path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def users_file(*names):
     return ''.join('%s@corp.test:%s\n' % (n, pw_hash('right-' + n)) for n in names)
 
@@ -117,7 +129,11 @@ class TestUserShowsFamiliarity(unittest.TestCase):
 
 class GrowingBlocks(unittest.TestCase):
     def test_blocks_grow_then_an_operator_lifts(self):
-        with Dagate(conf('user_failures = 2/1s\nblock_steps = 2s,4s\n'),
+        # The admin listener allows 127.0.0.1 only.
+        c = conf('user_failures = 2/1s\nblock_steps = 2s,6s\n').replace(
+            'allow = 127.0.0.0/8, ::1', 'allow = 127.0.0.1/32')
+        self.assertIn('allow = 127.0.0.1/32', c)
+        with Dagate(c,
                     files={'users': (users_file('kim'), 0o644)}) as d:
             admin = d.admin_url.split('://', 1)[1]
             u = Logins(self, d, 'kim@corp.test')
@@ -130,13 +146,17 @@ class GrowingBlocks(unittest.TestCase):
             time.sleep(1.3)   # the window is over, the block is not
             self.assertEqual(u.login('right-kim', '198.51.100.1'), ('false', 'throttled_user', '-'))
             time.sleep(1.0)
-            # Trip 2: 4 s.
+            # Trip 2: 6 s.
             for i in range(2):
                 self.assertEqual(u.login('v%d' % i, '198.51.100.1'), ('false', 'reject', 'users'))
             time.sleep(2.5)
             self.assertEqual(u.login('right-kim', '198.51.100.1'), ('false', 'throttled_user', '-'))
             r = run_dagate(['throttle', 'status', 'kim@corp.test', '--admin', admin])
-            self.assertRegex(r.stdout, r'BLOCKED for [12]s')
+            self.assertRegex(r.stdout, r'BLOCKED for [2-4]s')
+            # A caller outside the admin allow list cannot lift it.
+            with self.assertRaises(ConnectionError):
+                delete_from(d, '/api/v1/throttle/users/kim@corp.test', '127.0.0.2')
+            self.assertEqual(u.login('right-kim', '198.51.100.1'), ('false', 'throttled_user', '-'))
             r = run_dagate(['throttle', 'unblock', 'kim@corp.test', '--admin', admin])
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn('lifted; now 0 failures', r.stdout)
