@@ -9,12 +9,18 @@ failure raises (a missing server fails the test).
 
     with SambaDC() as dc:
         dc.ip, dc.ldaps_uri, dc.ldap_uri, dc.ca_cert, dc.admin_search(...)
+
+SambaDC(plain_binds=True) also accepts simple binds over ldap:// without
+TLS (for a proxy that must see the LDAP messages); dc.add_users({...})
+creates more users through LDAP as Administrator.
 """
 
+import base64
 import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 
 from backends.server import ServerProcess, run_checked as _run
 
@@ -136,7 +142,8 @@ class SambaDC(ServerProcess):
     start_timeout = 40.0
     stop_timeout = 15.0
 
-    def __init__(self):
+    def __init__(self, plain_binds=False):
+        self.plain_binds = plain_binds
         if os.geteuid() != 0:
             raise AssertionError('the Samba AD tests need root (network namespace)')
         tag = os.getpid() % 200 + 20
@@ -171,6 +178,8 @@ class SambaDC(ServerProcess):
                  # must not stop this one from starting
                  '\tpid directory = %s\n'
                  % (self.ip, tls, tls, tls, os.path.join(self.dir, 'run')))
+        if self.plain_binds:
+            extra += '\tldap server require strong auth = no\n'
         os.makedirs(os.path.join(self.dir, 'run'), exist_ok=True)
         text = text.replace('[global]\n', '[global]\n' + extra, 1)
         with open(smbconf, 'w') as f:
@@ -210,14 +219,18 @@ class SambaDC(ServerProcess):
                            env=dict(os.environ, LDAPNOINIT='1'))
         return r.returncode == 0 and BASE in r.stdout
 
+    def ldap_tool(self, tool, *args, binddn='Administrator@' + REALM.lower(),
+                  password=ADMIN_PASSWORD, timeout=30):
+        """An OpenLDAP client tool over ldaps, bound as binddn."""
+        return subprocess.run([tool, '-x', '-H', self.ldaps_uri, '-D', binddn, '-w', password]
+                              + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=timeout,
+                              env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert,
+                                       LDAPTLS_REQCERT='demand'))
+
     def admin_search(self, dn, *attrs):
         """Base search as Administrator over ldaps; {attr: value} (first values)."""
-        r = subprocess.run(['ldapsearch', '-x', '-LLL', '-H', self.ldaps_uri, '-D',
-                            'Administrator@' + REALM.lower(), '-w', ADMIN_PASSWORD, '-s', 'base',
-                            '-b', dn] + list(attrs), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=30,
-                           env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert,
-                                    LDAPTLS_REQCERT='demand'))
+        r = self.ldap_tool('ldapsearch', '-LLL', '-s', 'base', '-b', dn, *attrs)
         if r.returncode != 0:
             raise AssertionError('ldapsearch failed: %s' % r.stdout)
         out = {}
@@ -226,6 +239,23 @@ class SambaDC(ServerProcess):
                 k, v = line.split(': ', 1)
                 out.setdefault(k, v)
         return out
+
+    def add_users(self, users):
+        """Enabled users CN=name,CN=Users with UPN name@corp.test, from
+        {name: password}, in one ldapadd as Administrator."""
+        entries = []
+        for name, password in users.items():
+            pwd = base64.b64encode(('"%s"' % password).encode('utf-16-le')).decode()
+            entries.append('dn: CN=%s,CN=Users,%s\nobjectClass: user\nsAMAccountName: %s\n'
+                           'userPrincipalName: %s@%s\nunicodePwd:: %s\n'
+                           'userAccountControl: 512\n'
+                           % (name, BASE, name, name, REALM.lower(), pwd))
+        with tempfile.NamedTemporaryFile('w', dir=self.dir, suffix='.ldif') as f:
+            f.write('\n'.join(entries))
+            f.flush()
+            r = self.ldap_tool('ldapadd', '-f', f.name, timeout=600)
+        if r.returncode != 0:
+            raise AssertionError('ldapadd failed: %s' % r.stdout[-2000:])
 
     def close(self):
         self.stop()

@@ -1,0 +1,194 @@
+"""[throttle] against a real Active Directory: a Samba 4 DC (backends/samba.py)
+with an account lockout threshold of 5 and "reset after" 30 minutes, and
+`directory_lockout = 5/30m` in dagate. AD's own badPwdCount and lockoutTime
+prove what reached it: concurrent right passwords all succeed; binds the
+DC answers too late (a delaying proxy) are counted, so six of them do not
+lock the account (without the throttle they do); an attacker from 50
+networks never locks a user; a user's familiar network still gets in while
+strangers are refused; 200 users failing once then succeeding from one
+address are never refused. Each test has users of its own, made at class
+setup through LDAP as Administrator. Needs root."""
+
+import threading
+import time
+import unittest
+
+from harness import Dagate, Fault, NO_THROTTLE, server_section
+from backends.samba import BASE, LOCKOUT_THRESHOLD, REALM, SVC_DN, SVC_PASSWORD, SambaDC
+from backends.tcp_delay import DelayingProxy
+
+PASSWORD = 'Right-Pass-7q'
+MANY = 200          # users in test_many_users_behind_one_address
+SLOW = 2.0          # seconds the proxy holds the DC's answers to user binds
+FILTER = '(&(objectClass=user)(userPrincipalName=%u))'
+THROTTLE = '[throttle]\ndirectory_lockout = %d/30m\nrepeat_window = 0s\n\n' % LOCKOUT_THRESHOLD
+
+
+def upn(name):
+    return '%s@%s' % (name, REALM.lower())
+
+
+def many(i):
+    return 'thr-m%03d' % i
+
+
+class ThrottleAgainstAD(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # plain binds: the proxy must tell the service account's
+        # connection from the users' (dagate binds over ldap:// to it)
+        cls.dc = SambaDC(plain_binds=True)
+        cls.started = []
+        try:
+            cls.dc.__enter__()
+            names = ['thr-conc', 'thr-slow', 'thr-slowctl', 'thr-nofam', 'thr-fam']
+            t0 = time.monotonic()
+            cls.dc.add_users({n: PASSWORD for n in names + [many(i) for i in range(MANY)]})
+            print('\n%d AD users made in %.1f s' % (len(names) + MANY, time.monotonic() - t0))
+            cls.proxy = DelayingProxy(cls.dc.ip, 389, SLOW,
+                                      slow=lambda first: b'svc-dagate' not in first)
+            cls.d = cls.start(cls.provider(cls.dc.ldaps_uri, 'timeout = 4s\n') + THROTTLE)
+            slow = cls.provider('ldap://127.0.0.1:%d' % cls.proxy.port,
+                                'insecure = yes\ntimeout = 1s\n')
+            cls.s = cls.start(slow + THROTTLE)
+            cls.c = cls.start(slow + NO_THROTTLE)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for d in cls.started:
+                d.__exit__(None, None, None)
+            if getattr(cls, 'proxy', None) is not None:
+                cls.proxy.close()
+        finally:
+            cls.dc.close()
+
+    @classmethod
+    def start(cls, conf):
+        with open(cls.dc.ca_cert) as f:
+            files = {'ca.crt': f.read(), 'svc.secret': (SVC_PASSWORD + '\n', 0o600)}
+        d = Dagate(conf, files=files)
+        d.__enter__()
+        cls.started.append(d)
+        return d
+
+    @classmethod
+    def provider(cls, uri, extra):
+        return (server_section(extra='workers = 16\nprobe_interval = 0s\n') +
+                '[route]\nmatch = * -> ad\n\n[provider ad]\ntype = ldap\nuri = %s\n'
+                'ca_file = {dir}/ca.crt\nbase = %s\nbind_dn = %s\n'
+                'bind_password_file = {dir}/svc.secret\nuser_filter = %s\n%s\n'
+                % (uri, BASE, SVC_DN, FILTER, extra))
+
+    def ad_state(self, name):
+        """(badPwdCount, lockoutTime) of the user, as AD has them."""
+        got = self.dc.admin_search('CN=%s,CN=Users,%s' % (name, BASE), 'badPwdCount',
+                                   'lockoutTime')
+        return int(got.get('badPwdCount', '0')), int(got.get('lockoutTime', '0'))
+
+    def wait_ad_state(self, name, done, timeout=5.0):
+        """AD's state once done(state) holds, or after timeout."""
+        end = time.monotonic() + timeout
+        while True:
+            state = self.ad_state(name)
+            if done(state) or time.monotonic() > end:
+                return state
+            time.sleep(0.1)
+
+    def binds_at_the_dc(self, name, password):
+        """Whether a bind as the user straight to the DC (no dagate) works."""
+        r = self.dc.ldap_tool('ldapsearch', '-LLL', '-s', 'base', '-b', '', 'namingContexts',
+                              binddn=upn(name), password=password)
+        self.assertIn(r.returncode, (0, 49), r.stdout)
+        return r.returncode == 0
+
+    def outcomes(self, d, user, n):
+        recs = d.audit_of(user, n)
+        self.assertEqual(len(recs), n, d.log()[-3000:])
+        return [r.get('outcome') for r in recs]
+
+    def test_eight_concurrent_right_passwords(self):
+        user, answers = upn('thr-conc'), [None] * 8
+
+        def login(i):
+            answers[i] = self.d.authenticate(user, PASSWORD, '198.51.100.%d' % (i + 1))
+
+        threads = [threading.Thread(target=login, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(answers, ['true'] * 8, self.d.log()[-3000:])
+        self.assertEqual(self.outcomes(self.d, user, 8), ['ok'] * 8)
+
+    def test_binds_answered_too_late_are_counted(self):
+        user, slowed = upn('thr-slow'), self.proxy.slowed
+        answers = [self.s.authenticate(user, 'Wrong-Pass-%dx' % i, '198.51.100.%d' % (i + 20))
+                   for i in range(6)]
+        self.assertTrue(all(isinstance(a, Fault) for a in answers[:4]), answers)
+        self.assertEqual(answers[4:], ['false', 'false'])
+        self.assertEqual(self.outcomes(self.s, user, 6), ['unavailable'] * 4 + ['throttled_user'] * 2)
+        self.assertEqual(self.proxy.slowed - slowed, 4, 'one slowed user connection per bind')
+        # Each unanswered bind reached the DC and counted there; the throttle
+        # counted them too, so the fifth never came.
+        self.assertEqual(self.wait_ad_state('thr-slow', lambda s: s[0] >= 4), (4, 0))
+        time.sleep(SLOW)
+        self.assertEqual(self.ad_state('thr-slow'), (4, 0))
+        self.assertTrue(self.binds_at_the_dc('thr-slow', PASSWORD))
+
+    def test_binds_answered_too_late_lock_the_account_without_the_throttle(self):
+        user = upn('thr-slowctl')
+        answers = [self.c.authenticate(user, 'Wrong-Pass-%dx' % i, '198.51.100.%d' % (i + 40))
+                   for i in range(6)]
+        self.assertTrue(all(isinstance(a, Fault) for a in answers), answers)
+        bad, locked = self.wait_ad_state('thr-slowctl', lambda s: s[1] != 0)
+        self.assertNotEqual(locked, 0, 'six slow wrong binds should lock the account')
+        self.assertFalse(self.binds_at_the_dc('thr-slowctl', PASSWORD))
+
+    def test_attacker_from_many_networks_never_locks_a_user(self):
+        name = 'thr-nofam'
+        user = upn(name)
+        for i in range(50):
+            self.assertEqual(self.d.authenticate(user, 'Guess-%02d-Xy' % i, '198.18.%d.9' % i),
+                             'false')
+            if i in (3, 9, 24, 49):
+                bad, locked = self.ad_state(name)
+                self.assertLess(bad, LOCKOUT_THRESHOLD)
+                self.assertEqual(locked, 0)
+        outcomes = self.outcomes(self.d, user, 50)
+        self.assertEqual(outcomes, ['reject'] * 4 + ['throttled_user'] * 46)
+        # exactly the four that reached AD, one bad bind each
+        self.assertEqual(self.wait_ad_state(name, lambda s: s[0] >= 4), (4, 0))
+
+    def test_many_users_behind_one_address(self):
+        # An office behind one NAT address: each user mistypes once, then
+        # gets it right; four at a time.
+        office, answers = '203.0.113.99', {}
+
+        def logins(first):
+            for i in range(first, MANY, 4):
+                user = upn(many(i))
+                answers[i] = (self.d.authenticate(user, 'Typo-Pass-7q', office),
+                              self.d.authenticate(user, PASSWORD, office))
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=logins, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print('\n%d logins in %.1f s' % (2 * MANY, time.monotonic() - t0))
+        refused = [i for i in range(MANY) if answers.get(i) != ('false', 'true')]
+        self.assertEqual(refused, [], [answers.get(i) for i in refused[:5]])
+        for i in (0, MANY // 2, MANY - 1):
+            self.assertEqual(self.outcomes(self.d, upn(many(i)), 2), ['reject', 'ok'])
+        throttled = [r for r in self.d.audit() if r.get('outcome', '').startswith('throttled')
+                     and r.get('user', '').startswith('thr-m')]
+        self.assertEqual(throttled, [])
+
+
+if __name__ == '__main__':
+    unittest.main()
