@@ -54,7 +54,11 @@ class DelayingProxy:
             t.start()
 
     def _serve(self, client):
-        server = socket.create_connection(self.upstream, timeout=5)
+        try:
+            server = socket.create_connection(self.upstream, timeout=5)
+        except OSError:
+            client.close()
+            return
         try:
             self._forward(client, server)
         finally:
