@@ -41,7 +41,7 @@ class ThrottleAgainstAD(unittest.TestCase):
         cls.started = []
         try:
             cls.dc.__enter__()
-            names = ['thr-conc', 'thr-slow', 'thr-slowctl', 'thr-nofam', 'thr-fam']
+            names = ['thr-conc', 'thr-conc2', 'thr-slow', 'thr-slowctl', 'thr-nofam', 'thr-fam']
             t0 = time.monotonic()
             cls.dc.add_users({n: PASSWORD for n in names + [many(i) for i in range(MANY)]})
             print('\n%d AD users made in %.1f s' % (len(names) + MANY, time.monotonic() - t0))
@@ -110,19 +110,31 @@ class ThrottleAgainstAD(unittest.TestCase):
         self.assertEqual(len(recs), n, d.log()[-3000:])
         return [r.get('outcome') for r in recs]
 
-    def test_eight_concurrent_right_passwords(self):
-        user, answers = upn('thr-conc'), [None] * 8
+    def eight_at_once(self, user, sources):
+        answers = [None] * 8
 
         def login(i):
-            answers[i] = self.d.authenticate(user, PASSWORD, '198.51.100.%d' % (i + 1))
+            answers[i] = self.d.authenticate(user, PASSWORD, '%s.%d' % (sources, i + 1))
 
+        before = len(self.d.audit_of(user, 0))
         threads = [threading.Thread(target=login, args=(i,)) for i in range(8)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         self.assertEqual(answers, ['true'] * 8, self.d.log()[-3000:])
-        self.assertEqual(self.outcomes(self.d, user, 8), ['ok'] * 8)
+        self.assertEqual(self.outcomes(self.d, user, before + 8)[before:], ['ok'] * 8)
+
+    def test_eight_concurrent_right_passwords(self):
+        self.eight_at_once(upn('thr-conc'), '198.51.100')
+
+    def test_eight_concurrent_right_passwords_after_a_dc_restart(self):
+        # the pooled connections are dead and must be found so, not counted
+        self.eight_at_once(upn('thr-conc2'), '198.51.100')
+        self.dc.stop()
+        self.dc.start()
+        self.eight_at_once(upn('thr-conc2'), '198.51.100')
+        self.assertEqual(self.ad_state('thr-conc2'), (0, 0))
 
     def test_binds_answered_too_late_are_counted(self):
         user, slowed = upn('thr-slow'), self.proxy.slowed
