@@ -9,11 +9,13 @@ strangers are refused; 200 users failing once then succeeding from one
 address are never refused. Each test has users of its own, made at class
 setup through LDAP as Administrator. Needs root."""
 
+import os
 import threading
 import time
 import unittest
 
 from harness import Dagate, Fault, NO_THROTTLE, server_section
+from backends.redis import RedisServer
 from backends.samba import BASE, LOCKOUT_THRESHOLD, REALM, SVC_DN, SVC_PASSWORD, SambaDC
 from backends.tcp_delay import DelayingProxy
 
@@ -41,7 +43,7 @@ class ThrottleAgainstAD(unittest.TestCase):
         cls.started = []
         try:
             cls.dc.__enter__()
-            names = ['thr-conc', 'thr-conc2', 'thr-slow', 'thr-slowctl', 'thr-nofam', 'thr-fam']
+            names = ['thr-conc', 'thr-conc2', 'thr-conc3', 'thr-slow', 'thr-slowctl', 'thr-nofam', 'thr-fam']
             t0 = time.monotonic()
             cls.dc.add_users({n: PASSWORD for n in names + [many(i) for i in range(MANY)]})
             print('\n%d AD users made in %.1f s' % (len(names) + MANY, time.monotonic() - t0))
@@ -67,9 +69,10 @@ class ThrottleAgainstAD(unittest.TestCase):
             cls.dc.close()
 
     @classmethod
-    def start(cls, conf):
+    def start(cls, conf, more_files=None):
         with open(cls.dc.ca_cert) as f:
             files = {'ca.crt': f.read(), 'svc.secret': (SVC_PASSWORD + '\n', 0o600)}
+        files.update(more_files or {})
         d = Dagate(conf, files=files)
         d.__enter__()
         cls.started.append(d)
@@ -110,23 +113,35 @@ class ThrottleAgainstAD(unittest.TestCase):
         self.assertEqual(len(recs), n, d.log()[-3000:])
         return [r.get('outcome') for r in recs]
 
-    def eight_at_once(self, user, sources):
-        answers = [None] * 8
+    def eight_at_once(self, user, sources, d=None):
+        d, answers = d or self.d, [None] * 8
 
         def login(i):
-            answers[i] = self.d.authenticate(user, PASSWORD, '%s.%d' % (sources, i + 1))
+            answers[i] = d.authenticate(user, PASSWORD, '%s.%d' % (sources, i + 1))
 
-        before = len(self.d.audit_of(user, 0))
+        before = len(d.audit_of(user, 0))
         threads = [threading.Thread(target=login, args=(i,)) for i in range(8)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        self.assertEqual(answers, ['true'] * 8, self.d.log()[-3000:])
-        self.assertEqual(self.outcomes(self.d, user, before + 8)[before:], ['ok'] * 8)
+        self.assertEqual(answers, ['true'] * 8, d.log()[-3000:])
+        self.assertEqual(self.outcomes(d, user, before + 8)[before:], ['ok'] * 8)
 
     def test_eight_concurrent_right_passwords(self):
         self.eight_at_once(upn('thr-conc'), '198.51.100')
+
+    def test_eight_concurrent_right_passwords_with_redis(self):
+        with RedisServer() as r:
+            d = self.start(self.provider(self.dc.ldaps_uri, 'timeout = 4s\n') + THROTTLE
+                           + 'store = %s/0\nkey_file = {dir}/throttle.key\n' % r.url,
+                           {'throttle.key': (os.urandom(32).hex() + '\n', 0o600)})
+            try:
+                self.eight_at_once(upn('thr-conc3'), '198.51.100', d)
+                self.assertTrue(any('dagate:thr:' in str(k) for k in r.dump()), 'Redis unused')
+            finally:
+                self.started.remove(d)
+                d.__exit__(None, None, None)
 
     def test_eight_concurrent_right_passwords_after_a_dc_restart(self):
         # the pooled connections are dead and must be found so, not counted
