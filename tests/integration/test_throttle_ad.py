@@ -4,9 +4,9 @@ with an account lockout threshold of 5 and "reset after" 30 minutes, and
 prove what reached it: concurrent right passwords all succeed; binds the
 DC answers too late (a delaying proxy) are counted, so six of them do not
 lock the account (without the throttle they do); an attacker from 50
-networks never locks a user; a user's familiar network still gets in while
-strangers are refused; 200 users failing once then succeeding from one
-address are never refused. Each test has users of its own, made at class
+networks never locks a user; a user's familiar network (a /24 he logged in
+from) still gets in while strangers are refused; 200 users failing once then
+succeeding from one address are never refused. Each test has users of its own, made at class
 setup through LDAP as Administrator. Needs root."""
 
 import os
@@ -43,7 +43,8 @@ class ThrottleAgainstAD(unittest.TestCase):
         cls.started = []
         try:
             cls.dc.__enter__()
-            names = ['thr-conc', 'thr-conc2', 'thr-conc3', 'thr-slow', 'thr-slowctl', 'thr-nofam', 'thr-fam']
+            names = ['thr-conc', 'thr-conc2', 'thr-conc3', 'thr-slow', 'thr-slowctl',
+                     'thr-nofam', 'thr-fam']
             t0 = time.monotonic()
             cls.dc.add_users({n: PASSWORD for n in names + [many(i) for i in range(MANY)]})
             print('\n%d AD users made in %.1f s' % (len(names) + MANY, time.monotonic() - t0))
@@ -157,7 +158,8 @@ class ThrottleAgainstAD(unittest.TestCase):
                    for i in range(6)]
         self.assertTrue(all(isinstance(a, Fault) for a in answers[:4]), answers)
         self.assertEqual(answers[4:], ['false', 'false'])
-        self.assertEqual(self.outcomes(self.s, user, 6), ['unavailable'] * 4 + ['throttled_user'] * 2)
+        self.assertEqual(self.outcomes(self.s, user, 6),
+                         ['unavailable'] * 4 + ['throttled_user'] * 2)
         self.assertEqual(self.proxy.slowed - slowed, 4, 'one slowed user connection per bind')
         # Each unanswered bind reached the DC and counted there; the throttle
         # counted them too, so the fifth never came.
