@@ -6,8 +6,8 @@ DC answers too late (a delaying proxy) are counted, so six of them do not
 lock the account (without the throttle they do); an attacker from 50
 networks never locks a user; a user's familiar network (a /24 he logged in
 from) still gets in while strangers are refused; 200 users failing once then
-succeeding from one address are never refused. Each test has users of its own, made at class
-setup through LDAP as Administrator. Needs root."""
+succeeding from one address are never refused. Each test has fresh users of its own (the DC's
+spare ones). Needs root."""
 
 import os
 import threading
@@ -16,11 +16,12 @@ import unittest
 
 from harness import Dagate, Fault, NO_THROTTLE, server_section
 from backends.redis import RedisServer
-from backends.samba import BASE, LOCKOUT_THRESHOLD, REALM, SVC_DN, SVC_PASSWORD, SambaDC
+from backends.samba import (BASE, LOCKOUT_THRESHOLD, REALM, SPARE_PASSWORD, SPARE_USERS, SVC_DN,
+                            SVC_PASSWORD, SambaDC)
 from backends.tcp_delay import DelayingProxy
 
-PASSWORD = 'Right-Pass-7q'
-MANY = 200          # users in test_many_users_behind_one_address
+PASSWORD = SPARE_PASSWORD
+MANY = 200          # users in test_many_users_behind_one_address: spare000...
 SLOW = 2.0          # seconds the proxy holds the DC's answers to user binds
 FILTER = '(&(objectClass=user)(userPrincipalName=%u))'
 THROTTLE = '[throttle]\ndirectory_lockout = %d/30m\nrepeat_window = 0s\n\n' % LOCKOUT_THRESHOLD
@@ -30,8 +31,13 @@ def upn(name):
     return '%s@%s' % (name, REALM.lower())
 
 
-def many(i):
-    return 'thr-m%03d' % i
+def spare(i):
+    assert i < SPARE_USERS
+    return 'spare%03d' % i
+
+
+# one fresh user (badPwdCount 0) for each test, after the MANY
+CONC, CONC2, CONC3, SLOW_USER, SLOW_CONTROL, NOFAM, FAM = (spare(MANY + i) for i in range(7))
 
 
 class ThrottleAgainstAD(unittest.TestCase):
@@ -43,11 +49,6 @@ class ThrottleAgainstAD(unittest.TestCase):
         cls.started = []
         try:
             cls.dc.__enter__()
-            names = ['thr-conc', 'thr-conc2', 'thr-conc3', 'thr-slow', 'thr-slowctl',
-                     'thr-nofam', 'thr-fam']
-            t0 = time.monotonic()
-            cls.dc.add_users({n: PASSWORD for n in names + [many(i) for i in range(MANY)]})
-            print('\n%d AD users made in %.1f s' % (len(names) + MANY, time.monotonic() - t0))
             cls.proxy = DelayingProxy(cls.dc.ip, 389, SLOW,
                                       slow=lambda first: b'svc-dagate' not in first)
             cls.d = cls.start(cls.provider(cls.dc.ldaps_uri, 'timeout = 4s\n') + THROTTLE)
@@ -130,7 +131,7 @@ class ThrottleAgainstAD(unittest.TestCase):
         self.assertEqual(self.outcomes(d, user, before + 8)[before:], ['ok'] * 8)
 
     def test_eight_concurrent_right_passwords(self):
-        self.eight_at_once(upn('thr-conc'), '198.51.100')
+        self.eight_at_once(upn(CONC), '198.51.100')
 
     def test_eight_concurrent_right_passwords_with_redis(self):
         with RedisServer() as r:
@@ -138,7 +139,7 @@ class ThrottleAgainstAD(unittest.TestCase):
                            + 'store = %s/0\nkey_file = {dir}/throttle.key\n' % r.url,
                            {'throttle.key': (os.urandom(32).hex() + '\n', 0o600)})
             try:
-                self.eight_at_once(upn('thr-conc3'), '198.51.100', d)
+                self.eight_at_once(upn(CONC3), '198.51.100', d)
                 self.assertTrue(any('dagate:thr:' in str(k) for k in r.dump()), 'Redis unused')
             finally:
                 self.started.remove(d)
@@ -146,14 +147,14 @@ class ThrottleAgainstAD(unittest.TestCase):
 
     def test_eight_concurrent_right_passwords_after_a_dc_restart(self):
         # the pooled connections are dead and must be found so, not counted
-        self.eight_at_once(upn('thr-conc2'), '198.51.100')
+        self.eight_at_once(upn(CONC2), '198.51.100')
         self.dc.stop()
         self.dc.start()
-        self.eight_at_once(upn('thr-conc2'), '198.51.100')
-        self.assertEqual(self.ad_state('thr-conc2'), (0, 0))
+        self.eight_at_once(upn(CONC2), '198.51.100')
+        self.assertEqual(self.ad_state(CONC2), (0, 0))
 
     def test_binds_answered_too_late_are_counted(self):
-        user, slowed = upn('thr-slow'), self.proxy.slowed
+        user, slowed = upn(SLOW_USER), self.proxy.slowed
         answers = [self.s.authenticate(user, 'Wrong-Pass-%dx' % i, '198.51.100.%d' % (i + 20))
                    for i in range(6)]
         self.assertTrue(all(isinstance(a, Fault) for a in answers[:4]), answers)
@@ -163,22 +164,22 @@ class ThrottleAgainstAD(unittest.TestCase):
         self.assertEqual(self.proxy.slowed - slowed, 4, 'one slowed user connection per bind')
         # Each unanswered bind reached the DC and counted there; the throttle
         # counted them too, so the fifth never came.
-        self.assertEqual(self.wait_ad_state('thr-slow', lambda s: s[0] >= 4), (4, 0))
+        self.assertEqual(self.wait_ad_state(SLOW_USER, lambda s: s[0] >= 4), (4, 0))
         time.sleep(SLOW)
-        self.assertEqual(self.ad_state('thr-slow'), (4, 0))
-        self.assertTrue(self.binds_at_the_dc('thr-slow', PASSWORD))
+        self.assertEqual(self.ad_state(SLOW_USER), (4, 0))
+        self.assertTrue(self.binds_at_the_dc(SLOW_USER, PASSWORD))
 
     def test_binds_answered_too_late_lock_the_account_without_the_throttle(self):
-        user = upn('thr-slowctl')
+        user = upn(SLOW_CONTROL)
         answers = [self.c.authenticate(user, 'Wrong-Pass-%dx' % i, '198.51.100.%d' % (i + 40))
                    for i in range(6)]
         self.assertTrue(all(isinstance(a, Fault) for a in answers), answers)
-        bad, locked = self.wait_ad_state('thr-slowctl', lambda s: s[1] != 0)
+        bad, locked = self.wait_ad_state(SLOW_CONTROL, lambda s: s[1] != 0)
         self.assertNotEqual(locked, 0, 'six slow wrong binds should lock the account')
-        self.assertFalse(self.binds_at_the_dc('thr-slowctl', PASSWORD))
+        self.assertFalse(self.binds_at_the_dc(SLOW_CONTROL, PASSWORD))
 
     def test_attacker_from_many_networks_never_locks_a_user(self):
-        name = 'thr-nofam'
+        name = NOFAM
         user = upn(name)
         for i in range(50):
             self.assertEqual(self.d.authenticate(user, 'Guess-%02d-Xy' % i, '198.18.%d.9' % i),
@@ -199,7 +200,7 @@ class ThrottleAgainstAD(unittest.TestCase):
 
         def logins(first):
             for i in range(first, MANY, 4):
-                user = upn(many(i))
+                user = upn(spare(i))
                 answers[i] = (self.d.authenticate(user, 'Typo-Pass-7q', office),
                               self.d.authenticate(user, PASSWORD, office))
 
@@ -213,9 +214,10 @@ class ThrottleAgainstAD(unittest.TestCase):
         refused = [i for i in range(MANY) if answers.get(i) != ('false', 'true')]
         self.assertEqual(refused, [], [answers.get(i) for i in refused[:5]])
         for i in (0, MANY // 2, MANY - 1):
-            self.assertEqual(self.outcomes(self.d, upn(many(i)), 2), ['reject', 'ok'])
+            self.assertEqual(self.outcomes(self.d, upn(spare(i)), 2), ['reject', 'ok'])
+        office_users = {upn(spare(i)) for i in range(MANY)}
         throttled = [r for r in self.d.audit() if r.get('outcome', '').startswith('throttled')
-                     and r.get('user', '').startswith('thr-m')]
+                     and r.get('user') in office_users]
         self.assertEqual(throttled, [])
 
 

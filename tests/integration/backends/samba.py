@@ -11,16 +11,13 @@ failure raises (a missing server fails the test).
         dc.ip, dc.ldaps_uri, dc.ldap_uri, dc.ca_cert, dc.admin_search(...)
 
 SambaDC(plain_binds=True) also accepts simple binds over ldap:// without
-TLS (for a proxy that must see the LDAP messages); dc.add_users({...})
-creates more users through LDAP as Administrator.
+TLS (for a proxy that must see the LDAP messages).
 """
 
-import base64
 import fcntl
 import os
 import shutil
 import subprocess
-import tempfile
 
 from backends.server import ServerProcess, run_checked as _run
 
@@ -32,7 +29,7 @@ SVC_DN = 'CN=svc-dagate,CN=Users,' + BASE
 SVC_PASSWORD = 'Svc-Pass-1x'
 GROUP_DN = 'CN=Salesforce Users,CN=Users,' + BASE
 PYTHON = '/usr/bin/python3'
-CACHE_VERSION = 'v2'
+CACHE_VERSION = 'v3'
 
 # name: (password, mail, upn, special)
 USERS = {
@@ -45,6 +42,12 @@ USERS = {
     'henry': ('Henry-Pass-1x', 'henry@corp.test', 'henry@corp.test', None),
 }
 LOCKOUT_THRESHOLD = 5
+# Plain enabled users spare000, spare001, ... (UPN spareNNN@corp.test), all
+# with SPARE_PASSWORD, for tests that need many or fresh ones (badPwdCount
+# 0): every SambaDC starts from the cache, so each module may use any of
+# them. Made once with the cache (about 8 s for 250), not at each start.
+SPARE_USERS = 250
+SPARE_PASSWORD = 'Spare-Pass-7q'
 
 _SETUP_SCRIPT = r'''
 import sys
@@ -53,7 +56,7 @@ from samba.param import LoadParm
 from samba.samdb import SamDB
 import ldb
 
-smbconf, users = sys.argv[1], eval(sys.argv[2])
+smbconf, users, spares = sys.argv[1], eval(sys.argv[2]), int(sys.argv[3])
 lp = LoadParm()
 lp.load(smbconf)
 db = SamDB(url=lp.private_path('sam.ldb'), session_info=system_session(), lp=lp)
@@ -70,11 +73,13 @@ for name, (pw, mail, upn, special) in users.items():
     db.modify_ldif('\n'.join(mods) + '\n')
     if special == 'disabled':
         db.disable_account('(sAMAccountName=%%s)' %% name)
+for i in range(spares):
+    db.newuser('spare%%03d' %% i, %(spare)r)
 db.newgroup('Salesforce Users')
 db.newgroup('Sales EU')
 db.add_remove_group_members('Sales EU', ['alice'], add_members_operation=True)
 db.add_remove_group_members('Salesforce Users', ['Sales EU'], add_members_operation=True)
-''' % {'svc': SVC_PASSWORD}
+''' % {'svc': SVC_PASSWORD, 'spare': SPARE_PASSWORD}
 
 
 def _cache_dir():
@@ -96,7 +101,7 @@ def _provision(target):
     _run(['samba-tool', 'domain', 'passwordsettings', 'set', '-s', smbconf,
           '--account-lockout-threshold=%d' % LOCKOUT_THRESHOLD, '--max-pwd-age=0',
           '--account-lockout-duration=30', '--reset-account-lockout-after=30'])
-    _run([PYTHON, '-c', _SETUP_SCRIPT, smbconf, repr(USERS)])
+    _run([PYTHON, '-c', _SETUP_SCRIPT, smbconf, repr(USERS), str(SPARE_USERS)])
 
 
 def provisioned():
@@ -239,23 +244,6 @@ class SambaDC(ServerProcess):
                 k, v = line.split(': ', 1)
                 out.setdefault(k, v)
         return out
-
-    def add_users(self, users):
-        """Enabled users CN=name,CN=Users with UPN name@corp.test, from
-        {name: password}, in one ldapadd as Administrator."""
-        entries = []
-        for name, password in users.items():
-            pwd = base64.b64encode(('"%s"' % password).encode('utf-16-le')).decode()
-            entries.append('dn: CN=%s,CN=Users,%s\nobjectClass: user\nsAMAccountName: %s\n'
-                           'userPrincipalName: %s@%s\nunicodePwd:: %s\n'
-                           'userAccountControl: 512\n'
-                           % (name, BASE, name, name, REALM.lower(), pwd))
-        with tempfile.NamedTemporaryFile('w', dir=self.dir, suffix='.ldif') as f:
-            f.write('\n'.join(entries))
-            f.flush()
-            r = self.ldap_tool('ldapadd', '-f', f.name, timeout=600)
-        if r.returncode != 0:
-            raise AssertionError('ldapadd failed: %s' % r.stdout[-2000:])
 
     def close(self):
         self.stop()
