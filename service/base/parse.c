@@ -56,7 +56,7 @@ int parse_duration_ms(const char *s, int64_t *out)
 {
 	static const struct { const char *unit; int64_t ms; } units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 },
-		{ "h", 60 * 60 * 1000 },
+		{ "h", 60 * 60 * 1000 }, { "d", 24 * 60 * 60 * 1000 },
 	};
 	int64_t v;
 	int n = parse_digits(s, &v);

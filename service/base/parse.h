@@ -13,7 +13,7 @@
 int parse_bool(const char *s, bool *out);
 /* Decimal digits only: no sign, no blanks, no overflow. */
 int parse_uint(const char *s, int64_t *out);
-/* "500ms", "5s", "15m", "24h" into milliseconds. */
+/* "500ms", "5s", "15m", "24h", "30d" into milliseconds. */
 int parse_duration_ms(const char *s, int64_t *out);
 /* "N/DURATION" (a count per time, as in rate = 100/1m): N >= 1 and a
  * duration >= 1 ms. Callers apply their own bounds. */

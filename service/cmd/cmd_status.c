@@ -65,9 +65,14 @@ static int print_status(const char *body)
 	       admin_json_num(q, "inflight"), admin_json_num(q, "waiting"), admin_json_num(q, "capacity"), admin_json_num(q, "workers"),
 	       admin_json_num(q, "lane_limit"));
 	if ((t = admin_json_get(top, "throttle")) != NULL)
-		printf("throttle: %lld refused by user budget, %lld by source budget, %lld repeats, "
-		       "%lld shared-state failures\n", admin_json_num(t, "throttled_user"),
-		       admin_json_num(t, "throttled_source"), admin_json_num(t, "repeats"), admin_json_num(t, "redis_failures"));
+		printf("throttle: %lld refused by user budget, %lld by unfamiliar budget, %lld by "
+		       "source budget, %lld repeats; %lld blocks (%lld unfamiliar), %lld logins from "
+		       "familiar networks, %lld shared-state failures\n",
+		       admin_json_num(t, "throttled_user"), admin_json_num(t, "throttled_unfamiliar"),
+		       admin_json_num(t, "throttled_source"), admin_json_num(t, "repeats"),
+		       admin_json_num(t, "blocks_user") + admin_json_num(t, "blocks_unfamiliar"),
+		       admin_json_num(t, "blocks_unfamiliar"), admin_json_num(t, "familiar_hits"),
+		       admin_json_num(t, "redis_failures"));
 	if ((t = admin_json_get(top, "tokens")) != NULL)
 		printf("tokens: %lld issued, %lld redeemed, %lld rejected, %lld store unavailable\n",
 		       admin_json_num(t, "issued"), admin_json_num(t, "redeemed"), admin_json_num(t, "rejected"), admin_json_num(t, "unavailable"));

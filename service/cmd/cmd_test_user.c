@@ -49,6 +49,13 @@ static bool print_server_state(const char *authority, const char *kind, const ch
 		       kind[0] == 'u' ? "user" : "source", name, admin_json_num(o, "failures"),
 		       admin_json_num(o, "budget"), admin_json_flag(o, "blocked") ?
 		       ": BLOCKED, a login would be false without a backend" : "");
+		if (admin_json_num(o, "familiar_networks") > 0)
+			printf("  throttle (running server): %lld familiar networks; from others "
+			       "%lld failures of %lld%s\n", admin_json_num(o, "familiar_networks"),
+			       admin_json_num(o, "unfamiliar_failures"),
+			       admin_json_num(o, "unfamiliar_budget"),
+			       admin_json_flag(o, "unfamiliar_blocked") ?
+			       ": BLOCKED from unfamiliar networks" : "");
 		ok = true;
 	}
 	json_object_put(o);

@@ -39,8 +39,21 @@ static int print_state(const char *body)
 		printf(", %lld in flight", admin_json_num(o, "in_flight"));
 	if (admin_json_num(o, "failures") > 0)
 		printf(", lapses in %llds", admin_json_num(o, "lapses_in_seconds"));
-	printf("%s (%s)\n", admin_json_flag(o, "blocked") ? ": BLOCKED" : "",
-	       admin_json_flag(o, "shared") ? "shared store" : "this instance's memory");
+	if (admin_json_flag(o, "blocked"))
+		printf(": BLOCKED%s", admin_json_num(o, "block_ends_in_seconds") > 0 ? "" : " (budget spent)");
+	if (admin_json_num(o, "block_ends_in_seconds") > 0)
+		printf(" for %llds", admin_json_num(o, "block_ends_in_seconds"));
+	printf(" (%s)\n", admin_json_flag(o, "shared") ? "shared store" : "this instance's memory");
+	if (admin_json_get(o, "familiar_networks") != NULL) {
+		printf("  %lld familiar networks", admin_json_num(o, "familiar_networks"));
+		if (admin_json_num(o, "familiar_networks") > 0 && admin_json_num(o, "unfamiliar_budget") > 0)
+			printf("; from elsewhere %lld failures of %lld%s",
+			       admin_json_num(o, "unfamiliar_failures"), admin_json_num(o, "unfamiliar_budget"),
+			       admin_json_flag(o, "unfamiliar_blocked") ? ": UNFAMILIAR NETWORKS BLOCKED" : "");
+		if (admin_json_num(o, "unfamiliar_block_ends_in_seconds") > 0)
+			printf(" for %llds", admin_json_num(o, "unfamiliar_block_ends_in_seconds"));
+		printf("; %lld blocks so far\n", admin_json_num(o, "blocks"));
+	}
 	json_object_put(o);
 	return 0;
 }

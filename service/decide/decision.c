@@ -16,6 +16,7 @@ const char *outcome_name(enum outcome outcome)
 	case OUTCOME_NO_ROUTE: return "no_route";
 	case OUTCOME_THROTTLED_USER: return "throttled_user";
 	case OUTCOME_THROTTLED_SOURCE: return "throttled_source";
+	case OUTCOME_THROTTLED_UNFAMILIAR: return "throttled_unfamiliar";
 	case OUTCOME_REPEAT_FAILURE: return "repeat_failure";
 	case OUTCOME_RELAY_LOOP: return "relay_loop";
 	case OUTCOME_BUSY: return "busy";

@@ -26,6 +26,7 @@ enum outcome {
 	OUTCOME_NO_ROUTE,          /* no [route] rule matches */
 	OUTCOME_THROTTLED_USER,    /* the user's failure budget is spent */
 	OUTCOME_THROTTLED_SOURCE,  /* the sourceIp's failure budget is spent */
+	OUTCOME_THROTTLED_UNFAMILIAR, /* the user's budget for unfamiliar networks is spent */
 	OUTCOME_REPEAT_FAILURE,    /* the same failing password again */
 	OUTCOME_RELAY_LOOP,        /* the request came back through a relay */
 	OUTCOME_BUSY,              /* the worker queue was full */

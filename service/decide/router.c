@@ -290,6 +290,7 @@ static enum outcome throttled_outcome(enum throttle_verdict verdict)
 	switch (verdict) {
 	case THROTTLE_USER_BUDGET: return OUTCOME_THROTTLED_USER;
 	case THROTTLE_SOURCE_BUDGET: return OUTCOME_THROTTLED_SOURCE;
+	case THROTTLE_UNFAMILIAR: return OUTCOME_THROTTLED_UNFAMILIAR;
 	case THROTTLE_REPEAT: return OUTCOME_REPEAT_FAILURE;
 	case THROTTLE_WAIT:
 	case THROTTLE_ASK: break;

@@ -74,6 +74,19 @@ void throttle_source_key(const char *source_ip, char *out, size_t size)
 	}
 }
 
+void throttle_network_key(const char *source_ip, char *out, size_t size)
+{
+	uint8_t a[4];
+	char text[INET_ADDRSTRLEN];
+
+	throttle_source_key(source_ip, out, size);   /* IPv6: already its /64 */
+	if (inet_pton(AF_INET, out, a) == 1) {
+		a[3] = 0;
+		if (inet_ntop(AF_INET, a, text, sizeof text) != NULL)
+			snprintf(out, size, "%s/24", text);
+	}
+}
+
 /* Redis: shared when it answers, memory when it does not. */
 
 /* Redis is skipped while backing off after a failure, and when the
@@ -106,28 +119,45 @@ static void redis_limits(const struct throttle *t, struct throttle_redis_limits 
 	lim->user_window_ms = t->user_window_ms;
 	lim->source_window_ms = t->source_window_ms;
 	lim->repeat_ms = t->repeat_ms;
+	lim->unfamiliar_max = t->unfamiliar_max;
+	lim->familiar_ms = t->familiar_ms;
+	lim->steps = t->steps;
+	lim->nsteps = t->nsteps;
+}
+
+/* The user rules' numbers for this instance's own memory: its share. */
+static void memory_limits(const struct throttle *t, struct thr_limits *l)
+{
+	l->user_max = t->user_max > 0 ? t->user_max_alone : 0;
+	l->unfamiliar_max = t->unfamiliar_max > 0 ? t->unfamiliar_max_alone : 0;
+	l->window_ms = t->user_window_ms;
+	l->steps = t->steps;
+	l->nsteps = t->nsteps;
 }
 
 /* Check and record. */
 
 struct thr_ids {
 	uint8_t user[THR_ID_LEN], source[THR_ID_LEN], repeat[THR_ID_LEN];
+	uint8_t net[THR_ID_LEN];     /* the user's view of the source network */
 	char source_key[THR_SOURCE_KEY_MAX];
-	bool has_source, has_repeat;
+	bool has_source, has_repeat, has_net;
 };
 
 /* What the shared store keys a user and a source by: their keyed hashes in
  * hex, never the name or the address ("" for no source). */
 struct thr_names {
-	char user[2 * THR_ID_LEN + 1], source[2 * THR_ID_LEN + 1];
+	char user[2 * THR_ID_LEN + 1], source[2 * THR_ID_LEN + 1], net[2 * THR_ID_LEN + 1];
 };
 
 static void ids_hex(const struct thr_ids *ids, struct thr_names *out)
 {
 	hex_encode(ids->user, THR_ID_LEN, out->user);
-	out->source[0] = '\0';
+	out->source[0] = out->net[0] = '\0';
 	if (ids->has_source)
 		hex_encode(ids->source, THR_ID_LEN, out->source);
+	if (ids->has_net)
+		hex_encode(ids->net, THR_ID_LEN, out->net);
 }
 
 /* `user` is the folded name (budgets), `exact` the mapped one: a repeat
@@ -140,9 +170,18 @@ static int ids_make(struct throttle *t, const char *user, const char *exact,
 	ids->has_source = source_ip != NULL && source_ip[0] != '\0' && t->source_max > 0 &&
 			  !cidr_list_contains_text(&t->trusted, source_ip);
 	ids->has_repeat = want_repeat && t->repeat_ms > 0 && password != NULL;
+	ids->has_net = t->unfamiliar_max > 0 && source_ip != NULL && source_ip[0] != '\0';
 	ids->source_key[0] = '\0';
 	if (thr_id(t, 'u', user, strlen(user), NULL, 0, ids->user) < 0)
 		return -1;
+	if (ids->has_net) {
+		char net[THR_SOURCE_KEY_MAX];
+
+		/* Familiar to this user, not to everyone: keyed with the name. */
+		throttle_network_key(source_ip, net, sizeof net);
+		if (thr_id(t, 'f', user, strlen(user), net, strlen(net), ids->net) < 0)
+			return -1;
+	}
 	if (ids->has_source) {
 		throttle_source_key(source_ip, ids->source_key, sizeof ids->source_key);
 		if (thr_id(t, 's', ids->source_key, strlen(ids->source_key), NULL, 0, ids->source) < 0)
@@ -161,9 +200,57 @@ static enum throttle_verdict count_verdict(struct throttle *t, enum throttle_ver
 	case THROTTLE_SOURCE_BUDGET: atomic_fetch_add(&t->throttled_source, 1); break;
 	case THROTTLE_REPEAT: atomic_fetch_add(&t->repeats, 1); break;
 	case THROTTLE_WAIT: atomic_fetch_add(&t->waits, 1); break;
+	case THROTTLE_UNFAMILIAR: atomic_fetch_add(&t->throttled_unfamiliar, 1); break;
 	case THROTTLE_ASK: break;
 	}
 	return v;
+}
+
+/* Where the source stands for this user (under the shard lock): `known`
+ * when the user has a familiar network at all, `hit` when it is this one. */
+struct thr_familiarity {
+	bool known, hit;
+};
+
+static struct thr_familiarity familiarity(const struct throttle *t, const struct thr_shard *sh,
+					  uint32_t i, const struct thr_ids *ids, int64_t now)
+{
+	struct thr_familiarity f = { false, false };
+
+	for (int k = 0; i != THR_NIL && ids->has_net && k < THR_FAMILIAR_SLOTS; k++) {
+		if (sh->fam[i].end[k] <= now)
+			continue;
+		f.known = true;
+		if (memcmp(sh->fam[i].id[k], ids->net, THR_ID_LEN) == 0)
+			f.hit = true;
+	}
+	(void)t;
+	return f;
+}
+
+/* Logins from elsewhere than a familiar network of a user who has one. */
+static bool unfamiliar(const struct thr_familiarity *f)
+{
+	return f->known && !f->hit;
+}
+
+/* Remember the source's network as familiar to the user (a success). */
+static void familiar_add(const struct throttle *t, struct thr_shard *sh, uint32_t i,
+			 const struct thr_ids *ids, int64_t now)
+{
+	struct thr_familiar *fam = &sh->fam[i];
+	int slot = 0;
+
+	for (int k = 0; k < THR_FAMILIAR_SLOTS; k++) {
+		if (memcmp(fam->id[k], ids->net, THR_ID_LEN) == 0 && fam->end[k] > now) {
+			slot = k;
+			break;
+		}
+		if (fam->end[k] < fam->end[slot])
+			slot = k;
+	}
+	memcpy(fam->id[slot], ids->net, THR_ID_LEN);
+	fam->end[slot] = now + t->familiar_ms;
 }
 
 /* The user's verdict from memory; with `reserve`, THROTTLE_ASK takes a
@@ -174,33 +261,33 @@ static enum throttle_verdict user_verdict(struct throttle *t, const struct thr_i
 {
 	struct thr_shard *sh = thr_shard_of(&t->users, ids->user);
 	enum throttle_verdict v = THROTTLE_ASK;
+	struct thr_familiarity f;
+	struct thr_limits lim;
 	uint32_t i;
 
+	memory_limits(t, &lim);
 	pthread_mutex_lock(&sh->lock);
 	i = thr_entry_find(sh, ids->user);
+	f = familiarity(t, sh, i, ids, now);
 	if (i != THR_NIL) {
 		struct thr_entry *e = &sh->e[i];
 		int match = 0;
 
-		thr_entry_expire(e, now);
+		thr_user_expire(e, now);
 		/* Every live slot compared in full: no early exit on a secret. */
 		for (int k = 0; ids->has_repeat && k < THR_REPEAT_SLOTS; k++)
 			match |= (sh->rep[i].end[k] > now) &
 				 (CRYPTO_memcmp(sh->rep[i].id[k], ids->repeat, THR_ID_LEN) == 0);
-		if (match)
-			v = THROTTLE_REPEAT;
-		else if (t->user_max > 0 && e->failures >= t->user_max_alone)
-			v = THROTTLE_USER_BUDGET;
-		else if (t->user_max > 0 && e->failures + e->pending >= t->user_max_alone)
-			v = THROTTLE_WAIT;      /* the rest is reserved by logins in flight */
+		v = match ? THROTTLE_REPEAT : thr_user_verdict(&lim, e, now, unfamiliar(&f));
 	}
 	if (v == THROTTLE_ASK && reserve && t->user_max > 0) {
 		if (i == THR_NIL)
 			i = thr_entry_new(t, sh, ids->user, now);
-		sh->e[i].pending++;
-		sh->e[i].pending_end = now + THROTTLE_RESERVE_MS;
+		thr_user_reserve(&sh->e[i], now, unfamiliar(&f));
 	}
 	pthread_mutex_unlock(&sh->lock);
+	if (reserve && f.hit)
+		atomic_fetch_add(&t->familiar_hits, 1);
 	return v;
 }
 
@@ -261,13 +348,17 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 		redis_limits(t, &lim);
 		if (ids.has_repeat)
 			hex_encode(ids.repeat, THR_ID_LEN, hex);
+		bool hit = false;
+
 		ids_hex(&ids, &names);
-		ret = throttle_redis_check(t->redis, &lim, names.user, names.source, hex,
-					   deadline_ms, &v);
+		ret = throttle_redis_check(t->redis, &lim, names.user, names.source, names.net, hex,
+					   deadline_ms, &v, &hit);
 		explicit_bzero(hex, sizeof hex);
 		redis_answered(t, ret, t->clock(t->clock_ctx), deadline_ms);
 		if (ret == 0) {
 			explicit_bzero(&ids, sizeof ids);
+			if (hit && v == THROTTLE_ASK)
+				atomic_fetch_add(&t->familiar_hits, 1);
 			return count_verdict(t, v);
 		}
 	}
@@ -280,6 +371,91 @@ enum throttle_verdict throttle_check(struct throttle *t, const char *mapped_user
 	return count_verdict(t, v);
 }
 
+/* The user's side of a result in memory: THR_TRIPPED_* for the blocks it started. */
+static unsigned user_record(struct throttle *t, const struct thr_ids *ids, enum auth_result result,
+			    bool failed, int64_t now)
+{
+	struct thr_shard *sh = thr_shard_of(&t->users, ids->user);
+	struct thr_familiarity f;
+	struct thr_limits lim;
+	unsigned tripped = 0;
+	uint32_t i;
+
+	memory_limits(t, &lim);
+	pthread_mutex_lock(&sh->lock);
+	i = thr_entry_find(sh, ids->user);
+	f = familiarity(t, sh, i, ids, now);
+	if (i != THR_NIL)
+		thr_user_release(&sh->e[i], unfamiliar(&f));
+	if (failed && (t->user_max > 0 || ids->has_repeat)) {
+		if (i == THR_NIL)
+			i = thr_entry_new(t, sh, ids->user, now);
+		thr_user_expire(&sh->e[i], now);
+		tripped = thr_user_failed(&lim, &sh->e[i], now, unfamiliar(&f));
+		if (ids->has_repeat) {
+			int oldest = 0;
+
+			for (int k = 1; k < THR_REPEAT_SLOTS; k++)
+				if (sh->rep[i].end[k] < sh->rep[i].end[oldest])
+					oldest = k;
+			memcpy(sh->rep[i].id[oldest], ids->repeat, THR_ID_LEN);
+			sh->rep[i].end[oldest] = now + t->repeat_ms;
+		}
+		thr_recency_touch(sh, i);
+	} else if (result == AUTH_OK && (i != THR_NIL || ids->has_net)) {
+		/* The directory said yes: its count is 0 again, and this
+		 * network is now familiar to the user. */
+		if (i == THR_NIL)
+			i = thr_entry_new(t, sh, ids->user, now);
+		thr_user_succeeded(&sh->e[i]);
+		explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
+		if (ids->has_net)
+			familiar_add(t, sh, i, ids, now);
+		thr_recency_touch(sh, i);
+	} else if (i != THR_NIL && !thr_entry_live(sh, i, now)) {
+		thr_entry_release(sh, i);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return tripped;
+}
+
+/* The source's side: a failure counts; a success pays one back (an
+ * office behind one NAT address is not refused for its everyday typos; a
+ * sprayer has no successes to pay with). */
+static void source_record(struct throttle *t, const struct thr_ids *ids, enum auth_result result,
+			  bool failed, int64_t now)
+{
+	struct thr_shard *sh;
+	uint32_t i;
+
+	if (!ids->has_source || (!failed && result != AUTH_OK))
+		return;
+	sh = thr_shard_of(&t->sources, ids->source);
+	pthread_mutex_lock(&sh->lock);
+	i = thr_entry_find(sh, ids->source);
+	if (failed) {
+		if (i == THR_NIL)
+			i = thr_entry_new(t, sh, ids->source, now);
+		thr_entry_expire(&sh->e[i], now);
+		sh->e[i].failures++;
+		sh->e[i].window_end = now + t->source_window_ms;
+		thr_recency_touch(sh, i);
+	} else if (i != THR_NIL) {
+		thr_entry_expire(&sh->e[i], now);
+		if (sh->e[i].failures > 0)
+			sh->e[i].failures--;
+	}
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static void count_trips(struct throttle *t, unsigned tripped)
+{
+	if (tripped & THR_TRIPPED_USER)
+		atomic_fetch_add(&t->blocks_user, 1);
+	if (tripped & THR_TRIPPED_UNFAMILIAR)
+		atomic_fetch_add(&t->blocks_unfamiliar, 1);
+}
+
 void throttle_record(struct throttle *t, const char *mapped_user, const char *source_ip,
 		     const char *password, size_t password_len, enum auth_result result,
 		     bool unanswered, int64_t deadline_ms)
@@ -289,9 +465,8 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 				result == AUTH_LOCKED;
 	bool failed = answered_failure || unanswered;
 	char user[MAPPED_USER_MAX + 1];
-	struct thr_shard *sh;
 	struct thr_ids ids;
-	uint32_t i;
+	unsigned tripped;
 
 	user_fold(mapped_user, user);
 	if (ids_make(t, user, mapped_user, source_ip, password, password_len, answered_failure,
@@ -299,80 +474,30 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
 		log_errorx("throttle: HMAC failed; this result is not counted");
 		return;
 	}
-	sh = thr_shard_of(&t->users, ids.user);
-	pthread_mutex_lock(&sh->lock);
-	i = thr_entry_find(sh, ids.user);
-	if (i != THR_NIL && sh->e[i].pending > 0)
-		sh->e[i].pending--;
-	if (failed && (t->user_max > 0 || ids.has_repeat)) {
-		if (i == THR_NIL)
-			i = thr_entry_new(t, sh, ids.user, now);
-		thr_entry_expire(&sh->e[i], now);
-		if (t->user_max > 0) {
-			sh->e[i].failures++;
-			sh->e[i].window_end = now + t->user_window_ms;
-		}
-		if (ids.has_repeat) {
-			int oldest = 0;
-
-			for (int k = 1; k < THR_REPEAT_SLOTS; k++)
-				if (sh->rep[i].end[k] < sh->rep[i].end[oldest])
-					oldest = k;
-			memcpy(sh->rep[i].id[oldest], ids.repeat, THR_ID_LEN);
-			sh->rep[i].end[oldest] = now + t->repeat_ms;
-		}
-		thr_recency_touch(sh, i);
-	} else if (i != THR_NIL) {
-		if (result == AUTH_OK) {
-			sh->e[i].failures = 0;
-			explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
-		}
-		if (!thr_entry_live(sh, i, now))
-			thr_entry_release(sh, i);
-	}
-	pthread_mutex_unlock(&sh->lock);
-
-	if (failed && ids.has_source) {
-		sh = thr_shard_of(&t->sources, ids.source);
-		pthread_mutex_lock(&sh->lock);
-		i = thr_entry_find(sh, ids.source);
-		if (i == THR_NIL)
-			i = thr_entry_new(t, sh, ids.source, now);
-		thr_entry_expire(&sh->e[i], now);
-		sh->e[i].failures++;
-		sh->e[i].window_end = now + t->source_window_ms;
-		thr_recency_touch(sh, i);
-		pthread_mutex_unlock(&sh->lock);
-	} else if (result == AUTH_OK && ids.has_source) {
-		/* A source that also logs people in pays back one failure per
-		 * success: an office behind one NAT address is not refused for
-		 * its everyday typos. A sprayer has no successes to pay with. */
-		sh = thr_shard_of(&t->sources, ids.source);
-		pthread_mutex_lock(&sh->lock);
-		i = thr_entry_find(sh, ids.source);
-		if (i != THR_NIL) {
-			thr_entry_expire(&sh->e[i], now);
-			if (sh->e[i].failures > 0)
-				sh->e[i].failures--;
-		}
-		pthread_mutex_unlock(&sh->lock);
-	}
-
+	/* Memory always (it answers while Redis cannot); Redis's trips count
+	 * when it answers. */
+	tripped = user_record(t, &ids, result, failed, now);
+	source_record(t, &ids, result, failed, now);
 	if (redis_usable(t, now, deadline_ms)) {
 		struct throttle_redis_limits lim;
 		char hex[2 * THR_ID_LEN + 1] = "";
 		struct thr_names names;
+		unsigned shared_tripped = 0;
+		int ret;
 
 		redis_limits(t, &lim);
 		if (ids.has_repeat)
 			hex_encode(ids.repeat, THR_ID_LEN, hex);
 		ids_hex(&ids, &names);
-		redis_answered(t, throttle_redis_record(t->redis, &lim, names.user, names.source,
-							hex, failed ? 'f' : result == AUTH_OK ? 'o' : 'n',
-							deadline_ms),
-			       t->clock(t->clock_ctx), deadline_ms);
+		ret = throttle_redis_record(t->redis, &lim, names.user, names.source, names.net, hex,
+					    failed ? 'f' : result == AUTH_OK ? 'o' : 'n', deadline_ms,
+					    &shared_tripped);
+		redis_answered(t, ret, t->clock(t->clock_ctx), deadline_ms);
+		if (ret == 0)
+			tripped = shared_tripped;
 		explicit_bzero(hex, sizeof hex);
 	}
+	count_trips(t, tripped);
 	explicit_bzero(&ids, sizeof ids);
 }
 
@@ -389,6 +514,7 @@ const char *throttle_verdict_name(enum throttle_verdict v)
 	case THROTTLE_SOURCE_BUDGET: return "throttled_source";
 	case THROTTLE_REPEAT: return "repeat_failure";
 	case THROTTLE_WAIT: return "wait";
+	case THROTTLE_UNFAMILIAR: return "throttled_unfamiliar";
 	}
 	return "ask";
 }
@@ -401,6 +527,10 @@ void throttle_stats(struct throttle *t, struct throttle_stats *out)
 	out->evictions = atomic_load(&t->evictions);
 	out->redis_failures = atomic_load(&t->redis_failures);
 	out->waits = atomic_load(&t->waits);
+	out->throttled_unfamiliar = atomic_load(&t->throttled_unfamiliar);
+	out->blocks_user = atomic_load(&t->blocks_user);
+	out->blocks_unfamiliar = atomic_load(&t->blocks_unfamiliar);
+	out->familiar_hits = atomic_load(&t->familiar_hits);
 }
 
 int thr_name_id(struct throttle *t, char kind, const char *name, uint8_t id[THR_ID_LEN])

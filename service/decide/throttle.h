@@ -12,6 +12,26 @@
  *     one per retry, and the repeat is not counted again.
  * It never sleeps: a throttled answer leaves at once.
  *
+ * Familiar networks. A success from a sourceIp makes its network (an IPv4
+ * /24, an IPv6 /64) familiar to that user for `familiar_for` (default
+ * 30d). For a user who has a familiar network, failures from any other
+ * network also count against a smaller budget, `unfamiliar_failures`
+ * (default half the user budget, at least 1); when it is spent those
+ * networks are refused (THROTTLE_UNFAMILIAR) while the user's familiar
+ * networks still have the rest of the user budget: a stranger who knows a
+ * username can no longer keep its owner out. The user budget still counts
+ * every failure, wherever from, so the directory never sees more than it.
+ * A user with no familiar network yet has the user budget alone.
+ *
+ * Blocks. When a budget trips (the user's, or its unfamiliar one) the
+ * user is refused for that kind of source for the next step of
+ * `block_steps` (default 1m,5m,15m,1h; the last repeats), never shorter
+ * than the window: a block that ended while the directory still counted
+ * the failures would hand out a budget it cannot afford. Trips are
+ * forgotten after a success (which also resets every count: the
+ * directory's count is 0 again) or THR_TRIPS_FORGET_MS after the last
+ * block.
+ *
  * Windows. A budget N/W is "N counted failures, the window restarting at
  * each one": the (N+1)th attempt is refused until W has passed without a
  * counted failure. That is how AD counts (badPwdCount restarts after the
@@ -112,6 +132,8 @@ enum throttle_verdict {
 				   logins in flight: wait for one to end and check again
 				   (bounded by the deadline); never a reason for false,
 				   since this login's password may be right */
+	THROTTLE_UNFAMILIAR,    /* the user's budget for networks unfamiliar to it is
+				   spent (or blocked): false, no backend */
 };
 
 /* Before any provider (after [map], never for token-form passwords).
@@ -139,8 +161,9 @@ void throttle_record(struct throttle *t, const char *mapped_user, const char *so
  * otherwise be taken on an event thread must go to a worker). */
 bool throttle_may_block(const struct throttle *t);
 
-/* Audit outcome: "throttled_user", "throttled_source", "repeat_failure"
- * ("ask" for THROTTLE_ASK, "wait" for THROTTLE_WAIT). Static strings. */
+/* Audit outcome: "throttled_user", "throttled_source", "repeat_failure",
+ * "throttled_unfamiliar" ("ask" for THROTTLE_ASK, "wait" for
+ * THROTTLE_WAIT). Static strings. */
 /* How long a caller sleeps between checks after THROTTLE_WAIT. */
 #define THROTTLE_WAIT_STEP_MS 10
 const char *throttle_verdict_name(enum throttle_verdict v);
@@ -155,6 +178,13 @@ struct throttle_state {
 	unsigned failures, in_flight, budget;   /* budget 0: that budget is off */
 	bool blocked, shared;
 	int64_t lapses_in_ms;                   /* 0: nothing counted */
+	int64_t block_ms;                       /* the block's time left; 0: none */
+	unsigned blocks;                        /* trips not yet forgotten */
+	/* Users only: networks unfamiliar to the user (the unfamiliar budget
+	 * applies only while familiar_networks > 0). */
+	unsigned unfamiliar_failures, unfamiliar_budget, familiar_networks;
+	bool unfamiliar_blocked;
+	int64_t unfamiliar_block_ms;
 };
 int throttle_state(struct throttle *t, char kind, const char *name, bool lift,
 		   int64_t deadline_ms, struct throttle_state *out);
@@ -164,6 +194,9 @@ struct throttle_stats {
 	uint64_t waits;            /* checks answered THROTTLE_WAIT */
 	uint64_t evictions;        /* live entries dropped because a table was full */
 	uint64_t redis_failures;   /* Redis calls that fell back to memory */
+	uint64_t throttled_unfamiliar;
+	uint64_t blocks_user, blocks_unfamiliar; /* budgets tripped (blocks started) */
+	uint64_t familiar_hits;    /* logins asked from a network familiar to the user */
 };
 void throttle_stats(struct throttle *t, struct throttle_stats *out);
 
@@ -174,8 +207,14 @@ typedef int64_t throttle_clock_fn(void *ctx);
 void throttle_set_clock(struct throttle *t, throttle_clock_fn *fn, void *ctx);
 /* Pure: "4/15m" -> 4, 900000; "off" -> 0, 0. -1 when malformed. */
 int throttle_parse_budget(const char *text, unsigned *count_r, int64_t *window_ms_r);
+/* Pure: "1m,5m,15m,1h" -> up to THR_STEPS_MAX (8) durations in ms, each
+ * 1s..24h and at least the one before; -1 when malformed. */
+int throttle_parse_steps(const char *text, int64_t *steps, unsigned *n_r);
 /* Pure: the source key text: an IPv6 address as its /64 ("2001:db8:1:2::/64"),
  * anything else as given. */
 void throttle_source_key(const char *source_ip, char *out, size_t size);
+/* Pure: the network a sourceIp makes familiar: "203.0.113.0/24",
+ * "2001:db8:1:2::/64"; anything else as given. */
+void throttle_network_key(const char *source_ip, char *out, size_t size);
 
 #endif

@@ -25,15 +25,26 @@ static void memory_state(struct throttle *t, char kind, const uint8_t *id, bool 
 	if (i != THR_NIL) {
 		struct thr_entry *e = &sh->e[i];
 
-		thr_entry_expire(e, now);
+		if (kind == 'u')
+			thr_user_expire(e, now);
+		else
+			thr_entry_expire(e, now);
 		if (lift) {
 			e->failures = 0;
-			if (kind == 'u')
+			if (kind == 'u') {
+				thr_user_succeeded(e);     /* counts, blocks, trips */
 				explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
+			}
 		}
 		out->failures = e->failures;
 		out->in_flight = e->pending;
 		out->lapses_in_ms = e->failures > 0 ? e->window_end - now : 0;
+		out->blocks = e->trips + e->utrips;
+		out->block_ms = e->block_end > now ? e->block_end - now : 0;
+		out->unfamiliar_failures = e->unfamiliar;
+		out->unfamiliar_block_ms = e->ublock_end > now ? e->ublock_end - now : 0;
+		for (int k = 0; kind == 'u' && k < THR_FAMILIAR_SLOTS; k++)
+			out->familiar_networks += sh->fam[i].end[k] > now;
 	}
 	pthread_mutex_unlock(&sh->lock);
 }
@@ -45,30 +56,30 @@ int throttle_state(struct throttle *t, char kind, const char *name, bool lift,
 
 	memset(out, 0, sizeof *out);
 	out->budget = kind == 'u' ? t->user_max : t->source_max;
+	out->unfamiliar_budget = kind == 'u' ? t->unfamiliar_max : 0;
 	if (thr_name_id(t, kind, name, id) < 0)
 		return -1;
 	/* Memory first: lifted there too, so that a Redis outage right after
 	 * does not bring the block back on this instance. */
 	memory_state(t, kind, id, lift, out);
 	if (thr_redis_usable(t, deadline_ms)) {
-		unsigned failures, in_flight;
-		int64_t lapses;
+		struct throttle_state shared = *out;
 		char hex[2 * THR_ID_LEN + 1];
 		int ret;
 
 		hex_encode(id, THR_ID_LEN, hex);   /* the store's name for it */
-		ret = throttle_redis_state(t->redis, kind, hex, lift, deadline_ms, &failures,
-					   &in_flight, &lapses);
-
+		ret = throttle_redis_state(t->redis, kind, hex, lift, deadline_ms, &shared);
 		thr_redis_answered(t, ret, deadline_ms);
 		if (ret == 0) {
-			out->failures = failures;
-			out->in_flight = in_flight;
-			out->lapses_in_ms = lapses;
+			*out = shared;
 			out->shared = true;
 		}
 	}
-	out->blocked = out->budget > 0 && out->failures >= out->budget;
+	out->blocked = out->block_ms > 0 || (out->budget > 0 && out->failures >= out->budget);
+	out->unfamiliar_blocked = out->familiar_networks > 0 &&
+				  (out->unfamiliar_block_ms > 0 ||
+				   (out->unfamiliar_budget > 0 &&
+				    out->unfamiliar_failures >= out->unfamiliar_budget));
 	explicit_bzero(id, sizeof id);
 	return 0;
 }

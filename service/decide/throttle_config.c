@@ -27,10 +27,10 @@ static const char *const store_help =
 struct throttle_conf {
 	const char *user_failures, *source_failures, *store;
 	const char *key_file, *password_file, *ca_file;
-	const char *directory_lockout, *trusted_networks_file;
+	const char *directory_lockout, *trusted_networks_file, *block_steps;
 	struct cidr_list trusted_networks;   /* the binder's: cleared after use */
-	int64_t repeat_ms, timeout_ms;
-	unsigned max_tracked, instances;
+	int64_t repeat_ms, timeout_ms, familiar_ms;
+	unsigned max_tracked, instances, unfamiliar_failures;   /* 0: derived */
 };
 
 static const struct conf_key throttle_keys[] = {
@@ -62,6 +62,17 @@ static const struct conf_key throttle_keys[] = {
 	  "the directory's lockout policy, N/DURATION (AD: threshold / reset counter after) or off; "
 	  "user_failures then defaults to N-1 in DURATION, and a budget that could lock is refused",
 	  CONF_AT(struct throttle_conf, directory_lockout) },
+	{ "familiar_for", CONF_DURATION, 0, "30d", 0, THR_FAMILIAR_MAX_MS, NULL,
+	  "a successful login makes its network (IPv4 /24, IPv6 /64) familiar to the user this "
+	  "long (0s = no familiar networks)",
+	  CONF_AT(struct throttle_conf, familiar_ms) },
+	{ "unfamiliar_failures", CONF_UINT, 0, NULL, 1, THR_BUDGET_COUNT_MAX, NULL,
+	  "failures from networks unfamiliar to a user who has familiar ones; below the user budget "
+	  "(default: half of it)",
+	  CONF_AT(struct throttle_conf, unfamiliar_failures) },
+	{ "block_steps", CONF_STRING, 0, "1m,5m,15m,1h", 0, 0, NULL,
+	  "how long each successive block lasts (the last repeats), never less than the window",
+	  CONF_AT(struct throttle_conf, block_steps) },
 	{ "trusted_networks", CONF_CIDR_LIST, CONF_EMPTY_OK, NULL, 0, 0, NULL,
 	  "CIDRs of sources that host many users (offices, proxies): no source budget",
 	  CONF_AT(struct throttle_conf, trusted_networks) },
@@ -93,6 +104,46 @@ int throttle_parse_budget(const char *text, unsigned *count_r, int64_t *window_m
 	*count_r = (unsigned)n;
 	*window_ms_r = w;
 	return 0;
+}
+
+int throttle_parse_steps(const char *text, int64_t *steps, unsigned *n_r)
+{
+	const char *p = text;
+	unsigned n = 0;
+
+	while (*p != '\0') {
+		char item[32];
+		size_t len;
+		int64_t ms;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		len = strcspn(p, ", ");
+		if (len == 0)
+			break;
+		if (len >= sizeof item || n == THR_STEPS_MAX)
+			return -1;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (parse_duration_ms(item, &ms) < 0 || ms < 1000 || ms > THR_WINDOW_MAX_MS ||
+		    (n > 0 && ms < steps[n - 1]))
+			return -1;
+		steps[n++] = ms;
+		p += len;
+	}
+	*n_r = n;
+	return n > 0 ? 0 : -1;
+}
+
+/* The unfamiliar budget in force: as written, else half the user budget
+ * (0 when familiar networks are off or the user budget is under 2). */
+static unsigned unfamiliar_budget(const struct throttle_conf *tc, unsigned user_max)
+{
+	if (tc->familiar_ms == 0 || user_max == 0)
+		return 0;
+	if (tc->unfamiliar_failures > 0)
+		return tc->unfamiliar_failures;
+	return user_max / 2;
 }
 
 static const struct conf_section *section_find(const struct dagate_config *cfg,
@@ -170,6 +221,33 @@ static void lockout_check(const struct conf_section *s, const struct throttle_co
 			      tc->instances, n);
 }
 
+/* block_steps parse; an unfamiliar budget leaves the familiar networks some of the user's. */
+static void familiar_check(const struct conf_section *s, const struct throttle_conf *tc,
+			   struct conf_errors *errors)
+{
+	int64_t steps[THR_STEPS_MAX];
+	unsigned nsteps, n;
+	int64_t w;
+
+	if (throttle_parse_steps(tc->block_steps, steps, &nsteps) < 0)
+		conf_error_at(errors, s->file, conf_line(s, "block_steps"),
+			      "'block_steps' must be 1 to %d durations (1s..24h), each at least the "
+			      "one before, e.g. 1m,5m,15m,1h", THR_STEPS_MAX);
+	if (tc->unfamiliar_failures == 0 || user_budget(s, tc, &n, &w) < 0)
+		return;
+	if (n == 0)
+		conf_error_at(errors, s->file, conf_line(s, "unfamiliar_failures"),
+			      "unfamiliar_failures needs a user budget (user_failures is off)");
+	else if (tc->unfamiliar_failures >= n)
+		conf_error_at(errors, s->file, conf_line(s, "unfamiliar_failures"),
+			      "unfamiliar_failures %u must be below the user budget (%u): the rest is "
+			      "what strangers cannot take from the user's familiar networks",
+			      tc->unfamiliar_failures, n);
+	else if (tc->familiar_ms == 0)
+		conf_error_at(errors, s->file, conf_line(s, "unfamiliar_failures"),
+			      "unfamiliar_failures has no effect with familiar_for = 0s");
+}
+
 static void report_error(void *errors, const char *message)
 {
 	conf_error_text(errors, message);
@@ -215,6 +293,7 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 				      "'%s' must be N/DURATION (e.g. 4/15m; N 1..%d, DURATION 1s..24h) or off",
 				      budgets[i].key, THR_BUDGET_COUNT_MAX);
 	lockout_check(s, &tc, errors);
+	familiar_check(s, &tc, errors);
 	cidr_list_clear(&tc.trusted_networks);
 	if (tc.trusted_networks_file != NULL) {
 		struct cidr_list probe = { NULL, 0 };
@@ -343,6 +422,12 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 	throttle_parse_budget(tc.source_failures, &t->source_max, &t->source_window_ms);
 	t->user_max_alone = t->user_max;
 	t->source_max_alone = t->source_max;
+	t->familiar_ms = tc.familiar_ms;
+	t->unfamiliar_max = unfamiliar_budget(&tc, t->user_max);
+	if (t->unfamiliar_max == 0)
+		t->familiar_ms = 0;
+	t->unfamiliar_max_alone = t->unfamiliar_max;
+	throttle_parse_steps(tc.block_steps, t->steps, &t->nsteps);
 	t->trusted = tc.trusted_networks;      /* moved: freed with t */
 	if (tc.trusted_networks_file != NULL &&
 	    cidr_list_load_file(tc.trusted_networks_file, &t->trusted, report_error, errors) > 0) {
@@ -382,6 +467,8 @@ int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,
 		t->user_max_alone = t->user_max / tc.instances > 0 ? t->user_max / tc.instances : 1;
 		t->source_max_alone = t->source_max / tc.instances > 0 ?
 				      t->source_max / tc.instances : 1;
+		t->unfamiliar_max_alone = t->unfamiliar_max / tc.instances > 0 ?
+					  t->unfamiliar_max / tc.instances : 1;
 	} else if (t->redis == NULL && tc.instances > 1) {
 		log_warnx("throttle: instances = %u has no effect with store = memory "
 			  "(each instance counts alone)", tc.instances);

@@ -1,13 +1,19 @@
 /*
- * Throttle state shared through Redis (throttle_redis.h). Keys:
- *   dagate:thr:u:ID      counted failures; PX = user window, restarted by each
- *   dagate:thr:q:ID      reservations of checks in flight; PX THROTTLE_RESERVE_MS
- *   dagate:thr:s:ID      counted failures of a sourceIp (or its /64)
- *   dagate:thr:r:ID      hash: HMAC(user+password) hex -> expiry (Redis ms)
- * ID is the user's or the source's keyed hash in hex (throttle.c): Redis
- * holds no username and no address.
+ * Throttle state shared through Redis (throttle_redis.h). Keys, ID being
+ * the user's or the source's keyed hash in hex (throttle.c), so Redis
+ * holds no username and no address:
+ *   dagate:thr:c:ID   hash f (counted failures), x (of which from unfamiliar
+ *                     networks); PX = the user window, restarted by each
+ *   dagate:thr:b:ID   hash t, b (trips, block end), xt, xb (the same for
+ *                     unfamiliar networks); PX = the block + THR_TRIPS_FORGET_MS
+ *   dagate:thr:p:ID   hash a, x: reservations of logins in flight; PX THROTTLE_RESERVE_MS
+ *   dagate:thr:f:ID   sorted set: familiar network hash -> until (Redis ms);
+ *                     at most THR_FAMILIAR_SLOTS, PX familiar_for
+ *   dagate:thr:s:ID   counted failures of a sourceIp (or its /64)
+ *   dagate:thr:r:ID   hash: HMAC(user+password) hex -> expiry (Redis ms)
  * Each call is one EVAL, atomic in Redis, so concurrent instances see one
- * consistent count; times come from Redis's own clock (TIME).
+ * consistent count; times come from Redis's own clock (TIME). The user
+ * rules are throttle_rules.c's, in Lua: change both together.
  */
 #include "throttle_redis.h"
 
@@ -17,74 +23,127 @@
 
 #include "redis_conn.h"
 #include "router.h"
+#include "throttle_int.h"
 
 #define THR_REPEAT_FIELDS_MAX 16   /* past this, expired repeat fields are purged */
-#define THR_KEY_MAX (MAPPED_USER_MAX + 32) /* "dagate:thr:u:" + a mapped user */
+#define THR_KEY_MAX 64             /* "dagate:thr:u:" + 32 hex digits */
 
-/* KEYS u q s r; ARGV user_max source_max repeat_hex reserve_ms has_source
- * -> 0 ask, 1 user budget, 2 source budget, 3 repeat, 4 wait (throttle.h
- * order). */
-static const char check_script[] =
-	"if ARGV[3] ~= '' then\n"
-	"  local e = redis.call('HGET', KEYS[4], ARGV[3])\n"
-	"  if e then\n"
-	"    local t = redis.call('TIME')\n"
-	"    if tonumber(e) > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then return 3 end\n"
-	"  end\n"
+#define LUA_NOW \
+	"local tm = redis.call('TIME')\n" \
+	"local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
+/* unf: the user has a familiar network and this is not one (ARGV[net]). */
+#define LUA_FAMILIARITY(net) \
+	"local hit, unf = 0, false\n" \
+	"if ARGV[" net "] ~= '' then\n" \
+	"  local sc = redis.call('ZSCORE', KEYS[4], ARGV[" net "])\n" \
+	"  if sc and tonumber(sc) > now then hit = 16\n" \
+	"  elseif redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf') > 0 then unf = true end\n" \
 	"end\n"
-	"local nu = tonumber(ARGV[1])\n"
+
+/* KEYS c b p f s r; ARGV user_max source_max repeat_hex reserve_ms has_source
+ * unfamiliar_max net_hex -> the verdict (throttle.h order: 0 ask, 1 user,
+ * 2 source, 3 repeat, 4 wait, 5 unfamiliar) + 16 when the network is familiar. */
+static const char check_script[] =
+	LUA_NOW
+	"if ARGV[3] ~= '' then\n"
+	"  local e = redis.call('HGET', KEYS[6], ARGV[3])\n"
+	"  if e and tonumber(e) > now then return 3 end\n"
+	"end\n"
+	LUA_FAMILIARITY("7")
+	"local nu, nx = tonumber(ARGV[1]), tonumber(ARGV[6])\n"
 	"if nu > 0 then\n"
-	"  local f = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-	"  local q = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-	"  if f >= nu then return 1 end\n"
-	"  if f + q >= nu then return 4 end\n"
+	"  local c = redis.call('HMGET', KEYS[1], 'f', 'x')\n"
+	"  local b = redis.call('HMGET', KEYS[2], 'b', 'xb')\n"
+	"  local q = redis.call('HMGET', KEYS[3], 'a', 'x')\n"
+	"  local f, x = tonumber(c[1] or '0'), tonumber(c[2] or '0')\n"
+	"  local qa, qx = tonumber(q[1] or '0'), tonumber(q[2] or '0')\n"
+	"  if tonumber(b[1] or '0') > now or f >= nu then return 1 + hit end\n"
+	"  if unf and (tonumber(b[2] or '0') > now or x >= nx) then return 5 end\n"
+	"  if f + qa >= nu or (unf and x + qx >= nx) then return 4 + hit end\n"
 	"end\n"
 	"local ns = tonumber(ARGV[2])\n"
 	"if ns > 0 and ARGV[5] == '1' then\n"
-	"  if tonumber(redis.call('GET', KEYS[3]) or '0') >= ns then return 2 end\n"
+	"  if tonumber(redis.call('GET', KEYS[5]) or '0') >= ns then return 2 + hit end\n"
 	"end\n"
 	"if nu > 0 then\n"
-	"  redis.call('INCR', KEYS[2])\n"
-	"  redis.call('PEXPIRE', KEYS[2], ARGV[4])\n"
+	"  redis.call('HINCRBY', KEYS[3], 'a', 1)\n"
+	"  if unf then redis.call('HINCRBY', KEYS[3], 'x', 1) end\n"
+	"  redis.call('PEXPIRE', KEYS[3], ARGV[4])\n"
 	"end\n"
-	"return 0\n";
+	"return hit\n";
 
-/* KEYS u q s r; ARGV outcome user_window source_window repeat_hex repeat_ms
- * has_source user_max fields_max */
+/* KEYS c b p f s r; ARGV outcome user_window source_window repeat_hex
+ * repeat_ms has_source user_max fields_max unfamiliar_max net_hex
+ * familiar_ms steps(ms, comma-separated) forget_ms familiar_slots
+ * -> THR_TRIPPED_* of the blocks this failure started. */
 static const char record_script[] =
-	"if tonumber(ARGV[7]) > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then\n"
-	"  redis.call('DECR', KEYS[2])\n"
+	LUA_NOW
+	LUA_FAMILIARITY("10")
+	"local nu, nx = tonumber(ARGV[7]), tonumber(ARGV[9])\n"
+	"if nu > 0 then\n"
+	"  if tonumber(redis.call('HGET', KEYS[3], 'a') or '0') > 0 then\n"
+	"    redis.call('HINCRBY', KEYS[3], 'a', -1)\n"
+	"  end\n"
+	"  if unf and tonumber(redis.call('HGET', KEYS[3], 'x') or '0') > 0 then\n"
+	"    redis.call('HINCRBY', KEYS[3], 'x', -1)\n"
+	"  end\n"
 	"end\n"
 	"if ARGV[1] == 'o' then\n"
-	"  redis.call('DEL', KEYS[1], KEYS[4])\n"
-	"  if ARGV[6] == '1' and tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then\n"
-	"    redis.call('DECR', KEYS[3])\n"
+	"  redis.call('DEL', KEYS[1], KEYS[2], KEYS[6])\n"
+	"  if ARGV[6] == '1' and tonumber(redis.call('GET', KEYS[5]) or '0') > 0 then\n"
+	"    redis.call('DECR', KEYS[5])\n"
 	"  end\n"
-	"  return 1\n"
+	"  local fm, slots = tonumber(ARGV[11]), tonumber(ARGV[14])\n"
+	"  if ARGV[10] ~= '' and fm > 0 then\n"
+	"    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)\n"
+	"    redis.call('ZADD', KEYS[4], now + fm, ARGV[10])\n"
+	"    local n = redis.call('ZCARD', KEYS[4])\n"
+	"    if n > slots then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - slots - 1) end\n"
+	"    redis.call('PEXPIRE', KEYS[4], fm)\n"
+	"  end\n"
+	"  return 0\n"
 	"end\n"
-	"if ARGV[1] ~= 'f' then return 1 end\n"
-	"if tonumber(ARGV[7]) > 0 then\n"
-	"  redis.call('INCR', KEYS[1])\n"
-	"  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+	"if ARGV[1] ~= 'f' then return 0 end\n"
+	"local tripped = 0\n"
+	"if nu > 0 then\n"
+	"  local w, forget = tonumber(ARGV[2]), tonumber(ARGV[13])\n"
+	"  local f = redis.call('HINCRBY', KEYS[1], 'f', 1)\n"
+	"  local x = 0\n"
+	"  if unf then x = redis.call('HINCRBY', KEYS[1], 'x', 1) end\n"
+	"  redis.call('PEXPIRE', KEYS[1], w)\n"
+	"  local steps = {}\n"
+	"  for v in string.gmatch(ARGV[12], '%d+') do steps[#steps + 1] = tonumber(v) end\n"
+	"  local function trip(tf, bf)\n"
+	"    if tonumber(redis.call('HGET', KEYS[2], bf) or '0') > now then return false end\n"
+	"    local n = tonumber(redis.call('HGET', KEYS[2], tf) or '0')\n"
+	"    local ms = 0\n"
+	"    if #steps > 0 then ms = steps[math.min(n + 1, #steps)] end\n"
+	"    if ms < w then ms = w end\n"
+	"    redis.call('HSET', KEYS[2], bf, now + ms, tf, n + 1)\n"
+	"    if redis.call('PTTL', KEYS[2]) < ms + forget then\n"
+	"      redis.call('PEXPIRE', KEYS[2], ms + forget)\n"
+	"    end\n"
+	"    return true\n"
+	"  end\n"
+	"  if f >= nu and trip('t', 'b') then tripped = tripped + 1 end\n"
+	"  if unf and x >= nx and trip('xt', 'xb') then tripped = tripped + 2 end\n"
 	"end\n"
 	"if ARGV[6] == '1' and tonumber(ARGV[3]) > 0 then\n"
-	"  redis.call('INCR', KEYS[3])\n"
-	"  redis.call('PEXPIRE', KEYS[3], ARGV[3])\n"
+	"  redis.call('INCR', KEYS[5])\n"
+	"  redis.call('PEXPIRE', KEYS[5], ARGV[3])\n"
 	"end\n"
 	"local rms = tonumber(ARGV[5])\n"
 	"if ARGV[4] ~= '' and rms > 0 then\n"
-	"  local t = redis.call('TIME')\n"
-	"  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-	"  if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[8]) then\n"
-	"    local all = redis.call('HGETALL', KEYS[4])\n"
+	"  if redis.call('HLEN', KEYS[6]) >= tonumber(ARGV[8]) then\n"
+	"    local all = redis.call('HGETALL', KEYS[6])\n"
 	"    for i = 1, #all, 2 do\n"
-	"      if tonumber(all[i + 1]) <= now then redis.call('HDEL', KEYS[4], all[i]) end\n"
+	"      if tonumber(all[i + 1]) <= now then redis.call('HDEL', KEYS[6], all[i]) end\n"
 	"    end\n"
 	"  end\n"
-	"  redis.call('HSET', KEYS[4], ARGV[4], now + rms)\n"
-	"  if redis.call('PTTL', KEYS[4]) < rms then redis.call('PEXPIRE', KEYS[4], rms) end\n"
+	"  redis.call('HSET', KEYS[6], ARGV[4], now + rms)\n"
+	"  if redis.call('PTTL', KEYS[6]) < rms then redis.call('PEXPIRE', KEYS[6], rms) end\n"
 	"end\n"
-	"return 1\n";
+	"return tripped\n";
 
 struct throttle_redis {
 	struct redis_pool pool;
@@ -125,27 +184,58 @@ void throttle_redis_free(struct throttle_redis **rp)
 }
 
 struct thr_keys {
-	char u[THR_KEY_MAX], q[THR_KEY_MAX], s[THR_KEY_MAX], r[THR_KEY_MAX];
+	char c[THR_KEY_MAX], b[THR_KEY_MAX], p[THR_KEY_MAX], f[THR_KEY_MAX];
+	char s[THR_KEY_MAX], r[THR_KEY_MAX];
 };
 
 static int make_keys(struct thr_keys *k, const char *user, const char *source)
 {
-	int a = snprintf(k->u, sizeof k->u, "dagate:thr:u:%s", user);
-	int b = snprintf(k->q, sizeof k->q, "dagate:thr:q:%s", user);
-	int c = snprintf(k->s, sizeof k->s, "dagate:thr:s:%s", source);
-	int d = snprintf(k->r, sizeof k->r, "dagate:thr:r:%s", user);
+	struct { char *out; char kind; const char *id; } all[] = {
+		{ k->c, 'c', user }, { k->b, 'b', user }, { k->p, 'p', user },
+		{ k->f, 'f', user }, { k->s, 's', source }, { k->r, 'r', user },
+	};
 
-	return a < 0 || b < 0 || c < 0 || d < 0 || (size_t)a >= sizeof k->u ||
-	       (size_t)b >= sizeof k->q || (size_t)c >= sizeof k->s ||
-	       (size_t)d >= sizeof k->r ? -1 : 0;
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		int n = snprintf(all[i].out, THR_KEY_MAX, "dagate:thr:%c:%s", all[i].kind, all[i].id);
+
+		if (n < 0 || n >= THR_KEY_MAX)
+			return -1;
+	}
+	return 0;
+}
+
+/* One EVAL of `script` over `keys` (6) and `args`; the reply, or NULL. */
+static redisReply *eval(struct throttle_redis *r, const char *script, const struct thr_keys *k,
+			const char *const *args, size_t nargs, int64_t deadline_ms)
+{
+	const char *argv[3 + 6 + 16];
+	size_t lens[sizeof argv / sizeof argv[0]], n = 0;
+
+	if (nargs > 16)
+		return NULL;
+	argv[n++] = "EVAL";
+	argv[n++] = script;
+	argv[n++] = "6";
+	argv[n++] = k->c;
+	argv[n++] = k->b;
+	argv[n++] = k->p;
+	argv[n++] = k->f;
+	argv[n++] = k->s;
+	argv[n++] = k->r;
+	for (size_t i = 0; i < nargs; i++)
+		argv[n++] = args[i];
+	for (size_t i = 0; i < n; i++)
+		lens[i] = strlen(argv[i]);
+	return redis_pool_call(&r->pool, (int)n, argv, lens, deadline_ms);
 }
 
 int throttle_redis_check(struct throttle_redis *r, const struct throttle_redis_limits *lim,
-			 const char *user, const char *source, const char *repeat_hex,
-			 int64_t deadline_ms, enum throttle_verdict *verdict_r)
+			 const char *user, const char *source, const char *net,
+			 const char *repeat_hex, int64_t deadline_ms,
+			 enum throttle_verdict *verdict_r, bool *familiar_r)
 {
 	struct thr_keys k;
-	char nu[16], ns[16], reserve[16];
+	char nu[16], ns[16], nx[16], reserve[16];
 	redisReply *rep;
 	int ret = -1;
 
@@ -153,34 +243,50 @@ int throttle_redis_check(struct throttle_redis *r, const struct throttle_redis_l
 		return -1;
 	snprintf(nu, sizeof nu, "%u", lim->user_max);
 	snprintf(ns, sizeof ns, "%u", lim->source_max);
+	snprintf(nx, sizeof nx, "%u", lim->unfamiliar_max);
 	snprintf(reserve, sizeof reserve, "%d", THROTTLE_RESERVE_MS);
-	const char *has_source = source[0] != '\0' ? "1" : "0";
-	const char *argv[] = { "EVAL", check_script, "4", k.u, k.q, k.s, k.r,
-			       nu, ns, repeat_hex, reserve, has_source };
-	size_t lens[sizeof argv / sizeof argv[0]];
+	const char *args[] = { nu, ns, repeat_hex, reserve, source[0] != '\0' ? "1" : "0", nx,
+			       lim->unfamiliar_max > 0 ? net : "" };
 
-	for (size_t i = 0; i < sizeof argv / sizeof argv[0]; i++)
-		lens[i] = strlen(argv[i]);
-	rep = redis_pool_call(&r->pool, (int)(sizeof argv / sizeof argv[0]), argv, lens,
-			      deadline_ms);
+	rep = eval(r, check_script, &k, args, sizeof args / sizeof args[0], deadline_ms);
 	if (rep != NULL && rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0 &&
-	    rep->integer <= THROTTLE_WAIT) {
-		*verdict_r = (enum throttle_verdict)rep->integer;
+	    rep->integer % 16 <= THROTTLE_UNFAMILIAR && rep->integer < 32) {
+		*verdict_r = (enum throttle_verdict)(rep->integer % 16);
+		*familiar_r = rep->integer >= 16;
 		ret = 0;
 	}
 	freeReplyObject(rep);
 	return ret;
 }
 
+/* "60000,300000,..." */
+static void steps_text(const struct throttle_redis_limits *lim, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < lim->nsteps && used < size; i++) {
+		int n = snprintf(out + used, size - used, "%s%lld", i > 0 ? "," : "",
+				 (long long)lim->steps[i]);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
 int throttle_redis_record(struct throttle_redis *r, const struct throttle_redis_limits *lim,
-			  const char *user, const char *source, const char *repeat_hex,
-			  char outcome, int64_t deadline_ms)
+			  const char *user, const char *source, const char *net,
+			  const char *repeat_hex, char outcome, int64_t deadline_ms,
+			  unsigned *tripped_r)
 {
 	struct thr_keys k;
-	char oc[2] = { outcome, '\0' }, wu[24], ws[24], rms[24], nu[16], fmax[16];
+	char oc[2] = { outcome, '\0' }, wu[24], ws[24], rms[24], nu[16], fmax[16], nx[16];
+	char fam[24], steps[THR_STEPS_MAX * 24], forget[24], slots[16];
 	redisReply *rep;
-	int ret;
+	int ret = -1;
 
+	*tripped_r = 0;
 	if (make_keys(&k, user, source) < 0)
 		return -1;
 	snprintf(wu, sizeof wu, "%lld", (long long)lim->user_window_ms);
@@ -188,57 +294,77 @@ int throttle_redis_record(struct throttle_redis *r, const struct throttle_redis_
 	snprintf(rms, sizeof rms, "%lld", (long long)lim->repeat_ms);
 	snprintf(nu, sizeof nu, "%u", lim->user_max);
 	snprintf(fmax, sizeof fmax, "%d", THR_REPEAT_FIELDS_MAX);
-	const char *has_source = source[0] != '\0' && lim->source_max > 0 ? "1" : "0";
-	const char *argv[] = { "EVAL", record_script, "4", k.u, k.q, k.s, k.r,
-			       oc, wu, ws, repeat_hex, rms, has_source, nu, fmax };
-	size_t lens[sizeof argv / sizeof argv[0]];
+	snprintf(nx, sizeof nx, "%u", lim->unfamiliar_max);
+	snprintf(fam, sizeof fam, "%lld", (long long)lim->familiar_ms);
+	snprintf(forget, sizeof forget, "%lld", (long long)THR_TRIPS_FORGET_MS);
+	snprintf(slots, sizeof slots, "%d", THR_FAMILIAR_SLOTS);
+	steps_text(lim, steps, sizeof steps);
+	const char *args[] = { oc, wu, ws, repeat_hex, rms,
+			       source[0] != '\0' && lim->source_max > 0 ? "1" : "0", nu, fmax, nx,
+			       lim->unfamiliar_max > 0 ? net : "", fam, steps, forget, slots };
 
-	for (size_t i = 0; i < sizeof argv / sizeof argv[0]; i++)
-		lens[i] = strlen(argv[i]);
-	rep = redis_pool_call(&r->pool, (int)(sizeof argv / sizeof argv[0]), argv, lens,
-			      deadline_ms);
-	ret = rep != NULL && rep->type == REDIS_REPLY_INTEGER ? 0 : -1;
+	rep = eval(r, record_script, &k, args, sizeof args / sizeof args[0], deadline_ms);
+	if (rep != NULL && rep->type == REDIS_REPLY_INTEGER) {
+		*tripped_r = (unsigned)rep->integer & (THR_TRIPPED_USER | THR_TRIPPED_UNFAMILIAR);
+		ret = 0;
+	}
 	freeReplyObject(rep);
 	return ret;
 }
 
-/* KEYS count reservations repeats; ARGV lift -> {count, reservations, pttl} */
+/* KEYS c b p f s r; ARGV lift kind -> {failures, in flight, count pttl,
+ * trips, block left, unfamiliar failures, unfamiliar block left,
+ * familiar networks}. A lift forgets counts, blocks, trips and repeats,
+ * never the familiar networks. */
 static const char state_script[] =
-	"if ARGV[1] == '1' then\n"
-	"  redis.call('DEL', KEYS[1], KEYS[3])\n"
+	LUA_NOW
+	"if ARGV[2] == 's' then\n"
+	"  if ARGV[1] == '1' then redis.call('DEL', KEYS[5]) end\n"
+	"  return { tonumber(redis.call('GET', KEYS[5]) or '0'), 0, redis.call('PTTL', KEYS[5]),\n"
+	"           0, 0, 0, 0, 0 }\n"
 	"end\n"
-	"return { tonumber(redis.call('GET', KEYS[1]) or '0'),\n"
-	"         tonumber(redis.call('GET', KEYS[2]) or '0'),\n"
-	"         redis.call('PTTL', KEYS[1]) }\n";
+	"if ARGV[1] == '1' then redis.call('DEL', KEYS[1], KEYS[2], KEYS[6]) end\n"
+	"local c = redis.call('HMGET', KEYS[1], 'f', 'x')\n"
+	"local b = redis.call('HMGET', KEYS[2], 't', 'b', 'xt', 'xb')\n"
+	"local function left(v) return math.max(0, tonumber(v or '0') - now) end\n"
+	"return { tonumber(c[1] or '0'), tonumber(redis.call('HGET', KEYS[3], 'a') or '0'),\n"
+	"         redis.call('PTTL', KEYS[1]),\n"
+	"         tonumber(b[1] or '0') + tonumber(b[3] or '0'), left(b[2]),\n"
+	"         tonumber(c[2] or '0'), left(b[4]),\n"
+	"         redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf') }\n";
 
 int throttle_redis_state(struct throttle_redis *r, char kind, const char *name, bool lift,
-			 int64_t deadline_ms, unsigned *failures_r, unsigned *in_flight_r,
-			 int64_t *lapses_in_ms_r)
+			 int64_t deadline_ms, struct throttle_state *out)
 {
 	struct thr_keys k;
 	redisReply *rep;
 	int ret = -1;
+	const char *args[] = { lift ? "1" : "0", kind == 'u' ? "u" : "s" };
 
-	if (make_keys(&k, kind == 'u' ? name : "", kind == 's' ? name : "") < 0)
+	if (make_keys(&k, kind == 'u' ? name : "-", kind == 's' ? name : "-") < 0)
 		return -1;
-	const char *argv[] = { "EVAL", state_script, "3", kind == 'u' ? k.u : k.s,
-			       kind == 'u' ? k.q : k.s, kind == 'u' ? k.r : k.s, lift ? "1" : "0" };
-	size_t lens[sizeof argv / sizeof argv[0]];
+	rep = eval(r, state_script, &k, args, 2, deadline_ms);
+	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 8) {
+		long long v[8];
 
-	for (size_t i = 0; i < sizeof argv / sizeof argv[0]; i++)
-		lens[i] = strlen(argv[i]);
-	rep = redis_pool_call(&r->pool, (int)(sizeof argv / sizeof argv[0]), argv, lens,
-			      deadline_ms);
-	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
-	    rep->element[0]->type == REDIS_REPLY_INTEGER &&
-	    rep->element[1]->type == REDIS_REPLY_INTEGER &&
-	    rep->element[2]->type == REDIS_REPLY_INTEGER) {
-		*failures_r = (unsigned)rep->element[0]->integer;
-		*in_flight_r = kind == 'u' ? (unsigned)rep->element[1]->integer : 0;
-		*lapses_in_ms_r = rep->element[2]->integer > 0 ? rep->element[2]->integer : 0;
 		ret = 0;
+		for (size_t i = 0; i < 8; i++) {
+			if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+				ret = -1;
+			else
+				v[i] = rep->element[i]->integer > 0 ? rep->element[i]->integer : 0;
+		}
+		if (ret == 0) {
+			out->failures = (unsigned)v[0];
+			out->in_flight = (unsigned)v[1];
+			out->lapses_in_ms = out->failures > 0 ? v[2] : 0;
+			out->blocks = (unsigned)v[3];
+			out->block_ms = v[4];
+			out->unfamiliar_failures = (unsigned)v[5];
+			out->unfamiliar_block_ms = v[6];
+			out->familiar_networks = (unsigned)v[7];
+		}
 	}
-	if (rep != NULL)
-		freeReplyObject(rep);
+	freeReplyObject(rep);
 	return ret;
 }

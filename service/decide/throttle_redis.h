@@ -20,27 +20,35 @@ void throttle_redis_free(struct throttle_redis **r);
 
 /* What the budgets and windows are (0 = that budget is off). */
 struct throttle_redis_limits {
-	unsigned user_max, source_max;
-	int64_t user_window_ms, source_window_ms, repeat_ms;
+	unsigned user_max, source_max, unfamiliar_max;
+	int64_t user_window_ms, source_window_ms, repeat_ms, familiar_ms;
+	const int64_t *steps;       /* block_steps */
+	unsigned nsteps;
 };
 
-/* `source` is "" for none; `repeat_hex` the user+password HMAC in hex, or
- * "" when repeats are off. 0 with *verdict_r, or -1 when Redis did not
- * answer by deadline_ms. THROTTLE_ASK reserves one of the user's failures
- * (PX THROTTLE_RESERVE_MS). */
+/* `source` is "" for none; `net` the hex of the user's view of the
+ * source's network ("" for none); `repeat_hex` the user+password HMAC in
+ * hex, or "" when repeats are off. 0 with *verdict_r (and *familiar_r:
+ * the network is familiar to the user), or -1 when Redis did not answer by
+ * deadline_ms. THROTTLE_ASK reserves one of the user's failures (PX
+ * THROTTLE_RESERVE_MS). */
 int throttle_redis_check(struct throttle_redis *r, const struct throttle_redis_limits *lim,
-			 const char *user, const char *source, const char *repeat_hex,
-			 int64_t deadline_ms, enum throttle_verdict *verdict_r);
-/* outcome: 'f' counted failure, 'o' success, 'n' nothing (releases the
- * reservation only). 0, or -1 when Redis did not answer. */
+			 const char *user, const char *source, const char *net,
+			 const char *repeat_hex, int64_t deadline_ms,
+			 enum throttle_verdict *verdict_r, bool *familiar_r);
+/* outcome: 'f' counted failure, 'o' success (resets the user, makes `net`
+ * familiar), 'n' nothing (releases the reservation only). 0 with
+ * *tripped_r (THR_TRIPPED_*: blocks this failure started), or -1 when
+ * Redis did not answer. */
 int throttle_redis_record(struct throttle_redis *r, const struct throttle_redis_limits *lim,
-			  const char *user, const char *source, const char *repeat_hex,
-			  char outcome, int64_t deadline_ms);
-/* For operators: a user's (kind 'u') or a source's ('s') failures, logins
- * in flight (users only) and ms until the count lapses; or, with `lift`,
- * forget them (and a user's repeats). -1 when Redis did not answer. */
+			  const char *user, const char *source, const char *net,
+			  const char *repeat_hex, char outcome, int64_t deadline_ms,
+			  unsigned *tripped_r);
+/* For operators: a user's (kind 'u') or a source's ('s') counts, blocks
+ * and familiar networks into *out (budgets, `blocked` and `shared` are
+ * the caller's); with `lift`, forget counts, blocks and repeats first.
+ * -1 when Redis did not answer. */
 int throttle_redis_state(struct throttle_redis *r, char kind, const char *name, bool lift,
-			 int64_t deadline_ms, unsigned *failures_r, unsigned *in_flight_r,
-			 int64_t *lapses_in_ms_r);
+			 int64_t deadline_ms, struct throttle_state *out);
 
 #endif

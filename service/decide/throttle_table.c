@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-int thr_table_init(struct thr_table *t, uint32_t cap_total, bool repeats)
+int thr_table_init(struct thr_table *t, uint32_t cap_total, bool users)
 {
 	uint32_t cap = (cap_total + THR_SHARDS - 1) / THR_SHARDS, nb = 1;
 
@@ -26,8 +26,10 @@ int thr_table_init(struct thr_table *t, uint32_t cap_total, bool repeats)
 		/* calloc: pages are only touched as entries are used. */
 		sh->e = calloc(cap, sizeof *sh->e);
 		sh->bucket = malloc(nb * sizeof *sh->bucket);
-		sh->rep = repeats ? calloc(cap, sizeof *sh->rep) : NULL;
-		if (sh->e == NULL || sh->bucket == NULL || (repeats && sh->rep == NULL))
+		sh->rep = users ? calloc(cap, sizeof *sh->rep) : NULL;
+		sh->fam = users ? calloc(cap, sizeof *sh->fam) : NULL;
+		if (sh->e == NULL || sh->bucket == NULL ||
+		    (users && (sh->rep == NULL || sh->fam == NULL)))
 			return -1;
 		memset(sh->bucket, 0xff, nb * sizeof *sh->bucket);
 	}
@@ -45,6 +47,7 @@ void thr_table_fini(struct thr_table *t)
 			explicit_bzero(sh->rep, (size_t)sh->cap * sizeof *sh->rep);
 		free(sh->e);
 		free(sh->rep);
+		free(sh->fam);
 		free(sh->bucket);
 		pthread_mutex_destroy(&sh->lock);
 		memset(sh, 0, sizeof *sh);
@@ -108,14 +111,26 @@ void thr_recency_touch(struct thr_shard *sh, uint32_t i)
 	}
 }
 
-bool thr_entry_live(const struct thr_shard *sh, uint32_t i, int64_t now)
+/* Holds something that still counts: failures, reservations, blocks, repeats. */
+static bool thr_entry_counts(const struct thr_shard *sh, uint32_t i, int64_t now)
 {
 	const struct thr_entry *e = &sh->e[i];
 
-	if ((e->failures > 0 && e->window_end > now) || (e->pending > 0 && e->pending_end > now))
+	if ((e->failures > 0 && e->window_end > now) || (e->pending > 0 && e->pending_end > now) ||
+	    e->block_end > now || e->ublock_end > now || (e->trips > 0 && e->trips_end > now))
 		return true;
 	for (int k = 0; sh->rep != NULL && k < THR_REPEAT_SLOTS; k++)
 		if (sh->rep[i].end[k] > now)
+			return true;
+	return false;
+}
+
+bool thr_entry_live(const struct thr_shard *sh, uint32_t i, int64_t now)
+{
+	if (thr_entry_counts(sh, i, now))
+		return true;
+	for (int k = 0; sh->fam != NULL && k < THR_FAMILIAR_SLOTS; k++)
+		if (sh->fam[i].end[k] > now)
 			return true;
 	return false;
 }
@@ -140,6 +155,8 @@ void thr_entry_release(struct thr_shard *sh, uint32_t i)
 	memset(&sh->e[i], 0, sizeof sh->e[i]);
 	if (sh->rep != NULL)
 		explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
+	if (sh->fam != NULL)
+		memset(&sh->fam[i], 0, sizeof sh->fam[i]);
 	sh->e[i].hnext = sh->free_head;
 	sh->free_head = i;
 }
@@ -167,8 +184,10 @@ uint32_t thr_entry_new(struct throttle *t, struct thr_shard *sh, const uint8_t *
 	} else if (sh->fresh < sh->cap) {
 		i = sh->fresh++;
 	} else {
+		/* A user remembered only for familiar networks goes quietly:
+		 * it falls back to the protection of a user with none. */
 		i = sh->tail;
-		if (thr_entry_live(sh, i, now))
+		if (thr_entry_counts(sh, i, now))
 			thr_evicted_live(t, now);
 		thr_entry_release(sh, i);
 		i = sh->free_head;

@@ -377,6 +377,19 @@ static void render_service(struct metrics_out *o, const struct http_generation *
 			    (unsigned long long)th.throttled_source);
 		metrics_put(o, "dagate_throttled_total{reason=\"repeat\"} %llu\n",
 			    (unsigned long long)th.repeats);
+		metrics_put(o, "dagate_throttled_total{reason=\"unfamiliar_budget\"} %llu\n",
+			    (unsigned long long)th.throttled_unfamiliar);
+		metrics_head(o, "dagate_throttle_blocks_total", "counter",
+			     "Budgets tripped: blocks started for a user (all sources, or the "
+			     "networks unfamiliar to it).");
+		metrics_put(o, "dagate_throttle_blocks_total{kind=\"user\"} %llu\n",
+			    (unsigned long long)th.blocks_user);
+		metrics_put(o, "dagate_throttle_blocks_total{kind=\"unfamiliar\"} %llu\n",
+			    (unsigned long long)th.blocks_unfamiliar);
+		metrics_head(o, "dagate_throttle_familiar_hits_total", "counter",
+			     "Logins asked from a network familiar to the user.");
+		metrics_put(o, "dagate_throttle_familiar_hits_total %llu\n",
+			    (unsigned long long)th.familiar_hits);
 		metrics_head(o, "dagate_throttle_lifts_total", "counter",
 			     "Blocks lifted by an operator (admin API, dagate throttle unblock).");
 		metrics_put(o, "dagate_throttle_lifts_total %llu\n", throttle_api_lifts());

@@ -80,6 +80,10 @@ static json_object *throttle_json(struct throttle *t)
 	throttle_stats(t, &th);
 	ADD(o, "throttled_user", json_object_new_int64((int64_t)th.throttled_user));
 	ADD(o, "throttled_source", json_object_new_int64((int64_t)th.throttled_source));
+	ADD(o, "throttled_unfamiliar", json_object_new_int64((int64_t)th.throttled_unfamiliar));
+	ADD(o, "blocks_user", json_object_new_int64((int64_t)th.blocks_user));
+	ADD(o, "blocks_unfamiliar", json_object_new_int64((int64_t)th.blocks_unfamiliar));
+	ADD(o, "familiar_hits", json_object_new_int64((int64_t)th.familiar_hits));
 	ADD(o, "repeats", json_object_new_int64((int64_t)th.repeats));
 	ADD(o, "evictions", json_object_new_int64((int64_t)th.evictions));
 	ADD(o, "redis_failures", json_object_new_int64((int64_t)th.redis_failures));

@@ -88,6 +88,21 @@ enum MHD_Result throttle_api_handle(struct MHD_Connection *c, const struct http_
 	json_object_object_add(o, "blocked", json_object_new_boolean(st.blocked));
 	json_object_object_add(o, "lapses_in_seconds",
 			       json_object_new_int64((st.lapses_in_ms + 999) / 1000));
+	json_object_object_add(o, "block_ends_in_seconds",
+			       json_object_new_int64((st.block_ms + 999) / 1000));
+	json_object_object_add(o, "blocks", json_object_new_int64(st.blocks));
+	if (kind == 'u') {
+		json_object_object_add(o, "familiar_networks",
+				       json_object_new_int64(st.familiar_networks));
+		json_object_object_add(o, "unfamiliar_failures",
+				       json_object_new_int64(st.unfamiliar_failures));
+		json_object_object_add(o, "unfamiliar_budget",
+				       json_object_new_int64(st.unfamiliar_budget));
+		json_object_object_add(o, "unfamiliar_blocked",
+				       json_object_new_boolean(st.unfamiliar_blocked));
+		json_object_object_add(o, "unfamiliar_block_ends_in_seconds",
+				       json_object_new_int64((st.unfamiliar_block_ms + 999) / 1000));
+	}
 	json_object_object_add(o, "shared", json_object_new_boolean(st.shared));
 	json_object_object_add(o, "lifted", json_object_new_boolean(lift));
 	ret = respond_json(c, MHD_HTTP_OK, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

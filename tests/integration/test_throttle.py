@@ -54,7 +54,7 @@ class ThrottleRules(unittest.TestCase):
                 '[route]\nmatch = *@static.test -> nope\nmatch = * -> users\n\n'
                 '[provider users]\ntype = file\npath = users\n\n'
                 '[provider nope]\ntype = static\nresult = false\n\n'
-                '[throttle]\nuser_failures = 4/3s\nsource_failures = 8/3s\nrepeat_window = 2s\n')
+                '[throttle]\nuser_failures = 4/3s\nblock_steps = 1s\nsource_failures = 8/3s\nrepeat_window = 2s\n')
         cls.d = Dagate(conf, files={'users': (users, 0o644)})
         cls.d.__enter__()
 
@@ -171,7 +171,7 @@ class ThrottleProtectsTheDirectory(unittest.TestCase):
                     '[provider dir]\ntype = ldap\nuri = %s\nbase = %s\n'
                     'user_filter = (&(objectClass=inetOrgPerson)(uid=%%l))\ntimeout = 3s\n'
                     'ca_file = ca.crt\nbind_dn = %s\nbind_password_file = svc.secret\n\n'
-                    '[throttle]\nuser_failures = 4/3s\n' % (s.ldaps_uri, SUFFIX, SVC_DN))
+                    '[throttle]\nuser_failures = 4/3s\nblock_steps = 1s\n' % (s.ldaps_uri, SUFFIX, SVC_DN))
             with Dagate(conf, files={'ca.crt': ca, 'svc.secret': (SVC_PASSWORD + '\n', 0o600)}) as d:
                 u = Logins(self, d, 'carol@x.test')
                 # Twelve wrong logins (one repeated), then the right password at once.
@@ -213,7 +213,7 @@ class ThrottleSharedThroughRedis(unittest.TestCase):
         with RedisServer() as r:
             conf = (server_section() + '[route]\nmatch = * -> users\n\n'
                     '[provider users]\ntype = file\npath = users\n\n'
-                    '[throttle]\nuser_failures = 4/3s\nstore = %s/0\nkey_file = throttle.key\n'
+                    '[throttle]\nuser_failures = 4/3s\nblock_steps = 1s\nstore = %s/0\nkey_file = throttle.key\n'
                     'timeout = 200ms\n' % r.url)
             files = {'users': (users, 0o644), 'throttle.key': (key, 0o600)}
             with Dagate(conf, files=files) as a, Dagate(conf, files=files) as b:

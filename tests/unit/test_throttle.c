@@ -20,71 +20,8 @@
 #include "throttle.h"
 #include "conf_build.h"
 #include "redis_server.h"
+#include "throttle_fixture.h"
 #include "unit.h"
-
-#define MIN (60 * 1000LL)
-
-static char tmpdir[256];
-
-/* A config (conf_build.h) holding [throttle] with `kvs` (NULL: no [throttle] at all) and,
- * if tokens_kvs is set, a [tokens] section after it. */
-static struct dagate_config *config_with(const struct kv *kvs, const struct kv *tokens_kvs)
-{
-	struct dagate_config *cfg = calloc(1, sizeof *cfg);
-	struct conf_section **tail = &cfg->sections;
-
-	cfg->path = strdup("test.conf");
-	if (kvs != NULL) {
-		*tail = section("throttle", NULL, 10, kvs);
-		tail = &(*tail)->next;
-	}
-	if (tokens_kvs != NULL)
-		*tail = section("tokens", NULL, 30, tokens_kvs);
-	return cfg;
-}
-
-static void config_done(struct dagate_config *cfg)
-{
-	sections_free(cfg->sections);
-	free(cfg->path);
-	free(cfg);
-}
-
-/* The throttle's clock, moved by the tests. */
-static int64_t fake_now = 1000000;
-
-static int64_t fake_clock(void *ctx)
-{
-	return fake_now;
-}
-
-static struct throttle *make(const struct kv *kvs)
-{
-	struct dagate_config *cfg = config_with(kvs, NULL);
-	struct conf_errors errors = { 0 };
-	struct throttle *t = NULL;
-
-	CHECK(throttle_create(cfg, &errors, &t) == 0 && t != NULL, "create: %s",
-	      errors.count ? errors.lines[0] : "no error text");
-	conf_errors_clear(&errors);
-	config_done(cfg);
-	if (t != NULL)
-		throttle_set_clock(t, fake_clock, NULL);
-	return t;
-}
-
-#define FAR (clock_now_ms() + 5000)
-
-/* One login as the router will run it: check, and if asked, record. */
-static enum throttle_verdict login(struct throttle *t, const char *user, const char *ip,
-				   const char *pw, enum auth_result result)
-{
-	enum throttle_verdict v = throttle_check(t, user, ip, pw, strlen(pw), FAR);
-
-	if (v == THROTTLE_ASK)
-		throttle_record(t, user, ip, pw, strlen(pw), result, false, FAR);
-	return v;
-}
 
 static void test_parse_budget(void)
 {
@@ -591,7 +528,8 @@ static void test_eviction(void)
 static struct throttle *make_shared(const char *url, const char *key_file, const char *user_failures)
 {
 	struct throttle *t = make((struct kv[]){ { "store", url }, { "key_file", key_file },
-						 { "user_failures", user_failures }, { NULL, NULL } });
+						 { "user_failures", user_failures },
+						 { "block_steps", "1s,3s" }, { NULL, NULL } });
 
 	if (t != NULL)
 		throttle_set_clock(t, NULL, NULL);  /* real time: Redis windows run on its clock */
