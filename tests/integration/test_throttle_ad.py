@@ -193,6 +193,28 @@ class ThrottleAgainstAD(unittest.TestCase):
         # exactly the four that reached AD, one bad bind each
         self.assertEqual(self.wait_ad_state(name, lambda s: s[0] >= 4), (4, 0))
 
+    def test_familiar_network_gets_in_while_strangers_are_refused(self):
+        name = FAM
+        user, home = upn(name), '203.0.113.10'
+        self.assertEqual(self.d.authenticate(user, PASSWORD, home), 'true')
+        for i in range(50):
+            self.assertEqual(self.d.authenticate(user, 'Guess-%02d-Xy' % i, '198.19.%d.9' % i),
+                             'false')
+            if i in (1, 4, 24, 49):
+                bad, locked = self.ad_state(name)
+                self.assertLess(bad, LOCKOUT_THRESHOLD)
+                self.assertEqual(locked, 0)
+        outcomes = self.outcomes(self.d, user, 51)[1:]
+        # the unfamiliar budget: half the user's 4
+        self.assertEqual(outcomes, ['reject'] * 2 + ['throttled_unfamiliar'] * 48)
+        self.assertEqual(self.wait_ad_state(name, lambda s: s[0] >= 2), (2, 0))
+        # The user at home (same /24) is still asked: a typo reaches AD,
+        # and the right password gets in.
+        self.assertEqual(self.d.authenticate(user, 'Typo-Pass-7q', '203.0.113.20'), 'false')
+        self.assertEqual(self.d.authenticate(user, PASSWORD, '203.0.113.20'), 'true')
+        self.assertEqual(self.outcomes(self.d, user, 53)[51:], ['reject', 'ok'])
+        self.assertEqual(self.wait_ad_state(name, lambda s: s[0] == 0), (0, 0))
+
     def test_many_users_behind_one_address(self):
         # An office behind one NAT address: each user mistypes once, then
         # gets it right; four at a time.
