@@ -31,16 +31,22 @@ static const char usage[] =
 
 /* One line of the running server's throttle for a user or a source
  * (GET /api/v1/throttle/...), or false when it cannot be asked. */
-static bool print_server_state(const char *authority, const char *kind, const char *name)
+static bool print_server_state(const char *authority, const char *kind, const char *name,
+			       const char *source_ip)
 {
 	char path[1024], *escaped = curl_easy_escape(NULL, name, 0), *body = NULL;
+	char *source = source_ip != NULL ? curl_easy_escape(NULL, source_ip, 0) : NULL;
 	json_object *o;
 	bool ok = false;
 
-	if (escaped == NULL)
+	if (escaped == NULL || (source_ip != NULL && source == NULL)) {
+		curl_free(escaped);
 		return false;
-	snprintf(path, sizeof path, "/api/v1/throttle/%s/%s", kind, escaped);
+	}
+	snprintf(path, sizeof path, "/api/v1/throttle/%s/%s%s%s", kind, escaped,
+		 source != NULL ? "?source=" : "", source != NULL ? source : "");
 	curl_free(escaped);
+	curl_free(source);
 	if (admin_call(NULL, NULL, authority, "GET", path, &body) != 0)
 		return false;
 	o = json_tokener_parse(body);
@@ -50,8 +56,10 @@ static bool print_server_state(const char *authority, const char *kind, const ch
 		       admin_json_num(o, "budget"), admin_json_flag(o, "blocked") ?
 		       ": BLOCKED, a login would be false without a backend" : "");
 		if (admin_json_num(o, "familiar_networks") > 0)
-			printf("  throttle (running server): %lld familiar networks; from others "
+			printf("  throttle (running server): %lld familiar networks, %s; from others "
 			       "%lld failures of %lld%s\n", admin_json_num(o, "familiar_networks"),
+			       admin_json_flag(o, "source_familiar") ?
+			       "this source's among them" : "not this source's",
 			       admin_json_num(o, "unfamiliar_failures"),
 			       admin_json_num(o, "unfamiliar_budget"),
 			       admin_json_flag(o, "unfamiliar_blocked") ?
@@ -73,8 +81,8 @@ static void print_throttle_note(const struct dagate_config *cfg, const char *map
 	char authority[300];
 
 	if (admin_authority(cfg, authority, sizeof authority) == 0 &&
-	    print_server_state(authority, "users", mapped_user)) {
-		print_server_state(authority, "sources", source_ip);
+	    print_server_state(authority, "users", mapped_user, source_ip)) {
+		print_server_state(authority, "sources", source_ip, NULL);
 		printf("  throttle: not applied here; --server URL asks the server, throttle "
 		       "included\n");
 		return;

@@ -174,14 +174,9 @@ static int ids_make(struct throttle *t, const char *user, const char *exact,
 	ids->source_key[0] = '\0';
 	if (thr_id(t, 'u', user, strlen(user), NULL, 0, ids->user) < 0)
 		return -1;
-	if (ids->has_net) {
-		char net[THR_SOURCE_KEY_MAX];
-
-		/* Familiar to this user, not to everyone: keyed with the name. */
-		throttle_network_key(source_ip, net, sizeof net);
-		if (thr_id(t, 'f', user, strlen(user), net, strlen(net), ids->net) < 0)
-			return -1;
-	}
+	/* Familiar to this user, not to everyone: keyed with the name. */
+	if (ids->has_net && thr_network_id(t, user, source_ip, ids->net) < 0)
+		return -1;
 	if (ids->has_source) {
 		throttle_source_key(source_ip, ids->source_key, sizeof ids->source_key);
 		if (thr_id(t, 's', ids->source_key, strlen(ids->source_key), NULL, 0, ids->source) < 0)
@@ -542,6 +537,16 @@ int thr_name_id(struct throttle *t, char kind, const char *name, uint8_t id[THR_
 	else
 		throttle_source_key(name, text, THR_SOURCE_KEY_MAX);
 	return thr_id(t, kind, text, strlen(text), NULL, 0, id);
+}
+
+int thr_network_id(struct throttle *t, const char *user, const char *source_ip,
+		   uint8_t id[THR_ID_LEN])
+{
+	char folded[MAPPED_USER_MAX + 1], net[THR_SOURCE_KEY_MAX];
+
+	user_fold(user, folded);
+	throttle_network_key(source_ip, net, sizeof net);
+	return thr_id(t, 'f', folded, strlen(folded), net, strlen(net), id);
 }
 
 bool thr_redis_usable(struct throttle *t, int64_t deadline_ms)

@@ -173,7 +173,9 @@ const char *throttle_verdict_name(enum throttle_verdict v);
  * flight, budget, whether it is refused now and when its count lapses;
  * from the shared store when it answers, else this instance's memory
  * (`shared` says which). `lift` forgets the count first (and a user's
- * repeats): the block is lifted. -1 when the name cannot be keyed. */
+ * blocks and repeats, never its familiar networks): the block is lifted.
+ * With a user and `source_ip` (else NULL), also whether that source's
+ * network is familiar to the user. -1 when the name cannot be keyed. */
 struct throttle_state {
 	unsigned failures, in_flight, budget;   /* budget 0: that budget is off */
 	bool blocked, shared;
@@ -185,9 +187,10 @@ struct throttle_state {
 	unsigned unfamiliar_failures, unfamiliar_budget, familiar_networks;
 	bool unfamiliar_blocked;
 	int64_t unfamiliar_block_ms;
+	bool source_familiar;                   /* with `source_ip` */
 };
-int throttle_state(struct throttle *t, char kind, const char *name, bool lift,
-		   int64_t deadline_ms, struct throttle_state *out);
+int throttle_state(struct throttle *t, char kind, const char *name, const char *source_ip,
+		   bool lift, int64_t deadline_ms, struct throttle_state *out);
 
 struct throttle_stats {
 	uint64_t throttled_user, throttled_source, repeats;

@@ -12,8 +12,8 @@
 #include "throttle_redis.h"
 
 /* The entry's numbers from memory, under its shard's lock (and forgotten, with `lift`). */
-static void memory_state(struct throttle *t, char kind, const uint8_t *id, bool lift,
-			 struct throttle_state *out)
+static void memory_state(struct throttle *t, char kind, const uint8_t *id,
+			 const uint8_t *net, bool lift, struct throttle_state *out)
 {
 	struct thr_table *table = kind == 'u' ? &t->users : &t->sources;
 	struct thr_shard *sh = thr_shard_of(table, id);
@@ -43,32 +43,41 @@ static void memory_state(struct throttle *t, char kind, const uint8_t *id, bool 
 		out->block_ms = e->block_end > now ? e->block_end - now : 0;
 		out->unfamiliar_failures = e->unfamiliar;
 		out->unfamiliar_block_ms = e->ublock_end > now ? e->ublock_end - now : 0;
-		for (int k = 0; kind == 'u' && k < THR_FAMILIAR_SLOTS; k++)
+		for (int k = 0; kind == 'u' && k < THR_FAMILIAR_SLOTS; k++) {
 			out->familiar_networks += sh->fam[i].end[k] > now;
+			if (net != NULL && sh->fam[i].end[k] > now &&
+			    memcmp(sh->fam[i].id[k], net, THR_ID_LEN) == 0)
+				out->source_familiar = true;
+		}
 	}
 	pthread_mutex_unlock(&sh->lock);
 }
 
-int throttle_state(struct throttle *t, char kind, const char *name, bool lift,
-		   int64_t deadline_ms, struct throttle_state *out)
+int throttle_state(struct throttle *t, char kind, const char *name, const char *source_ip,
+		   bool lift, int64_t deadline_ms, struct throttle_state *out)
 {
-	uint8_t id[THR_ID_LEN];
+	uint8_t id[THR_ID_LEN], net[THR_ID_LEN];
+	bool with_net = kind == 'u' && source_ip != NULL && t->unfamiliar_max > 0;
 
 	memset(out, 0, sizeof *out);
 	out->budget = kind == 'u' ? t->user_max : t->source_max;
 	out->unfamiliar_budget = kind == 'u' ? t->unfamiliar_max : 0;
-	if (thr_name_id(t, kind, name, id) < 0)
+	if (thr_name_id(t, kind, name, id) < 0 ||
+	    (with_net && thr_network_id(t, name, source_ip, net) < 0))
 		return -1;
 	/* Memory first: lifted there too, so that a Redis outage right after
 	 * does not bring the block back on this instance. */
-	memory_state(t, kind, id, lift, out);
+	memory_state(t, kind, id, with_net ? net : NULL, lift, out);
 	if (thr_redis_usable(t, deadline_ms)) {
 		struct throttle_state shared = *out;
-		char hex[2 * THR_ID_LEN + 1];
+		char hex[2 * THR_ID_LEN + 1], net_hex[2 * THR_ID_LEN + 1] = "";
 		int ret;
 
 		hex_encode(id, THR_ID_LEN, hex);   /* the store's name for it */
-		ret = throttle_redis_state(t->redis, kind, hex, lift, deadline_ms, &shared);
+		if (with_net)
+			hex_encode(net, THR_ID_LEN, net_hex);
+		shared.source_familiar = false;
+		ret = throttle_redis_state(t->redis, kind, hex, net_hex, lift, deadline_ms, &shared);
 		thr_redis_answered(t, ret, deadline_ms);
 		if (ret == 0) {
 			*out = shared;

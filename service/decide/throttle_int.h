@@ -123,6 +123,9 @@ void thr_user_succeeded(struct thr_entry *e);
  * address as its /64); the shared store keys it by its hex. -1 when HMAC
  * fails. */
 int thr_name_id(struct throttle *t, char kind, const char *name, uint8_t id[THR_ID_LEN]);
+/* The id of a sourceIp's network as familiar to a (mapped) user. */
+int thr_network_id(struct throttle *t, const char *user, const char *source_ip,
+		   uint8_t id[THR_ID_LEN]);
 /* Whether the shared store can be asked now (else the memory answers). */
 bool thr_redis_usable(struct throttle *t, int64_t deadline_ms);
 void thr_redis_answered(struct throttle *t, int ok, int64_t deadline_ms);

@@ -312,16 +312,16 @@ int throttle_redis_record(struct throttle_redis *r, const struct throttle_redis_
 	return ret;
 }
 
-/* KEYS c b p f s r; ARGV lift kind -> {failures, in flight, count pttl,
+/* KEYS c b p f s r; ARGV lift kind net -> {failures, in flight, count pttl,
  * trips, block left, unfamiliar failures, unfamiliar block left,
- * familiar networks}. A lift forgets counts, blocks, trips and repeats,
+ * familiar networks, net is one of them}. A lift forgets counts, blocks, trips and repeats,
  * never the familiar networks. */
 static const char state_script[] =
 	LUA_NOW
 	"if ARGV[2] == 's' then\n"
 	"  if ARGV[1] == '1' then redis.call('DEL', KEYS[5]) end\n"
 	"  return { tonumber(redis.call('GET', KEYS[5]) or '0'), 0, redis.call('PTTL', KEYS[5]),\n"
-	"           0, 0, 0, 0, 0 }\n"
+	"           0, 0, 0, 0, 0, 0 }\n"
 	"end\n"
 	"if ARGV[1] == '1' then redis.call('DEL', KEYS[1], KEYS[2], KEYS[6]) end\n"
 	"local c = redis.call('HMGET', KEYS[1], 'f', 'x')\n"
@@ -331,24 +331,26 @@ static const char state_script[] =
 	"         redis.call('PTTL', KEYS[1]),\n"
 	"         tonumber(b[1] or '0') + tonumber(b[3] or '0'), left(b[2]),\n"
 	"         tonumber(c[2] or '0'), left(b[4]),\n"
-	"         redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf') }\n";
+	"         redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf'),\n"
+	"         (ARGV[3] ~= '' and tonumber(redis.call('ZSCORE', KEYS[4], ARGV[3]) or '0') > now)\n"
+	"           and 1 or 0 }\n";
 
-int throttle_redis_state(struct throttle_redis *r, char kind, const char *name, bool lift,
-			 int64_t deadline_ms, struct throttle_state *out)
+int throttle_redis_state(struct throttle_redis *r, char kind, const char *name,
+			 const char *net, bool lift, int64_t deadline_ms, struct throttle_state *out)
 {
 	struct thr_keys k;
 	redisReply *rep;
 	int ret = -1;
-	const char *args[] = { lift ? "1" : "0", kind == 'u' ? "u" : "s" };
+	const char *args[] = { lift ? "1" : "0", kind == 'u' ? "u" : "s", net };
 
 	if (make_keys(&k, kind == 'u' ? name : "-", kind == 's' ? name : "-") < 0)
 		return -1;
-	rep = eval(r, state_script, &k, args, 2, deadline_ms);
-	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 8) {
-		long long v[8];
+	rep = eval(r, state_script, &k, args, 3, deadline_ms);
+	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 9) {
+		long long v[9];
 
 		ret = 0;
-		for (size_t i = 0; i < 8; i++) {
+		for (size_t i = 0; i < 9; i++) {
 			if (rep->element[i]->type != REDIS_REPLY_INTEGER)
 				ret = -1;
 			else
@@ -363,6 +365,7 @@ int throttle_redis_state(struct throttle_redis *r, char kind, const char *name, 
 			out->unfamiliar_failures = (unsigned)v[5];
 			out->unfamiliar_block_ms = v[6];
 			out->familiar_networks = (unsigned)v[7];
+			out->source_familiar = v[8] == 1;
 		}
 	}
 	freeReplyObject(rep);

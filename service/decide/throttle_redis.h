@@ -46,9 +46,10 @@ int throttle_redis_record(struct throttle_redis *r, const struct throttle_redis_
 			  unsigned *tripped_r);
 /* For operators: a user's (kind 'u') or a source's ('s') counts, blocks
  * and familiar networks into *out (budgets, `blocked` and `shared` are
- * the caller's); with `lift`, forget counts, blocks and repeats first.
+ * the caller's; `net`, "" or a network's hex: source_familiar); with
+ * `lift`, forget counts, blocks and repeats first.
  * -1 when Redis did not answer. */
-int throttle_redis_state(struct throttle_redis *r, char kind, const char *name, bool lift,
-			 int64_t deadline_ms, struct throttle_state *out);
+int throttle_redis_state(struct throttle_redis *r, char kind, const char *name,
+			 const char *net, bool lift, int64_t deadline_ms, struct throttle_state *out);
 
 #endif

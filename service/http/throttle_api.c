@@ -1,7 +1,8 @@
 /*
  * The throttle on the admin listener: see and lift one user's or one
  * source's block (throttle.h throttle_state).
- *   GET    /api/v1/throttle/users/NAME     NAME as Salesforce sends it ([map] applies)
+ *   GET    /api/v1/throttle/users/NAME     NAME as Salesforce sends it ([map] applies);
+ *                                          ?source=IP: is its network familiar to NAME
  *   DELETE /api/v1/throttle/users/NAME     lift (audited as a security event)
  *   GET    /api/v1/throttle/sources/IP
  *   DELETE /api/v1/throttle/sources/IP
@@ -45,7 +46,7 @@ enum MHD_Result throttle_api_handle(struct MHD_Connection *c, const struct http_
 	const char *rest = url + strlen(THROTTLE_API_PREFIX);
 	bool lift = strcmp(method, "DELETE") == 0;
 	char name[MAPPED_USER_MAX + 1], peer[INET6_ADDRSTRLEN + 8];
-	const char *why = NULL;
+	const char *why = NULL, *source = NULL;
 	struct throttle_state st;
 	enum MHD_Result ret;
 	json_object *o;
@@ -61,6 +62,9 @@ enum MHD_Result throttle_api_handle(struct MHD_Connection *c, const struct http_
 		if (usermap_check(rest, &why) < 0 ||
 		    usermap_apply(&gen->cfg->map, rest, name, sizeof name) < 0)
 			return error(c, MHD_HTTP_BAD_REQUEST, "not a username Salesforce could send");
+		source = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "source");
+		if (source != NULL && !sf_source_ip_valid(source))
+			return error(c, MHD_HTTP_BAD_REQUEST, "source: not an IPv4 or IPv6 address");
 	} else if (strncmp(rest, "sources/", 8) == 0) {
 		kind = 's';
 		rest += 8;
@@ -70,7 +74,7 @@ enum MHD_Result throttle_api_handle(struct MHD_Connection *c, const struct http_
 	} else {
 		return error(c, MHD_HTTP_NOT_FOUND, "use /api/v1/throttle/users/NAME or /sources/IP");
 	}
-	if (throttle_state(gen->throttle, kind, name, lift,
+	if (throttle_state(gen->throttle, kind, name, source, lift,
 			   clock_now_ms() + THROTTLE_API_DEADLINE_MS, &st) < 0)
 		return error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "throttle unavailable");
 	if (lift) {
@@ -102,6 +106,11 @@ enum MHD_Result throttle_api_handle(struct MHD_Connection *c, const struct http_
 				       json_object_new_boolean(st.unfamiliar_blocked));
 		json_object_object_add(o, "unfamiliar_block_ends_in_seconds",
 				       json_object_new_int64((st.unfamiliar_block_ms + 999) / 1000));
+		if (source != NULL) {
+			json_object_object_add(o, "source", json_object_new_string(source));
+			json_object_object_add(o, "source_familiar",
+					       json_object_new_boolean(st.source_familiar));
+		}
 	}
 	json_object_object_add(o, "shared", json_object_new_boolean(st.shared));
 	json_object_object_add(o, "lifted", json_object_new_boolean(lift));

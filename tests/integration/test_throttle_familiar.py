@@ -88,6 +88,33 @@ class FamiliarNetworks(unittest.TestCase):
         self.assertEqual(u.login('right-lee', OFFICE), ('false', 'throttled_user', '-'))
 
 
+class TestUserShowsFamiliarity(unittest.TestCase):
+    def test_test_user_names_the_sources_network(self):
+        from backends.ports import free_port
+        port = free_port()
+        c = conf('user_failures = 4/15m\n').replace('[admin]\nlisten = 127.0.0.1:0',
+                                                     '[admin]\nlisten = 127.0.0.1:%d' % port)
+        self.assertIn(':%d' % port, c)
+        with Dagate(c, files={'users': (users_file('pat'), 0o644)}) as d:
+            u = Logins(self, d, 'pat@corp.test')
+            self.assertEqual(u.login('right-pat', OFFICE), ('true', 'ok', 'users'))
+            for i in range(2):
+                u.login('guess-%d' % i, stranger(i))
+            r = run_dagate(['test-user', 'pat@corp.test', '--source-ip', OFFICE_TOO,
+                            '-c', d.config_path], stdin='whatever',
+                           cwd=os.path.dirname(d.config_path))
+            self.assertIn('throttle (running server)', r.stdout, r.stderr)
+            self.assertIn("1 familiar networks, this source's among them; from others 2 failures "
+                          "of 2: BLOCKED from unfamiliar networks", r.stdout)
+            r = run_dagate(['test-user', 'pat@corp.test', '--source-ip', stranger(7),
+                            '-c', d.config_path], stdin='whatever',
+                           cwd=os.path.dirname(d.config_path))
+            self.assertIn("1 familiar networks, not this source's", r.stdout)
+            status, _, body = d.get('/api/v1/throttle/users/pat@corp.test?source=nope',
+                                    admin=True)
+            self.assertEqual(status, 400)
+
+
 class GrowingBlocks(unittest.TestCase):
     def test_blocks_grow_then_an_operator_lifts(self):
         with Dagate(conf('user_failures = 2/1s\nblock_steps = 2s,4s\n'),

@@ -114,7 +114,13 @@ static void test_unfamiliar_budget(void)
 		CHECK(login(t, "joe", ip, "g", AUTH_REJECT) == THROTTLE_UNFAMILIAR,
 		      "stranger %d refused without a backend", i + 3);
 	}
-	CHECK(throttle_state(t, 'u', "joe", false, FAR, &st) == 0 && st.failures == 2 &&
+	CHECK(throttle_state(t, 'u', "joe", HOME_TOO, false, FAR, &st) == 0 && st.source_familiar,
+	      "the office's /24 is familiar to joe");
+	CHECK(throttle_state(t, 'u', "joe", "198.51.100.1", false, FAR, &st) == 0 &&
+	      !st.source_familiar, "a stranger's is not");
+	CHECK(throttle_state(t, 'u', "ann", HOME_TOO, false, FAR, &st) == 0 && !st.source_familiar,
+	      "nor is joe's office familiar to ann");
+	CHECK(throttle_state(t, 'u', "joe", NULL, false, FAR, &st) == 0 && st.failures == 2 &&
 	      st.unfamiliar_failures == 2 && st.unfamiliar_budget == 2 &&
 	      st.familiar_networks == 1 && st.unfamiliar_blocked && !st.blocked &&
 	      st.unfamiliar_block_ms == 15 * MIN, "state: %u/%u unfamiliar, block %lld ms",
@@ -187,7 +193,7 @@ static void test_growing_blocks(void)
 	for (int trip = 0; trip < 3; trip++) {
 		CHECK(login(t, "lee", "198.51.100.1", "a", AUTH_REJECT) == THROTTLE_ASK, "trip %d: 1", trip);
 		CHECK(login(t, "lee", "198.51.100.1", "b", AUTH_REJECT) == THROTTLE_ASK, "trip %d: 2", trip);
-		CHECK(throttle_state(t, 'u', "lee", false, FAR, &st) == 0 && st.blocked &&
+		CHECK(throttle_state(t, 'u', "lee", NULL, false, FAR, &st) == 0 && st.blocked &&
 		      st.block_ms == want[trip] && st.blocks == (unsigned)trip + 1,
 		      "trip %d blocks for %lld ms (want %lld), %u blocks", trip,
 		      (long long)st.block_ms, (long long)want[trip], st.blocks);
@@ -203,10 +209,10 @@ static void test_growing_blocks(void)
 	CHECK(login(t, "lee", "198.51.100.1", "right", AUTH_OK) == THROTTLE_ASK, "success");
 	login(t, "lee", "198.51.100.1", "a", AUTH_REJECT);
 	login(t, "lee", "198.51.100.1", "b", AUTH_REJECT);
-	CHECK(throttle_state(t, 'u', "lee", false, FAR, &st) == 0 && st.block_ms == MIN &&
+	CHECK(throttle_state(t, 'u', "lee", NULL, false, FAR, &st) == 0 && st.block_ms == MIN &&
 	      st.blocks == 1, "after a success the ladder starts again: %lld", (long long)st.block_ms);
 	/* The operator's lift ends the block and the ladder. */
-	CHECK(throttle_state(t, 'u', "lee", true, FAR, &st) == 0 && !st.blocked && st.blocks == 0,
+	CHECK(throttle_state(t, 'u', "lee", NULL, true, FAR, &st) == 0 && !st.blocked && st.blocks == 0,
 	      "lifted");
 	CHECK(login(t, "lee", "198.51.100.1", "right", AUTH_OK) == THROTTLE_ASK, "asked after lift");
 	throttle_stats(t, &stats);
@@ -219,7 +225,7 @@ static void test_growing_blocks(void)
 	if (t == NULL)
 		return;
 	login(t, "max", "198.51.100.1", "a", AUTH_REJECT);
-	CHECK(throttle_state(t, 'u', "max", false, FAR, &st) == 0 && st.block_ms == 10 * MIN,
+	CHECK(throttle_state(t, 'u', "max", NULL, false, FAR, &st) == 0 && st.block_ms == 10 * MIN,
 	      "the block is the window: %lld", (long long)st.block_ms);
 	throttle_free(&t);
 }
@@ -283,11 +289,15 @@ static void test_shared(void)
 	      "b lets the office in (familiar through Redis)");
 	login(a, "joe", "198.51.100.1", "g", AUTH_REJECT);
 	login(b, "joe", "198.51.100.1", "g", AUTH_REJECT);
-	CHECK(throttle_state(b, 'u', "joe", false, FAR, &st) == 0 && st.shared &&
+	CHECK(throttle_state(b, 'u', "joe", HOME, false, FAR, &st) == 0 && st.shared &&
+	      st.source_familiar, "b: the office is familiar (shared)");
+	CHECK(throttle_state(b, 'u', "joe", "198.51.100.1", false, FAR, &st) == 0 && st.shared &&
+	      !st.source_familiar, "b: a stranger's network is not");
+	CHECK(throttle_state(b, 'u', "joe", NULL, false, FAR, &st) == 0 && st.shared &&
 	      st.unfamiliar_blocked && st.familiar_networks == 1 && st.unfamiliar_failures == 2 &&
 	      st.unfamiliar_block_ms > 2000, "b's view: %u unfamiliar, block %lld ms",
 	      st.unfamiliar_failures, (long long)st.unfamiliar_block_ms);
-	CHECK(throttle_state(a, 'u', "joe", true, FAR, &st) == 0 && st.shared &&
+	CHECK(throttle_state(a, 'u', "joe", NULL, true, FAR, &st) == 0 && st.shared &&
 	      !st.unfamiliar_blocked && st.familiar_networks == 1, "a lifts");
 	CHECK(login(b, "joe", "198.51.100.1", "g", AUTH_REJECT) == THROTTLE_ASK,
 	      "b sees the lift");
