@@ -9,6 +9,9 @@ failure raises (a missing server fails the test).
 
     with SambaDC() as dc:
         dc.ip, dc.ldaps_uri, dc.ldap_uri, dc.ca_cert, dc.admin_search(...)
+
+SambaDC(plain_binds=True) also accepts simple binds over ldap:// without
+TLS (for a proxy that must see the LDAP messages).
 """
 
 import fcntl
@@ -26,7 +29,7 @@ SVC_DN = 'CN=svc-dagate,CN=Users,' + BASE
 SVC_PASSWORD = 'Svc-Pass-1x'
 GROUP_DN = 'CN=Salesforce Users,CN=Users,' + BASE
 PYTHON = '/usr/bin/python3'
-CACHE_VERSION = 'v2'
+CACHE_VERSION = 'v3'
 
 # name: (password, mail, upn, special)
 USERS = {
@@ -39,6 +42,12 @@ USERS = {
     'henry': ('Henry-Pass-1x', 'henry@corp.test', 'henry@corp.test', None),
 }
 LOCKOUT_THRESHOLD = 5
+# Plain enabled users spare000, spare001, ... (UPN spareNNN@corp.test), all
+# with SPARE_PASSWORD, for tests that need many or fresh ones (badPwdCount
+# 0): every SambaDC starts from the cache, so each module may use any of
+# them. Made once with the cache (about 8 s for 250), not at each start.
+SPARE_USERS = 250
+SPARE_PASSWORD = 'Spare-Pass-7q'
 
 _SETUP_SCRIPT = r'''
 import sys
@@ -47,7 +56,7 @@ from samba.param import LoadParm
 from samba.samdb import SamDB
 import ldb
 
-smbconf, users = sys.argv[1], eval(sys.argv[2])
+smbconf, users, spares = sys.argv[1], eval(sys.argv[2]), int(sys.argv[3])
 lp = LoadParm()
 lp.load(smbconf)
 db = SamDB(url=lp.private_path('sam.ldb'), session_info=system_session(), lp=lp)
@@ -64,11 +73,13 @@ for name, (pw, mail, upn, special) in users.items():
     db.modify_ldif('\n'.join(mods) + '\n')
     if special == 'disabled':
         db.disable_account('(sAMAccountName=%%s)' %% name)
+for i in range(spares):
+    db.newuser('spare%%03d' %% i, %(spare)r)
 db.newgroup('Salesforce Users')
 db.newgroup('Sales EU')
 db.add_remove_group_members('Sales EU', ['alice'], add_members_operation=True)
 db.add_remove_group_members('Salesforce Users', ['Sales EU'], add_members_operation=True)
-''' % {'svc': SVC_PASSWORD}
+''' % {'svc': SVC_PASSWORD, 'spare': SPARE_PASSWORD}
 
 
 def _cache_dir():
@@ -90,7 +101,7 @@ def _provision(target):
     _run(['samba-tool', 'domain', 'passwordsettings', 'set', '-s', smbconf,
           '--account-lockout-threshold=%d' % LOCKOUT_THRESHOLD, '--max-pwd-age=0',
           '--account-lockout-duration=30', '--reset-account-lockout-after=30'])
-    _run([PYTHON, '-c', _SETUP_SCRIPT, smbconf, repr(USERS)])
+    _run([PYTHON, '-c', _SETUP_SCRIPT, smbconf, repr(USERS), str(SPARE_USERS)])
 
 
 def provisioned():
@@ -136,7 +147,8 @@ class SambaDC(ServerProcess):
     start_timeout = 40.0
     stop_timeout = 15.0
 
-    def __init__(self):
+    def __init__(self, plain_binds=False):
+        self.plain_binds = plain_binds
         if os.geteuid() != 0:
             raise AssertionError('the Samba AD tests need root (network namespace)')
         tag = os.getpid() % 200 + 20
@@ -171,6 +183,8 @@ class SambaDC(ServerProcess):
                  # must not stop this one from starting
                  '\tpid directory = %s\n'
                  % (self.ip, tls, tls, tls, os.path.join(self.dir, 'run')))
+        if self.plain_binds:
+            extra += '\tldap server require strong auth = no\n'
         os.makedirs(os.path.join(self.dir, 'run'), exist_ok=True)
         text = text.replace('[global]\n', '[global]\n' + extra, 1)
         with open(smbconf, 'w') as f:
@@ -210,14 +224,18 @@ class SambaDC(ServerProcess):
                            env=dict(os.environ, LDAPNOINIT='1'))
         return r.returncode == 0 and BASE in r.stdout
 
+    def ldap_tool(self, tool, *args, binddn='Administrator@' + REALM.lower(),
+                  password=ADMIN_PASSWORD, timeout=30):
+        """An OpenLDAP client tool over ldaps, bound as binddn."""
+        return subprocess.run([tool, '-x', '-H', self.ldaps_uri, '-D', binddn, '-w', password]
+                              + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=timeout,
+                              env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert,
+                                       LDAPTLS_REQCERT='demand'))
+
     def admin_search(self, dn, *attrs):
         """Base search as Administrator over ldaps; {attr: value} (first values)."""
-        r = subprocess.run(['ldapsearch', '-x', '-LLL', '-H', self.ldaps_uri, '-D',
-                            'Administrator@' + REALM.lower(), '-w', ADMIN_PASSWORD, '-s', 'base',
-                            '-b', dn] + list(attrs), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=30,
-                           env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert,
-                                    LDAPTLS_REQCERT='demand'))
+        r = self.ldap_tool('ldapsearch', '-LLL', '-s', 'base', '-b', dn, *attrs)
         if r.returncode != 0:
             raise AssertionError('ldapsearch failed: %s' % r.stdout)
         out = {}
