@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "api_limit.h"
 #include "clock.h"
 #include "issuer.h"
 #include "log.h"
+#include "pem.h"
 #include "redis_conn.h"
 #include "store.h"
 
@@ -224,6 +226,13 @@ static int tokens_check(const struct dagate_config *cfg, const struct conf_secti
 	if (tc.ttl_ms > tc.max_ttl_ms)
 		conf_error_at(errors, t->file, conf_line(t, "ttl"),
 			      "'ttl' must not exceed 'max_ttl'");
+	/* The same check as [throttle] and the providers: a CA file holding a
+	 * private key (or no certificate) is refused. A missing file is the
+	 * CONF_PATH check's. */
+	if (tc.ca_file != NULL && access(tc.ca_file, R_OK) == 0 &&
+	    pem_ca_bundle_check(tc.ca_file, &err) < 0)
+		conf_error_at(errors, t->file, conf_line(t, "ca_file"), "ca_file %s %s", tc.ca_file,
+			      err);
 	return errors->count == before ? 0 : -1;
 }
 

@@ -147,6 +147,29 @@ class CheckConfig(unittest.TestCase):
                                     (('partners', '# to do\n'),))
         self.assertIn('%s:3: allow_file partners lists no address' % path, out)
 
+    def test_redis_ca_file_holding_a_key_refused(self):
+        t = tempfile.mkdtemp(prefix='dagate-check-')
+        self.addCleanup(shutil.rmtree, t, True)
+        with open(os.path.join(t, 'key.pem'), 'w') as f:
+            f.write('-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n')
+        path = os.path.join(t, 'dagate.conf')
+        with open(path, 'w') as f:
+            f.write(server_section() + '[route]\nmatch = * -> s\n\n'
+                    '[provider s]\ntype = static\nresult = false\n\n'
+                    '[tokens]\nstore = rediss://127.0.0.1:1/0\nkey_file = tokens.key\n'
+                    'ca_file = key.pem\n\n'
+                    '[throttle]\nstore = rediss://127.0.0.1:1/1\nkey_file = throttle.key\n'
+                    'ca_file = key.pem\n')
+        with open(path) as f:
+            lines = f.read().splitlines()
+        at = [i + 1 for i, l in enumerate(lines) if l == 'ca_file = key.pem']
+        r = run_dagate(['check-config', '-c', path], cwd=t, timeout=20)
+        out = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 2, out)
+        for line in at:
+            self.assertIn('%s:%d: ca_file key.pem holds a private key' % (path, line), out)
+        self.assertNotIn('AAECAwQF', out)
+
     def test_provider_tls_settings_refused_with_file_and_line(self):
         t = tempfile.mkdtemp(prefix='dagate-check-')
         self.addCleanup(shutil.rmtree, t, True)
