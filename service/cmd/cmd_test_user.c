@@ -16,6 +16,7 @@
 #include "tokens.h"
 #include "admin_client.h"
 #include "test_user_server.h"
+#include "throttle.h"
 #include "tty.h"
 
 static void print_step(void *ctx, const char *what)
@@ -87,27 +88,16 @@ static void print_throttle_note(const struct dagate_config *cfg, const char *map
 		       "included\n");
 		return;
 	}
-	const struct conf_section *t = NULL;
-	const struct conf_entry *store, *user, *source, *repeat;
-	int64_t repeat_ms = -1;
+	struct throttle_summary sum;
 
-	for (const struct conf_section *s = cfg->sections; s != NULL; s = s->next)
-		if (strcmp(s->kind, "throttle") == 0)
-			t = s;
-	store = t != NULL ? conf_find(t, "store") : NULL;
-	user = t != NULL ? conf_find(t, "user_failures") : NULL;
-	source = t != NULL ? conf_find(t, "source_failures") : NULL;
-	repeat = t != NULL ? conf_find(t, "repeat_window") : NULL;
-	if (repeat != NULL && parse_duration_ms(repeat->value, &repeat_ms) < 0)
-		repeat_ms = -1;
-	if (user != NULL && strcmp(user->value, "off") == 0 && source != NULL &&
-	    strcmp(source->value, "off") == 0 && repeat_ms == 0) {
+	throttle_summarize(cfg, &sum);
+	if (sum.off) {
 		printf("  throttle: off in this configuration\n");
 		return;
 	}
 	printf("  throttle: not applied here: its state is in the running server's %s, which\n"
 	       "  this command cannot see; --server URL asks the server, throttle included\n",
-	       store == NULL || strcmp(store->value, "memory") == 0 ? "memory" : "shared store");
+	       sum.shared ? "shared store" : "memory");
 }
 
 /* --server: the configuration is not read; the server decides. */

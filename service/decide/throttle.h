@@ -116,6 +116,14 @@ int throttle_config_validate(const struct dagate_config *cfg, struct conf_errors
 /* [throttle] for config_load (throttle_config_validate). */
 extern const struct conf_section_kind throttle_section_kind;
 
+/* What a configuration's [throttle] amounts to, without building it (for
+ * test-user): `off` when every budget and repeats are off, `shared` when
+ * its state lives in Redis. Assumes a valid configuration. */
+struct throttle_summary {
+	bool off, shared;
+};
+void throttle_summarize(const struct dagate_config *cfg, struct throttle_summary *out);
+
 /* Validate, allocate the tables, load or derive the key, set up Redis
  * (without connecting). -1 when anything was reported. */
 int throttle_create(const struct dagate_config *cfg, struct conf_errors *errors,

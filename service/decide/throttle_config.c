@@ -248,6 +248,23 @@ static void familiar_check(const struct conf_section *s, const struct throttle_c
 			      "unfamiliar_failures has no effect with familiar_for = 0s");
 }
 
+void throttle_summarize(const struct dagate_config *cfg, struct throttle_summary *out)
+{
+	const struct conf_section *s = section_find(cfg, "throttle");
+	struct throttle_conf tc = { 0 };
+	unsigned user_n = 0, source_n = 0;
+	int64_t w;
+
+	conf_bind(s, throttle_keys, &tc);   /* no section: the defaults */
+	if (user_budget(s, &tc, &user_n, &w) < 0)
+		user_n = 1;
+	if (throttle_parse_budget(tc.source_failures, &source_n, &w) < 0)
+		source_n = 1;
+	out->off = user_n == 0 && source_n == 0 && tc.repeat_ms == 0;
+	out->shared = strcmp(tc.store, "memory") != 0;
+	cidr_list_clear(&tc.trusted_networks);
+}
+
 static void report_error(void *errors, const char *message)
 {
 	conf_error_text(errors, message);

@@ -388,6 +388,12 @@ class HashPasswordAndTestUser(unittest.TestCase):
                       out)
         self.assertNotIn('Tëst pass 1', out)
         self.assertNotIn(self.hash, out)
+        # with every budget off, it says so
+        off = os.path.join(self.tmp, 'dagate-off.conf')
+        with open(self.conf) as f, open(off, 'w') as g:
+            g.write(f.read() + '\n' + NO_THROTTLE)
+        r = run_dagate(['test-user', 'TU@example.com.uat', '-c', off], stdin='Tëst pass 1')
+        self.assertIn('throttle: off in this configuration', r.stdout, r.stderr)
 
     def test_test_user_false(self):
         r = run_dagate(['test-user', 'tu@example.com', '--source-ip', '198.51.100.9', '-c', self.conf],
