@@ -201,51 +201,12 @@ static enum throttle_verdict count_verdict(struct throttle *t, enum throttle_ver
 	return v;
 }
 
-/* Where the source stands for this user (under the shard lock): `known`
- * when the user has a familiar network at all, `hit` when it is this one. */
-struct thr_familiarity {
-	bool known, hit;
-};
-
-static struct thr_familiarity familiarity(const struct throttle *t, const struct thr_shard *sh,
-					  uint32_t i, const struct thr_ids *ids, int64_t now)
+/* Where the source stands for the user in slot i (under the shard lock). */
+static struct thr_familiarity familiarity(const struct thr_shard *sh, uint32_t i,
+					  const struct thr_ids *ids, int64_t now)
 {
-	struct thr_familiarity f = { false, false };
-
-	for (int k = 0; i != THR_NIL && ids->has_net && k < THR_FAMILIAR_SLOTS; k++) {
-		if (sh->fam[i].end[k] <= now)
-			continue;
-		f.known = true;
-		if (memcmp(sh->fam[i].id[k], ids->net, THR_ID_LEN) == 0)
-			f.hit = true;
-	}
-	(void)t;
-	return f;
-}
-
-/* Logins from elsewhere than a familiar network of a user who has one. */
-static bool unfamiliar(const struct thr_familiarity *f)
-{
-	return f->known && !f->hit;
-}
-
-/* Remember the source's network as familiar to the user (a success). */
-static void familiar_add(const struct throttle *t, struct thr_shard *sh, uint32_t i,
-			 const struct thr_ids *ids, int64_t now)
-{
-	struct thr_familiar *fam = &sh->fam[i];
-	int slot = 0;
-
-	for (int k = 0; k < THR_FAMILIAR_SLOTS; k++) {
-		if (memcmp(fam->id[k], ids->net, THR_ID_LEN) == 0 && fam->end[k] > now) {
-			slot = k;
-			break;
-		}
-		if (fam->end[k] < fam->end[slot])
-			slot = k;
-	}
-	memcpy(fam->id[slot], ids->net, THR_ID_LEN);
-	fam->end[slot] = now + t->familiar_ms;
+	return thr_familiarity(i != THR_NIL ? &sh->fam[i] : NULL, ids->has_net ? ids->net : NULL,
+			       now);
 }
 
 /* The user's verdict from memory; with `reserve`, THROTTLE_ASK takes a
@@ -263,7 +224,7 @@ static enum throttle_verdict user_verdict(struct throttle *t, const struct thr_i
 	memory_limits(t, &lim);
 	pthread_mutex_lock(&sh->lock);
 	i = thr_entry_find(sh, ids->user);
-	f = familiarity(t, sh, i, ids, now);
+	f = familiarity(sh, i, ids, now);
 	if (i != THR_NIL) {
 		struct thr_entry *e = &sh->e[i];
 		int match = 0;
@@ -273,12 +234,12 @@ static enum throttle_verdict user_verdict(struct throttle *t, const struct thr_i
 		for (int k = 0; ids->has_repeat && k < THR_REPEAT_SLOTS; k++)
 			match |= (sh->rep[i].end[k] > now) &
 				 (CRYPTO_memcmp(sh->rep[i].id[k], ids->repeat, THR_ID_LEN) == 0);
-		v = match ? THROTTLE_REPEAT : thr_user_verdict(&lim, e, now, unfamiliar(&f));
+		v = match ? THROTTLE_REPEAT : thr_user_verdict(&lim, e, now, thr_unfamiliar(&f));
 	}
 	if (v == THROTTLE_ASK && reserve && t->user_max > 0) {
 		if (i == THR_NIL)
 			i = thr_entry_new(t, sh, ids->user, now);
-		thr_user_reserve(&sh->e[i], now, unfamiliar(&f));
+		thr_user_reserve(&sh->e[i], now, thr_unfamiliar(&f));
 	}
 	pthread_mutex_unlock(&sh->lock);
 	if (reserve && f.hit)
@@ -379,14 +340,14 @@ static unsigned user_record(struct throttle *t, const struct thr_ids *ids, enum 
 	memory_limits(t, &lim);
 	pthread_mutex_lock(&sh->lock);
 	i = thr_entry_find(sh, ids->user);
-	f = familiarity(t, sh, i, ids, now);
+	f = familiarity(sh, i, ids, now);
 	if (i != THR_NIL)
-		thr_user_release(&sh->e[i], unfamiliar(&f));
+		thr_user_release(&sh->e[i], thr_unfamiliar(&f));
 	if (failed && (t->user_max > 0 || ids->has_repeat)) {
 		if (i == THR_NIL)
 			i = thr_entry_new(t, sh, ids->user, now);
 		thr_user_expire(&sh->e[i], now);
-		tripped = thr_user_failed(&lim, &sh->e[i], now, unfamiliar(&f));
+		tripped = thr_user_failed(&lim, &sh->e[i], now, thr_unfamiliar(&f));
 		if (ids->has_repeat) {
 			int oldest = 0;
 
@@ -405,7 +366,7 @@ static unsigned user_record(struct throttle *t, const struct thr_ids *ids, enum 
 		thr_user_succeeded(&sh->e[i]);
 		explicit_bzero(&sh->rep[i], sizeof sh->rep[i]);
 		if (ids->has_net)
-			familiar_add(t, sh, i, ids, now);
+			thr_familiar_add(&sh->fam[i], ids->net, now + t->familiar_ms, now);
 		thr_recency_touch(sh, i);
 	} else if (i != THR_NIL && !thr_entry_live(sh, i, now)) {
 		thr_entry_release(sh, i);

@@ -65,17 +65,19 @@
  * password): no password, and no user name, stays in memory.
  *
  * Memory. `max_tracked` (default 100000) users and as many sources, in
- * fixed tables allocated at start-up; when full, the least recently
- * failed entry goes first (the one that expires first), so spraying user
- * names cannot grow memory. Evicting a live entry is logged (rate-limited).
+ * fixed tables allocated at start-up; when full, the least recently used
+ * entry goes first, so spraying user names cannot grow memory. Evicting an
+ * entry whose counts still count is logged (rate-limited); one that holds
+ * only familiar networks goes quietly (that user then has the user budget
+ * alone). Familiar networks are kept as HMAC(key, "f" || user || 0 ||
+ * network), up to THR_FAMILIAR_SLOTS per user.
  *
  * Shared state. `store = redis://...` (or `tokens`: the [tokens] store when
- * it is Redis) shares counters and repeats between instances: keys
- * dagate:thr:u:ID (failures, PX = the window, restarted on each),
- * dagate:thr:q:ID (reservations, PX 10s), dagate:thr:s:ID,
- * dagate:thr:r:ID (a hash of repeat HMACs -> expiry), each operation one
- * Lua script call; each ID is the keyed hash (hex) the memory tables use,
- * so Redis holds no username and no address either. Repeat HMACs must match across instances, so the key is
+ * it is Redis) shares counts, blocks, familiar networks, reservations and
+ * repeats between instances (keys in throttle_redis.c), each check and
+ * each record one Lua script call; each ID is the keyed hash (hex) the
+ * memory tables use, so Redis holds no username, network or address
+ * either. Hashes must match across instances, so the key is
  * shared: with store = tokens it is derived from the [tokens] key_file
  * (HMAC(token key, "dagate throttle v1")), with a redis URL it is
  * [throttle] key_file (64 hex digits, created 0600 if absent: copy it to

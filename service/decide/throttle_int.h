@@ -117,6 +117,17 @@ void thr_user_release(struct thr_entry *e, bool unfamiliar);
 unsigned thr_user_failed(const struct thr_limits *l, struct thr_entry *e, int64_t now,
 			 bool unfamiliar);
 void thr_user_succeeded(struct thr_entry *e);
+/* Where a network (NULL: none) stands for a user's familiar networks
+ * (NULL: none): `known` when it has a live one, `hit` when it is this. */
+struct thr_familiarity {
+	bool known, hit;
+};
+struct thr_familiarity thr_familiarity(const struct thr_familiar *fam, const uint8_t *net,
+				      int64_t now);
+/* From elsewhere than a familiar network of a user who has one. */
+bool thr_unfamiliar(const struct thr_familiarity *f);
+/* Remember `net` until `until`, in its own slot or the one lapsing first. */
+void thr_familiar_add(struct thr_familiar *fam, const uint8_t *net, int64_t until, int64_t now);
 
 /* The table id of a user ('u': the mapped name, folded as the budgets
  * count it) or a source ('s': a sourceIp, keyed like the budgets: an IPv6

@@ -7,6 +7,8 @@
  */
 #include "throttle_int.h"
 
+#include <string.h>
+
 int64_t thr_block_ms(const struct thr_limits *l, uint32_t trips_before)
 {
 	int64_t step = l->nsteps == 0 ? 0 :
@@ -89,6 +91,42 @@ unsigned thr_user_failed(const struct thr_limits *l, struct thr_entry *e, int64_
 		tripped |= THR_TRIPPED_UNFAMILIAR;
 	}
 	return tripped;
+}
+
+struct thr_familiarity thr_familiarity(const struct thr_familiar *fam, const uint8_t *net,
+				      int64_t now)
+{
+	struct thr_familiarity f = { false, false };
+
+	for (int k = 0; fam != NULL && net != NULL && k < THR_FAMILIAR_SLOTS; k++) {
+		if (fam->end[k] <= now)
+			continue;
+		f.known = true;
+		if (memcmp(fam->id[k], net, THR_ID_LEN) == 0)
+			f.hit = true;
+	}
+	return f;
+}
+
+bool thr_unfamiliar(const struct thr_familiarity *f)
+{
+	return f->known && !f->hit;
+}
+
+void thr_familiar_add(struct thr_familiar *fam, const uint8_t *net, int64_t until, int64_t now)
+{
+	int slot = 0;
+
+	for (int k = 0; k < THR_FAMILIAR_SLOTS; k++) {
+		if (memcmp(fam->id[k], net, THR_ID_LEN) == 0 && fam->end[k] > now) {
+			slot = k;
+			break;
+		}
+		if (fam->end[k] < fam->end[slot])
+			slot = k;     /* the one that lapses first (or already has) */
+	}
+	memcpy(fam->id[slot], net, THR_ID_LEN);
+	fam->end[slot] = until;
 }
 
 void thr_user_succeeded(struct thr_entry *e)
