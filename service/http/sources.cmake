@@ -10,7 +10,7 @@ dagate_layer(dagate_http service/http
     service/http/endpoint.c service/http/admin.c service/http/refusal.c
     service/http/header_check.c service/http/decisions.c service/http/status.c
     service/http/trace.c service/http/throttle_api.c
-  DEPENDS dagate_decide dagate_soap
+  DEPENDS dagate_sso dagate_decide dagate_soap
   LIBS PkgConfig::MHD PkgConfig::JSONC)
 dagate_unit_test(test_forwarded tests/unit/test_forwarded.c)
 dagate_unit_test(test_decisions tests/unit/test_decisions.c)
