@@ -20,6 +20,12 @@ struct response {
 	const char *www_authenticate;      /* the challenge of a 401, or NULL */
 	unsigned retry_after_s;            /* Retry-After (a 429), 0 = none */
 	bool no_store;                     /* Cache-Control: no-store */
+	/* A page for browsers: its Content-Security-Policy, sent with
+	 * X-Frame-Options: DENY and Referrer-Policy: no-referrer; or NULL. */
+	const char *csp;
+	/* `body` is malloc'd, NUL-terminated and secret: MHD wipes and frees
+	 * it once sent (`mode` is then ignored). */
+	bool wipe;
 	bool close;                        /* Connection: close (a request not to read on from) */
 };
 

@@ -1,0 +1,188 @@
+/*
+ * The [sso] sign-on listener: GET {path} answers 401 Negotiate until the
+ * browser sends a Kerberos ticket, then the page that posts the mapped
+ * username and a one-time token to the org's login URL (sso.h). Every
+ * request gets one `sso` security line in the audit trail and one count
+ * in dagate_sso_requests_total. Everything here is local work (GSS-API
+ * with a keytab, the token store), done on the event thread like the
+ * token API's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "header_check.h"
+#include "log.h"
+#include "metrics.h"
+#include "peer.h"
+#include "refusal.h"
+#include "request.h"
+#include "request_id.h"
+#include "server.h"
+#include "sso.h"
+#include "tokens.h"
+
+/* The acceptor's answer (a Kerberos AP-REP, a few hundred bytes). */
+#define SSO_REPLY_MAX 4096
+/* Unredeemed sign-on tokens at once: far above any real burst of
+ * sign-ons within a ttl, far below what would fill the store. */
+#define SSO_MAX_OUTSTANDING 10000
+
+/* What one request came to, for its audit line. */
+struct sso_request {
+	char id[20];
+	char peer[INET6_ADDRSTRLEN + 8];
+	char principal[SSO_PRINCIPAL_MAX + 1];
+	char user[MAPPED_USER_MAX + 1];
+	const char *detail;
+	bool start_url_dropped;
+};
+
+static void sso_audit(const struct sso_request *rq, enum sso_outcome o)
+{
+	metrics_record_sso(o);
+	log_security("sso", "request_id", rq->id, "outcome", sso_outcome_name(o),
+		     "principal", rq->principal[0] != '\0' ? rq->principal : "-",
+		     "user", rq->user[0] != '\0' ? rq->user : "-", "peer", rq->peer,
+		     "detail", rq->detail != NULL ? rq->detail : "-",
+		     "start_url", rq->start_url_dropped ? "dropped" : "-", NULL);
+}
+
+/* A failure: the short page that says what to do, 401 with the Negotiate
+ * challenge when there was no ticket, else 403 (503 when the token store
+ * is down). */
+static enum MHD_Result refuse(struct MHD_Connection *c, const struct sso_request *rq,
+			      enum sso_outcome o)
+{
+	char *page = sso_failure_page(o);
+	bool challenge = o == SSO_NO_TICKET && rq->detail == NULL;
+	unsigned status = challenge ? MHD_HTTP_UNAUTHORIZED :
+			  o == SSO_TOKEN ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_FORBIDDEN;
+	enum MHD_Result ret;
+
+	sso_audit(rq, o);
+	if (page == NULL)
+		return MHD_NO;
+	ret = respond(c, &(struct response){
+		.status = status, .content_type = "text/html; charset=utf-8",
+		.body = page, .len = strlen(page), .mode = MHD_RESPMEM_MUST_COPY,
+		.no_store = true, .csp = SSO_CSP_NONE,
+		.www_authenticate = challenge ? "Negotiate" : NULL,
+	});
+	free(page);
+	return ret;
+}
+
+/* The Negotiate token of the Authorization header, or NULL. */
+static const char *negotiate_token(struct MHD_Connection *c)
+{
+	const char *auth = header_value(c, MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (auth == NULL || strncasecmp(auth, "Negotiate ", 10) != 0)
+		return NULL;
+	auth += 10;
+	while (*auth == ' ')
+		auth++;
+	return auth;
+}
+
+/* A ticket was accepted: map, issue, answer the page. */
+static enum MHD_Result sign_on(struct request_ctx *ctx, struct MHD_Connection *c,
+			       struct sso_request *rq, const char *reply)
+{
+	const struct http_generation *gen = &ctx->srv->gen;
+	const struct sso_config *sso = gen->sso->conf;
+	const char *start = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "startURL");
+	char token[TOKEN_LEN + 1], mapped[MAPPED_USER_MAX + 1], csp[256], challenge[SSO_REPLY_MAX + 16];
+	struct token_origin origin = { rq->peer, rq->id };
+	enum sso_outcome o;
+	int64_t expires;
+	char *page;
+
+	o = sso_map_principal(sso, rq->principal, rq->user, sizeof rq->user, &rq->detail);
+	if (o != SSO_OK)
+		return refuse(c, rq, o);
+	if (gen->tokens == NULL ||
+	    token_issue_internal(gen->tokens, &gen->cfg->map, SSO_REQUESTER, SSO_MAX_OUTSTANDING,
+				 rq->user, sso->ttl_ms, ctx->deadline_ms, token, mapped, &expires,
+				 &origin) != TOKEN_ISSUE_OK) {
+		rq->detail = "token not issued (see the token_issue line)";
+		return refuse(c, rq, SSO_TOKEN);
+	}
+	if (start != NULL && !sso_start_url_ok(start)) {
+		rq->start_url_dropped = true;
+		start = NULL;
+	}
+	page = sso_page_build(sso->login_url, rq->user, token, start, csp, sizeof csp);
+	explicit_bzero(token, sizeof token);
+	if (page == NULL) {
+		rq->detail = "out of memory";
+		return refuse(c, rq, SSO_TOKEN);
+	}
+	sso_audit(rq, SSO_OK);
+	snprintf(challenge, sizeof challenge, "Negotiate %s", reply);
+	if (respond(c, &(struct response){
+		.status = MHD_HTTP_OK, .content_type = "text/html; charset=utf-8",
+		.body = page, .len = strlen(page), .wipe = true, .no_store = true, .csp = csp,
+		.www_authenticate = reply[0] != '\0' ? challenge : NULL,
+	    }) == MHD_YES)
+		return MHD_YES;
+	return MHD_NO;   /* response_create failed: page freed by MHD or lost */
+}
+
+static enum MHD_Result handle(struct request_ctx *ctx, struct MHD_Connection *c,
+			      const char *url, const char *method)
+{
+	const struct http_sso *hs = ctx->srv->gen.sso;
+	struct sso_request rq = { .detail = NULL };
+	char reply[SSO_REPLY_MAX];
+	const char *ticket;
+	enum sso_outcome o;
+
+	request_id_next(rq.id, sizeof rq.id);
+	peer_text(c, rq.peer, sizeof rq.peer);
+	/* Checked at accept already; kept here as the last word. */
+	if (!peer_allowed(c, &hs->conf->allow)) {
+		http_refusal(HTTP_REFUSED_PEER, conn_listener(c),
+			     "refused a sign-on request from %s: not in [sso] allow", rq.peer);
+		rq.detail = "not in allow";
+		sso_audit(&rq, SSO_REFUSED_PEER);
+		return respond_text(c, MHD_HTTP_FORBIDDEN, "forbidden\n");
+	}
+	if (strcmp(url, hs->conf->path) != 0)
+		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return respond(c, &(struct response){
+			.status = MHD_HTTP_METHOD_NOT_ALLOWED, .content_type = "text/plain; charset=utf-8",
+			.body = "method not allowed\n", .len = 19, .mode = MHD_RESPMEM_PERSISTENT,
+			.allow = "GET, HEAD",
+		});
+	if ((ticket = negotiate_token(c)) == NULL)
+		return refuse(c, &rq, SSO_NO_TICKET);
+	o = sso_accept(hs->acceptor, ticket, rq.principal, sizeof rq.principal, reply, sizeof reply,
+		       &rq.detail);
+	if (o != SSO_OK)
+		return refuse(c, &rq, o);
+	return sign_on(ctx, c, &rq, reply);
+}
+
+enum MHD_Result sso_handle(HTTP_HANDLER_ARGS)
+{
+	struct request_ctx *ctx = *req_cls;
+	enum MHD_Result ret;
+
+	if (ctx == NULL)
+		return MHD_NO;   /* the URI callback always makes one */
+	if (ctx->headers_checked) {
+		/* A body nobody asked for: skipped, then the answer below. */
+		if (*upload_data_size > 0)
+			*upload_data_size = 0;
+		return MHD_YES;
+	}
+	ctx->headers_checked = true;
+	if (!header_check_passed(c, method, version, &ret))
+		return ret;
+	return handle(ctx, c, url, method);
+}
