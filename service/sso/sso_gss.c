@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 struct sso_acceptor {
 	gss_cred_id_t cred;
 };
@@ -97,31 +99,43 @@ static unsigned char *b64_decode(const char *in, size_t *len_r)
 	return out;
 }
 
+/* The mechglue hands out its own minor codes (a process-wide map), not
+ * krb5's error codes, so a failure is told by the text MIT's acceptor
+ * writes for it (src/lib/krb5/krb/rd_req_dec.c, krb5_err.et). */
+static const struct {
+	const char *text;
+	enum sso_outcome outcome;
+	const char *detail;
+} failures[] = {
+	{ "Clock skew too great", SSO_CLOCK_SKEW, "clock skew too great" },
+	{ "Request is a replay", SSO_REPLAY, "replayed authenticator" },
+	{ "not found in keytab", SSO_WRONG_SERVICE, "ticket for a service not in the keytab" },
+	{ "does not match request", SSO_WRONG_SERVICE, "ticket for another service" },
+	{ "keytab is likely out of date", SSO_WRONG_SERVICE, "key version not in the keytab" },
+	{ "but not with enctype", SSO_WRONG_SERVICE, "encryption type not in the keytab" },
+	{ "Cannot decrypt ticket", SSO_WRONG_SERVICE, "ticket not for this key" },
+	{ "Ticket expired", SSO_BAD_TICKET, "ticket expired" },
+};
+
 static enum sso_outcome classify(OM_uint32 major, OM_uint32 minor, const char **detail_r)
 {
-	switch ((krb5_error_code)minor) {
-	case KRB5KRB_AP_ERR_SKEW:
-		*detail_r = "clock skew too great";
-		return SSO_CLOCK_SKEW;
-	case KRB5KRB_AP_ERR_REPEAT:
-		*detail_r = "replayed authenticator";
-		return SSO_REPLAY;
-	case KRB5KRB_AP_ERR_NOT_US: case KRB5KRB_AP_WRONG_PRINC: case KRB5_KT_NOTFOUND:
-	case KRB5KRB_AP_ERR_BADKEYVER: case KRB5KRB_AP_ERR_NOKEY: case KRB5_KT_KVNONOTFOUND:
-	case KRB5KRB_AP_ERR_BAD_INTEGRITY:
-		*detail_r = "ticket for another service or key";
-		return SSO_WRONG_SERVICE;
-	case KRB5KRB_AP_ERR_TKT_EXPIRED:
-		*detail_r = "ticket expired";
-		return SSO_BAD_TICKET;
-	default:
-		break;
-	}
+	char *text = gss_error_text(major, minor);
+	enum sso_outcome o = SSO_BAD_TICKET;
+
 	*detail_r = major == GSS_S_CONTINUE_NEEDED ? "more than one round trip (not Kerberos)"
 		    : GSS_ERROR(major) == GSS_S_DEFECTIVE_TOKEN ? "defective token"
 		    : GSS_ERROR(major) == GSS_S_BAD_MECH ? "no Kerberos mechanism in the token"
 		    : "not accepted";
-	return SSO_BAD_TICKET;
+	for (size_t i = 0; text != NULL && i < sizeof failures / sizeof failures[0]; i++)
+		if (strstr(text, failures[i].text) != NULL) {
+			o = failures[i].outcome;
+			*detail_r = failures[i].detail;
+			break;
+		}
+	/* The text names principals (no secret): for the operator's debugging. */
+	log_debug("sso: ticket not accepted: %s (major 0x%x)", text != NULL ? text : "?", major);
+	free(text);
+	return o;
 }
 
 enum sso_outcome sso_accept(struct sso_acceptor *acc, const char *token_b64,
