@@ -22,6 +22,7 @@ import urllib.parse
 import urllib.request
 
 from harness import NO_THROTTLE, Dagate, close_checking_log, run_dagate, server_section
+from test_ops_reload import sighup_and_wait
 from backends.samba import REALM, USERS, SambaDC
 from backends.kerberos_web import KerberosSetup
 
@@ -342,6 +343,23 @@ class SignOn(unittest.TestCase):
         self.assertEqual(status, 403, body)
         self.assertIn('clock is off', body)
         self.sso_records(self.d, 'sso_clock_skew')
+
+    def test_sighup_reads_sso_again(self):
+        with self.start_dagate(sso_config(self.sf.url)) as d:
+            port = self.sso_port(d)
+            self.assertEqual(self.curl(d, 'alice')[0], 200)
+            with open(d.config_path, 'w') as f:
+                f.write(d.config_text.replace('realms = %s' % REALM, 'realms = ELSEWHERE.TEST'))
+            sighup_and_wait(d)
+            self.assertEqual(self.sso_port(d), port)
+            status, _, body = self.curl(d, 'alice')
+            self.assertEqual(status, 403, body)
+            self.sso_records(d, 'sso_realm')
+            # a broken [sso] is refused; the running one goes on
+            with open(d.config_path, 'w') as f:
+                f.write(d.config_text.replace('user = %l@', 'user = %u@'))
+            sighup_and_wait(d, refused=True)
+            self.assertEqual(self.curl(d, 'alice')[0], 403)
 
     def test_check_config_accepts_the_right_keytab(self):
         r = run_dagate(['check-config', '-c', self.d.config_path])
