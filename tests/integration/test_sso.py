@@ -361,6 +361,19 @@ class SignOn(unittest.TestCase):
             sighup_and_wait(d, refused=True)
             self.assertEqual(self.curl(d, 'alice')[0], 403)
 
+    def test_sso_check_command(self):
+        r = run_dagate(['sso-check', '-c', self.d.config_path, 'alice@' + REALM])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('username: alice@%s' % SF_DOMAIN, r.stdout)
+        self.assertIn('requester sso, bound to alice@%s' % SF_DOMAIN, r.stdout)
+        self.assertIn('answer: signed on', r.stdout)
+        for principal, outcome in (('alice@ELSEWHERE.TEST', 'sso_realm'),
+                                   ('alice/admin@' + REALM, 'sso_map')):
+            r = run_dagate(['sso-check', '-c', self.d.config_path, principal])
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn('outcome: ' + outcome, r.stdout)
+            self.assertIn('answer: refused', r.stdout)
+
     def test_check_config_accepts_the_right_keytab(self):
         r = run_dagate(['check-config', '-c', self.d.config_path])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
