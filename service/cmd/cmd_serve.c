@@ -140,6 +140,8 @@ static int sso_build(struct generation *g, const struct dagate_config *cfg,
 	}
 	g->sso_http.conf = g->sso;
 	g->sso_http.tls = &g->sso_tls;
+	if (g->sso->lookup_provider != NULL)
+		g->sso_http.lookup = provider_set_find(g->dec.providers, g->sso->lookup_provider);
 	return 0;
 }
 

@@ -2,7 +2,7 @@
  * `dagate sso-check PRINCIPAL`: what [sso] would do for a client principal
  * (jdoe@CORP.EXAMPLE), step by step like test-user: the keytab, the realm,
  * the username the page would post, the user the token would be bound to.
- * Issues no token and talks to no server. Exit 0 when the principal would
+ * Issues no token; talks to no server, except the directory of `lookup`. Exit 0 when the principal would
  * be signed on, 1 when refused, 2 for a usage or configuration error.
  */
 #include "commands.h"
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "decider.h"
 #include "sso.h"
 #include "tokens.h"
@@ -27,6 +28,54 @@ static int refused(enum sso_outcome o, const char *detail)
 	printf("outcome: %s (%s)\nthe user would see: %s\nanswer: refused\n", sso_outcome_name(o),
 	       detail != NULL ? detail : "-", sso_outcome_advice(o));
 	return 1;
+}
+
+static void trace_step(void *ctx, const char *what)
+{
+	printf("  %s\n", what);
+}
+
+/* `lookup`: start the providers and ask the one named, as serve would. */
+static enum sso_outcome lookup(struct decider *dec, const struct sso_config *sso,
+			       const char *principal, char *user, size_t size,
+			       const char **detail_r)
+{
+	static char detail[AUTH_DETAIL_MAX + 64];
+	char local[SSO_PRINCIPAL_MAX + 1], pdetail_buf[AUTH_DETAIL_MAX];
+	struct conf_errors errors = { 0 };
+	const struct auth_trace trace = { trace_step, NULL };
+	struct auth_request req = {
+		.username = local, .source_ip = "", .request_id = "sso-check",
+		.deadline_ms = clock_now_ms() + dec->cfg->server.deadline_ms, .trace = &trace,
+		.detail_buf = pdetail_buf, .detail_size = sizeof pdetail_buf,
+	};
+	struct provider *p;
+	const char *pdetail = NULL, *bad;
+	enum sso_outcome o;
+	enum auth_result r;
+
+	if ((o = sso_principal_local(sso, principal, local, sizeof local, detail_r)) != SSO_OK)
+		return o;
+	if (decider_start(dec, &errors) < 0) {
+		config_errors_print(&errors);
+		conf_errors_clear(&errors);
+		*detail_r = "the providers did not start";
+		return SSO_LOOKUP;
+	}
+	p = provider_set_find(dec->providers, sso->lookup_provider);
+	printf("lookup: %s in provider %s\n", local, sso->lookup_provider);
+	r = provider_lookup(p, &req, sso->lookup_attribute, user, size, &pdetail);
+	if (r != AUTH_OK) {
+		snprintf(detail, sizeof detail, "%s%s%s", auth_result_name(r), pdetail != NULL ? " " : "",
+			 pdetail != NULL ? pdetail : "");
+		*detail_r = detail;
+		return SSO_LOOKUP;
+	}
+	if (usermap_check(user, &bad) < 0) {
+		*detail_r = "looked-up value is not a Salesforce username";
+		return SSO_MAP;
+	}
+	return SSO_OK;
 }
 
 int cmd_sso_check(const char *config_path, int argc, char **argv)
@@ -59,12 +108,17 @@ int cmd_sso_check(const char *config_path, int argc, char **argv)
 	       sso->principal != NULL ? sso->principal : "keys (any is accepted)");
 	at = strrchr(argv[1], '@');
 	printf("realm: %s\n", at != NULL ? at + 1 : "(none)");
-	o = sso_map_principal(sso, argv[1], user, sizeof user, &detail);
+	o = sso->lookup_provider != NULL ? lookup(&dec, sso, argv[1], user, sizeof user, &detail)
+	    : sso_map_principal(sso, argv[1], user, sizeof user, &detail);
 	if (o != SSO_OK) {
 		ret = refused(o, detail);
 		goto out;
 	}
-	printf("username: %s (user = %s)\n", user, sso->user);
+	if (sso->lookup_provider != NULL)
+		printf("username: %s (%s of the entry provider %s found)\n", user,
+		       sso->lookup_attribute, sso->lookup_provider);
+	else
+		printf("username: %s (user = %s)\n", user, sso->user);
 	if (usermap_apply(&dec.cfg->map, user, bound, sizeof bound) < 0 || bound[0] == '\0') {
 		ret = refused(SSO_MAP, "[map] leaves no username");
 		goto out;

@@ -29,6 +29,7 @@ struct token_issuer;
 struct throttle;
 struct sso_config;
 struct sso_acceptor;
+struct provider;
 
 /* [sso] of one generation: its settings, its Kerberos acceptor and its
  * certificate (cert_pem NULL: plain HTTP). Borrowed. */
@@ -36,6 +37,7 @@ struct http_sso {
 	const struct sso_config *conf;
 	struct sso_acceptor *acceptor;
 	const struct tls_material *tls;
+	struct provider *lookup;        /* `lookup`'s provider, or NULL */
 };
 
 /* One configuration generation as the HTTP layer sees it: what serve built

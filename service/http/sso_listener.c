@@ -3,9 +3,10 @@
  * browser sends a Kerberos ticket, then the page that posts the mapped
  * username and a one-time token to the org's login URL (sso.h). Every
  * request gets one `sso` security line in the audit trail and one count
- * in dagate_sso_requests_total. Everything here is local work (GSS-API
- * with a keytab, the token store), done on the event thread like the
- * token API's.
+ * in dagate_sso_requests_total. The work is done on this listener's own
+ * event threads (never the endpoint's), each step bounded by the request
+ * deadline: GSS-API with a keytab, the token store like the token API's,
+ * and with `lookup` one directory search.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "peer.h"
+#include "provider.h"
 #include "refusal.h"
 #include "request.h"
 #include "request_id.h"
@@ -37,6 +39,7 @@ struct sso_request {
 	char principal[SSO_PRINCIPAL_MAX + 1];
 	char user[MAPPED_USER_MAX + 1];
 	const char *detail;
+	char detail_buf[AUTH_DETAIL_MAX + 64];
 	bool start_url_dropped;
 };
 
@@ -88,6 +91,39 @@ static const char *negotiate_token(struct MHD_Connection *c)
 	return auth;
 }
 
+/* `lookup`: the directory's attribute of the user named by the local
+ * part, with the provider's group and account checks. On this listener's
+ * own event thread, bounded by the request deadline. */
+static enum sso_outcome sso_lookup_user(const struct http_sso *hs, struct sso_request *rq,
+					int64_t deadline_ms)
+{
+	char local[SSO_PRINCIPAL_MAX + 1], detail[AUTH_DETAIL_MAX];
+	const char *bad, *pdetail = NULL;
+	struct auth_request req = {
+		.username = local, .source_ip = "", .request_id = rq->id,
+		.deadline_ms = deadline_ms, .detail_buf = detail, .detail_size = sizeof detail,
+	};
+	enum sso_outcome o;
+	enum auth_result r;
+
+	if ((o = sso_principal_local(hs->conf, rq->principal, local, sizeof local, &rq->detail)) != SSO_OK)
+		return o;
+	r = provider_lookup(hs->lookup, &req, hs->conf->lookup_attribute, rq->user, sizeof rq->user,
+			    &pdetail);
+	if (r != AUTH_OK) {
+		snprintf(rq->detail_buf, sizeof rq->detail_buf, "%s: %s%s%s", hs->lookup->name,
+			 auth_result_name(r), pdetail != NULL ? " " : "", pdetail != NULL ? pdetail : "");
+		rq->detail = rq->detail_buf;
+		rq->user[0] = '\0';
+		return SSO_LOOKUP;
+	}
+	if (usermap_check(rq->user, &bad) < 0) {
+		rq->detail = "looked-up value is not a Salesforce username";
+		return SSO_MAP;
+	}
+	return SSO_OK;
+}
+
 /* A ticket was accepted: map, issue, answer the page. */
 static enum MHD_Result sign_on(struct request_ctx *ctx, struct MHD_Connection *c,
 			       struct sso_request *rq, const char *reply)
@@ -101,7 +137,8 @@ static enum MHD_Result sign_on(struct request_ctx *ctx, struct MHD_Connection *c
 	int64_t expires;
 	char *page;
 
-	o = sso_map_principal(sso, rq->principal, rq->user, sizeof rq->user, &rq->detail);
+	o = gen->sso->lookup != NULL ? sso_lookup_user(gen->sso, rq, ctx->deadline_ms)
+	    : sso_map_principal(sso, rq->principal, rq->user, sizeof rq->user, &rq->detail);
 	if (o != SSO_OK)
 		return refuse(c, rq, o);
 	if (gen->tokens == NULL ||

@@ -38,8 +38,10 @@ struct sso_config {
 	const char *keytab;
 	const char *principal;            /* NULL: any key of the keytab */
 	const char *login_url;
-	const char *user;                 /* the pattern as written (%l, %r) */
+	const char *user;                 /* the pattern as written (%l, %r), or NULL */
 	char *user_template;              /* owned: the pattern for template.h */
+	char *lookup_provider;            /* owned: `lookup` PROVIDER, or NULL */
+	char *lookup_attribute;           /* owned: `lookup` ATTRIBUTE */
 	char **realms;                    /* owned, NULL-terminated */
 	struct cidr_list allow;           /* owned */
 	int64_t ttl_ms;
@@ -83,6 +85,12 @@ enum sso_outcome {
 const char *sso_outcome_name(enum sso_outcome o);
 /* What the user is told, one plain sentence, for a failure's page. */
 const char *sso_outcome_advice(enum sso_outcome o);
+
+/* The checks every principal passes first: "local@REALM" with a realm in
+ * `realms` and a single-component local part, copied into `local` (size
+ * bytes). SSO_OK, SSO_REALM or SSO_MAP with *detail_r (static). */
+enum sso_outcome sso_principal_local(const struct sso_config *sso, const char *principal,
+				     char *local, size_t size, const char **detail_r);
 
 /* Principal "local@REALM" -> Salesforce username by `sso`'s pattern,
  * into `out` (size bytes). SSO_OK, SSO_REALM (realm not listed) or

@@ -8,11 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "provider.h"
 #include "template.h"
 
 /* What conf_bind fills; copied into struct sso_config. */
 struct sso_bound {
 	const char *tls_cert, *tls_key, *path, *keytab, *principal, *login_url, *user, *fallback;
+	const char *lookup;
 	struct cidr_list allow;
 	int64_t ttl_ms;
 };
@@ -35,9 +37,12 @@ static const struct conf_key sso_keys[] = {
 	{ "login_url", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
 	  "the org's login address (https://login.salesforce.com/ or the My Domain URL)",
 	  CONF_AT(struct sso_bound, login_url) },
-	{ "user", CONF_STRING, CONF_REQUIRED, NULL, 0, 0, NULL,
+	{ "user", CONF_STRING, 0, NULL, 0, 0, NULL,
 	  "Salesforce username pattern: %l the principal's local part, %r its realm in lower case",
 	  CONF_AT(struct sso_bound, user) },
+	{ "lookup", CONF_STRING, 0, NULL, 0, 0, NULL,
+	  "PROVIDER ATTRIBUTE: the username is ATTRIBUTE of the one entry an ldap provider finds "
+	  "for the local part (instead of user)", CONF_AT(struct sso_bound, lookup) },
 	{ "realms", CONF_STRING, 0, NULL, 0, 0, NULL,
 	  "accepted client realms, as in the ticket (default: the realm of principal)" },
 	{ "allow", CONF_CIDR_LIST, 0, "127.0.0.0/8, ::1", 0, 0, NULL,
@@ -88,10 +93,29 @@ static int login_url_check(const char *url, const char **error_r)
 	return 0;
 }
 
+/* "PROVIDER ATTRIBUTE" */
+static void lookup_parse(const struct conf_section *s, const char *text, struct sso_config *sso,
+			 struct conf_errors *errors)
+{
+	char **words = conf_split_list(text);
+
+	if (words == NULL || words[0] == NULL || words[1] == NULL || words[2] != NULL ||
+	    strspn(words[1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+	    strlen(words[1]))
+		conf_error_at(errors, s->file, conf_line(s, "lookup"),
+			      "lookup %s: write PROVIDER ATTRIBUTE, e.g. corp-ad mail", text);
+	else if ((sso->lookup_provider = strdup(words[0])) == NULL ||
+		 (sso->lookup_attribute = strdup(words[1])) == NULL)
+		conf_error_at(errors, s->file, conf_line(s, "lookup"), "out of memory");
+	conf_strv_free(&words);
+}
+
 static void free_partial(struct sso_config *sso)
 {
 	conf_listen_free(&sso->listen, &sso->listen_count);
 	free(sso->user_template);
+	free(sso->lookup_provider);
+	free(sso->lookup_attribute);
 	conf_strv_free(&sso->realms);
 	cidr_list_clear(&sso->allow);
 	free(sso);
@@ -162,6 +186,11 @@ static int build(const struct conf_section *s, struct sso_config **sso_r,
 	if (b.user != NULL && (sso_user_pattern(b.user, &sso->user_template, &err) < 0 ||
 			       template_check(sso->user_template, &err) < 0))
 		conf_error_at(errors, s->file, conf_line(s, "user"), "user %s: %s", b.user, err);
+	if ((b.user == NULL) == (b.lookup == NULL))
+		conf_error_at(errors, s->file, s->line, "[sso] needs one of 'user' (a pattern) and "
+			      "'lookup' (PROVIDER ATTRIBUTE)");
+	if (b.lookup != NULL)
+		lookup_parse(s, b.lookup, sso, errors);
 	if (b.principal != NULL && (strchr(b.principal, '/') == NULL || strchr(b.principal, '@') == NULL))
 		conf_error_at(errors, s->file, conf_line(s, "principal"),
 			      "principal %s: write it whole, HTTP/host@REALM", b.principal);
@@ -197,6 +226,34 @@ static void sso_validate(const struct conf_section *s, const struct dagate_confi
 		sso_config_free(&sso);
 }
 
+/* `lookup` names a provider whose type can look users up (ldap). */
+static void lookup_check(const struct dagate_config *cfg, const struct conf_section *sso,
+			 struct conf_errors *errors)
+{
+	const char *text = conf_get(sso, sso_keys, "lookup"), *type;
+	const struct provider_type *pt;
+	char **words;
+
+	if (text == NULL || (words = conf_split_list(text)) == NULL)
+		return;
+	for (const struct conf_section *s = cfg->sections; words[0] != NULL && s != NULL; s = s->next) {
+		if (strcmp(s->kind, "provider") != 0 || s->name == NULL || strcmp(s->name, words[0]) != 0)
+			continue;
+		type = conf_get(s, provider_common_keys, "type");
+		pt = type != NULL ? provider_type_find(type) : NULL;
+		if (pt != NULL && pt->lookup == NULL)
+			conf_error_at(errors, sso->file, conf_line(sso, "lookup"),
+				      "lookup: provider %s is of type %s, which cannot look users up "
+				      "(use an ldap provider)", words[0], type);
+		conf_strv_free(&words);
+		return;
+	}
+	if (words[0] != NULL)
+		conf_error_at(errors, sso->file, conf_line(sso, "lookup"),
+			      "lookup: no [provider %s]", words[0]);
+	conf_strv_free(&words);
+}
+
 /* One [sso]; the token store it mints into; no [requester sso] to mix
  * up with its tokens. */
 static void sso_check(const struct dagate_config *cfg, struct conf_errors *errors)
@@ -220,6 +277,7 @@ static void sso_check(const struct dagate_config *cfg, struct conf_errors *error
 	if (!tokens)
 		conf_error_at(errors, first->file, first->line, "[sso] needs a [tokens] section: "
 			      "its one-time tokens go into that store");
+	lookup_check(cfg, first, errors);
 }
 
 const struct conf_section_kind sso_section_kind = {

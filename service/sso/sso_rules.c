@@ -112,14 +112,13 @@ static bool realm_listed(char *const *realms, const char *realm)
 	return false;
 }
 
-enum sso_outcome sso_map_principal(const struct sso_config *sso, const char *principal,
-				   char *out, size_t size, const char **detail_r)
+enum sso_outcome sso_principal_local(const struct sso_config *sso, const char *principal,
+				     char *local, size_t size, const char **detail_r)
 {
-	char id[SSO_PRINCIPAL_MAX + 1];
-	const char *at = strrchr(principal, '@'), *bad;
+	const char *at = strrchr(principal, '@');
 	size_t local_len;
 
-	out[0] = '\0';
+	local[0] = '\0';
 	if (at == NULL || at == principal || at[1] == '\0' ||
 	    strlen(principal) > SSO_PRINCIPAL_MAX) {
 		*detail_r = "principal is not local@REALM";
@@ -131,14 +130,37 @@ enum sso_outcome sso_map_principal(const struct sso_config *sso, const char *pri
 		return SSO_REALM;
 	}
 	/* jdoe/admin@REALM is somebody else's second identity, never jdoe. */
-	if (memchr(principal, '/', local_len) != NULL) {
-		*detail_r = "multi-component principal";
+	if (memchr(principal, '/', local_len) != NULL || local_len >= size) {
+		*detail_r = "multi-component or over-long principal";
 		return SSO_MAP;
 	}
-	memcpy(id, principal, local_len + 1);   /* local part and '@' */
-	for (size_t i = local_len + 1; principal[i] != '\0'; i++)
-		id[i] = (char)tolower((unsigned char)principal[i]);
-	id[strlen(principal)] = '\0';
+	memcpy(local, principal, local_len);
+	local[local_len] = '\0';
+	*detail_r = NULL;
+	return SSO_OK;
+}
+
+enum sso_outcome sso_map_principal(const struct sso_config *sso, const char *principal,
+				   char *out, size_t size, const char **detail_r)
+{
+	char id[SSO_PRINCIPAL_MAX + 1];
+	const char *at = strrchr(principal, '@'), *bad;
+	enum sso_outcome o;
+	size_t n;
+
+	out[0] = '\0';
+	if ((o = sso_principal_local(sso, principal, id, sizeof id, detail_r)) != SSO_OK)
+		return o;
+	/* "local@realm in lower case": %l and %d of template.h */
+	n = strlen(id);
+	id[n++] = '@';
+	for (const char *r = at + 1; *r != '\0' && n < sizeof id - 1; r++)
+		id[n++] = (char)tolower((unsigned char)*r);
+	id[n] = '\0';
+	if (sso->user_template == NULL) {
+		*detail_r = "no user pattern";
+		return SSO_MAP;
+	}
 	if (template_expand(sso->user_template, id, NULL, out, size, detail_r) < 0)
 		return SSO_MAP;
 	if (usermap_check(out, &bad) < 0) {

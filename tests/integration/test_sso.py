@@ -23,7 +23,7 @@ import urllib.request
 
 from harness import NO_THROTTLE, Dagate, close_checking_log, run_dagate, server_section
 from test_ops_reload import sighup_and_wait
-from backends.samba import REALM, USERS, SambaDC
+from backends.samba import BASE, GROUP_DN, REALM, SVC_DN, SVC_PASSWORD, USERS, SambaDC
 from backends.kerberos_web import KerberosSetup
 
 SSO_HOST = 'sso.corp.test'
@@ -156,7 +156,10 @@ class SignOn(unittest.TestCase):
 
     @classmethod
     def start_dagate(cls, config, keytab=None, start=True):
-        return Dagate(config, files={'http.keytab': (cls.keytab_bytes(keytab or cls.kdc), 0o600)},
+        with open(cls.dc.ca_cert) as f:
+            ca = f.read()
+        return Dagate(config, files={'http.keytab': (cls.keytab_bytes(keytab or cls.kdc), 0o600),
+                                     'ca.crt': ca, 'svc.secret': (SVC_PASSWORD + '\n', 0o600)},
                       env={'KRB5_CONFIG': cls.kdc.krb5_conf, 'KRB5RCACHEDIR': cls.tmp},
                       start=start)
 
@@ -373,6 +376,44 @@ class SignOn(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
             self.assertIn('outcome: ' + outcome, r.stdout)
             self.assertIn('answer: refused', r.stdout)
+
+    def lookup_config(self):
+        return sso_config(self.sf.url).replace('user = %%l@%s\n' % SF_DOMAIN, 'lookup = ad mail\n') + (
+            '\n[provider ad]\ntype = ldap\nuri = %s\nca_file = {dir}/ca.crt\nbase = %s\n'
+            'bind_dn = %s\nbind_password_file = {dir}/svc.secret\ngroup = %s\ntimeout = 4s\n'
+            % (self.dc.ldaps_uri, BASE, SVC_DN, GROUP_DN))
+
+    def test_lookup_through_an_ldap_provider(self):
+        with self.start_dagate(self.lookup_config()) as d:
+            self.sf.dagate = d
+            try:
+                # alice is in the group (nested): her mail attribute is the username
+                status, _, body = self.curl(d, 'alice')
+                self.assertEqual(status, 200, body)
+                form = FormReader()
+                form.feed(body)
+                self.assertEqual(form.fields['username'], USERS['alice'][1])
+                self.assertEqual(self.sf.post(form.action, form.fields),
+                                 (200, 'logged in as ' + USERS['alice'][1]))
+                # gina is not in the group: refused as the provider would
+                status, _, body = self.curl(d, 'gina')
+                self.assertEqual(status, 403, body)
+                self.assertNotIn('dgt1_', body)
+                rec = self.sso_records(d, 'sso_lookup')[-1]
+                self.assertIn('not in the required group', rec['detail'])
+            finally:
+                self.sf.dagate = self.d
+            # disabled and expired accounts (no ticket to be had): sso-check
+            for name, why in (('dave', 'account disabled'), ('erin', 'account expired'),
+                              ('nobody', 'no entry matches')):
+                r = run_dagate(['sso-check', '-c', d.config_path, '%s@%s' % (name, REALM)])
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn('outcome: sso_lookup', r.stdout)
+                self.assertIn(why, r.stdout)
+            r = run_dagate(['sso-check', '-c', d.config_path, 'alice@' + REALM])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn('username: %s (mail of the entry provider ad found)' % USERS['alice'][1],
+                          r.stdout)
 
     def test_check_config_accepts_the_right_keytab(self):
         r = run_dagate(['check-config', '-c', self.d.config_path])

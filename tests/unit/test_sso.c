@@ -150,7 +150,7 @@ static void test_page(void)
 
 /* The section through config_load: FILE:LINE errors. */
 static const struct conf_section_kind *const kinds[] = {
-	&sso_section_kind, &token_section_kind, &requester_section_kind, NULL,
+	&sso_section_kind, &token_section_kind, &requester_section_kind, &provider_section_kind, NULL,
 };
 
 static void expect_error(const char *dir, const char *body, const char *want, int line)
@@ -210,6 +210,15 @@ static void test_config(void)
 	snprintf(body, sizeof body, "[sso]\nlisten = 127.0.0.1:0\nkeytab = %s\n"
 		 "login_url = http://127.0.0.1:9/\nuser = %%l\n[tokens]\nstore = lmdb:%s/t\n", kt, dir);
 	expect_error(dir, body, "needs 'realms'", 5);
+	expect_error(dir, BODY("login_url = https://login.example/\n"), "one of 'user'", 8);
+	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nlookup = x mail\n"),
+		     "one of 'user'", 8);
+	expect_error(dir, BODY("login_url = https://login.example/\nlookup = nobody mail\n"),
+		     "no [provider nobody]", 13);
+	expect_error(dir, BODY("login_url = https://login.example/\nlookup = x mail\n"),
+		     "cannot look users up", 13);
+	expect_error(dir, BODY("login_url = https://login.example/\nlookup = x\n"),
+		     "PROVIDER ATTRIBUTE", 13);
 	chmod(kt, 0644);
 	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\n"), "chmod", 10);
 	unlink(kt);
