@@ -38,6 +38,9 @@ struct MHD_Response *response_create(const struct response *r, bool closing)
 	if (r->www_authenticate != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					r->www_authenticate);
+	if (r->www_authenticate_also != NULL)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					r->www_authenticate_also);
 	if (r->retry_after_s != 0) {
 		char seconds[16];
 

@@ -22,6 +22,7 @@
 #include "refusal.h"
 #include "request.h"
 #include "request_id.h"
+#include "router.h"
 #include "server.h"
 #include "sso.h"
 #include "tokens.h"
@@ -41,6 +42,8 @@ struct sso_request {
 	const char *detail;
 	char detail_buf[AUTH_DETAIL_MAX + 64];
 	bool start_url_dropped;
+	bool basic_offered;     /* fallback = basic on an HTTPS listener */
+	bool basic;             /* signed on with Basic, not a ticket */
 };
 
 static void sso_audit(const struct sso_request *rq, enum sso_outcome o)
@@ -50,6 +53,7 @@ static void sso_audit(const struct sso_request *rq, enum sso_outcome o)
 		     "principal", rq->principal[0] != '\0' ? rq->principal : "-",
 		     "user", rq->user[0] != '\0' ? rq->user : "-", "peer", rq->peer,
 		     "detail", rq->detail != NULL ? rq->detail : "-",
+		     "method", rq->basic ? "basic" : "negotiate",
 		     "start_url", rq->start_url_dropped ? "dropped" : "-", NULL);
 }
 
@@ -60,9 +64,10 @@ static enum MHD_Result refuse(struct MHD_Connection *c, const struct sso_request
 			      enum sso_outcome o)
 {
 	char *page = sso_failure_page(o);
-	bool challenge = o == SSO_NO_TICKET && rq->detail == NULL;
+	bool challenge = (o == SSO_NO_TICKET && rq->detail == NULL) || o == SSO_BASIC_REFUSED;
 	unsigned status = challenge ? MHD_HTTP_UNAUTHORIZED :
-			  o == SSO_TOKEN ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_FORBIDDEN;
+			  o == SSO_TOKEN || o == SSO_BASIC_UNAVAILABLE ? MHD_HTTP_SERVICE_UNAVAILABLE :
+			  MHD_HTTP_FORBIDDEN;
 	enum MHD_Result ret;
 
 	sso_audit(rq, o);
@@ -73,6 +78,8 @@ static enum MHD_Result refuse(struct MHD_Connection *c, const struct sso_request
 		.body = page, .len = strlen(page), .mode = MHD_RESPMEM_MUST_COPY,
 		.no_store = true, .csp = SSO_CSP_NONE,
 		.www_authenticate = challenge ? "Negotiate" : NULL,
+		.www_authenticate_also = challenge && rq->basic_offered ?
+					 "Basic realm=\"Salesforce sign-on\", charset=\"UTF-8\"" : NULL,
 	});
 	free(page);
 	return ret;
@@ -124,23 +131,18 @@ static enum sso_outcome sso_lookup_user(const struct http_sso *hs, struct sso_re
 	return SSO_OK;
 }
 
-/* A ticket was accepted: map, issue, answer the page. */
-static enum MHD_Result sign_on(struct request_ctx *ctx, struct MHD_Connection *c,
-			       struct sso_request *rq, const char *reply)
+/* The user is known (rq->user): the token, then the page. */
+static enum MHD_Result issue_page(struct request_ctx *ctx, struct MHD_Connection *c,
+				  struct sso_request *rq, const char *reply)
 {
 	const struct http_generation *gen = &ctx->srv->gen;
 	const struct sso_config *sso = gen->sso->conf;
 	const char *start = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "startURL");
 	char token[TOKEN_LEN + 1], mapped[MAPPED_USER_MAX + 1], csp[256], challenge[SSO_REPLY_MAX + 16];
 	struct token_origin origin = { rq->peer, rq->id };
-	enum sso_outcome o;
 	int64_t expires;
 	char *page;
 
-	o = gen->sso->lookup != NULL ? sso_lookup_user(gen->sso, rq, ctx->deadline_ms)
-	    : sso_map_principal(sso, rq->principal, rq->user, sizeof rq->user, &rq->detail);
-	if (o != SSO_OK)
-		return refuse(c, rq, o);
 	if (gen->tokens == NULL ||
 	    token_issue_internal(gen->tokens, &gen->cfg->map, SSO_REQUESTER, SSO_MAX_OUTSTANDING,
 				 rq->user, sso->ttl_ms, ctx->deadline_ms, token, mapped, &expires,
@@ -167,6 +169,69 @@ static enum MHD_Result sign_on(struct request_ctx *ctx, struct MHD_Connection *c
 	    }) == MHD_YES)
 		return MHD_YES;
 	return MHD_NO;   /* response_create failed: page freed by MHD or lost */
+}
+
+/* A ticket was accepted: map, issue, answer the page. */
+static enum MHD_Result sign_on(struct request_ctx *ctx, struct MHD_Connection *c,
+			       struct sso_request *rq, const char *reply)
+{
+	const struct http_generation *gen = &ctx->srv->gen;
+	const struct sso_config *sso = gen->sso->conf;
+	enum sso_outcome o;
+
+	o = gen->sso->lookup != NULL ? sso_lookup_user(gen->sso, rq, ctx->deadline_ms)
+	    : sso_map_principal(sso, rq->principal, rq->user, sizeof rq->user, &rq->detail);
+	if (o != SSO_OK)
+		return refuse(c, rq, o);
+	return issue_page(ctx, c, rq, reply);
+}
+
+/* fallback = basic: the [route] providers (and the throttle) check the
+ * password of the Salesforce username the login name maps to, on this
+ * listener's own event thread, bounded by the request deadline. */
+static enum MHD_Result basic_sign_on(struct request_ctx *ctx, struct MHD_Connection *c,
+				     struct sso_request *rq, const char *authorization)
+{
+	const struct http_generation *gen = &ctx->srv->gen;
+	char buf[1024], user[MAPPED_USER_MAX + 1];
+	const char *login = NULL, *password = NULL;
+	size_t password_len = 0;
+	struct router_plan plan;
+	struct decision d;
+	enum sso_outcome o;
+
+	rq->basic = true;
+	if (token_api_parse_basic(authorization, buf, sizeof buf, &login, &password,
+				  &password_len) < 0 ||
+	    sso_basic_principal(gen->sso->conf, login, rq->principal, sizeof rq->principal) < 0) {
+		explicit_bzero(buf, sizeof buf);
+		rq->detail = "unreadable Basic credentials";
+		return refuse(c, rq, SSO_BASIC_REFUSED);
+	}
+	o = gen->sso->lookup != NULL ? sso_lookup_user(gen->sso, rq, ctx->deadline_ms)
+	    : sso_map_principal(gen->sso->conf, rq->principal, rq->user, sizeof rq->user, &rq->detail);
+	if (o != SSO_OK || password_len == 0 || token_has_form(password, password_len)) {
+		explicit_bzero(buf, sizeof buf);
+		if (o == SSO_OK)
+			rq->detail = "empty or token-shaped password";
+		return refuse(c, rq, o != SSO_OK ? o : SSO_BASIC_REFUSED);
+	}
+	snprintf(user, sizeof user, "%s", rq->user);
+	router_plan(gen->router, user, password, password_len, &plan);
+	router_decide(gen->router, &plan, &(struct auth_request){
+		.username = user, .password = password, .password_len = password_len,
+		.source_ip = rq->peer, .request_id = rq->id,
+		.deadline_ms = ctx->deadline_ms - request_answer_margin_ms(gen->cfg->server.deadline_ms),
+	}, NULL, &d);
+	explicit_bzero(buf, sizeof buf);
+	if (d.answer != ANSWER_TRUE) {
+		snprintf(rq->detail_buf, sizeof rq->detail_buf, "provider %s: %s%s%s", d.provider,
+			 outcome_name(d.outcome), d.detail != NULL ? " " : "",
+			 d.detail != NULL ? d.detail : "");
+		rq->detail = rq->detail_buf;
+		return refuse(c, rq, d.answer == ANSWER_FAULT ? SSO_BASIC_UNAVAILABLE : SSO_BASIC_REFUSED);
+	}
+	return issue_page(ctx, c, rq, "");
 }
 
 static enum MHD_Result handle(struct request_ctx *ctx, struct MHD_Connection *c,
@@ -196,8 +261,14 @@ static enum MHD_Result handle(struct request_ctx *ctx, struct MHD_Connection *c,
 			.body = "method not allowed\n", .len = 19, .mode = MHD_RESPMEM_PERSISTENT,
 			.allow = "GET, HEAD",
 		});
-	if ((ticket = negotiate_token(c)) == NULL)
+	rq.basic_offered = hs->conf->basic && hs->tls->cert_pem != NULL;
+	if ((ticket = negotiate_token(c)) == NULL) {
+		const char *auth = header_value(c, MHD_HTTP_HEADER_AUTHORIZATION);
+
+		if (rq.basic_offered && auth != NULL && strncasecmp(auth, "Basic ", 6) == 0)
+			return basic_sign_on(ctx, c, &rq, auth);
 		return refuse(c, &rq, SSO_NO_TICKET);
+	}
 	o = sso_accept(hs->acceptor, ticket, rq.principal, sizeof rq.principal, reply, sizeof reply,
 		       &rq.detail);
 	if (o != SSO_OK)

@@ -45,6 +45,7 @@ struct sso_config {
 	char **realms;                    /* owned, NULL-terminated */
 	struct cidr_list allow;           /* owned */
 	int64_t ttl_ms;
+	bool basic;                       /* fallback = basic (HTTPS only) */
 	int line, keytab_line;            /* of the header, of keytab */
 	const char *file;
 };
@@ -80,6 +81,8 @@ enum sso_outcome {
 	SSO_LOOKUP,         /* the directory look-up refused the user */
 	SSO_TOKEN,          /* no token could be issued */
 	SSO_REFUSED_PEER,   /* not in `allow` */
+	SSO_BASIC_REFUSED,  /* Basic fallback: the providers said no */
+	SSO_BASIC_UNAVAILABLE, /* Basic fallback: no provider could answer */
 	SSO_OUTCOME_COUNT
 };
 const char *sso_outcome_name(enum sso_outcome o);
@@ -91,6 +94,12 @@ const char *sso_outcome_advice(enum sso_outcome o);
  * bytes). SSO_OK, SSO_REALM or SSO_MAP with *detail_r (static). */
 enum sso_outcome sso_principal_local(const struct sso_config *sso, const char *principal,
 				     char *local, size_t size, const char **detail_r);
+
+/* The Basic fallback's login name as the user types it -- "jdoe",
+ * "CORP\jdoe" or the UPN "jdoe@corp.example" -- as the principal
+ * "jdoe@REALM" with the first of `realms` (size bytes). -1 for an empty
+ * or malformed name. */
+int sso_basic_principal(const struct sso_config *sso, const char *login, char *out, size_t size);
 
 /* Principal "local@REALM" -> Salesforce username by `sso`'s pattern,
  * into `out` (size bytes). SSO_OK, SSO_REALM (realm not listed) or

@@ -51,7 +51,8 @@ static const struct conf_key sso_keys[] = {
 	  "lifetime of the one-time token the page carries (1m..15m)",
 	  CONF_AT(struct sso_bound, ttl_ms) },
 	{ "fallback", CONF_STRING, 0, "none", 0, 0, NULL,
-	  "for browsers without a ticket: none (basic and ntlm come in a later version)",
+	  "for browsers without a ticket: none, or basic (HTTPS only; the [route] providers "
+	  "check the password); ntlm comes in a later version",
 	  CONF_AT(struct sso_bound, fallback) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -107,6 +108,28 @@ static void lookup_parse(const struct conf_section *s, const char *text, struct 
 	else if ((sso->lookup_provider = strdup(words[0])) == NULL ||
 		 (sso->lookup_attribute = strdup(words[1])) == NULL)
 		conf_error_at(errors, s->file, conf_line(s, "lookup"), "out of memory");
+	conf_strv_free(&words);
+}
+
+/* none | basic (several may be listed; ntlm is not built yet). */
+static void fallback_parse(const struct conf_section *s, const char *text, bool tls,
+			   struct sso_config *sso, struct conf_errors *errors)
+{
+	char **words = conf_split_list(text != NULL ? text : "none");
+	int line = conf_line(s, "fallback");
+
+	for (size_t i = 0; words != NULL && words[i] != NULL; i++) {
+		if (strcmp(words[i], "basic") == 0)
+			sso->basic = true;
+		else if (strcmp(words[i], "ntlm") == 0)
+			conf_error_at(errors, s->file, line, "fallback ntlm is not available in this "
+				      "version (none or basic)");
+		else if (strcmp(words[i], "none") != 0)
+			conf_error_at(errors, s->file, line, "fallback %s: none or basic", words[i]);
+	}
+	if (sso->basic && !tls)
+		conf_error_at(errors, s->file, line, "fallback basic needs tls_cert and tls_key: "
+			      "passwords never cross plain HTTP");
 	conf_strv_free(&words);
 }
 
@@ -194,9 +217,7 @@ static int build(const struct conf_section *s, struct sso_config **sso_r,
 	if (b.principal != NULL && (strchr(b.principal, '/') == NULL || strchr(b.principal, '@') == NULL))
 		conf_error_at(errors, s->file, conf_line(s, "principal"),
 			      "principal %s: write it whole, HTTP/host@REALM", b.principal);
-	if (b.fallback != NULL && strcmp(b.fallback, "none") != 0)
-		conf_error_at(errors, s->file, conf_line(s, "fallback"),
-			      "fallback %s: only 'none' is available in this version", b.fallback);
+	fallback_parse(s, b.fallback, b.tls_cert != NULL, sso, errors);
 	build_realms(s, sso, errors);
 	if (errors->count != before) {
 		free_partial(sso);

@@ -63,6 +63,7 @@ static const char *const outcome_names[SSO_OUTCOME_COUNT] = {
 	[SSO_REPLAY] = "sso_replay", [SSO_WRONG_SERVICE] = "sso_wrong_service",
 	[SSO_REALM] = "sso_realm", [SSO_MAP] = "sso_map", [SSO_LOOKUP] = "sso_lookup",
 	[SSO_TOKEN] = "sso_token", [SSO_REFUSED_PEER] = "sso_refused_peer",
+	[SSO_BASIC_REFUSED] = "sso_basic_refused", [SSO_BASIC_UNAVAILABLE] = "sso_basic_unavailable",
 };
 
 const char *sso_outcome_name(enum sso_outcome o)
@@ -94,6 +95,10 @@ const char *sso_outcome_advice(enum sso_outcome o)
 	case SSO_LOOKUP:
 		return "Your Windows account is not allowed to sign in to Salesforce here (it has "
 		       "no Salesforce user, or is not in the allowed group). Call the help desk.";
+	case SSO_BASIC_REFUSED:
+		return "The user name or password is not right, or the account may not sign in. Type "
+		       "your Windows user name (jdoe, CORP\\jdoe or jdoe@corp.example) and password.";
+	case SSO_BASIC_UNAVAILABLE:
 	case SSO_TOKEN:
 		return "Sign-on is unavailable right now. Try again in a minute, or sign in at the "
 		       "Salesforce login page.";
@@ -170,6 +175,23 @@ enum sso_outcome sso_map_principal(const struct sso_config *sso, const char *pri
 	}
 	*detail_r = NULL;
 	return SSO_OK;
+}
+
+int sso_basic_principal(const struct sso_config *sso, const char *login, char *out, size_t size)
+{
+	const char *local = strrchr(login, '\\'), *at;
+	size_t len;
+
+	local = local != NULL ? local + 1 : login;
+	at = strchr(local, '@');
+	len = at != NULL ? (size_t)(at - local) : strlen(local);
+	if (len == 0 || sso->realms == NULL || sso->realms[0] == NULL ||
+	    memchr(local, '/', len) != NULL ||
+	    snprintf(out, size, "%.*s@%s", (int)len, local, sso->realms[0]) >= (int)size) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 bool sso_start_url_ok(const char *url)

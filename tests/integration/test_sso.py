@@ -21,7 +21,8 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from harness import NO_THROTTLE, Dagate, close_checking_log, run_dagate, server_section
+from harness import (NO_THROTTLE, Dagate, close_checking_log, make_ca_and_cert, run_dagate,
+                     server_section)
 from test_ops_reload import sighup_and_wait
 from backends.samba import BASE, GROUP_DN, REALM, SVC_DN, SVC_PASSWORD, USERS, SambaDC
 from backends.kerberos_web import KerberosSetup
@@ -414,6 +415,56 @@ class SignOn(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn('username: %s (mail of the entry provider ad found)' % USERS['alice'][1],
                           r.stdout)
+
+    def test_basic_fallback_over_https(self):
+        certs = make_ca_and_cert(os.path.join(self.tmp, 'tls'))
+        config = self.lookup_config().replace('lookup = ad mail\n', 'user = %%l@%s\n' % SF_DOMAIN)
+        config = config.replace('[route]\nmatch = * -> nobody', '[route]\nmatch = * -> ad')
+        config += 'user_filter = (sAMAccountName=%l)\n'
+        config = config.replace('[sso]\n', '[sso]\ntls_cert = %s\ntls_key = %s\nfallback = basic\n'
+                                % (certs.cert, certs.key))
+        with self.start_dagate(config) as d:
+            port = self.sso_port(d)
+
+            def get(userpass=None):
+                r = subprocess.run(['curl', '-sS', '-D', '-', '--cacert', certs.ca_cert,
+                                    '--max-time', '20'] + (['-u', userpass] if userpass else [])
+                                   + ['https://localhost:%d/?startURL=/001/o' % port],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   timeout=30)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                head, _, body = r.stdout.partition('\n\n')   # text mode: \r\n read as \n
+                challenges = re.findall(r'(?im)^www-authenticate: (.*?)\r?$', head)
+                return int(head.split()[1]), challenges, body
+
+            status, challenges, _ = get()
+            self.assertEqual(status, 401)
+            self.assertEqual(challenges[0], 'Negotiate')
+            self.assertTrue(challenges[1].startswith('Basic realm='), challenges)
+            self.sf.dagate = d
+            try:
+                for login in ('alice', 'CORP\\alice', 'alice@corp.test'):
+                    status, _, body = get('%s:%s' % (login, pw('alice')))
+                    self.assertEqual(status, 200, (login, body))
+                    form = FormReader()
+                    form.feed(body)
+                    self.assertEqual(form.fields.get('username'), 'alice@' + SF_DOMAIN, body)
+                    self.assertEqual(form.fields['startURL'], '/001/o')
+                self.assertEqual(self.sf.post(form.action, form.fields),
+                                 (200, 'logged in as alice@' + SF_DOMAIN))
+            finally:
+                self.sf.dagate = self.d
+            status, challenges, body = get('alice:Wrong-Pass-1x')
+            self.assertEqual(status, 401, body)
+            self.assertEqual(len(challenges), 2)
+            self.assertNotIn('dgt1_', body)
+            rec = self.sso_records(d, 'sso_basic_refused')[-1]
+            self.assertEqual(rec['method'], 'basic')
+            self.assertIn('provider ad: reject', rec['detail'])
+            self.assertNotIn('Wrong-Pass-1x', d.log())
+            self.assertNotIn(pw('alice'), d.log())
+            self.assertEqual(len([r for r in self.sso_records(d, 'sso_ok')
+                                  if r.get('method') == 'basic']), 3)
 
     def test_check_config_accepts_the_right_keytab(self):
         r = run_dagate(['check-config', '-c', self.d.config_path])

@@ -74,6 +74,27 @@ static void test_map(void)
 	}
 }
 
+static void test_basic_principal(void)
+{
+	char *realms[] = { "CORP.EXAMPLE", "EU.CORP.EXAMPLE", NULL };
+	struct sso_config sso = { .realms = realms };
+	static const struct { const char *login, *want; } ok[] = {
+		{ "jdoe", "jdoe@CORP.EXAMPLE" },
+		{ "CORP\\jdoe", "jdoe@CORP.EXAMPLE" },
+		{ "jdoe@corp.example", "jdoe@CORP.EXAMPLE" },
+		{ "jdoe@partner.example", "jdoe@CORP.EXAMPLE" },
+	};
+	static const char *const bad[] = { "", "CORP\\", "@corp.example", "jdoe/admin" };
+	char out[64];
+
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		CHECK(sso_basic_principal(&sso, ok[i].login, out, sizeof out) == 0, "%s", ok[i].login);
+		CHECK_STR(out, ok[i].want, ok[i].login);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(sso_basic_principal(&sso, bad[i], out, sizeof out) < 0, "%s accepted", bad[i]);
+}
+
 static void test_start_url(void)
 {
 	static const char *const pass[] = { "/001/o", "/", "/home/home.jsp?a=b&c=%2F", "/x:y" };
@@ -198,7 +219,11 @@ static void test_config(void)
 	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\npath = x\n"),
 		     "'path' must start with '/'", 14);
 	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nfallback = basic\n"),
-		     "only 'none'", 14);
+		     "passwords never cross plain HTTP", 14);
+	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nfallback = ntlm\n"),
+		     "not available in this version", 14);
+	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nfallback = digest\n"),
+		     "none or basic", 14);
 	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nttl = 5s\n"),
 		     "ttl", 14);
 	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\n"
@@ -233,6 +258,7 @@ int main(void)
 {
 	test_user_pattern();
 	test_map();
+	test_basic_principal();
 	test_start_url();
 	test_escape();
 	test_page();
