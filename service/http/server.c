@@ -18,6 +18,10 @@
  * Kerberos ticket: AD's PAC grows with group membership (Microsoft's
  * MaxTokenSize is 48 KiB; base64 makes 64). */
 #define HTTP_SSO_CONNECTION_MEMORY (96 * 1024)
+/* The sign-on listener's threads also wait on the directory ([sso] lookup,
+ * Basic fallback), each wait bounded by the deadline: more of them, so
+ * that one slow directory answer does not hold up the next sign-ons. */
+#define HTTP_SSO_EVENT_THREADS 8
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
@@ -74,7 +78,7 @@ static int start_listener(struct http_server *srv, size_t index, enum listener_k
 #define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL);   /* first, or MHD warns */
 	OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
-	OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_EVENT_THREADS, NULL);
+	OPT(MHD_OPTION_THREAD_POOL_SIZE, sso ? HTTP_SSO_EVENT_THREADS : HTTP_EVENT_THREADS, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, sc->max_connections, NULL);
 	/* max_connections_per_ip is counted by network in conn_accept(). The
 	 * reaper enforces every idle limit; MHD's timeout is a backstop. */

@@ -255,11 +255,12 @@ static enum MHD_Result handle(struct request_ctx *ctx, struct MHD_Connection *c,
 	}
 	if (strcmp(url, hs->conf->path) != 0)
 		return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	/* GET only: a HEAD would mint a token nobody receives. */
+	if (strcmp(method, "GET") != 0)
 		return respond(c, &(struct response){
 			.status = MHD_HTTP_METHOD_NOT_ALLOWED, .content_type = "text/plain; charset=utf-8",
 			.body = "method not allowed\n", .len = 19, .mode = MHD_RESPMEM_PERSISTENT,
-			.allow = "GET, HEAD",
+			.allow = "GET",
 		});
 	rq.basic_offered = hs->conf->basic && hs->tls->cert_pem != NULL;
 	if ((ticket = negotiate_token(c)) == NULL) {
