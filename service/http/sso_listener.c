@@ -57,15 +57,20 @@ static void sso_audit(const struct sso_request *rq, enum sso_outcome o)
 		     "start_url", rq->start_url_dropped ? "dropped" : "-", NULL);
 }
 
-/* A failure: the short page that says what to do, 401 with the Negotiate
- * challenge when there was no ticket, else 403 (503 when the token store
- * is down). */
+#define SSO_BASIC_CHALLENGE "Basic realm=\"Salesforce sign-on\", charset=\"UTF-8\""
+
+/* A failure: the short page that says what to do. 401 with the
+ * challenges when there was no ticket (Negotiate, and Basic when offered)
+ * or Basic was refused; 401 with Basic alone when the browser could only
+ * offer NTLM and Basic is offered; else 403 (503 when nothing could
+ * answer). */
 static enum MHD_Result refuse(struct MHD_Connection *c, const struct sso_request *rq,
 			      enum sso_outcome o)
 {
 	char *page = sso_failure_page(o);
 	bool challenge = (o == SSO_NO_TICKET && rq->detail == NULL) || o == SSO_BASIC_REFUSED;
-	unsigned status = challenge ? MHD_HTTP_UNAUTHORIZED :
+	bool basic_only = o == SSO_NO_TICKET && rq->detail != NULL && rq->basic_offered;
+	unsigned status = challenge || basic_only ? MHD_HTTP_UNAUTHORIZED :
 			  o == SSO_TOKEN || o == SSO_BASIC_UNAVAILABLE ? MHD_HTTP_SERVICE_UNAVAILABLE :
 			  MHD_HTTP_FORBIDDEN;
 	enum MHD_Result ret;
@@ -77,9 +82,8 @@ static enum MHD_Result refuse(struct MHD_Connection *c, const struct sso_request
 		.status = status, .content_type = "text/html; charset=utf-8",
 		.body = page, .len = strlen(page), .mode = MHD_RESPMEM_MUST_COPY,
 		.no_store = true, .csp = SSO_CSP_NONE,
-		.www_authenticate = challenge ? "Negotiate" : NULL,
-		.www_authenticate_also = challenge && rq->basic_offered ?
-					 "Basic realm=\"Salesforce sign-on\", charset=\"UTF-8\"" : NULL,
+		.www_authenticate = challenge ? "Negotiate" : basic_only ? SSO_BASIC_CHALLENGE : NULL,
+		.www_authenticate_also = challenge && rq->basic_offered ? SSO_BASIC_CHALLENGE : NULL,
 	});
 	free(page);
 	return ret;

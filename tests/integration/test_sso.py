@@ -28,6 +28,8 @@ from backends.samba import BASE, GROUP_DN, REALM, SVC_DN, SVC_PASSWORD, USERS, S
 from backends.kerberos_web import KerberosSetup
 
 SSO_HOST = 'sso.corp.test'
+# An NTLMSSP NEGOTIATE message (type 1), as a browser without a ticket sends it
+NTLM_NEGOTIATE = 'TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw=='
 SF_DOMAIN = 'sf.example'
 
 
@@ -315,6 +317,14 @@ class SignOn(unittest.TestCase):
             self.assertNotIn('dgt1_', body)
             self.sso_records(d, 'sso_wrong_service')
 
+    def test_ntlm_in_negotiate_without_basic_is_refused(self):
+        status, headers, body = self.curl(self.d, None,
+                                          extra=('-H', 'Authorization: Negotiate ' + NTLM_NEGOTIATE))
+        self.assertEqual(status, 403, body)
+        self.assertNotIn('www-authenticate', headers)
+        rec = self.sso_records(self.d, 'sso_no_ticket')[-1]
+        self.assertIn('NTLM', rec['detail'])
+
     def test_replayed_authenticator_refused(self):
         lines = []
         status, _, body = self.curl(self.d, 'gina', verbose=lines)
@@ -426,9 +436,10 @@ class SignOn(unittest.TestCase):
         with self.start_dagate(config) as d:
             port = self.sso_port(d)
 
-            def get(userpass=None):
+            def get(userpass=None, header=None):
                 r = subprocess.run(['curl', '-sS', '-D', '-', '--cacert', certs.ca_cert,
                                     '--max-time', '20'] + (['-u', userpass] if userpass else [])
+                                   + (['-H', header] if header else [])
                                    + ['https://localhost:%d/?startURL=/001/o' % port],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    timeout=30)
@@ -441,6 +452,11 @@ class SignOn(unittest.TestCase):
             self.assertEqual(status, 401)
             self.assertEqual(challenges[0], 'Negotiate')
             self.assertTrue(challenges[1].startswith('Basic realm='), challenges)
+            # a PC outside the domain offers NTLM inside Negotiate: Basic alone
+            status, challenges, _ = get(header='Authorization: Negotiate ' + NTLM_NEGOTIATE)
+            self.assertEqual(status, 401)
+            self.assertEqual(len(challenges), 1)
+            self.assertTrue(challenges[0].startswith('Basic realm='), challenges)
             self.sf.dagate = d
             try:
                 for login in ('alice', 'CORP\\alice', 'alice@corp.test'):
