@@ -10,6 +10,7 @@ calls dagate's Authenticate as Salesforce does, and says who logged in:
 the token is good exactly once."""
 
 import html.parser
+import json
 import http.server
 import os
 import re
@@ -276,6 +277,12 @@ class SignOn(unittest.TestCase):
         self.sso_records(self.d, 'sso_no_ticket')
         status, _, metrics = self.d.get('/metrics', admin=True)
         self.assertRegex(metrics.decode(), r'dagate_sso_requests_total\{outcome="sso_no_ticket"\} [1-9]')
+
+    def test_status_lists_the_sso_listener(self):
+        status, _, body = self.d.get('/api/v1/status', admin=True)
+        self.assertEqual(status, 200)
+        sso = [l for l in json.loads(body)['listeners'] if l['kind'] == 'sso']
+        self.assertEqual(sso, [{'address': '127.0.0.1:0', 'kind': 'sso', 'tls': False}])
 
     def test_other_paths_and_methods(self):
         status, _, _ = self.curl(self.d, 'alice', 'elsewhere')
