@@ -138,6 +138,14 @@ static enum sso_outcome classify(OM_uint32 major, OM_uint32 minor, const char **
 	return o;
 }
 
+/* Kerberos, under its own OID or the one Windows long sent by mistake
+ * (1.2.840.48018.1.2.2, which SPNEGO from Windows browsers still lists). */
+static bool is_kerberos(gss_OID mech)
+{
+	return mech != GSS_C_NO_OID &&
+	       (gss_oid_equal(mech, gss_mech_krb5) || gss_oid_equal(mech, gss_mech_krb5_wrong));
+}
+
 enum sso_outcome sso_accept(struct sso_acceptor *acc, const char *token_b64,
 			    char *principal, size_t size, char *reply, size_t reply_size,
 			    const char **detail_r)
@@ -167,7 +175,7 @@ enum sso_outcome sso_accept(struct sso_acceptor *acc, const char *token_b64,
 				       &src, &mech, &out, NULL, NULL, NULL);
 	if (major != GSS_S_COMPLETE) {
 		o = classify(major, minor, detail_r);
-	} else if (mech == GSS_C_NO_OID || !gss_oid_equal(mech, gss_mech_krb5)) {
+	} else if (!is_kerberos(mech)) {
 		*detail_r = "mechanism is not Kerberos";
 		o = SSO_BAD_TICKET;
 	} else if (GSS_ERROR(gss_display_name(&m, src, &shown, NULL)) || shown.length == 0 ||
