@@ -554,6 +554,112 @@ static enum auth_result ldap_authenticate(struct provider *p, const struct auth_
 	return result;
 }
 
+/* [sso] lookup. Login names are matched on AD's and POSIX's own
+ * attributes, never on what Salesforce sends. */
+#define PROV_LDAP_LOOKUP_FILTER "(|(sAMAccountName=%u)(uid=%u))"
+
+/* One integer attribute of `e`, or -1 when absent or unreadable. */
+static long long attr_number(LDAP *ld, LDAPMessage *e, const char *name)
+{
+	struct berval **v = ldap_get_values_len(ld, e, name);
+	long long n = -1;
+	char buf[32];
+
+	if (v != NULL && v[0] != NULL && v[0]->bv_len < sizeof buf) {
+		memcpy(buf, v[0]->bv_val, v[0]->bv_len);
+		buf[v[0]->bv_len] = '\0';
+		n = strtoll(buf, NULL, 10);
+	}
+	ldap_value_free_len(v);
+	return n;
+}
+
+/* The entry `dn` read for its state and `attribute`'s single value. */
+static enum auth_result read_entry(struct ldap_login *lg, const char *dn, const char *attribute,
+				   char *out, size_t size, const char **detail_r)
+{
+	LDAP *ld = lg->slot->svc;
+	char *attrs[] = { (char *)attribute, "userAccountControl",
+			  "msDS-User-Account-Control-Computed", "accountExpires",
+			  "pwdAccountLockedTime", NULL };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL, **locked;
+	enum auth_result r = AUTH_ERROR;
+	int rc;
+
+	rc = prov_ldap_search_attrs(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 1,
+				    lg->req->deadline_ms, &res);
+	if (rc != LDAP_SUCCESS || (e = ldap_first_entry(ld, res)) == NULL) {
+		ldap_msgfree(res);
+		if (rc_lost_connection(rc))
+			prov_ldap_close(&lg->slot->svc);
+		*detail_r = detailf(lg, "reading the entry failed: %s", ldap_err2string(rc));
+		return rc_lost_connection(rc) ? AUTH_UNAVAILABLE : AUTH_ERROR;
+	}
+	locked = ldap_get_values_len(ld, e, "pwdAccountLockedTime");
+	r = prov_ldap_account_state(attr_number(ld, e, "userAccountControl"),
+				    attr_number(ld, e, "msDS-User-Account-Control-Computed"),
+				    attr_number(ld, e, "accountExpires"), locked != NULL,
+				    clock_wall_ms(), detail_r);
+	ldap_value_free_len(locked);
+	if (r == AUTH_OK) {
+		v = ldap_get_values_len(ld, e, attribute);
+		if (v == NULL || v[0] == NULL) {
+			*detail_r = detailf(lg, "the entry has no %s", attribute);
+			r = AUTH_UNKNOWN_USER;
+		} else if (v[1] != NULL) {
+			*detail_r = detailf(lg, "the entry has several %s values", attribute);
+			r = AUTH_ERROR;
+		} else if (v[0]->bv_len == 0 || v[0]->bv_len >= size ||
+			   memchr(v[0]->bv_val, '\0', v[0]->bv_len) != NULL) {
+			*detail_r = detailf(lg, "the entry's %s is empty or too long", attribute);
+			r = AUTH_ERROR;
+		} else {
+			memcpy(out, v[0]->bv_val, v[0]->bv_len);
+			out[v[0]->bv_len] = '\0';
+			PROV_LDAP_TRACE(lg->req, "ldap: %s: %s", attribute, out);
+		}
+	}
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+	return r;
+}
+
+static enum auth_result ldap_lookup(struct provider *p, const struct auth_request *req,
+				    const char *attribute, char *out, size_t size,
+				    const char **detail_r)
+{
+	struct ldap_state *st = p->state;
+	struct ldap_login lg = { .st = st, .req = req };
+	enum auth_result result;
+	char *filter, *dn = NULL;
+
+	*detail_r = NULL;
+	filter = prov_ldap_filter_expand(PROV_LDAP_LOOKUP_FILTER, req->username, detail_r);
+	if (filter == NULL)
+		return AUTH_UNKNOWN_USER;
+	if (prov_ldap_pool_get(st->pool, req->deadline_ms, &lg.slot) < 0) {
+		free(filter);
+		*detail_r = "no pooled connection free before the deadline";
+		return AUTH_UNAVAILABLE;
+	}
+	/* The account's state first: "disabled" says more than "not in the
+	 * group" about a disabled account. */
+	result = find_user(&lg, filter, &dn, detail_r);
+	if (result == AUTH_OK)
+		result = read_entry(&lg, dn, attribute, out, size, detail_r);
+	if (result == AUTH_OK && st->conf.group != NULL)
+		result = check_group(&lg, dn, detail_r);
+	prov_ldap_pool_put(st->pool, lg.slot);
+	ldap_memfree(dn);
+	free(filter);
+	if (result != AUTH_OK)
+		out[0] = '\0';
+	if (*detail_r == lg.detail)
+		*detail_r = detail_keep(req, lg.detail);
+	return result;
+}
+
 /* Every URI in turn (ldap_probe.c). The report is p-owned: probes of one
  * instance never overlap (provider.h). */
 static int ldap_probe(struct provider *p, int64_t deadline_ms, const char **detail_r)
@@ -586,6 +692,7 @@ const struct provider_type prov_ldap_type = {
 	.parse = ldap_parse,
 	.start = ldap_start,
 	.authenticate = ldap_authenticate,
+	.lookup = ldap_lookup,
 	.probe = ldap_probe,
 	.fini = ldap_fini,
 	.servers = ldap_servers,

@@ -114,3 +114,37 @@ enum auth_result prov_ldap_bind_rc_outcome(int rc, const char **detail_r)
 		return AUTH_ERROR;
 	}
 }
+
+/* userAccountControl and its computed twin (MS-ADTS 2.2.16). */
+#define AD_UF_ACCOUNTDISABLE 0x2
+#define AD_UF_LOCKOUT 0x10
+#define AD_UF_PASSWORD_EXPIRED 0x800000
+/* FILETIME of the Unix epoch, in 100 ns units. */
+#define AD_FILETIME_UNIX_EPOCH 116444736000000000LL
+
+enum auth_result prov_ldap_account_state(long long uac, long long computed,
+					 long long account_expires, bool ppolicy_locked,
+					 int64_t now_unix_ms, const char **detail_r)
+{
+	long long now_ft = AD_FILETIME_UNIX_EPOCH + (long long)now_unix_ms * 10000;
+
+	*detail_r = NULL;
+	if (uac >= 0 && (uac & AD_UF_ACCOUNTDISABLE)) {
+		*detail_r = "account disabled";
+		return AUTH_LOCKED;
+	}
+	if ((computed >= 0 && (computed & AD_UF_LOCKOUT)) || ppolicy_locked) {
+		*detail_r = "account locked";
+		return AUTH_LOCKED;
+	}
+	if (account_expires > 0 && account_expires != 0x7fffffffffffffffLL &&
+	    account_expires <= now_ft) {
+		*detail_r = "account expired";
+		return AUTH_LOCKED;
+	}
+	if (computed >= 0 && (computed & AD_UF_PASSWORD_EXPIRED)) {
+		*detail_r = "password expired";
+		return AUTH_LOCKED;
+	}
+	return AUTH_OK;
+}

@@ -409,6 +409,14 @@ int prov_ldap_search(LDAP *ld, const char *base, int scope, const char *filter,
 		     int sizelimit, int64_t deadline_ms, LDAPMessage **res_r)
 {
 	static char *attrs_none[] = { LDAP_NO_ATTRS, NULL };
+
+	return prov_ldap_search_attrs(ld, base, scope, filter, attrs_none, sizelimit, deadline_ms,
+				      res_r);
+}
+
+int prov_ldap_search_attrs(LDAP *ld, const char *base, int scope, const char *filter,
+			   char **attrs, int sizelimit, int64_t deadline_ms, LDAPMessage **res_r)
+{
 	struct timeval tv;
 	int64_t left = clock_left_ms(deadline_ms);
 
@@ -417,6 +425,6 @@ int prov_ldap_search(LDAP *ld, const char *base, int scope, const char *filter,
 		return LDAP_TIMEOUT;
 	ms_to_tv(left, &tv);
 	prov_ldap_set_timeouts(ld, deadline_ms);
-	return ldap_search_ext_s(ld, base, scope, filter, attrs_none, 0, NULL, NULL,
+	return ldap_search_ext_s(ld, base, scope, filter, attrs, 0, NULL, NULL,
 				 &tv, sizelimit, res_r);
 }

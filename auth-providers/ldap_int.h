@@ -105,6 +105,16 @@ enum auth_result prov_ldap_ppolicy_outcome(int pp_error, const char **detail_r);
 /* Outcome of any other bind result code (not 0 or 49). */
 enum auth_result prov_ldap_bind_rc_outcome(int rc, const char **detail_r);
 
+/* A user's entry as [sso] lookup reads it, without a bind: AD's
+ * userAccountControl (disabled), msDS-User-Account-Control-Computed
+ * (locked out, password expired) and accountExpires (FILETIME, 100 ns
+ * since 1601; 0 or INT64_MAX: never), and whether OpenLDAP ppolicy's
+ * pwdAccountLockedTime is set. -1 for an attribute that is absent.
+ * AUTH_OK, or AUTH_LOCKED with *detail_r (static). */
+enum auth_result prov_ldap_account_state(long long uac, long long computed,
+					 long long account_expires, bool ppolicy_locked,
+					 int64_t now_unix_ms, const char **detail_r);
+
 /* ldap_conn.c */
 
 /* Connect to the configured URIs in order (skipping ones marked down
@@ -141,6 +151,9 @@ void prov_ldap_close(LDAP **ld);
  * The caller frees *res_r (ldap_msgfree), also on error. */
 int prov_ldap_search(LDAP *ld, const char *base, int scope, const char *filter,
 		     int sizelimit, int64_t deadline_ms, LDAPMessage **res_r);
+/* The same, returning `attrs` (NULL-terminated). */
+int prov_ldap_search_attrs(LDAP *ld, const char *base, int scope, const char *filter,
+			   char **attrs, int sizelimit, int64_t deadline_ms, LDAPMessage **res_r);
 
 /* Result of one simple bind whose request was handed to the network. */
 struct prov_ldap_bind_result {

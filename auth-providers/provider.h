@@ -122,6 +122,18 @@ struct provider_type {
 	int (*probe)(struct provider *p, int64_t deadline_ms,
 		     const char **detail_r);
 	void (*fini)(struct provider *p);
+	/* Optional, for [sso] lookup: find the one user whose login name
+	 * (sAMAccountName / uid) is req->username (req->password is NULL),
+	 * apply the checks a login would (group, disabled, locked, expired)
+	 * and copy the single value of `attribute` into `out` (`size` bytes).
+	 * AUTH_OK; AUTH_UNKNOWN_USER (no entry, no such value), AUTH_REJECT
+	 * (not in the group), AUTH_LOCKED, AUTH_UNAVAILABLE, AUTH_ERROR
+	 * (several entries or values), with *detail_r as for authenticate.
+	 * Called from the [sso] listener's own event threads (never the
+	 * endpoint's), bounded by req->deadline_ms. */
+	enum auth_result (*lookup)(struct provider *p, const struct auth_request *req,
+				   const char *attribute, char *out, size_t size,
+				   const char **detail_r);
 	/* Optional, for /metrics: report each backend server once, with
 	 * whether it is currently considered up, and the provider's own pool
 	 * (in_use of size; both 0 without a pool). Must not block. */
@@ -185,5 +197,9 @@ void provider_set_free(struct provider_set **set);
 enum auth_result provider_call(struct provider *p,
 			       const struct auth_request *req,
 			       const char **detail_r);
+/* The same for p->type->lookup (which must be set). */
+enum auth_result provider_lookup(struct provider *p, const struct auth_request *req,
+				 const char *attribute, char *out, size_t size,
+				 const char **detail_r);
 
 #endif

@@ -270,23 +270,54 @@ void provider_set_free(struct provider_set **setp)
 	*setp = NULL;
 }
 
-enum auth_result provider_call(struct provider *p, const struct auth_request *req,
-			       const char **detail_r)
+/* The request narrowed to p's own timeout, under its concurrency cap:
+ * 0, or -1 when p is at its cap. */
+static int call_begin(struct provider *p, const struct auth_request *req,
+		      struct auth_request *narrowed)
 {
-	struct auth_request narrowed = *req;
 	int64_t own_deadline = clock_now_ms() + p->timeout_ms;
-	enum auth_result result;
 
-	*detail_r = NULL;
-	if (own_deadline < narrowed.deadline_ms)
-		narrowed.deadline_ms = own_deadline;
+	*narrowed = *req;
+	if (own_deadline < narrowed->deadline_ms)
+		narrowed->deadline_ms = own_deadline;
 	if (atomic_fetch_add(&p->inflight, 1) >= p->max_inflight) {
 		atomic_fetch_sub(&p->inflight, 1);
-		*detail_r = "busy";
-		return AUTH_UNAVAILABLE;
+		return -1;
 	}
-	result = p->type->authenticate(p, &narrowed, detail_r);
+	return 0;
+}
+
+static enum auth_result call_end(struct provider *p, enum auth_result result)
+{
 	atomic_fetch_sub(&p->inflight, 1);
 	atomic_store(&p->last_unavailable, result == AUTH_UNAVAILABLE);
 	return result;
+}
+
+enum auth_result provider_call(struct provider *p, const struct auth_request *req,
+			       const char **detail_r)
+{
+	struct auth_request narrowed;
+
+	*detail_r = NULL;
+	if (call_begin(p, req, &narrowed) < 0) {
+		*detail_r = "busy";
+		return AUTH_UNAVAILABLE;
+	}
+	return call_end(p, p->type->authenticate(p, &narrowed, detail_r));
+}
+
+enum auth_result provider_lookup(struct provider *p, const struct auth_request *req,
+				 const char *attribute, char *out, size_t size,
+				 const char **detail_r)
+{
+	struct auth_request narrowed;
+
+	*detail_r = NULL;
+	out[0] = '\0';
+	if (call_begin(p, req, &narrowed) < 0) {
+		*detail_r = "busy";
+		return AUTH_UNAVAILABLE;
+	}
+	return call_end(p, p->type->lookup(p, &narrowed, attribute, out, size, detail_r));
 }

@@ -157,6 +157,13 @@ struct listen_addr {
 	int line;
 };
 
+/* The `listen` lines of a validated section `s` (NULL: the default of
+ * `keys`), appended to *list (free with conf_listen_free). -1 when out of
+ * memory (reported). Values the validator refused are skipped. */
+int conf_listen_addrs(const struct conf_section *s, const struct conf_key *keys,
+		      struct listen_addr **list, size_t *count, struct conf_errors *errors);
+void conf_listen_free(struct listen_addr **list, size_t *count);
+
 struct route_rule {
 	char *pattern;       /* fnmatch(3) glob on the mapped username */
 	char **providers;    /* NULL-terminated provider names */

@@ -184,20 +184,8 @@ static int kind_lookup(void *ctx, const char *kind)
 
 /* Building the typed configuration. */
 
-static char *xstrdup(struct load *ld, const char *s, int line)
-{
-	char *copy;
-
-	if (s == NULL)
-		return NULL;
-	copy = strdup(s);
-	if (copy == NULL)
-		conf_error_at(ld->errors, ld->cfg->path, line, "out of memory");
-	return copy;
-}
-
-static void add_listen(struct load *ld, struct listen_addr **list,
-		       size_t *count, const char *text, int line)
+static void listen_add(const struct conf_section *s, struct listen_addr **list, size_t *count,
+		       const char *text, int line, struct conf_errors *errors)
 {
 	struct listen_addr *grown, *a;
 	char host[64];
@@ -207,29 +195,38 @@ static void add_listen(struct load *ld, struct listen_addr **list,
 		return;  /* reported by the validator */
 	grown = realloc(*list, (*count + 1) * sizeof *grown);
 	if (grown == NULL) {
-		conf_error_at(ld->errors, ld->cfg->path, line, "out of memory");
+		conf_error_at(errors, s != NULL ? s->file : "?", line, "out of memory");
 		return;
 	}
 	*list = grown;
 	a = &grown[(*count)++];
-	a->text = xstrdup(ld, text, line);
-	a->host = xstrdup(ld, host, line);
+	a->text = strdup(text);
+	a->host = strdup(host);
 	a->port = port;
 	a->line = line;
+	if (a->text == NULL || a->host == NULL)
+		conf_error_at(errors, s != NULL ? s->file : "?", line, "out of memory");
+}
+
+int conf_listen_addrs(const struct conf_section *s, const struct conf_key *keys,
+		      struct listen_addr **list, size_t *count, struct conf_errors *errors)
+{
+	const char *def = conf_get(NULL, keys, "listen");
+	size_t before = errors->count;
+
+	for (const struct conf_entry *e = s != NULL ? s->entries : NULL; e != NULL; e = e->next)
+		if (strcmp(e->key, "listen") == 0)
+			listen_add(s, list, count, e->value, e->line, errors);
+	if (*count == 0 && def != NULL)
+		listen_add(s, list, count, def, s != NULL ? s->line : 0, errors);
+	return errors->count == before ? 0 : -1;
 }
 
 static void add_listeners(struct load *ld, const struct conf_section *s,
 			  const struct conf_key *keys, struct listen_addr **list,
 			  size_t *count)
 {
-	const char *def = conf_get(NULL, keys, "listen");
-
-	for (const struct conf_entry *e = s != NULL ? s->entries : NULL;
-	     e != NULL; e = e->next)
-		if (strcmp(e->key, "listen") == 0)
-			add_listen(ld, list, count, e->value, e->line);
-	if (*count == 0 && def != NULL)
-		add_listen(ld, list, count, def, s != NULL ? s->line : 0);
+	conf_listen_addrs(s, keys, list, count, ld->errors);
 }
 
 static void parse_cidrs(const char *value, struct cidr_list *list)
@@ -487,7 +484,7 @@ int config_load(const char *path, const struct conf_section_kind *const *kinds,
 	return 0;
 }
 
-static void free_listen(struct listen_addr **list, size_t *count)
+void conf_listen_free(struct listen_addr **list, size_t *count)
 {
 	for (size_t i = 0; i < *count; i++) {
 		free((*list)[i].text);
@@ -504,10 +501,10 @@ void config_free(struct dagate_config **cfgp)
 
 	if (cfg == NULL)
 		return;
-	free_listen(&cfg->server.listen, &cfg->server.listen_count);
+	conf_listen_free(&cfg->server.listen, &cfg->server.listen_count);
 	cidr_list_clear(&cfg->server.allow);
 	cidr_list_clear(&cfg->server.trusted_proxies);
-	free_listen(&cfg->admin.listen, &cfg->admin.listen_count);
+	conf_listen_free(&cfg->admin.listen, &cfg->admin.listen_count);
 	cidr_list_clear(&cfg->admin.allow);
 	conf_strv_free(&cfg->map.strip_suffix);
 	for (size_t i = 0; i < cfg->route_count; i++) {

@@ -520,13 +520,22 @@ static const char *issue_outcome(enum token_issue_status st)
 	return names[st];
 }
 
-enum token_issue_status token_issue(struct token_issuer *ti, const struct usermap_config *map,
-				    const char *requester,
-				    const char *user, int64_t ttl_ms, int64_t deadline_ms,
-				    char *token_r, char *mapped_r, int64_t *expires_ms_r,
-				    const struct token_origin *origin)
+/* Who a token is issued for: a configured requester (its users, rate and
+ * limits apply), or an identity of dagate's own (r NULL). */
+struct issue_as {
+	const char *name;
+	struct token_requester *r;
+	const char *source_ip_text;
+	unsigned max_outstanding;
+};
+
+static enum token_issue_status issue(struct token_issuer *ti, const struct usermap_config *map,
+				     const struct issue_as *as,
+				     const char *user, int64_t ttl_ms, int64_t deadline_ms,
+				     char *token_r, char *mapped_r, int64_t *expires_ms_r,
+				     const struct token_origin *origin)
 {
-	struct token_requester *r = token_requester_find(ti, requester);
+	struct token_requester *r = as->r;
 	struct token_record *rec = NULL;
 	uint8_t hash[TOKEN_HASH_LEN];
 	char fp[TOKEN_FINGERPRINT_LEN + 1] = "-";
@@ -536,8 +545,6 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 
 	token_r[0] = '\0';
 	mapped_r[0] = '\0';
-	if (r == NULL)
-		return TOKEN_ISSUE_NO_REQUESTER;
 	if (ttl_ms == 0)
 		ttl_ms = ti->ttl_ms;
 	/* A name the endpoint would refuse (usermap_check) could never redeem
@@ -548,9 +555,9 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 		st = TOKEN_ISSUE_BAD_USER;
 	} else if (ttl_ms < TOKEN_TTL_MIN_MS || ttl_ms > ti->max_ttl_ms) {
 		st = TOKEN_ISSUE_BAD_TTL;
-	} else if (!token_user_allowed(r, mapped_r)) {
+	} else if (r != NULL && !token_user_allowed(r, mapped_r)) {
 		st = TOKEN_ISSUE_USER_DENIED;
-	} else if (!rate_take(r, clock_now_ms())) {
+	} else if (r != NULL && !rate_take(r, clock_now_ms())) {
 		st = TOKEN_ISSUE_RATE;
 	} else if ((rec = calloc(1, sizeof *rec)) == NULL || token_generate(token_r) < 0 ||
 		   token_hash(ti->key, token_r, TOKEN_LEN, hash) < 0) {
@@ -560,11 +567,11 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 		now = ti->clock(ti->clock_ctx);
 		rec->issued_ms = now;
 		rec->expires_ms = now + ttl_ms;
-		snprintf(rec->requester, sizeof rec->requester, "%s", r->name);
+		snprintf(rec->requester, sizeof rec->requester, "%s", as->name);
 		snprintf(rec->user, sizeof rec->user, "%s", mapped_r);
-		snprintf(rec->source_ip, sizeof rec->source_ip, "%s", r->source_ip_text);
+		snprintf(rec->source_ip, sizeof rec->source_ip, "%s", as->source_ip_text);
 		token_fingerprint(hash, fp);
-		switch (ti->store->ops->put(ti->store, hash, rec, r->max_outstanding, now,
+		switch (ti->store->ops->put(ti->store, hash, rec, as->max_outstanding, now,
 					    deadline_ms)) {
 		case TS_OK:
 			*expires_ms_r = rec->expires_ms;
@@ -582,7 +589,7 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 	if (st != TOKEN_ISSUE_OK)
 		explicit_bzero(token_r, TOKEN_LEN + 1);
 	atomic_fetch_add(st == TOKEN_ISSUE_OK ? &ti->n_issued : &ti->n_issue_refused, 1);
-	log_security("token_issue", "requester", r->name,
+	log_security("token_issue", "requester", as->name,
 		     "user", mapped_r[0] != '\0' ? mapped_r : "-",
 		     "outcome", issue_outcome(st),
 		     "fingerprint", st == TOKEN_ISSUE_OK ? fp : "-",
@@ -590,6 +597,33 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 		     "request_id", origin != NULL && origin->request_id != NULL ?
 				   origin->request_id : "-", NULL);
 	return st;
+}
+
+enum token_issue_status token_issue(struct token_issuer *ti, const struct usermap_config *map,
+				    const char *requester,
+				    const char *user, int64_t ttl_ms, int64_t deadline_ms,
+				    char *token_r, char *mapped_r, int64_t *expires_ms_r,
+				    const struct token_origin *origin)
+{
+	struct token_requester *r = token_requester_find(ti, requester);
+
+	token_r[0] = '\0';
+	mapped_r[0] = '\0';
+	if (r == NULL)
+		return TOKEN_ISSUE_NO_REQUESTER;
+	return issue(ti, map, &(struct issue_as){ r->name, r, r->source_ip_text, r->max_outstanding },
+		     user, ttl_ms, deadline_ms, token_r, mapped_r, expires_ms_r, origin);
+}
+
+enum token_issue_status token_issue_internal(struct token_issuer *ti,
+					     const struct usermap_config *map,
+					     const char *identity, unsigned max_outstanding,
+					     const char *user, int64_t ttl_ms, int64_t deadline_ms,
+					     char *token_r, char *mapped_r, int64_t *expires_ms_r,
+					     const struct token_origin *origin)
+{
+	return issue(ti, map, &(struct issue_as){ identity, NULL, "", max_outstanding },
+		     user, ttl_ms, deadline_ms, token_r, mapped_r, expires_ms_r, origin);
 }
 
 /* Redeeming. */

@@ -185,6 +185,17 @@ enum token_issue_status token_issue(struct token_issuer *ti, const struct userma
 				    char *token_r, char *mapped_r, int64_t *expires_ms_r,
 				    const struct token_origin *origin);
 
+/* The same for an identity of dagate's own (SSO_REQUESTER of [sso]), not
+ * a configured requester: no users globs and no rate (the caller
+ * authenticated the user), at most `max_outstanding` unredeemed tokens,
+ * any sourceIp. */
+enum token_issue_status token_issue_internal(struct token_issuer *ti,
+					     const struct usermap_config *map,
+					     const char *identity, unsigned max_outstanding,
+					     const char *user, int64_t ttl_ms, int64_t deadline_ms,
+					     char *token_r, char *mapped_r, int64_t *expires_ms_r,
+					     const struct token_origin *origin);
+
 /* The wall clock used for expiry (ms since the epoch); tests inject one. */
 typedef int64_t token_clock_fn(void *ctx);
 void token_issuer_set_clock(struct token_issuer *ti, token_clock_fn *fn, void *ctx);

@@ -41,3 +41,11 @@ void clock_rfc3339(char *out, unsigned size)
 	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, size, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }
+
+int64_t clock_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -12,6 +12,9 @@ int64_t clock_now_ms(void);
 int64_t clock_left_ms(int64_t deadline_ms);
 /* Sleep until `until_ms` or return early; never past it. */
 void clock_sleep_until(int64_t until_ms);
+/* Wall-clock time in milliseconds since the Unix epoch (expiry dates a
+ * directory stores; never for deadlines). */
+int64_t clock_wall_ms(void);
 /* Wall-clock time as RFC 3339 UTC with milliseconds, for logs. */
 void clock_rfc3339(char *out, unsigned size);
 

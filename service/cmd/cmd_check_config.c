@@ -14,6 +14,7 @@
 
 #include "decider.h"
 #include "privdrop.h"
+#include "sso.h"
 #include "tls_material.h"
 
 /* [server] user as serve sees it: started as root, serve refuses a user
@@ -94,6 +95,29 @@ static int files_readable_check(const struct dagate_config *cfg, struct conf_err
 	return bad > 0 ? -1 : 0;
 }
 
+/* [sso]'s files, as serve reads them: its TLS pair, its keytab holding
+ * the principal. */
+static int sso_files_check(const struct dagate_config *cfg, struct conf_errors *errors,
+			   struct conf_errors *warnings)
+{
+	struct sso_config *sso = NULL;
+	struct tls_material tls;
+	int ret = 0;
+
+	if (sso_config_build(cfg, &sso, errors) < 0)
+		return -1;
+	if (sso == NULL)
+		return 0;
+	if (tls_material_load_pair(cfg, "sso", sso->tls_cert, sso->tls_key, &tls, errors,
+				   warnings) < 0)
+		ret = -1;
+	tls_material_clear(&tls);
+	if (sso_keytab_check(sso, errors) < 0)
+		ret = -1;
+	sso_config_free(&sso);
+	return ret;
+}
+
 int cmd_check_config(const char *config_path, int argc, char **argv)
 {
 	struct conf_errors errors = { 0 }, warnings = { 0 };
@@ -114,7 +138,8 @@ int cmd_check_config(const char *config_path, int argc, char **argv)
 	}
 	tls_material_clear(&tls);
 	if (user_check(dec.cfg, &errors, &warnings) < 0 ||
-	    files_readable_check(dec.cfg, &errors) < 0) {
+	    files_readable_check(dec.cfg, &errors) < 0 ||
+	    sso_files_check(dec.cfg, &errors, &warnings) < 0) {
 		config_errors_print(&errors);
 		conf_errors_clear(&errors);
 		conf_errors_clear(&warnings);

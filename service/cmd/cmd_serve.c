@@ -31,6 +31,7 @@
 #include "privdrop.h"
 #include "restart_only.h"
 #include "sf_server.h"
+#include "sso.h"
 #include "throttle.h"
 #include "tls_material.h"
 #include "tokens.h"
@@ -43,6 +44,9 @@ struct generation {
 	struct http_server *srv;
 	struct http_generation http;
 	struct backend_prober *prober;   /* NULL when probe_interval is 0s */
+	struct sso_config *sso;          /* NULL: no [sso] */
+	struct tls_material sso_tls;
+	struct http_sso sso_http;
 	char *wsdl;
 	size_t wsdl_len;
 };
@@ -65,7 +69,7 @@ static void default_public_url(const struct server_config *sc,
 	unsigned port = la->port;
 
 	for (size_t i = 0; i < ls->count; i++)
-		if (!ls->items[i].admin && ls->items[i].port == la->port &&
+		if (ls->items[i].kind == LISTENER_SERVER && ls->items[i].port == la->port &&
 		    strcmp(ls->items[i].host, la->host) == 0)
 			port = ls->items[i].bound_port;
 	snprintf(out, size, "%s://%s%s%s:%u%s", sc->tls_cert ? "https" : "http",
@@ -85,6 +89,9 @@ static void generation_free(struct generation **gp)
 	http_server_stop(&g->srv);
 	decider_free(&g->dec);
 	tls_material_clear(&g->tls);
+	sso_acceptor_free(&g->sso_http.acceptor);
+	tls_material_clear(&g->sso_tls);
+	sso_config_free(&g->sso);
 	free(g->wsdl);
 	free(g);
 	*gp = NULL;
@@ -103,6 +110,41 @@ static int tls_material_load_logged(const struct dagate_config *cfg, struct tls_
 	return ret;
 }
 
+/* [sso]: its settings, certificate and Kerberos acceptor (the keytab is
+ * read again on each reload). */
+static int sso_build(struct generation *g, const struct dagate_config *cfg,
+		     struct conf_errors *errors)
+{
+	struct conf_errors warnings = { 0 };
+	char *error = NULL;
+
+	if (sso_config_build(cfg, &g->sso, errors) < 0)
+		return -1;
+	if (g->sso == NULL)
+		return 0;
+	if (tls_material_load_pair(cfg, "sso", g->sso->tls_cert, g->sso->tls_key, &g->sso_tls,
+				   errors, &warnings) < 0 ||
+	    sso_keytab_check(g->sso, errors) < 0) {
+		conf_errors_clear(&warnings);
+		return -1;
+	}
+	for (size_t i = 0; i < warnings.count; i++)
+		log_warnx("%s", warnings.lines[i]);
+	conf_errors_clear(&warnings);
+	if (sso_acceptor_create(g->sso->keytab, g->sso->principal, &g->sso_http.acceptor,
+				&error) < 0) {
+		conf_error_at(errors, g->sso->file, g->sso->keytab_line, "keytab %s: %s",
+			      g->sso->keytab, error != NULL ? error : "out of memory");
+		free(error);
+		return -1;
+	}
+	g->sso_http.conf = g->sso;
+	g->sso_http.tls = &g->sso_tls;
+	if (g->sso->lookup_provider != NULL)
+		g->sso_http.lookup = provider_set_find(g->dec.providers, g->sso->lookup_provider);
+	return 0;
+}
+
 /* Everything of a generation except its HTTP daemons: the providers parsed
  * and then started; nothing here touches the running service. The generation owns `cfg` once this succeeded; on
  * failure (errors added to `errors`) it is still the caller's. */
@@ -118,9 +160,11 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 		conf_error_at(errors, cfg->path, 0, "out of memory");
 		return NULL;
 	}
-	if (decider_build(&g->dec, cfg, ds->tokens, ds->throttle, errors) < 0)
+	if (decider_build(&g->dec, cfg, ds->tokens, ds->throttle, errors) < 0 ||
+	    sso_build(g, cfg, errors) < 0)
 		goto fail;
-	if (listeners_update(&ds->listeners, cfg, &error) < 0) {
+	if (listeners_update(&ds->listeners, cfg, g->sso != NULL ? g->sso->listen : NULL,
+			     g->sso != NULL ? g->sso->listen_count : 0, &error) < 0) {
 		conf_error_at(errors, cfg->path, cfg->server.listen[0].line,
 			      "cannot listen: %s", error);
 		goto fail;
@@ -155,6 +199,7 @@ static struct generation *generation_build(struct daemon_state *ds, struct dagat
 		.cfg = cfg, .router = g->dec.router, .workers = g->workers,
 		.tokens = ds->tokens, .throttle = ds->throttle, .listeners = &ds->listeners, .tls = &g->tls,
 		.wsdl = g->wsdl, .wsdl_len = g->wsdl_len,
+		.sso = g->sso != NULL ? &g->sso_http : NULL,
 	};
 	return g;
 fail:
@@ -244,7 +289,9 @@ static void reload(struct daemon_state *ds)
 		conf_errors_clear(&errors);
 		config_free(&cfg);
 		/* Put the listener set back as the running config wants it. */
-		listeners_update(&ds->listeners, old->dec.cfg, &error);
+		listeners_update(&ds->listeners, old->dec.cfg,
+				 old->sso != NULL ? old->sso->listen : NULL,
+				 old->sso != NULL ? old->sso->listen_count : 0, &error);
 		listeners_close_unused(&ds->listeners);
 		log_set_level(old->dec.cfg->log.level);
 		log_set_format(old->dec.cfg->log.format);
@@ -285,6 +332,7 @@ static int start(struct daemon_state *ds)
 	struct conf_errors errors = { 0 };
 	struct dagate_config *cfg = NULL;
 	struct tls_material tls = { 0 };
+	struct sso_config *sso = NULL;
 	struct privdrop pd;
 	const char *error = "";
 	int ret = 2;
@@ -318,8 +366,13 @@ static int start(struct daemon_state *ds)
 		ret = 1;
 		goto out;
 	}
-	/* Sockets and the TLS key may need root's rights: get them first. */
-	if (listeners_update(&ds->listeners, cfg, &error) < 0) {
+	/* Sockets and the TLS key may need root's rights: get them first.
+	 * ([sso]'s key and keytab are read by the generation, after the drop:
+	 * they must be readable by [server] user.) */
+	if (sso_config_build(cfg, &sso, &errors) < 0)
+		goto out;
+	if (listeners_update(&ds->listeners, cfg, sso != NULL ? sso->listen : NULL,
+			     sso != NULL ? sso->listen_count : 0, &error) < 0) {
 		ret = 1;
 		goto out;
 	}
@@ -366,6 +419,7 @@ out:
 		config_errors_print(&errors);
 	conf_errors_clear(&errors);
 	tls_material_clear(&tls);
+	sso_config_free(&sso);
 	config_free(&cfg);
 	return ret;
 }

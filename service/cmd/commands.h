@@ -17,5 +17,6 @@ int cmd_config(const char *config_path, int argc, char **argv);
 int cmd_status(const char *config_path, int argc, char **argv);
 int cmd_trace(const char *config_path, int argc, char **argv);
 int cmd_throttle(const char *config_path, int argc, char **argv);
+int cmd_sso_check(const char *config_path, int argc, char **argv);
 
 #endif

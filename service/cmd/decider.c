@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "sso.h"
 #include "throttle.h"
 #include "tokens.h"
 
@@ -12,6 +13,7 @@ static const struct conf_section_kind *const dagate_section_kinds[] = {
 	&token_section_kind,
 	&requester_section_kind,
 	&throttle_section_kind,
+	&sso_section_kind,
 	NULL,
 };
 

@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, true, true },
 	{ "trace", cmd_trace, true, true },
 	{ "throttle", cmd_throttle, true, true },
+	{ "sso-check", cmd_sso_check, true, true },
 };
 
 static void usage(FILE *out)
@@ -50,6 +51,7 @@ static void usage(FILE *out)
 		"  trace USER [--for DURATION]\n"
 		"                        print each step of USER's next decisions in the\n"
 		"                        running server (admin listener)\n"
+		"  sso-check PRINCIPAL   what [sso] would do for a Kerberos client principal\n"
 		"  decisions [--answer false|fault|any] [--limit N] [--json]\n"
 		"                        the running server's recent decisions that were\n"
 		"                        not true (from its [admin] listener)\n"

@@ -7,6 +7,6 @@ dagate_layer(dagate_cmd service/cmd
     service/cmd/cmd_probe.c service/cmd/cmd_hash_password.c service/cmd/cmd_token.c
     service/cmd/cmd_decisions.c service/cmd/cmd_config.c service/cmd/admin_client.c
     service/cmd/cmd_status.c service/cmd/test_user_server.c
-    service/cmd/cmd_trace.c service/cmd/cmd_throttle.c
+    service/cmd/cmd_trace.c service/cmd/cmd_throttle.c service/cmd/cmd_sso_check.c
   DEPENDS dagate_http)
 dagate_unit_test(test_restart_only tests/unit/test_restart_only.c)

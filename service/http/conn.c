@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "netaddr.h"
 #include "refusal.h"
+#include "sso.h"
 #include "request.h"
 #include "server.h"
 #include "sf_server.h"
@@ -122,6 +123,8 @@ enum MHD_Result conn_accept(void *cls, const struct sockaddr *addr, socklen_t ad
 	(void)addrlen;
 	if (hd->admin)
 		allowed = cidr_list_contains_sockaddr(&cfg->admin.allow, addr);
+	else if (hd->sso)
+		allowed = cidr_list_contains_sockaddr(&hd->srv->gen.sso->conf->allow, addr);
 	else
 		allowed = cidr_list_contains_sockaddr(&cfg->server.allow, addr) ||
 			  cidr_list_contains_sockaddr(&cfg->server.trusted_proxies, addr);
@@ -129,7 +132,10 @@ enum MHD_Result conn_accept(void *cls, const struct sockaddr *addr, socklen_t ad
 	if (!allowed || sockaddr_network(addr, CONN_V6_NETWORK_PREFIX, &net) < 0) {
 		char source[HTTP_ALLOW_SOURCE_MAX];
 
-		http_allow_source(cfg, hd->admin, source, sizeof source);
+		if (hd->sso)
+			snprintf(source, sizeof source, "[sso] allow");
+		else
+			http_allow_source(cfg, hd->admin, source, sizeof source);
 		http_refusal(HTTP_REFUSED_PEER, hd->listener,
 			     "refused a connection from %s: not in %s (listener %s)", peer, source,
 			     hd->listener);

@@ -14,7 +14,7 @@
  * before any header is read), request.c (a request's context and body),
  * respond.c (every answer), peer.c (who is asking), refusal.c (every
  * refusal logged and counted), endpoint.c and admin.c (the two
- * listeners).
+ * listeners), sso_listener.c (the intranet sign-on listener of [sso]).
  */
 #ifndef DAGATE_HTTP_H
 #define DAGATE_HTTP_H
@@ -27,6 +27,18 @@
 
 struct token_issuer;
 struct throttle;
+struct sso_config;
+struct sso_acceptor;
+struct provider;
+
+/* [sso] of one generation: its settings, its Kerberos acceptor and its
+ * certificate (cert_pem NULL: plain HTTP). Borrowed. */
+struct http_sso {
+	const struct sso_config *conf;
+	struct sso_acceptor *acceptor;
+	const struct tls_material *tls;
+	struct provider *lookup;        /* `lookup`'s provider, or NULL */
+};
 
 /* One configuration generation as the HTTP layer sees it: what serve built
  * from one reading of the config (plus the sockets, token issuer and
@@ -39,6 +51,7 @@ struct http_generation {
 	struct throttle *throttle;     /* NULL: no throttling (for metrics) */
 	struct listener_set *listeners; /* sockets for every listen address */
 	const struct tls_material *tls; /* certificate and key, or none */
+	const struct http_sso *sso;    /* NULL: no [sso] listener */
 	const char *wsdl;              /* served by GET {path}?wsdl */
 	size_t wsdl_len;
 };

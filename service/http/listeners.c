@@ -60,29 +60,29 @@ static int bind_one(struct listener *l, const char **error_r)
 /* A socket bound earlier for the same address and kind and not yet claimed
  * by this update: several "port 0" lines each get their own. */
 static struct listener *find_unclaimed(struct listener_set *set, const char *host,
-				       unsigned port, bool admin)
+				       unsigned port, enum listener_kind kind)
 {
 	for (size_t i = 0; i < set->count; i++) {
 		struct listener *l = &set->items[i];
 
-		if (!l->in_use && l->admin == admin && l->port == port &&
+		if (!l->in_use && l->kind == kind && l->port == port &&
 		    strcmp(l->host, host) == 0)
 			return l;
 	}
 	return NULL;
 }
 
-struct listener *listeners_at(struct listener_set *set, size_t i, bool admin)
+struct listener *listeners_at(struct listener_set *set, size_t i, enum listener_kind kind)
 {
-	size_t *index = admin ? set->admin_index : set->server_index;
+	size_t *index = set->index[kind];
 
-	return index != NULL ? &set->items[index[i]] : NULL;
+	return index != NULL && i < set->index_count[kind] ? &set->items[index[i]] : NULL;
 }
 
-static int want(struct listener_set *set, const struct listen_addr *la, bool admin,
+static int want(struct listener_set *set, const struct listen_addr *la, enum listener_kind kind,
 		size_t *index_r, const char **error_r)
 {
-	struct listener *l = find_unclaimed(set, la->host, la->port, admin), *items;
+	struct listener *l = find_unclaimed(set, la->host, la->port, kind), *items;
 
 	if (l != NULL) {
 		l->in_use = true;
@@ -99,7 +99,7 @@ static int want(struct listener_set *set, const struct listen_addr *la, bool adm
 	memset(l, 0, sizeof *l);
 	l->host = strdup(la->host);
 	l->port = la->port;
-	l->admin = admin;
+	l->kind = kind;
 	l->fd = -1;
 	if (l->host == NULL || bind_one(l, error_r) < 0) {
 		log_errorx("cannot listen on %s: %s", la->text, *error_r);
@@ -112,35 +112,35 @@ static int want(struct listener_set *set, const struct listen_addr *la, bool adm
 }
 
 int listeners_update(struct listener_set *set, const struct dagate_config *cfg,
-		     const char **error_r)
+		     const struct listen_addr *sso, size_t sso_count, const char **error_r)
 {
-	size_t *server_index = calloc(cfg->server.listen_count + 1, sizeof *server_index);
-	size_t *admin_index = calloc(cfg->admin.listen_count + 1, sizeof *admin_index);
+	const struct listen_addr *addrs[LISTENER_KINDS] = {
+		cfg->server.listen, cfg->admin.listen, sso,
+	};
+	size_t counts[LISTENER_KINDS] = { cfg->server.listen_count, cfg->admin.listen_count, sso_count };
+	size_t *index[LISTENER_KINDS] = { NULL };
+	int k;
 
-	if (server_index == NULL || admin_index == NULL) {
-		free(server_index);
-		free(admin_index);
-		*error_r = "out of memory";
-		return -1;
-	}
+	for (k = 0; k < LISTENER_KINDS; k++)
+		if ((index[k] = calloc(counts[k] + 1, sizeof *index[k])) == NULL) {
+			*error_r = "out of memory";
+			goto fail;
+		}
 	for (size_t i = 0; i < set->count; i++)
 		set->items[i].in_use = false;
-	for (size_t i = 0; i < cfg->server.listen_count; i++)
-		if (want(set, &cfg->server.listen[i], false, &server_index[i], error_r) < 0)
-			goto fail;
-	for (size_t i = 0; i < cfg->admin.listen_count; i++)
-		if (want(set, &cfg->admin.listen[i], true, &admin_index[i], error_r) < 0)
-			goto fail;
-	free(set->server_index);
-	free(set->admin_index);
-	set->server_index = server_index;
-	set->admin_index = admin_index;
-	set->server_count = cfg->server.listen_count;
-	set->admin_count = cfg->admin.listen_count;
+	for (k = 0; k < LISTENER_KINDS; k++)
+		for (size_t i = 0; i < counts[k]; i++)
+			if (want(set, &addrs[k][i], (enum listener_kind)k, &index[k][i], error_r) < 0)
+				goto fail;
+	for (k = 0; k < LISTENER_KINDS; k++) {
+		free(set->index[k]);
+		set->index[k] = index[k];
+		set->index_count[k] = counts[k];
+	}
 	return 0;
 fail:
-	free(server_index);
-	free(admin_index);
+	for (k = 0; k < LISTENER_KINDS; k++)
+		free(index[k]);
 	return -1;
 }
 
@@ -157,12 +157,10 @@ void listeners_close_unused(struct listener_set *set)
 			continue;
 		}
 		/* The index of the last update follows its sockets. */
-		for (size_t k = 0; k < set->server_count; k++)
-			if (set->server_index[k] == i)
-				set->server_index[k] = kept;
-		for (size_t k = 0; k < set->admin_count; k++)
-			if (set->admin_index[k] == i)
-				set->admin_index[k] = kept;
+		for (int k = 0; k < LISTENER_KINDS; k++)
+			for (size_t j = 0; j < set->index_count[k]; j++)
+				if (set->index[k][j] == i)
+					set->index[k][j] = kept;
 		set->items[kept++] = *l;
 	}
 	set->count = kept;
@@ -174,7 +172,7 @@ void listeners_close_all(struct listener_set *set)
 		set->items[i].in_use = false;
 	listeners_close_unused(set);
 	free(set->items);
-	free(set->server_index);
-	free(set->admin_index);
+	for (int k = 0; k < LISTENER_KINDS; k++)
+		free(set->index[k]);
 	memset(set, 0, sizeof *set);
 }

@@ -43,6 +43,8 @@ void metrics_add_listener(const char *listener);
  * log files (log_reopen) worked. */
 void metrics_record_signal(const char *name);
 void metrics_record_log_reopen(bool ok);
+/* One request of the [sso] listener, by its enum sso_outcome. */
+void metrics_record_sso(int outcome);
 /* `serve` calls it once, first: dagate_process_start_time_seconds. */
 void metrics_set_start_time(void);
 /* A SIGHUP's result: applied; applied but a section changed that only a

@@ -1,6 +1,7 @@
 /* The process's own events: signals, log reopens, reloads (metrics.h). */
 #include "metrics.h"
 #include "metrics_int.h"
+#include "sso.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static const char *const reload_names[METRICS_RELOAD_RESULTS] = {
 	[METRICS_RELOAD_PARTIAL] = "partial",
 	[METRICS_RELOAD_REFUSED] = "refused",
 };
+static atomic_uint_fast64_t sso_requests[SSO_OUTCOME_COUNT];
 static double start_time;   /* set once before any thread reads it */
 
 void metrics_set_start_time(void)
@@ -53,6 +55,12 @@ void metrics_record_signal(const char *name)
 			atomic_fetch_add(&signals[i], 1);
 }
 
+void metrics_record_sso(int outcome)
+{
+	if (outcome >= 0 && outcome < SSO_OUTCOME_COUNT)
+		atomic_fetch_add(&sso_requests[outcome], 1);
+}
+
 void metrics_record_log_reopen(bool ok)
 {
 	atomic_fetch_add(&log_reopens[ok ? 1 : 0], 1);
@@ -82,4 +90,10 @@ void metrics_render_process(struct metrics_out *o)
 		    (unsigned long long)atomic_load(&log_reopens[1]));
 	metrics_put(o, "dagate_log_reopens_total{result=\"failed\"} %llu\n",
 		    (unsigned long long)atomic_load(&log_reopens[0]));
+	metrics_head(o, "dagate_sso_requests_total", "counter",
+		     "Requests to the [sso] sign-on listener by outcome (sso_ok: a token issued).");
+	for (int i = 0; i < SSO_OUTCOME_COUNT; i++)
+		metrics_put(o, "dagate_sso_requests_total{outcome=\"%s\"} %llu\n",
+			    sso_outcome_name((enum sso_outcome)i),
+			    (unsigned long long)atomic_load(&sso_requests[i]));
 }

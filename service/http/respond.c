@@ -1,6 +1,7 @@
 #include "respond.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
@@ -8,13 +9,25 @@
 
 #define SOAP_CONTENT_TYPE "text/xml; charset=utf-8"
 
+static void wipe_free(void *body)
+{
+	explicit_bzero(body, strlen(body));
+	free(body);
+}
+
 struct MHD_Response *response_create(const struct response *r, bool closing)
 {
-	struct MHD_Response *mr = MHD_create_response_from_buffer(r->len, (void *)r->body,
-								  r->mode);
+	struct MHD_Response *mr = r->wipe ?
+		MHD_create_response_from_buffer_with_free_callback(r->len, (void *)r->body, wipe_free) :
+		MHD_create_response_from_buffer(r->len, (void *)r->body, r->mode);
 
 	if (mr == NULL)
 		return NULL;
+	if (r->csp != NULL) {
+		MHD_add_response_header(mr, "Content-Security-Policy", r->csp);
+		MHD_add_response_header(mr, "X-Frame-Options", "DENY");
+		MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+	}
 	if (r->content_type != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
@@ -25,6 +38,9 @@ struct MHD_Response *response_create(const struct response *r, bool closing)
 	if (r->www_authenticate != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					r->www_authenticate);
+	if (r->www_authenticate_also != NULL)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					r->www_authenticate_also);
 	if (r->retry_after_s != 0) {
 		char seconds[16];
 

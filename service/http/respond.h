@@ -18,8 +18,15 @@ struct response {
 	enum MHD_ResponseMemoryMode mode;  /* who owns `body`, as in libmicrohttpd */
 	const char *allow;                 /* Allow (a 405), or NULL */
 	const char *www_authenticate;      /* the challenge of a 401, or NULL */
+	const char *www_authenticate_also; /* a second challenge header, or NULL */
 	unsigned retry_after_s;            /* Retry-After (a 429), 0 = none */
 	bool no_store;                     /* Cache-Control: no-store */
+	/* A page for browsers: its Content-Security-Policy, sent with
+	 * X-Frame-Options: DENY and Referrer-Policy: no-referrer; or NULL. */
+	const char *csp;
+	/* `body` is malloc'd, NUL-terminated and secret: MHD wipes and frees
+	 * it once sent (`mode` is then ignored). */
+	bool wipe;
 	bool close;                        /* Connection: close (a request not to read on from) */
 };
 

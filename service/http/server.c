@@ -14,6 +14,14 @@
 #define HTTP_CONNECTION_MEMORY (16 * 1024)
 /* One MHD event thread per core of these small machines. */
 #define HTTP_EVENT_THREADS 2
+/* The sign-on listener reads an Authorization header that carries a
+ * Kerberos ticket: AD's PAC grows with group membership (Microsoft's
+ * MaxTokenSize is 48 KiB; base64 makes 64). */
+#define HTTP_SSO_CONNECTION_MEMORY (96 * 1024)
+/* The sign-on listener's threads also wait on the directory ([sso] lookup,
+ * Basic fallback), each wait bounded by the deadline: more of them, so
+ * that one slow directory answer does not hold up the next sign-ons. */
+#define HTTP_SSO_EVENT_THREADS 8
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
@@ -39,18 +47,21 @@ static const char *tls_priorities(int tls_min)
 			     : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" TLS_AEAD_ONLY;
 }
 
-static int start_listener(struct http_server *srv, size_t index, bool admin,
+static int start_listener(struct http_server *srv, size_t index, enum listener_kind kind,
 			  const char **error_r)
 {
 	const struct server_config *sc = &srv->gen.cfg->server;
-	struct listener *l = listeners_at(srv->gen.listeners, index, admin);
+	struct listener *l = listeners_at(srv->gen.listeners, index, kind);
+	bool admin = kind == LISTENER_ADMIN, sso = kind == LISTENER_SSO;
+	const struct tls_material *tm = sso ? srv->gen.sso->tls : srv->gen.tls;
 	/* poll(), not epoll: libmicrohttpd 0.9.75 can abort the process when
 	 * MHD_quiesce_daemon() (SIGHUP hand-over, SIGTERM drain) races its
 	 * own epoll loop removing the listening socket (an unguarded
 	 * MHD_PANIC on ENOENT); with poll() quiesce only signals the thread. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	bool tls = !admin && srv->gen.tls->cert_pem != NULL;
+	bool tls = !admin && tm->cert_pem != NULL;
+	MHD_AccessHandlerCallback handler = admin ? admin_handle : sso ? sso_handle : endpoint_handle;
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
 	struct http_daemon *hd = &srv->daemon_info[srv->daemon_count];
@@ -67,36 +78,38 @@ static int start_listener(struct http_server *srv, size_t index, bool admin,
 #define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL);   /* first, or MHD warns */
 	OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
-	OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_EVENT_THREADS, NULL);
+	OPT(MHD_OPTION_THREAD_POOL_SIZE, sso ? HTTP_SSO_EVENT_THREADS : HTTP_EVENT_THREADS, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, sc->max_connections, NULL);
 	/* max_connections_per_ip is counted by network in conn_accept(). The
 	 * reaper enforces every idle limit; MHD's timeout is a backstop. */
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, CONN_IDLE_TIMEOUT_MS / 1000 + 1, NULL);
-	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL);
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    sso ? HTTP_SSO_CONNECTION_MEMORY : HTTP_CONNECTION_MEMORY, NULL);
 	OPT(MHD_OPTION_NOTIFY_CONNECTION, conn_notify, hd);
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, conn_request_started, srv);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, conn_request_completed, srv);
 	if (tls) {
-		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->gen.tls->cert_pem);
-		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->gen.tls->key_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, tm->cert_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, tm->key_pem);
 		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities(sc->tls_min));
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
 	hd->srv = srv;
 	hd->admin = admin;
+	hd->sso = sso;
 	snprintf(hd->listener, sizeof hd->listener, l->v6 ? "[%s]:%u" : "%s:%u", l->host,
 		 l->bound_port);
 	metrics_add_listener(hd->listener);
 	d = MHD_start_daemon(flags, 0, conn_accept, hd,
-			     admin ? admin_handle : endpoint_handle, srv,
+			     handler, srv,
 			     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (d == NULL) {
 		*error_r = "cannot serve (bad TLS certificate or key?)";
 		return -1;
 	}
 	srv->daemons[srv->daemon_count++] = d;
-	log_event("listening", "listener", admin ? "admin" : "server",
+	log_event("listening", "listener", admin ? "admin" : sso ? "sso" : "server",
 		  "address", hd->listener, "tls", tls ? "yes" : "no", NULL);
 	return 0;
 }
@@ -106,6 +119,8 @@ int http_server_start(const struct http_generation *gen, struct http_server **sr
 {
 	const struct dagate_config *cfg = gen->cfg;
 	struct http_server *srv = calloc(1, sizeof *srv);
+	size_t sso_count = gen->sso != NULL ? gen->listeners->index_count[LISTENER_SSO] : 0;
+	size_t total = cfg->server.listen_count + cfg->admin.listen_count + sso_count;
 
 	*srv_r = NULL;
 	if (srv == NULL)
@@ -113,17 +128,18 @@ int http_server_start(const struct http_generation *gen, struct http_server **sr
 	srv->gen = *gen;
 	conn_table_init(&srv->conns, cfg->server.deadline_ms, cfg->server.max_connections_per_ip);
 	canned_results_create(&srv->canned);
-	srv->daemons = calloc(cfg->server.listen_count + cfg->admin.listen_count,
-			      sizeof *srv->daemons);
-	srv->daemon_info = calloc(cfg->server.listen_count + cfg->admin.listen_count,
-				  sizeof *srv->daemon_info);
+	srv->daemons = calloc(total, sizeof *srv->daemons);
+	srv->daemon_info = calloc(total, sizeof *srv->daemon_info);
 	if (srv->daemons == NULL || srv->daemon_info == NULL)
 		goto fail;
 	for (size_t i = 0; i < cfg->server.listen_count; i++)
-		if (start_listener(srv, i, false, error_r) < 0)
+		if (start_listener(srv, i, LISTENER_SERVER, error_r) < 0)
 			goto fail;
 	for (size_t i = 0; i < cfg->admin.listen_count; i++)
-		if (start_listener(srv, i, true, error_r) < 0)
+		if (start_listener(srv, i, LISTENER_ADMIN, error_r) < 0)
+			goto fail;
+	for (size_t i = 0; i < sso_count; i++)
+		if (start_listener(srv, i, LISTENER_SSO, error_r) < 0)
 			goto fail;
 	if (conn_reaper_start(&srv->conns) < 0) {
 		*error_r = "cannot start the reaper thread";

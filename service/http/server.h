@@ -19,6 +19,7 @@
 struct http_daemon {
 	struct http_server *srv;
 	bool admin;                     /* the [admin] listener, or a [server] one */
+	bool sso;                       /* an [sso] listener (admin false) */
 	char listener[80];              /* "HOST:PORT" as bound: logs, metrics */
 };
 
@@ -39,5 +40,6 @@ struct http_server {
 	size_t *upload_data_size, void **req_cls
 enum MHD_Result endpoint_handle(HTTP_HANDLER_ARGS);
 enum MHD_Result admin_handle(HTTP_HANDLER_ARGS);
+enum MHD_Result sso_handle(HTTP_HANDLER_ARGS);
 
 #endif

@@ -9,8 +9,8 @@ dagate_layer(dagate_http service/http
     service/http/metrics_latency.c
     service/http/endpoint.c service/http/admin.c service/http/refusal.c
     service/http/header_check.c service/http/decisions.c service/http/status.c
-    service/http/trace.c service/http/throttle_api.c
-  DEPENDS dagate_decide dagate_soap
+    service/http/trace.c service/http/throttle_api.c service/http/sso_listener.c
+  DEPENDS dagate_sso dagate_decide dagate_soap
   LIBS PkgConfig::MHD PkgConfig::JSONC)
 dagate_unit_test(test_forwarded tests/unit/test_forwarded.c)
 dagate_unit_test(test_decisions tests/unit/test_decisions.c)

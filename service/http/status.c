@@ -8,6 +8,7 @@
 
 #include "metrics.h"
 #include "router.h"
+#include "sso.h"
 #include "throttle.h"
 #include "tls_material.h"
 #include "tokens.h"
@@ -28,12 +29,16 @@ static void add_listeners(json_object *list, const struct listen_addr *addrs, si
 	}
 }
 
-static json_object *listeners_json(const struct dagate_config *cfg, bool tls)
+static json_object *listeners_json(const struct http_generation *gen, bool tls)
 {
+	const struct dagate_config *cfg = gen->cfg;
 	json_object *list = json_object_new_array();
 
 	add_listeners(list, cfg->server.listen, cfg->server.listen_count, "server", tls);
 	add_listeners(list, cfg->admin.listen, cfg->admin.listen_count, "admin", false);
+	if (gen->sso != NULL)
+		add_listeners(list, gen->sso->conf->listen, gen->sso->conf->listen_count, "sso",
+			      gen->sso->tls->cert_pem != NULL);
 	return list;
 }
 
@@ -121,7 +126,7 @@ char *status_json(const struct http_generation *gen, unsigned inflight)
 						      (int64_t)metrics_reloads(METRICS_RELOAD_PARTIAL)));
 	ADD(top, "reloads_refused", json_object_new_int64((int64_t)metrics_reloads(METRICS_RELOAD_REFUSED)));
 	ADD(top, "config", json_object_new_string(gen->cfg->path));
-	ADD(top, "listeners", listeners_json(gen->cfg, gen->tls != NULL && gen->tls->cert_pem != NULL));
+	ADD(top, "listeners", listeners_json(gen, gen->tls != NULL && gen->tls->cert_pem != NULL));
 	ADD(top, "providers", providers_json(router_providers(gen->router)));
 	ADD(queue, "inflight", json_object_new_int64(inflight));
 	ADD(queue, "waiting", json_object_new_int64(workers_queued(gen->workers)));

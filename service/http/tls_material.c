@@ -164,34 +164,41 @@ int tls_pair_check(const char *cert_pem, const char *key_pem, time_t now,
 	return ret;
 }
 
-int tls_material_load(const struct dagate_config *cfg, struct tls_material *m,
-		      struct conf_errors *errors, struct conf_errors *warnings)
+int tls_material_load_pair(const struct dagate_config *cfg, const char *kind, const char *cert,
+			   const char *key, struct tls_material *m, struct conf_errors *errors,
+			   struct conf_errors *warnings)
 {
-	const struct server_config *sc = &cfg->server;
 	struct tls_verdict err, warn;
 	const char *error;
 	size_t key_len;
 
 	memset(m, 0, sizeof *m);
-	if (sc->tls_cert == NULL)
+	if (cert == NULL)
 		return 0;
-	if (read_text_file(sc->tls_cert, &m->cert_pem, &error) < 0) {
-		conf_error_at(errors, cfg->path, conf_key_line(cfg, "server", "tls_cert"), "tls_cert %s: %s",
-			      sc->tls_cert, error);
-	} else if (config_read_secret_file(sc->tls_key, &m->key_pem, &key_len, &error) < 0) {
-		conf_secret_error_at(errors, cfg->path, conf_key_line(cfg, "server", "tls_key"), sc->tls_key,
+	if (read_text_file(cert, &m->cert_pem, &error) < 0) {
+		conf_error_at(errors, cfg->path, conf_key_line(cfg, kind, "tls_cert"), "tls_cert %s: %s",
+			      cert, error);
+	} else if (config_read_secret_file(key, &m->key_pem, &key_len, &error) < 0) {
+		conf_secret_error_at(errors, cfg->path, conf_key_line(cfg, kind, "tls_key"), key,
 				     error);
 	} else if (tls_pair_check(m->cert_pem, m->key_pem, time(NULL), &m->not_after, &err,
 				  &warn) < 0) {
-		conf_error_at(errors, cfg->path, conf_key_line(cfg, "server", err.key), "%s", err.text);
+		conf_error_at(errors, cfg->path, conf_key_line(cfg, kind, err.key), "%s", err.text);
 	} else {
 		if (warn.key != NULL && warnings != NULL)
-			conf_error_at(warnings, cfg->path, conf_key_line(cfg, "server", warn.key), "%s",
+			conf_error_at(warnings, cfg->path, conf_key_line(cfg, kind, warn.key), "%s",
 				      warn.text);
 		return 0;
 	}
 	tls_material_clear(m);
 	return -1;
+}
+
+int tls_material_load(const struct dagate_config *cfg, struct tls_material *m,
+		      struct conf_errors *errors, struct conf_errors *warnings)
+{
+	return tls_material_load_pair(cfg, "server", cfg->server.tls_cert, cfg->server.tls_key, m,
+				      errors, warnings);
 }
 
 void tls_material_clear(struct tls_material *m)

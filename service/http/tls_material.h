@@ -28,6 +28,11 @@ struct tls_material {
  * check-config call it. */
 int tls_material_load(const struct dagate_config *cfg, struct tls_material *m,
 		      struct conf_errors *errors, struct conf_errors *warnings);
+/* The same for another section's pair ([sso]): `kind` names the section
+ * for FILE:LINE; cert NULL: nothing (0). */
+int tls_material_load_pair(const struct dagate_config *cfg, const char *kind, const char *cert,
+			   const char *key, struct tls_material *m, struct conf_errors *errors,
+			   struct conf_errors *warnings);
 void tls_material_clear(struct tls_material *m);
 
 /* A problem with the pair, and the key it is about. */

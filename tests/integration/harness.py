@@ -194,13 +194,13 @@ def _split_addr(addr):
 
 
 def _count_listen(config_text):
-    """Number of listen lines in [server] and [admin]."""
+    """Number of listen lines in [server], [admin] and [sso]."""
     section, count = None, 0
     for raw in config_text.splitlines():
         line = raw.split('#', 1)[0].split(';', 1)[0].strip()
         if line.startswith('['):
             section = line.strip('[]').strip().split()[0] if line.strip('[]').strip() else ''
-        elif '=' in line and section in ('server', 'admin'):
+        elif '=' in line and section in ('server', 'admin', 'sso'):
             if line.split('=', 1)[0].strip() == 'listen':
                 count += 1
     return count

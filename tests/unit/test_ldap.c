@@ -402,8 +402,45 @@ static void test_guards(void)
 	CHECK(p.state == NULL, "fini clears the state");
 }
 
+/* [sso] lookup reads the account's state without a bind. */
+static void test_account_state(void)
+{
+	const int64_t now = 1767225600000LL;                 /* 2026-01-01 */
+	const long long now_ft = 116444736000000000LL + now * 10000;
+	static const long long never = 0x7fffffffffffffffLL;
+	const struct {
+		long long uac, computed, expires;
+		bool ppolicy_locked;
+		enum auth_result want;
+		const char *detail;
+	} cases[] = {
+		{ 512, 0, 0, false, AUTH_OK, NULL },
+		{ 512, 0, never, false, AUTH_OK, NULL },
+		{ -1, -1, -1, false, AUTH_OK, NULL },              /* OpenLDAP: nothing of AD's */
+		{ 514, 0, 0, false, AUTH_LOCKED, "account disabled" },
+		{ 512, 0x10, 0, false, AUTH_LOCKED, "account locked" },
+		{ -1, -1, -1, true, AUTH_LOCKED, "account locked" },
+		{ 512, 0, now_ft - 10000000, false, AUTH_LOCKED, "account expired" },
+		{ 512, 0, now_ft + 864000000000LL, false, AUTH_OK, NULL },
+		{ 512, 0x800000, 0, false, AUTH_LOCKED, "password expired" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *detail = "x";
+		enum auth_result r = prov_ldap_account_state(cases[i].uac, cases[i].computed,
+							     cases[i].expires, cases[i].ppolicy_locked,
+							     now, &detail);
+
+		CHECK(r == cases[i].want, "case %zu: %s", i, auth_result_name(r));
+		CHECK((detail == NULL && cases[i].detail == NULL) ||
+		      (detail != NULL && cases[i].detail != NULL && strcmp(detail, cases[i].detail) == 0),
+		      "case %zu: detail %s", i, detail != NULL ? detail : "(null)");
+	}
+}
+
 int main(void)
 {
+	test_account_state();
 	test_filter_expand();
 	test_filter_limits();
 	test_filter_check();

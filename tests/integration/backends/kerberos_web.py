@@ -58,13 +58,13 @@ def write_krb5_conf(path, kdc):
 
 
 class KerberosSetup:
-    """SPN HTTP/WEB_HOST on a new service account, its keytab, a krb5.conf."""
+    """SPN HTTP/`host` on a new service account `svc`, its keytab, a krb5.conf."""
 
-    def __init__(self, dc, workdir):
+    def __init__(self, dc, workdir, *, host=WEB_HOST, svc=SVC_NAME):
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
-        self.spn = 'HTTP/%s' % WEB_HOST
-        run_checked([PYTHON, '-c', _SPN_SCRIPT, dc.smbconf, SVC_NAME, SVC_PASSWORD, self.spn])
+        self.spn = 'HTTP/%s' % host
+        run_checked([PYTHON, '-c', _SPN_SCRIPT, dc.smbconf, svc, SVC_PASSWORD, self.spn])
         self.keytab = os.path.join(workdir, 'http.keytab')
         run_checked(['samba-tool', 'domain', 'exportkeytab', self.keytab, '-s', dc.smbconf,
                      '--principal=%s@%s' % (self.spn, REALM)])
