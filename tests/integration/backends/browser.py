@@ -48,14 +48,17 @@ class Browser:
         profile = os.path.join(self.dir, 'profile')
         os.makedirs(profile)
         with open(os.path.join(profile, 'Local State'), 'w') as f:
-            json.dump({'net': {'received_http_auth_negotiate_headers': True}}, f)
+            # the SPN is HTTP/ + the name in the URL, as on a domain PC
+            # whose DNS knows the name (the resolver rule below would
+            # otherwise make it the address); a command-line switch no
+            # longer does this
+            json.dump({'net': {'received_http_auth_negotiate_headers': True},
+                       'auth': {'disable_negotiate_cname_lookup': True}}, f)
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM
         for arg in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
                     '--no-first-run', '--ignore-certificate-errors',
-                    '--user-data-dir=' + profile,
-                    # the SPN is the name in the URL, as written
-                    '--disable-auth-negotiate-cname-lookup'):
+                    '--user-data-dir=' + profile):
             opts.add_argument(arg)
         if allow:
             opts.add_argument('--auth-server-allowlist=' + allow)
@@ -77,7 +80,8 @@ class Browser:
             if predicate(self.driver.current_url):
                 return self.driver.current_url
             time.sleep(0.1)
-        raise AssertionError('browser stayed on %s' % self.driver.current_url)
+        raise AssertionError('browser stayed on %s: %s' % (self.driver.current_url,
+                                                            self.page_text()[:300]))
 
     def current_url(self):
         return self.driver.current_url
