@@ -402,14 +402,20 @@ enum MHD_Result sso_handle(HTTP_HANDLER_ARGS)
 
 	if (ctx == NULL)
 		return MHD_NO;   /* the URI callback always makes one */
-	if (ctx->headers_checked) {
-		/* A body nobody asked for: skipped, then the answer below. */
-		if (*upload_data_size > 0)
-			*upload_data_size = 0;
+	if (!ctx->headers_checked) {
+		ctx->headers_checked = true;
+		if (!header_check_passed(c, method, version, &ret))
+			return ret;
+		/* A GET is answered once the request is in: an answer queued
+		 * before that makes libmicrohttpd close the connection, and
+		 * NTLM authenticates the connection. Anything else gets its
+		 * refusal at once (and the connection closed). */
+		return strcmp(method, "GET") == 0 ? MHD_YES : handle(ctx, c, url, method);
+	}
+	/* A body nobody asked for: skipped. */
+	if (*upload_data_size > 0) {
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	ctx->headers_checked = true;
-	if (!header_check_passed(c, method, version, &ret))
-		return ret;
-	return handle(ctx, c, url, method);
+	return strcmp(method, "GET") == 0 ? handle(ctx, c, url, method) : MHD_YES;
 }
