@@ -24,14 +24,23 @@ from test_sso import (NTLM_NEGOTIATE, SF_DOMAIN, SSO_HOST, FormReader, StandInSa
 BAD_PW = 'Wrong-ntlm-pw-7'
 # The head of an NTLMSSP AUTHENTICATE message (type 3)
 NTLM_AUTHENTICATE = 'TlRMTVNTUAADAAAAGAAYAEAAAAA='
+# A stand-in helper for the limits: a challenge for every YR, then silence.
+SLOW_HELPER = '''#!/bin/sh
+while read cmd blob; do
+    case $cmd in
+    YR) echo "TT TlRMTVNTUAACAAAADAAMADAAAAA1goni" ;;
+    *) exec sleep 30 ;;
+    esac
+done
+'''
 
 
 def pw(name):
     return USERS[name][0]
 
 
-def helper_children(pid):
-    """Processes named ntlm_auth whose parent is `pid`."""
+def helper_children(pid, name='ntlm_auth'):
+    """Processes named `name` (None: any) whose parent is `pid`."""
     found = []
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
@@ -43,7 +52,7 @@ def helper_children(pid):
             continue
         comm = stat[stat.index('(') + 1:stat.rindex(')')]
         ppid = int(stat[stat.rindex(')') + 2:].split()[1])
-        if comm == 'ntlm_auth' and ppid == pid:
+        if name in (None, comm) and ppid == pid:
             found.append(int(entry))
     return found
 
@@ -71,10 +80,10 @@ class NtlmSignOn(unittest.TestCase):
             raise
 
     @classmethod
-    def start_dagate(cls, config, start=True):
+    def start_dagate(cls, config, start=True, files=None):
         with open(cls.kdc.keytab, 'rb') as f:
             keytab = f.read()
-        return Dagate(config, files={'http.keytab': (keytab, 0o600)},
+        return Dagate(config, files=dict(files or {}, **{'http.keytab': (keytab, 0o600)}),
                       env={'KRB5_CONFIG': cls.kdc.krb5_conf, 'KRB5RCACHEDIR': cls.tmp},
                       start=start)
 
@@ -93,8 +102,8 @@ class NtlmSignOn(unittest.TestCase):
         finally:
             cls._stop_servers()
 
-    def port(self):
-        return [l for l in self.d.listeners if l.kind == 'sso'][0].port
+    def port(self, d=None):
+        return [l for l in (d or self.d).listeners if l.kind == 'sso'][0].port
 
     def curl(self, userpass=None, query='', extra=()):
         """GET the entry path, with curl --ntlm as `userpass`: [(status,
@@ -115,18 +124,33 @@ class NtlmSignOn(unittest.TestCase):
             answers.append((int(lines[0].split()[1]), headers))
         return answers, '\n\n'.join(parts)
 
-    def sso_records(self, outcome, count=1):
-        self.d.wait_for_log(lambda t: len([r for r in self.d.log_records(t)
-                                           if r.get('security') == 'sso'
-                                           and r.get('outcome') == outcome]) >= count)
-        return [r for r in self.d.log_records() if r.get('security') == 'sso'
+    def sso_records(self, outcome, count=1, d=None):
+        d = d or self.d
+        d.wait_for_log(lambda t: len([r for r in d.log_records(t) if r.get('security') == 'sso'
+                                      and r.get('outcome') == outcome]) >= count)
+        return [r for r in d.log_records() if r.get('security') == 'sso'
                 and r.get('outcome') == outcome]
 
-    def wait_no_children(self):
+    def wait_no_children(self, d=None, name='ntlm_auth'):
+        pid = (d or self.d).proc.pid
         deadline = time.monotonic() + 5
-        while helper_children(self.d.proc.pid) and time.monotonic() < deadline:
+        while helper_children(pid, name) and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.assertEqual(helper_children(self.d.proc.pid), [])
+        self.assertEqual(helper_children(pid, name), [])
+
+    def handshake_start(self, port, message=NTLM_NEGOTIATE, s=None):
+        """A type 1 on a (new) keep-alive connection: (socket, status line
+        and headers of the answer)."""
+        s = s or socket.create_connection(('127.0.0.1', port), timeout=10)
+        s.sendall(('GET / HTTP/1.1\r\nHost: %s\r\nAuthorization: NTLM %s\r\n\r\n'
+                   % (SSO_HOST, message)).encode())
+        head = b''
+        while b'\r\n\r\n' not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        return s, head.decode('latin-1')
 
     def test_ntlm_signs_on_once(self):
         answers, body = self.curl('%s\\alice:%s' % (DOMAIN, pw('alice')), '?startURL=/001/o')
@@ -189,26 +213,53 @@ class NtlmSignOn(unittest.TestCase):
         socks = []
         try:
             for _ in range(3):
-                s = socket.create_connection(('127.0.0.1', self.port()), timeout=10)
+                s, head = self.handshake_start(self.port())
                 socks.append(s)
-                s.sendall(('GET / HTTP/1.1\r\nHost: %s\r\nAuthorization: NTLM %s\r\n\r\n'
-                           % (SSO_HOST, NTLM_NEGOTIATE)).encode())
-                head = b''
-                while b'\r\n\r\n' not in head:
-                    chunk = s.recv(4096)
-                    self.assertTrue(chunk, head)
-                    head += chunk
-                self.assertIn(b'WWW-Authenticate: NTLM TlRMTVNTUAAC', head)
+                self.assertIn('WWW-Authenticate: NTLM TlRMTVNTUAAC', head)
             self.assertEqual(len(helper_children(self.d.proc.pid)), 3)
             # a second type 1 on the same connection replaces its helper
-            socks[0].sendall(('GET / HTTP/1.1\r\nHost: %s\r\nAuthorization: NTLM %s\r\n\r\n'
-                              % (SSO_HOST, NTLM_NEGOTIATE)).encode())
-            time.sleep(0.5)
+            _, head = self.handshake_start(self.port(), s=socks[0])
+            self.assertIn('WWW-Authenticate: NTLM TlRMTVNTUAAC', head)
             self.assertEqual(len(helper_children(self.d.proc.pid)), 3)
         finally:
             for s in socks:
                 s.close()
         self.wait_no_children()
+
+    def test_limits(self):
+        """At most SSO_NTLM_MAX_HANDSHAKES helpers (then 503), and a helper
+        that does not answer costs the request no more than the deadline."""
+        config = ntlm_config(self.sf.url, self.dc.smbconf, 'ntlm_auth = {dir}/ntlm_auth\n')
+        config = config.replace('[server]\n', '[server]\ndeadline = 2s\n'
+                                'max_connections_per_ip = 100\n', 1)
+        with self.start_dagate(config, files={'ntlm_auth': (SLOW_HELPER, 0o755)}) as d:
+            port, socks = self.port(d), []
+            try:
+                for _ in range(64):
+                    s, head = self.handshake_start(port)
+                    socks.append(s)
+                    self.assertTrue(head.startswith('HTTP/1.1 401'), head)
+                self.assertEqual(len(helper_children(d.proc.pid)), 64)
+                s, head = self.handshake_start(port)
+                socks.append(s)
+                self.assertTrue(head.startswith('HTTP/1.1 503'), head)
+                rec = self.sso_records('sso_ntlm_unavailable', d=d)[-1]
+                self.assertEqual(rec['detail'], 'too many NTLM handshakes at once')
+                # the type 3 the helper never answers: 503 within the deadline
+                started = time.monotonic()
+                _, head = self.handshake_start(port, NTLM_AUTHENTICATE, s=socks[0])
+                self.assertLess(time.monotonic() - started, 2.0)
+                self.assertTrue(head.startswith('HTTP/1.1 503'), head)
+                rec = self.sso_records('sso_ntlm_unavailable', 2, d=d)[-1]
+                self.assertEqual(rec['detail'], 'ntlm_auth did not answer in time')
+                self.assertEqual(len(helper_children(d.proc.pid, None)), 63)
+            finally:
+                for s in socks:
+                    s.close()
+            self.wait_no_children(d, None)
+            status, _, metrics = d.get('/metrics', admin=True)
+            self.assertRegex(metrics.decode(),
+                             r'dagate_sso_requests_total\{outcome="sso_ntlm_unavailable"\} 2')
 
     def test_check_config_refuses_a_missing_helper(self):
         config = ntlm_config(self.sf.url, self.dc.smbconf, 'ntlm_auth = /nonexistent/ntlm_auth\n')
