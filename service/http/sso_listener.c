@@ -271,6 +271,12 @@ static const char *ntlm_message(const char *auth, const char **scheme_r)
 	return strcmp(*scheme_r, "NTLM") == 0 || sso_ntlm_message_type(blob) != 0 ? blob : NULL;
 }
 
+/* A helper's answer in time for ours. */
+static int64_t helper_deadline(const struct request_ctx *ctx)
+{
+	return ctx->deadline_ms - request_answer_margin_ms(ctx->srv->gen.cfg->server.deadline_ms);
+}
+
 static void ntlm_state_free(void *state)
 {
 	struct sso_ntlm *n = state;
@@ -283,7 +289,7 @@ static enum MHD_Result ntlm_negotiate(struct request_ctx *ctx, struct MHD_Connec
 				      struct sso_request *rq, const char *scheme, const char *blob)
 {
 	const struct sso_config *sso = ctx->srv->gen.sso->conf;
-	int64_t deadline = ctx->deadline_ms - request_answer_margin_ms(ctx->srv->gen.cfg->server.deadline_ms);
+	int64_t deadline = helper_deadline(ctx);
 	char challenge[4096];
 	struct sso_ntlm *n = NULL;
 	const char *arg;
@@ -291,7 +297,9 @@ static enum MHD_Result ntlm_negotiate(struct request_ctx *ctx, struct MHD_Connec
 	conn_state_set(c, NULL, NULL);   /* a handshake begun before is over */
 	if (sso_ntlm_start(sso, &n, &rq->detail) < 0)
 		return refuse(c, rq, SSO_NTLM_UNAVAILABLE);
+	/* The helper's type 2, checked before it goes into a header. */
 	if (sso_ntlm_step(n, "YR", blob, deadline, &arg, &rq->detail) != SSO_NTLM_TT ||
+	    sso_ntlm_message_type(arg) != 2 ||
 	    snprintf(challenge, sizeof challenge, "%s %s", scheme, arg) >= (int)sizeof challenge) {
 		if (rq->detail == NULL)
 			rq->detail = "ntlm_auth did not answer YR with a challenge";
@@ -311,7 +319,7 @@ static enum MHD_Result ntlm_negotiate(struct request_ctx *ctx, struct MHD_Connec
 static enum MHD_Result ntlm_authenticate(struct request_ctx *ctx, struct MHD_Connection *c,
 					 struct sso_request *rq, const char *blob)
 {
-	int64_t deadline = ctx->deadline_ms - request_answer_margin_ms(ctx->srv->gen.cfg->server.deadline_ms);
+	int64_t deadline = helper_deadline(ctx);
 	struct sso_ntlm *n = conn_state(c);
 	enum sso_ntlm_reply r;
 	const char *arg;
@@ -322,15 +330,15 @@ static enum MHD_Result ntlm_authenticate(struct request_ctx *ctx, struct MHD_Con
 	}
 	r = sso_ntlm_step(n, "KK", blob, deadline, &arg, &rq->detail);
 	if (r == SSO_NTLM_AF && sso_ntlm_principal(arg, rq->principal, sizeof rq->principal) < 0)
-		snprintf(rq->detail_buf, sizeof rq->detail_buf, "helper named no DOMAIN\\user");
+		snprintf(rq->detail_buf, sizeof rq->detail_buf, "ntlm_auth named no DOMAIN\\user");
 	else if (r == SSO_NTLM_NA || r == SSO_NTLM_BH)
 		snprintf(rq->detail_buf, sizeof rq->detail_buf, "ntlm_auth %s %.200s",
 			 r == SSO_NTLM_NA ? "NA" : "BH", arg);
 	if (rq->detail_buf[0] != '\0')
 		rq->detail = rq->detail_buf;
 	conn_state_set(c, NULL, NULL);   /* arg is gone from here on */
-	if (r == SSO_NTLM_AF && rq->principal[0] != '\0')
-		return sign_on(ctx, c, rq, "");
+	if (r == SSO_NTLM_AF)
+		return rq->principal[0] != '\0' ? sign_on(ctx, c, rq, "") : refuse(c, rq, SSO_MAP);
 	return refuse(c, rq, r == SSO_NTLM_NA ? SSO_NTLM_REFUSED : SSO_NTLM_UNAVAILABLE);
 }
 
