@@ -36,6 +36,8 @@ struct conn_track {
 	int64_t quiet_ms;               /* last tick that saw no new bytes */
 	int64_t first_data_ms;          /* first bytes of the next request, 0 */
 	struct request_ctx *ctx;        /* request in progress (a reference) */
+	void *state;                    /* conn_state_set(): its event thread's only */
+	void (*state_free)(void *state);
 };
 
 struct conn_network {
@@ -202,6 +204,8 @@ void conn_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
 		t->next->prev = t->prev;
 	pthread_mutex_unlock(&table->lock);
 	request_ctx_unref(&t->ctx);
+	if (t->state_free != NULL)
+		t->state_free(t->state);
 	free(t);
 	*socket_ctx = NULL;
 }
@@ -212,6 +216,29 @@ static struct conn_track *track_of(struct MHD_Connection *c)
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return info != NULL ? info->socket_context : NULL;
+}
+
+int conn_state_set(struct MHD_Connection *c, void *state, void (*free_fn)(void *))
+{
+	struct conn_track *t = track_of(c);
+
+	if (t == NULL) {
+		if (free_fn != NULL)
+			free_fn(state);
+		return -1;
+	}
+	if (t->state_free != NULL)
+		t->state_free(t->state);
+	t->state = state;
+	t->state_free = free_fn;
+	return 0;
+}
+
+void *conn_state(struct MHD_Connection *c)
+{
+	struct conn_track *t = track_of(c);
+
+	return t != NULL ? t->state : NULL;
 }
 
 const char *conn_listener(struct MHD_Connection *c)

@@ -70,6 +70,13 @@ void *conn_request_started(void *cls, const char *uri, struct MHD_Connection *c)
 /* The listener ("HOST:PORT") the connection came in on, "unknown" if MHD
  * cannot say. Valid while the connection is. */
 const char *conn_listener(struct MHD_Connection *c);
+/* State a listener keeps for the life of one connection (the [sso] NTLM
+ * handshake, which authenticates a connection): conn_state_set() frees the
+ * state held (with its free_fn) and holds `state` instead, to be freed by
+ * `free_fn` when the connection closes. Only the connection's own event
+ * thread calls these. -1 (and `state` freed) for an untracked connection. */
+int conn_state_set(struct MHD_Connection *c, void *state, void (*free_fn)(void *));
+void *conn_state(struct MHD_Connection *c);
 void conn_request_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 			    enum MHD_RequestTerminationCode toe);
 

@@ -38,9 +38,10 @@ struct MHD_Response *response_create(const struct response *r, bool closing)
 	if (r->www_authenticate != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					r->www_authenticate);
-	if (r->www_authenticate_also != NULL)
-		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					r->www_authenticate_also);
+	for (size_t i = 0; i < sizeof r->www_authenticate_also / sizeof r->www_authenticate_also[0]; i++)
+		if (r->www_authenticate_also[i] != NULL)
+			MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+						r->www_authenticate_also[i]);
 	if (r->retry_after_s != 0) {
 		char seconds[16];
 

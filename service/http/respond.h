@@ -18,7 +18,7 @@ struct response {
 	enum MHD_ResponseMemoryMode mode;  /* who owns `body`, as in libmicrohttpd */
 	const char *allow;                 /* Allow (a 405), or NULL */
 	const char *www_authenticate;      /* the challenge of a 401, or NULL */
-	const char *www_authenticate_also; /* a second challenge header, or NULL */
+	const char *www_authenticate_also[2]; /* more challenge headers, or NULL */
 	unsigned retry_after_s;            /* Retry-After (a 429), 0 = none */
 	bool no_store;                     /* Cache-Control: no-store */
 	/* A page for browsers: its Content-Security-Policy, sent with

@@ -6,7 +6,9 @@
  * in dagate_sso_requests_total. The work is done on this listener's own
  * event threads (never the endpoint's), each step bounded by the request
  * deadline: GSS-API with a keytab, the token store like the token API's,
- * and with `lookup` one directory search.
+ * and with `lookup` one directory search. With fallback = ntlm the
+ * connection's NTLM handshake keeps one ntlm_auth child attached to the
+ * connection (conn_state_set) from the type 1 message to the type 3.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "conn.h"
 #include "header_check.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,7 +46,9 @@ struct sso_request {
 	char detail_buf[AUTH_DETAIL_MAX + 64];
 	bool start_url_dropped;
 	bool basic_offered;     /* fallback = basic on an HTTPS listener */
-	bool basic;             /* signed on with Basic, not a ticket */
+	bool ntlm_offered;      /* fallback = ntlm */
+	const char *method;     /* negotiate, basic or ntlm */
+	const char *ntlm_challenge; /* SSO_NTLM_CHALLENGE's header: "NTLM <type 2>" */
 };
 
 static void sso_audit(const struct sso_request *rq, enum sso_outcome o)
@@ -53,26 +58,29 @@ static void sso_audit(const struct sso_request *rq, enum sso_outcome o)
 		     "principal", rq->principal[0] != '\0' ? rq->principal : "-",
 		     "user", rq->user[0] != '\0' ? rq->user : "-", "peer", rq->peer,
 		     "detail", rq->detail != NULL ? rq->detail : "-",
-		     "method", rq->basic ? "basic" : "negotiate",
+		     "method", rq->method,
 		     "start_url", rq->start_url_dropped ? "dropped" : "-", NULL);
 }
 
 #define SSO_BASIC_CHALLENGE "Basic realm=\"Salesforce sign-on\", charset=\"UTF-8\""
 
 /* A failure: the short page that says what to do. 401 with the
- * challenges when there was no ticket (Negotiate, and Basic when offered)
- * or Basic was refused; 401 with Basic alone when the browser could only
- * offer NTLM and Basic is offered; else 403 (503 when nothing could
- * answer). */
+ * challenges when there was no ticket (Negotiate, then NTLM and Basic
+ * when offered) or Basic or NTLM was refused; 401 with Basic alone when
+ * the browser could only offer NTLM inside Negotiate and Basic is offered;
+ * 401 with the helper's challenge mid-NTLM-handshake; else 403 (503 when
+ * nothing could answer). */
 static enum MHD_Result refuse(struct MHD_Connection *c, const struct sso_request *rq,
 			      enum sso_outcome o)
 {
 	char *page = sso_failure_page(o);
-	bool challenge = (o == SSO_NO_TICKET && rq->detail == NULL) || o == SSO_BASIC_REFUSED;
+	bool challenge = (o == SSO_NO_TICKET && rq->detail == NULL) || o == SSO_BASIC_REFUSED ||
+			 o == SSO_NTLM_REFUSED;
 	bool basic_only = o == SSO_NO_TICKET && rq->detail != NULL && rq->basic_offered;
-	unsigned status = challenge || basic_only ? MHD_HTTP_UNAUTHORIZED :
-			  o == SSO_TOKEN || o == SSO_BASIC_UNAVAILABLE ? MHD_HTTP_SERVICE_UNAVAILABLE :
-			  MHD_HTTP_FORBIDDEN;
+	bool ntlm_round = o == SSO_NTLM_CHALLENGE;
+	unsigned status = challenge || basic_only || ntlm_round ? MHD_HTTP_UNAUTHORIZED :
+			  o == SSO_TOKEN || o == SSO_BASIC_UNAVAILABLE || o == SSO_NTLM_UNAVAILABLE ?
+			  MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_FORBIDDEN;
 	enum MHD_Result ret;
 
 	sso_audit(rq, o);
@@ -82,8 +90,12 @@ static enum MHD_Result refuse(struct MHD_Connection *c, const struct sso_request
 		.status = status, .content_type = "text/html; charset=utf-8",
 		.body = page, .len = strlen(page), .mode = MHD_RESPMEM_MUST_COPY,
 		.no_store = true, .csp = SSO_CSP_NONE,
-		.www_authenticate = challenge ? "Negotiate" : basic_only ? SSO_BASIC_CHALLENGE : NULL,
-		.www_authenticate_also = challenge && rq->basic_offered ? SSO_BASIC_CHALLENGE : NULL,
+		.www_authenticate = challenge ? "Negotiate" : basic_only ? SSO_BASIC_CHALLENGE :
+				    ntlm_round ? rq->ntlm_challenge : NULL,
+		.www_authenticate_also = {
+			challenge && rq->ntlm_offered ? "NTLM" : NULL,
+			challenge && rq->basic_offered ? SSO_BASIC_CHALLENGE : NULL,
+		},
 	});
 	free(page);
 	return ret;
@@ -204,7 +216,7 @@ static enum MHD_Result basic_sign_on(struct request_ctx *ctx, struct MHD_Connect
 	struct decision d;
 	enum sso_outcome o;
 
-	rq->basic = true;
+	rq->method = "basic";
 	if (token_api_parse_basic(authorization, buf, sizeof buf, &login, &password,
 				  &password_len) < 0 ||
 	    sso_basic_principal(gen->sso->conf, login, rq->principal, sizeof rq->principal) < 0) {
@@ -238,13 +250,121 @@ static enum MHD_Result basic_sign_on(struct request_ctx *ctx, struct MHD_Connect
 	return issue_page(ctx, c, rq, "");
 }
 
+/* The NTLM message of an Authorization header with fallback = ntlm:
+ * "NTLM X", or "Negotiate X" where X is NTLMSSP (a browser without a
+ * ticket whose SPNEGO fell back; its challenge is answered under
+ * Negotiate too). NULL for anything else. */
+static const char *ntlm_message(const char *auth, const char **scheme_r)
+{
+	const char *blob;
+
+	if (auth == NULL)
+		return NULL;
+	if (strncasecmp(auth, "NTLM ", 5) == 0)
+		*scheme_r = "NTLM", blob = auth + 5;
+	else if (strncasecmp(auth, "Negotiate ", 10) == 0)
+		*scheme_r = "Negotiate", blob = auth + 10;
+	else
+		return NULL;
+	while (*blob == ' ')
+		blob++;
+	return strcmp(*scheme_r, "NTLM") == 0 || sso_ntlm_message_type(blob) != 0 ? blob : NULL;
+}
+
+/* A helper's answer in time for ours. */
+static int64_t helper_deadline(const struct request_ctx *ctx)
+{
+	return ctx->deadline_ms - request_answer_margin_ms(ctx->srv->gen.cfg->server.deadline_ms);
+}
+
+static void ntlm_state_free(void *state)
+{
+	struct sso_ntlm *n = state;
+
+	sso_ntlm_free(&n);
+}
+
+/* Type 1: a helper for this connection, its challenge in a 401. */
+static enum MHD_Result ntlm_negotiate(struct request_ctx *ctx, struct MHD_Connection *c,
+				      struct sso_request *rq, const char *scheme, const char *blob)
+{
+	const struct sso_config *sso = ctx->srv->gen.sso->conf;
+	int64_t deadline = helper_deadline(ctx);
+	char challenge[4096];
+	struct sso_ntlm *n = NULL;
+	const char *arg;
+
+	conn_state_set(c, NULL, NULL);   /* a handshake begun before is over */
+	if (sso_ntlm_start(sso, &n, &rq->detail) < 0)
+		return refuse(c, rq, SSO_NTLM_UNAVAILABLE);
+	/* The helper's type 2, checked before it goes into a header. */
+	if (sso_ntlm_step(n, "YR", blob, deadline, &arg, &rq->detail) != SSO_NTLM_TT ||
+	    sso_ntlm_message_type(arg) != 2 ||
+	    snprintf(challenge, sizeof challenge, "%s %s", scheme, arg) >= (int)sizeof challenge) {
+		if (rq->detail == NULL)
+			rq->detail = "ntlm_auth did not answer YR with a challenge";
+		sso_ntlm_free(&n);
+		return refuse(c, rq, SSO_NTLM_UNAVAILABLE);
+	}
+	if (conn_state_set(c, n, ntlm_state_free) < 0) {
+		rq->detail = "connection not tracked";
+		return refuse(c, rq, SSO_NTLM_UNAVAILABLE);
+	}
+	rq->ntlm_challenge = challenge;
+	return refuse(c, rq, SSO_NTLM_CHALLENGE);
+}
+
+/* Type 3: the connection's helper says who (AF) or no (NA); the
+ * handshake ends either way. */
+static enum MHD_Result ntlm_authenticate(struct request_ctx *ctx, struct MHD_Connection *c,
+					 struct sso_request *rq, const char *blob)
+{
+	int64_t deadline = helper_deadline(ctx);
+	struct sso_ntlm *n = conn_state(c);
+	enum sso_ntlm_reply r;
+	const char *arg;
+
+	if (n == NULL) {
+		rq->detail = "no NTLM handshake on this connection";
+		return refuse(c, rq, SSO_NTLM_REFUSED);
+	}
+	r = sso_ntlm_step(n, "KK", blob, deadline, &arg, &rq->detail);
+	if (r == SSO_NTLM_AF && sso_ntlm_principal(arg, rq->principal, sizeof rq->principal) < 0)
+		snprintf(rq->detail_buf, sizeof rq->detail_buf, "ntlm_auth named no DOMAIN\\user");
+	else if (r == SSO_NTLM_NA || r == SSO_NTLM_BH)
+		snprintf(rq->detail_buf, sizeof rq->detail_buf, "ntlm_auth %s %.200s",
+			 r == SSO_NTLM_NA ? "NA" : "BH", arg);
+	if (rq->detail_buf[0] != '\0')
+		rq->detail = rq->detail_buf;
+	conn_state_set(c, NULL, NULL);   /* arg is gone from here on */
+	if (r == SSO_NTLM_AF)
+		return rq->principal[0] != '\0' ? sign_on(ctx, c, rq, "") : refuse(c, rq, SSO_MAP);
+	return refuse(c, rq, r == SSO_NTLM_NA ? SSO_NTLM_REFUSED : SSO_NTLM_UNAVAILABLE);
+}
+
+static enum MHD_Result ntlm_sign_on(struct request_ctx *ctx, struct MHD_Connection *c,
+				    struct sso_request *rq, const char *scheme, const char *blob)
+{
+	rq->method = "ntlm";
+	switch (sso_ntlm_message_type(blob)) {
+	case 1:
+		return ntlm_negotiate(ctx, c, rq, scheme, blob);
+	case 3:
+		return ntlm_authenticate(ctx, c, rq, blob);
+	default:
+		conn_state_set(c, NULL, NULL);
+		rq->detail = "not an NTLM negotiate or authenticate message";
+		return refuse(c, rq, SSO_NTLM_REFUSED);
+	}
+}
+
 static enum MHD_Result handle(struct request_ctx *ctx, struct MHD_Connection *c,
 			      const char *url, const char *method)
 {
 	const struct http_sso *hs = ctx->srv->gen.sso;
-	struct sso_request rq = { .detail = NULL };
+	struct sso_request rq = { .detail = NULL, .method = "negotiate" };
 	char reply[SSO_REPLY_MAX];
-	const char *ticket;
+	const char *ticket, *auth, *scheme, *blob;
 	enum sso_outcome o;
 
 	request_id_next(rq.id, sizeof rq.id);
@@ -267,9 +387,11 @@ static enum MHD_Result handle(struct request_ctx *ctx, struct MHD_Connection *c,
 			.allow = "GET",
 		});
 	rq.basic_offered = hs->conf->basic && hs->tls->cert_pem != NULL;
+	rq.ntlm_offered = hs->conf->ntlm;
+	auth = header_value(c, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (rq.ntlm_offered && (blob = ntlm_message(auth, &scheme)) != NULL)
+		return ntlm_sign_on(ctx, c, &rq, scheme, blob);
 	if ((ticket = negotiate_token(c)) == NULL) {
-		const char *auth = header_value(c, MHD_HTTP_HEADER_AUTHORIZATION);
-
 		if (rq.basic_offered && auth != NULL && strncasecmp(auth, "Basic ", 6) == 0)
 			return basic_sign_on(ctx, c, &rq, auth);
 		return refuse(c, &rq, SSO_NO_TICKET);
@@ -288,14 +410,20 @@ enum MHD_Result sso_handle(HTTP_HANDLER_ARGS)
 
 	if (ctx == NULL)
 		return MHD_NO;   /* the URI callback always makes one */
-	if (ctx->headers_checked) {
-		/* A body nobody asked for: skipped, then the answer below. */
-		if (*upload_data_size > 0)
-			*upload_data_size = 0;
+	if (!ctx->headers_checked) {
+		ctx->headers_checked = true;
+		if (!header_check_passed(c, method, version, &ret))
+			return ret;
+		/* A GET is answered once the request is in: an answer queued
+		 * before that makes libmicrohttpd close the connection, and
+		 * NTLM authenticates the connection. Anything else gets its
+		 * refusal at once (and the connection closed). */
+		return strcmp(method, "GET") == 0 ? MHD_YES : handle(ctx, c, url, method);
+	}
+	/* A body nobody asked for: skipped. */
+	if (*upload_data_size > 0) {
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	ctx->headers_checked = true;
-	if (!header_check_passed(c, method, version, &ret))
-		return ret;
-	return handle(ctx, c, url, method);
+	return strcmp(method, "GET") == 0 ? handle(ctx, c, url, method) : MHD_YES;
 }

@@ -46,6 +46,9 @@ struct sso_config {
 	struct cidr_list allow;           /* owned */
 	int64_t ttl_ms;
 	bool basic;                       /* fallback = basic (HTTPS only) */
+	bool ntlm;                        /* fallback = ntlm (Samba's ntlm_auth) */
+	const char *ntlm_auth;            /* the helper's path */
+	const char *ntlm_auth_config;     /* its --configfile (smb.conf), or NULL */
 	int line, keytab_line;            /* of the header, of keytab */
 	const char *file;
 };
@@ -83,6 +86,9 @@ enum sso_outcome {
 	SSO_REFUSED_PEER,   /* not in `allow` */
 	SSO_BASIC_REFUSED,  /* Basic fallback: the providers said no */
 	SSO_BASIC_UNAVAILABLE, /* Basic fallback: no provider could answer */
+	SSO_NTLM_CHALLENGE, /* NTLM: the helper's challenge sent, the handshake goes on */
+	SSO_NTLM_REFUSED,   /* NTLM: the domain refused the answer (password, PC) */
+	SSO_NTLM_UNAVAILABLE, /* NTLM: no helper, a broken one, or too many at once */
 	SSO_OUTCOME_COUNT
 };
 const char *sso_outcome_name(enum sso_outcome o);
@@ -152,5 +158,50 @@ void sso_acceptor_free(struct sso_acceptor **acc);
 enum sso_outcome sso_accept(struct sso_acceptor *acc, const char *token_b64,
 			    char *principal, size_t size, char *reply, size_t reply_size,
 			    const char **detail_r);
+
+/* NTLM (fallback = ntlm) through Samba's `ntlm_auth
+ * --helper-protocol=squid-2.5-ntlmssp` (sso_ntlm.c): one helper child per
+ * connection mid-handshake, as Squid and Apache's mod_auth_ntlm_winbind do.
+ * NTLM authenticates a connection: type 1 -> the helper's type 2 in a 401
+ * -> type 3 on the same connection. The blobs are never logged. */
+
+/* Handshakes (helper children) at once, over every connection: a
+ * handshake takes one round trip, so 64 is a busy morning's burst; beyond
+ * it the answer is 503 rather than a fork per request. */
+#define SSO_NTLM_MAX_HANDSHAKES 64
+
+/* The NTLMSSP message type of a base64 blob (1 negotiate, 2 challenge, 3
+ * authenticate), or 0: not NTLMSSP, not clean base64, or longer than
+ * SSO_TOKEN_B64_MAX. */
+int sso_ntlm_message_type(const char *b64);
+
+enum sso_ntlm_reply {
+	SSO_NTLM_TT,       /* TT <type 2>: the challenge for the browser */
+	SSO_NTLM_AF,       /* AF DOMAIN\user: authenticated */
+	SSO_NTLM_NA,       /* NA <reason>: refused */
+	SSO_NTLM_BH,       /* BH <reason>: the helper is broken */
+	SSO_NTLM_GARBLED,  /* anything else, or no line in time */
+};
+/* One helper line (without its newline): its kind, and *arg_r what
+ * follows "XX " (a pointer into `line`; "" when nothing does). */
+enum sso_ntlm_reply sso_ntlm_reply_parse(const char *line, const char **arg_r);
+/* AF's "DOMAIN\user" as the principal "user@DOMAIN" (the domain upper
+ * case, as `realms` lists it) into `out` (size bytes). -1 when either part
+ * is empty, the user holds '@' or '/', or it does not fit. */
+int sso_ntlm_principal(const char *af, char *out, size_t size);
+
+struct sso_ntlm;
+
+/* Spawn the helper of `sso`, with only its pipes open. -1 with *error_r
+ * (static) at SSO_NTLM_MAX_HANDSHAKES or when it cannot be started. */
+int sso_ntlm_start(const struct sso_config *sso, struct sso_ntlm **n_r, const char **error_r);
+/* Send "CMD BLOB" (CMD is YR or KK) and read one reply line, both by
+ * deadline_ms (monotonic). *arg_r points into `n` until its next step or
+ * free. SSO_NTLM_GARBLED with *error_r (static) when the helper did not
+ * answer in time or went away. */
+enum sso_ntlm_reply sso_ntlm_step(struct sso_ntlm *n, const char *cmd, const char *blob,
+				  int64_t deadline_ms, const char **arg_r, const char **error_r);
+/* Kill and reap the helper; NULL is fine. */
+void sso_ntlm_free(struct sso_ntlm **n);
 
 #endif

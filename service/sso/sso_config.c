@@ -14,7 +14,7 @@
 /* What conf_bind fills; copied into struct sso_config. */
 struct sso_bound {
 	const char *tls_cert, *tls_key, *path, *keytab, *principal, *login_url, *user, *fallback;
-	const char *lookup;
+	const char *lookup, *ntlm_auth, *ntlm_auth_config;
 	struct cidr_list allow;
 	int64_t ttl_ms;
 };
@@ -51,9 +51,15 @@ static const struct conf_key sso_keys[] = {
 	  "lifetime of the one-time token the page carries (1m..15m)",
 	  CONF_AT(struct sso_bound, ttl_ms) },
 	{ "fallback", CONF_STRING, 0, "none", 0, 0, NULL,
-	  "for browsers without a ticket: none, or basic (HTTPS only; the [route] providers "
-	  "check the password); ntlm comes in a later version",
+	  "for browsers without a ticket: none, or one or both of basic (HTTPS only; the [route] "
+	  "providers check the password) and ntlm (the domain checks it through ntlm_auth)",
 	  CONF_AT(struct sso_bound, fallback) },
+	{ "ntlm_auth", CONF_PATH, 0, "/usr/bin/ntlm_auth", 0, 0, NULL,
+	  "fallback ntlm: Samba's ntlm_auth helper (absolute path, executable)",
+	  CONF_AT(struct sso_bound, ntlm_auth) },
+	{ "ntlm_auth_config", CONF_PATH, 0, NULL, 0, 0, NULL,
+	  "fallback ntlm: the smb.conf ntlm_auth reads (its --configfile; default: its own)",
+	  CONF_AT(struct sso_bound, ntlm_auth_config) },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -111,7 +117,26 @@ static void lookup_parse(const struct conf_section *s, const char *text, struct 
 	conf_strv_free(&words);
 }
 
-/* none | basic (several may be listed; ntlm is not built yet). */
+/* fallback = ntlm: the helper can be run, its smb.conf read. */
+static void ntlm_check(const struct conf_section *s, struct sso_config *sso,
+		       struct conf_errors *errors)
+{
+	int line = conf_find(s, "ntlm_auth") != NULL ? conf_line(s, "ntlm_auth")
+						     : conf_line(s, "fallback");
+
+	if (sso->ntlm_auth[0] != '/')
+		conf_error_at(errors, s->file, line, "ntlm_auth %s: give an absolute path",
+			      sso->ntlm_auth);
+	else if (access(sso->ntlm_auth, X_OK) < 0)
+		conf_error_at(errors, s->file, line, "ntlm_auth %s cannot be run: %s (Debian: "
+			      "apt install winbind)", sso->ntlm_auth, strerror(errno));
+	if (sso->ntlm_auth_config != NULL && access(sso->ntlm_auth_config, R_OK) < 0)
+		conf_error_at(errors, s->file, conf_line(s, "ntlm_auth_config"),
+			      "cannot read ntlm_auth_config %s: %s", sso->ntlm_auth_config,
+			      strerror(errno));
+}
+
+/* none | basic | ntlm (several may be listed). */
 static void fallback_parse(const struct conf_section *s, const char *text, bool tls,
 			   struct sso_config *sso, struct conf_errors *errors)
 {
@@ -122,11 +147,12 @@ static void fallback_parse(const struct conf_section *s, const char *text, bool 
 		if (strcmp(words[i], "basic") == 0)
 			sso->basic = true;
 		else if (strcmp(words[i], "ntlm") == 0)
-			conf_error_at(errors, s->file, line, "fallback ntlm is not available in this "
-				      "version (none or basic)");
+			sso->ntlm = true;
 		else if (strcmp(words[i], "none") != 0)
-			conf_error_at(errors, s->file, line, "fallback %s: none or basic", words[i]);
+			conf_error_at(errors, s->file, line, "fallback %s: none, basic or ntlm", words[i]);
 	}
+	if (sso->ntlm)
+		ntlm_check(s, sso, errors);
 	if (sso->basic && !tls)
 		conf_error_at(errors, s->file, line, "fallback basic needs tls_cert and tls_key: "
 			      "passwords never cross plain HTTP");
@@ -193,6 +219,7 @@ static int build(const struct conf_section *s, struct sso_config **sso_r,
 		.tls_cert = b.tls_cert, .tls_key = b.tls_key, .path = b.path, .keytab = b.keytab,
 		.principal = b.principal, .login_url = b.login_url, .user = b.user,
 		.allow = b.allow, .ttl_ms = b.ttl_ms, .line = s->line,
+		.ntlm_auth = b.ntlm_auth, .ntlm_auth_config = b.ntlm_auth_config,
 		.keytab_line = conf_line(s, "keytab"), .file = s->file,
 	};
 	conf_listen_addrs(s, sso_keys, &sso->listen, &sso->listen_count, errors);

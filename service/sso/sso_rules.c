@@ -64,6 +64,8 @@ static const char *const outcome_names[SSO_OUTCOME_COUNT] = {
 	[SSO_REALM] = "sso_realm", [SSO_MAP] = "sso_map", [SSO_LOOKUP] = "sso_lookup",
 	[SSO_TOKEN] = "sso_token", [SSO_REFUSED_PEER] = "sso_refused_peer",
 	[SSO_BASIC_REFUSED] = "sso_basic_refused", [SSO_BASIC_UNAVAILABLE] = "sso_basic_unavailable",
+	[SSO_NTLM_CHALLENGE] = "sso_ntlm_challenge", [SSO_NTLM_REFUSED] = "sso_ntlm_refused",
+	[SSO_NTLM_UNAVAILABLE] = "sso_ntlm_unavailable",
 };
 
 const char *sso_outcome_name(enum sso_outcome o)
@@ -77,6 +79,7 @@ const char *sso_outcome_advice(enum sso_outcome o)
 	case SSO_OK:
 		return "You are being signed in.";
 	case SSO_NO_TICKET:
+	case SSO_NTLM_CHALLENGE:
 		return "Your browser did not sign you in with your Windows account. Use a PC joined "
 		       "to the domain and make sure this address is in the browser's list of "
 		       "intranet sites, or sign in at the Salesforce login page.";
@@ -98,7 +101,12 @@ const char *sso_outcome_advice(enum sso_outcome o)
 	case SSO_BASIC_REFUSED:
 		return "The user name or password is not right, or the account may not sign in. Type "
 		       "your Windows user name (jdoe, CORP\\jdoe or jdoe@corp.example) and password.";
+	case SSO_NTLM_REFUSED:
+		return "Your Windows user name or password was not accepted. Check the password you "
+		       "typed (CORP\\jdoe and your Windows password), or use a PC joined to the "
+		       "domain, then try again.";
 	case SSO_BASIC_UNAVAILABLE:
+	case SSO_NTLM_UNAVAILABLE:
 	case SSO_TOKEN:
 		return "Sign-on is unavailable right now. Try again in a minute, or sign in at the "
 		       "Salesforce login page.";

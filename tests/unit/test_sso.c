@@ -198,6 +198,102 @@ static void expect_error(const char *dir, const char *body, const char *want, in
 	config_free(&cfg);
 }
 
+static void test_ntlm_message_type(void)
+{
+	static const struct { const char *b64; int want; } cases[] = {
+		/* curl's type 1, a type 2, a type 3 head */
+		{ "TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==", 1 },
+		{ "TlRMTVNTUAACAAAADAAMADAAAAA1goni", 2 },
+		{ "TlRMTVNTUAADAAAAGAAYAEAAAAA=", 3 },
+		{ "TlRMTVNTUAAEAAAAAAAAAAAAAAA=", 0 },          /* type 4 */
+		{ "TlRMTVNTUAABAAABAAAAAAAAAAA=", 0 },          /* type 0x01000001 */
+		{ "TlRMTVNTUQABAAAAAAAAAAAAAAA=", 0 },          /* NTLMSSQ */
+		{ "YIIGhgYJKoZIhvcSAQICAQBuggZ1MIIGcaADAgEF", 0 }, /* Kerberos */
+		{ "TlRMTVNTUAABAAAA", 0 },                      /* too short */
+		{ "TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw=", 0 },  /* length */
+		{ "TlRMTVNTUAABAAAAB4II=gAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==", 0 }, /* inner = */
+		{ "TlRMTVNTUAABAAAAB4II ogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw=", 0 }, /* blank */
+		{ "TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==\nKK x", 0 },
+		{ "", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		CHECK(sso_ntlm_message_type(cases[i].b64) == cases[i].want, "%s: %d, want %d",
+		      cases[i].b64, sso_ntlm_message_type(cases[i].b64), cases[i].want);
+}
+
+static void test_ntlm_reply(void)
+{
+	static const struct {
+		const char *line;
+		enum sso_ntlm_reply want;
+		const char *arg;
+	} cases[] = {
+		{ "TT TlRMTVNTUAACAAAA", SSO_NTLM_TT, "TlRMTVNTUAACAAAA" },
+		{ "AF CORP\\alice", SSO_NTLM_AF, "CORP\\alice" },
+		{ "NA Logon failure (0xc000006d)", SSO_NTLM_NA, "Logon failure (0xc000006d)" },
+		{ "NA", SSO_NTLM_NA, "" },
+		{ "BH NT_STATUS_ACCESS_DENIED", SSO_NTLM_BH, "NT_STATUS_ACCESS_DENIED" },
+		{ "TT", SSO_NTLM_GARBLED, "" },
+		{ "AF ", SSO_NTLM_GARBLED, "" },
+		{ "AFX alice", SSO_NTLM_GARBLED, "" },
+		{ "OK", SSO_NTLM_GARBLED, "" },
+		{ "tt abc", SSO_NTLM_GARBLED, "" },
+		{ "", SSO_NTLM_GARBLED, "" },
+	};
+	const char *arg;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		enum sso_ntlm_reply r = sso_ntlm_reply_parse(cases[i].line, &arg);
+
+		CHECK(r == cases[i].want, "%s: %d, want %d", cases[i].line, r, cases[i].want);
+		if (r != SSO_NTLM_GARBLED)
+			CHECK_STR(arg, cases[i].arg, cases[i].line);
+	}
+}
+
+static void test_ntlm_principal(void)
+{
+	static const struct { const char *af, *want; } cases[] = {
+		{ "CORP\\alice", "alice@CORP" },
+		{ "corp\\Alice", "Alice@CORP" },
+		{ "EU-CORP\\j.doe", "j.doe@EU-CORP" },
+		{ "alice", NULL },
+		{ "\\alice", NULL },
+		{ "CORP\\", NULL },
+		{ "CORP\\a@b", NULL },
+		{ "CORP\\a/b", NULL },
+		{ "CORP\\a\\b", NULL },
+		{ "CO@RP\\alice", NULL },
+	};
+	char out[64], tiny[8];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int r = sso_ntlm_principal(cases[i].af, out, sizeof out);
+
+		if (cases[i].want == NULL)
+			CHECK(r < 0 && out[0] == '\0', "%s accepted as %s", cases[i].af, out);
+		else {
+			CHECK(r == 0, "%s refused", cases[i].af);
+			CHECK_STR(out, cases[i].want, cases[i].af);
+		}
+	}
+	CHECK(sso_ntlm_principal("CORP\\alice", tiny, sizeof tiny) < 0, "over-long accepted");
+	/* the map then takes the principal like a Kerberos one */
+	{
+		char *realms[] = { "CORP.EXAMPLE", "CORP", NULL };
+		struct sso_config sso = { .realms = realms };
+		const char *detail;
+
+		if (sso_user_pattern("%l@%r.example", &sso.user_template, &detail) == 0) {
+			CHECK(sso_map_principal(&sso, "alice@CORP", out, sizeof out, &detail) == SSO_OK,
+			      "alice@CORP not mapped");
+			CHECK_STR(out, "alice@corp.example", "alice@CORP");
+			free(sso.user_template);
+		}
+	}
+}
+
 static void test_config(void)
 {
 	char dir[] = "/tmp/test_sso.XXXXXX", kt[600], body[2048];
@@ -220,10 +316,20 @@ static void test_config(void)
 		     "'path' must start with '/'", 14);
 	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nfallback = basic\n"),
 		     "passwords never cross plain HTTP", 14);
-	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nfallback = ntlm\n"),
-		     "not available in this version", 14);
+	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nfallback = ntlm\n"
+			       "ntlm_auth = /nonexistent/ntlm_auth\n"),
+		     "ntlm_auth /nonexistent/ntlm_auth cannot be run", 15);
+	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nfallback = ntlm\n"
+			       "ntlm_auth = ntlm_auth\n"), "absolute path", 15);
+	/* the default helper missing: said at the fallback line */
+	if (access("/usr/bin/ntlm_auth", X_OK) < 0)
+		expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\n"
+				       "fallback = ntlm\n"), "/usr/bin/ntlm_auth cannot be run", 14);
+	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nfallback = ntlm\n"
+			       "ntlm_auth = /bin/true\nntlm_auth_config = /nonexistent/smb.conf\n"),
+		     "cannot read ntlm_auth_config", 16);
 	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nfallback = digest\n"),
-		     "none or basic", 14);
+		     "none, basic or ntlm", 14);
 	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\nttl = 5s\n"),
 		     "ttl", 14);
 	expect_error(dir, BODY("login_url = https://login.example/\nuser = %l\n"
@@ -262,6 +368,9 @@ int main(void)
 	test_start_url();
 	test_escape();
 	test_page();
+	test_ntlm_message_type();
+	test_ntlm_reply();
+	test_ntlm_principal();
 	test_config();
 	return unit_done("test_sso");
 }
