@@ -34,32 +34,13 @@ struct auth_job {
 	char request_id[20];
 };
 
-/* The decision's audit line, written by the request context once it is
- * known whether the answer was sent (request.h). */
-static void audit_fill(struct request_audit *a, const char *request_id, const char *user,
-		       const char *received, const char *source_ip, const char *peer, const char *provider,
-		       enum outcome outcome, const char *detail, const char *answer,
-		       int64_t started_ms)
-{
-	snprintf(a->request_id, sizeof a->request_id, "%s", request_id);
-	snprintf(a->user, sizeof a->user, "%s", user);
-	snprintf(a->received, sizeof a->received, "%s", received);
-	snprintf(a->source_ip, sizeof a->source_ip, "%s", source_ip);
-	snprintf(a->peer, sizeof a->peer, "%s", peer);
-	snprintf(a->provider, sizeof a->provider, "%s", provider);
-	snprintf(a->detail, sizeof a->detail, "%s", detail != NULL ? detail : "");
-	a->outcome = outcome_name(outcome);
-	a->answer = answer;
-	a->elapsed_ms = clock_now_ms() - started_ms;
-}
-
 static void audit(struct request_ctx *ctx, const char *request_id, const char *user,
 		  const char *received, const char *source_ip, const char *peer, const char *provider,
 		  enum outcome outcome, const char *detail, const char *answer)
 {
 	struct request_audit a;
 
-	audit_fill(&a, request_id, user, received, source_ip, peer, provider, outcome, detail, answer,
+	request_audit_fill(&a, request_id, user, received, source_ip, peer, provider, outcome, detail, answer,
 		   ctx->started_ms);
 	request_ctx_set_audit(ctx, &a);
 }
@@ -85,7 +66,6 @@ static enum MHD_Result respond_fault(struct MHD_Connection *c, bool client,
 			    MHD_RESPMEM_MUST_FREE);
 }
 
-static const char *const answer_names[] = { "false", "true", "fault" };
 
 /* The decision for one parsed request; wipes the password. */
 static void auth_job_decide(struct auth_job *job, struct decision *d)
@@ -123,7 +103,7 @@ static void auth_job_decide(struct auth_job *job, struct decision *d)
 	if (traced)
 		trace_note(&tap, "decided: %s%s%s%s, answer %s, provider %s", outcome_name(d->outcome),
 			   d->detail != NULL ? " (" : "", d->detail != NULL ? d->detail : "",
-			   d->detail != NULL ? ")" : "", answer_names[d->answer], d->provider);
+			   d->detail != NULL ? ")" : "", request_answer_name(d->answer), d->provider);
 }
 
 /* The soap:Server fault of a decision that is a fault (malloc'd). */
@@ -160,9 +140,9 @@ static void auth_job_run(void *arg)
 	auth_job_decide(job, &d);
 	if (d.answer == ANSWER_FAULT)
 		fault = decision_fault(&d, job->request_id, &len);
-	audit_fill(&a, job->request_id, d.mapped_user, job->req.username, job->req.source_ip,
+	request_audit_fill(&a, job->request_id, d.mapped_user, job->req.username, job->req.source_ip,
 		   job->peer,
-		   d.provider, d.outcome, d.detail, answer_names[d.answer], ctx->started_ms);
+		   d.provider, d.outcome, d.detail, request_answer_name(d.answer), ctx->started_ms);
 	answered = (d.answer != ANSWER_FAULT || fault != NULL) &&
 		   request_ctx_answer(ctx, d.answer == ANSWER_TRUE, fault, len, &a);
 	if (!answered) {
@@ -195,7 +175,7 @@ static enum MHD_Result auth_job_run_at_once(struct auth_job *job, struct MHD_Con
 	}
 	audit(job->ctx, job->request_id, d.mapped_user, job->req.username, job->req.source_ip,
 	      job->peer,
-	      d.provider, d.outcome, d.detail, answer_names[d.answer]);
+	      d.provider, d.outcome, d.detail, request_answer_name(d.answer));
 	auth_job_free(job);
 	return ret;
 }

@@ -1,5 +1,6 @@
 #include "request.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +28,30 @@ static void audit_write(struct request_ctx *ctx)
 	metrics_record_decision(a->provider, a->outcome, a->answer, a->elapsed_ms);
 	if (!ctx->sent)
 		metrics_record_unsent(a->answer);
+}
+
+void request_audit_fill(struct request_audit *a, const char *request_id, const char *user,
+			const char *received, const char *source_ip, const char *peer,
+			const char *provider, enum outcome outcome, const char *detail,
+			const char *answer, int64_t started_ms)
+{
+	snprintf(a->request_id, sizeof a->request_id, "%s", request_id);
+	snprintf(a->user, sizeof a->user, "%s", user);
+	snprintf(a->received, sizeof a->received, "%s", received);
+	snprintf(a->source_ip, sizeof a->source_ip, "%s", source_ip);
+	snprintf(a->peer, sizeof a->peer, "%s", peer);
+	snprintf(a->provider, sizeof a->provider, "%s", provider);
+	snprintf(a->detail, sizeof a->detail, "%s", detail != NULL ? detail : "");
+	a->outcome = outcome_name(outcome);
+	a->answer = answer;
+	a->elapsed_ms = clock_now_ms() - started_ms;
+}
+
+const char *request_answer_name(enum answer answer)
+{
+	static const char *const names[] = { "false", "true", "fault" };
+
+	return answer >= 0 && answer <= ANSWER_FAULT ? names[answer] : "fault";
 }
 
 struct request_ctx *request_ctx_new(struct http_server *srv, struct MHD_Connection *c)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "decision.h"
 #include "provider.h"
 #include "sf_server.h"
 #include "usermap.h"
@@ -104,6 +105,14 @@ bool request_ctx_answer(struct request_ctx *ctx, bool authenticated, char *fault
 /* The decision's audit line: written now if the request has ended, else
  * when it ends. One per request; a second is ignored. */
 void request_ctx_set_audit(struct request_ctx *ctx, const struct request_audit *audit);
+/* A decision's audit line (event=auth), written by the request context
+ * once it is known whether the answer was sent; elapsed since started_ms. */
+void request_audit_fill(struct request_audit *a, const char *request_id, const char *user,
+			const char *received, const char *source_ip, const char *peer,
+			const char *provider, enum outcome outcome, const char *detail,
+			const char *answer, int64_t started_ms);
+/* "false", "true", "fault". */
+const char *request_answer_name(enum answer answer);
 /* The request's answer was queued on its connection (`sent`), or the
  * request ended without one (false). The first call counts; a context
  * freed without any counts as not sent. */

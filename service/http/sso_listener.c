@@ -213,8 +213,10 @@ static enum MHD_Result basic_sign_on(struct request_ctx *ctx, struct MHD_Connect
 	const char *login = NULL, *password = NULL;
 	size_t password_len = 0;
 	struct router_plan plan;
+	struct request_audit a;
 	struct decision d;
 	enum sso_outcome o;
+	enum MHD_Result ret;
 
 	rq->method = "basic";
 	if (token_api_parse_basic(authorization, buf, sizeof buf, &login, &password,
@@ -240,14 +242,23 @@ static enum MHD_Result basic_sign_on(struct request_ctx *ctx, struct MHD_Connect
 		.deadline_ms = ctx->deadline_ms - request_answer_margin_ms(gen->cfg->server.deadline_ms),
 	}, NULL, &d);
 	explicit_bzero(buf, sizeof buf);
+	/* A password checked like the endpoint's: its event=auth line, its
+	 * place in `dagate decisions` and the decision metrics (the source
+	 * is the browser's address). */
+	request_audit_fill(&a, rq->id, d.mapped_user, rq->user, rq->peer, rq->peer, d.provider,
+			   d.outcome, d.detail, request_answer_name(d.answer), ctx->started_ms);
+	request_ctx_set_audit(ctx, &a);
 	if (d.answer != ANSWER_TRUE) {
 		snprintf(rq->detail_buf, sizeof rq->detail_buf, "provider %s: %s%s%s", d.provider,
 			 outcome_name(d.outcome), d.detail != NULL ? " " : "",
 			 d.detail != NULL ? d.detail : "");
 		rq->detail = rq->detail_buf;
-		return refuse(c, rq, d.answer == ANSWER_FAULT ? SSO_BASIC_UNAVAILABLE : SSO_BASIC_REFUSED);
+		ret = refuse(c, rq, d.answer == ANSWER_FAULT ? SSO_BASIC_UNAVAILABLE : SSO_BASIC_REFUSED);
+	} else {
+		ret = issue_page(ctx, c, rq, "");
 	}
-	return issue_page(ctx, c, rq, "");
+	request_ctx_end(ctx, ret == MHD_YES);
+	return ret;
 }
 
 /* The NTLM message of an Authorization header with fallback = ntlm:

@@ -488,6 +488,12 @@ class SignOn(unittest.TestCase):
             self.assertNotIn(pw('alice'), d.log())
             self.assertEqual(len([r for r in self.sso_records(d, 'sso_ok')
                                   if r.get('method') == 'basic']), 3)
+            # each password check has its event=auth line, like the endpoint's
+            auths = [r for r in d.audit_of('alice@' + SF_DOMAIN, 5)
+                     if r['provider'] != 'tokens']   # the stand-in's redemption
+            self.assertEqual([(r['outcome'], r['answer'], r['provider']) for r in auths],
+                             [('ok', 'true', 'ad')] * 3 + [('reject', 'false', 'ad')])
+            self.assertEqual({r['source_ip'] for r in auths}, {'127.0.0.1'})
 
     def test_check_config_accepts_the_right_keytab(self):
         r = run_dagate(['check-config', '-c', self.d.config_path])
