@@ -4,187 +4,53 @@ HTTP/sso.corp.test gives the keytab (backends/kerberos_web.py); test users
 get tickets with kinit, and `curl --negotiate` opens the sign-on listener
 with the SSO host name resolved to 127.0.0.1.
 
-A stand-in Salesforce login server written here receives the form the
-page posts (the test parses the page and posts it as a browser would),
-calls dagate's Authenticate as Salesforce does, and says who logged in:
-the token is good exactly once."""
+A stand-in Salesforce login server (backends/sign_on.py) receives the
+form the page posts (the test parses the page and posts it as a browser
+would), calls dagate's Authenticate as Salesforce does, and says who
+logged in: the token is good exactly once."""
 
-import html.parser
 import json
-import http.server
 import os
 import re
-import shutil
 import subprocess
-import tempfile
-import threading
 import unittest
 import urllib.parse
-import urllib.request
 
-from harness import (NO_THROTTLE, Dagate, close_checking_log, make_ca_and_cert, run_dagate,
-                     server_section)
+from harness import make_ca_and_cert, run_dagate
 from test_ops_reload import sighup_and_wait
-from backends.samba import BASE, GROUP_DN, REALM, SVC_DN, SVC_PASSWORD, USERS, SambaDC
 from backends.kerberos_web import KerberosSetup
-
-SSO_HOST = 'sso.corp.test'
-# An NTLMSSP NEGOTIATE message (type 1), as a browser without a ticket sends it
-NTLM_NEGOTIATE = 'TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw=='
-SF_DOMAIN = 'sf.example'
+from backends.samba import BASE, GROUP_DN, REALM, SVC_DN, SVC_PASSWORD, USERS
+from backends.sign_on import (NTLM_NEGOTIATE, SF_DOMAIN, SSO_HOST, FormReader, SignOnServers,
+                              sso_config)
 
 
 def pw(name):
     return USERS[name][0]
 
 
-class FormReader(html.parser.HTMLParser):
-    """The page's form: action and {name: value} of its inputs; whether it
-    has a script and a visible button."""
-
-    def __init__(self):
-        super().__init__()
-        self.action, self.fields, self.script, self.button = None, {}, False, False
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form':
-            self.action = a.get('action')
-        elif tag == 'input':
-            self.fields[a.get('name')] = a.get('value')
-        elif tag == 'script':
-            self.script = True
-        elif tag == 'button':
-            self.button = True
-
-
-class StandInSalesforce:
-    """http://127.0.0.1:PORT/: a POSTed login form (username, pw, startURL)
-    is checked with dagate's Authenticate; the answer says who logged in."""
-
-    def __init__(self):
-        self.dagate = None
-        self.posts = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get('Content-Length', '0'))
-                form = urllib.parse.parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
-                user, token = form['username'][0], form['pw'][0]
-                answer = outer.dagate.authenticate(user, token, '198.51.100.9')
-                outer.posts.append((user, form.get('startURL', [None])[0], answer))
-                body = ('logged in as %s' % user if answer == 'true' else 'login failed').encode()
-                self.send_response(200 if answer == 'true' else 401)
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/' % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def post(self, action, fields):
-        """Post the form as a browser would: (status, body)."""
-        data = urllib.parse.urlencode(fields).encode()
-        try:
-            with urllib.request.urlopen(urllib.request.Request(action, data=data), timeout=20) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def sso_config(login_url, *, keytab='{dir}/http.keytab', extra='',
-               principal='HTTP/%s@%s' % (SSO_HOST, REALM), allow='127.0.0.1/32'):
-    text = server_section() + NO_THROTTLE + """
-[route]
-match = * -> nobody
-
-[provider nobody]
-type = static
-result = false
-
-[tokens]
-store = lmdb:{dir}/tokens
-key_file = {dir}/token.key
-
-[sso]
-listen = 127.0.0.1:0
-keytab = %s
-login_url = %s
-user = %%l@%s
-realms = %s
-allow = %s
-""" % (keytab, login_url, SF_DOMAIN, REALM, allow)
-    if principal:
-        text += 'principal = %s\n' % principal
-    return text + extra
-
-
-class SignOn(unittest.TestCase):
+class SignOn(SignOnServers, unittest.TestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix='dagate-sso-')
-        cls.dc = cls.sf = cls.d = None
-        try:
-            cls.dc = SambaDC()
-            cls.kdc = KerberosSetup(cls.dc, os.path.join(cls.tmp, 'kdc'), host=SSO_HOST,
-                                    svc='svc-sso')
-            cls.other = KerberosSetup(cls.dc, os.path.join(cls.tmp, 'other'),
-                                      host='other.corp.test', svc='svc-other')
-            cls.ccache = {}
-            for name in ('alice', 'gina'):
-                cls.ccache[name] = os.path.join(cls.tmp, 'cc-' + name)
-                r = cls.kdc.kinit('%s@%s' % (name, REALM), pw(name), cls.ccache[name])
-                if r.returncode != 0:
-                    raise AssertionError('kinit %s: %s' % (name, r.stdout))
-            cls.sf = StandInSalesforce()
-            cls.d = cls.start_dagate(sso_config(cls.sf.url))
-            cls.sf.dagate = cls.d
-        except BaseException:
-            cls._stop_servers()
-            raise
+    def prepare(cls):
+        cls.other = KerberosSetup(cls.dc, os.path.join(cls.tmp, 'other'),
+                                  host='other.corp.test', svc='svc-other')
+        cls.ccache = {}
+        for name in ('alice', 'gina'):
+            cls.ccache[name] = os.path.join(cls.tmp, 'cc-' + name)
+            r = cls.kdc.kinit('%s@%s' % (name, REALM), pw(name), cls.ccache[name])
+            if r.returncode != 0:
+                raise AssertionError('kinit %s: %s' % (name, r.stdout))
 
     @classmethod
-    def keytab_bytes(cls, setup):
-        with open(setup.keytab, 'rb') as f:
-            return f.read()
+    def secrets(cls):
+        return [pw(n) for n in USERS]
 
     @classmethod
-    def start_dagate(cls, config, keytab=None, start=True):
+    def start_dagate(cls, config, *, keytab=None, files=None, start=True):
+        """With the DC's CA and the service account's password (lookup)."""
         with open(cls.dc.ca_cert) as f:
-            ca = f.read()
-        return Dagate(config, files={'http.keytab': (cls.keytab_bytes(keytab or cls.kdc), 0o600),
-                                     'ca.crt': ca, 'svc.secret': (SVC_PASSWORD + '\n', 0o600)},
-                      env={'KRB5_CONFIG': cls.kdc.krb5_conf, 'KRB5RCACHEDIR': cls.tmp},
-                      start=start)
-
-    @classmethod
-    def _stop_servers(cls):
-        for s in (cls.sf, cls.dc):
-            if s is not None:
-                s.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            if cls.d is not None:
-                close_checking_log(cls.d, [pw(n) for n in USERS])
-        finally:
-            cls._stop_servers()
-
-    @staticmethod
-    def sso_port(d):
-        return [l for l in d.listeners if l.kind == 'sso'][0].port
+            more = {'ca.crt': f.read(), 'svc.secret': (SVC_PASSWORD + '\n', 0o600)}
+        more.update(files or {})
+        return super().start_dagate(config, keytab=keytab, files=more, start=start)
 
     def curl(self, d, user=None, query='', extra=(), host=SSO_HOST, prefix=(), verbose=None):
         """GET the entry path with curl --negotiate as `user` (None: no

@@ -4,64 +4,35 @@ in its --auth-server-allowlist and resolved to 127.0.0.1, opens dagate's
 sign-on entry URL. The Samba AD DC is the KDC. Chromium must do SPNEGO by
 itself, run the page's auto-submit script under dagate's strict
 Content-Security-Policy (the script is allowed by its hash only), and land
-on the stand-in Salesforce login server (test_sso.StandInSalesforce), which
+on the stand-in Salesforce login server (backends/sign_on.py), which
 redeems the token through dagate's Authenticate exactly as Salesforce
 does. Without a ticket the browser shows dagate's page that says what to
 do, and no token is issued."""
 
 import os
-import shutil
-import tempfile
 import unittest
 
-from harness import Dagate, close_checking_log
 from backends.browser import Browser
-from backends.kerberos_web import KerberosSetup
-from backends.samba import REALM, SVC_PASSWORD, USERS, SambaDC
-from test_sso import SF_DOMAIN, SSO_HOST, StandInSalesforce, sso_config
+from backends.samba import REALM, USERS
+from backends.sign_on import SF_DOMAIN, SSO_HOST, SignOnServers
 
 
-class BrowserSignOn(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix='dagate-sso-browser-')
-        cls.dc = cls.sf = cls.d = None
-        try:
-            cls.dc = SambaDC()
-            cls.kdc = KerberosSetup(cls.dc, os.path.join(cls.tmp, 'kdc'), host=SSO_HOST,
-                                    svc='svc-sso')
-            cls.ccache = os.path.join(cls.tmp, 'cc-alice')
-            r = cls.kdc.kinit('alice@' + REALM, USERS['alice'][0], cls.ccache)
-            if r.returncode != 0:
-                raise AssertionError('kinit alice: %s' % r.stdout)
-            cls.sf = StandInSalesforce()
-            with open(cls.kdc.keytab, 'rb') as f:
-                keytab = f.read()
-            cls.d = Dagate(sso_config(cls.sf.url),
-                           files={'http.keytab': (keytab, 0o600),
-                                  'svc.secret': (SVC_PASSWORD + '\n', 0o600)},
-                           env={'KRB5_CONFIG': cls.kdc.krb5_conf, 'KRB5RCACHEDIR': cls.tmp})
-            cls.sf.dagate = cls.d
-            cls.entry = 'http://%s:%d/' % (SSO_HOST, [l for l in cls.d.listeners
-                                                       if l.kind == 'sso'][0].port)
-        except BaseException:
-            cls._stop()
-            raise
+class BrowserSignOn(SignOnServers, unittest.TestCase):
+    prefix = 'dagate-sso-browser-'
 
     @classmethod
-    def _stop(cls):
-        for s in (cls.sf, cls.dc):
-            if s is not None:
-                s.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    def prepare(cls):
+        cls.ccache = os.path.join(cls.tmp, 'cc-alice')
+        r = cls.kdc.kinit('alice@' + REALM, USERS['alice'][0], cls.ccache)
+        if r.returncode != 0:
+            raise AssertionError('kinit alice: %s' % r.stdout)
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            if cls.d is not None:
-                close_checking_log(cls.d, [USERS[n][0] for n in USERS])
-        finally:
-            cls._stop()
+    def secrets(cls):
+        return [USERS[n][0] for n in USERS]
+
+    def setUp(self):
+        self.entry = 'http://%s:%d/' % (SSO_HOST, self.sso_port(self.d))
 
     def browser(self, ccache):
         return Browser(self.tmp, ccache='FILE:' + ccache if ccache else None,

@@ -2,24 +2,21 @@
 (backends/samba.py) with its winbindd checks the NTLM answers through
 Samba's `ntlm_auth --helper-protocol=squid-2.5-ntlmssp`, which dagate runs
 once per connection mid-handshake; `curl --ntlm` is the browser, and the
-stand-in Salesforce login server of test_sso posts the page's form and
-calls Authenticate."""
+stand-in Salesforce login server (backends/sign_on.py) posts the page's
+form and calls Authenticate."""
 
 import os
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
-from harness import Dagate, close_checking_log, run_dagate
-from backends.kerberos_web import KerberosSetup
+from harness import run_dagate
 from backends.ntlm_server import wait_for_winbindd
-from backends.samba import DOMAIN, REALM, USERS, SambaDC
-from test_sso import (NTLM_NEGOTIATE, SF_DOMAIN, SSO_HOST, FormReader, StandInSalesforce,
-                      sso_config)
+from backends.samba import DOMAIN, REALM, USERS
+from backends.sign_on import (NTLM_NEGOTIATE, SF_DOMAIN, SSO_HOST, FormReader, SignOnServers,
+                              sso_config)
 
 BAD_PW = 'Wrong-ntlm-pw-7'
 # The head of an NTLMSSP AUTHENTICATE message (type 3)
@@ -62,45 +59,20 @@ def ntlm_config(login_url, smbconf, extra=''):
         + 'fallback = ntlm\nntlm_auth_config = %s\n' % smbconf + extra
 
 
-class NtlmSignOn(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix='dagate-sso-ntlm-')
-        cls.dc = cls.sf = cls.d = None
-        try:
-            cls.dc = SambaDC()
-            wait_for_winbindd(cls.dc.smbconf)
-            cls.kdc = KerberosSetup(cls.dc, os.path.join(cls.tmp, 'kdc'), host=SSO_HOST,
-                                    svc='svc-sso')
-            cls.sf = StandInSalesforce()
-            cls.d = cls.start_dagate(ntlm_config(cls.sf.url, cls.dc.smbconf))
-            cls.sf.dagate = cls.d
-        except BaseException:
-            cls._stop_servers()
-            raise
+class NtlmSignOn(SignOnServers, unittest.TestCase):
+    prefix = 'dagate-sso-ntlm-'
 
     @classmethod
-    def start_dagate(cls, config, start=True, files=None):
-        with open(cls.kdc.keytab, 'rb') as f:
-            keytab = f.read()
-        return Dagate(config, files=dict(files or {}, **{'http.keytab': (keytab, 0o600)}),
-                      env={'KRB5_CONFIG': cls.kdc.krb5_conf, 'KRB5RCACHEDIR': cls.tmp},
-                      start=start)
+    def prepare(cls):
+        wait_for_winbindd(cls.dc.smbconf)
 
     @classmethod
-    def _stop_servers(cls):
-        for s in (cls.sf, cls.dc):
-            if s is not None:
-                s.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    def first_config(cls):
+        return ntlm_config(cls.sf.url, cls.dc.smbconf)
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            if cls.d is not None:
-                close_checking_log(cls.d, [pw('alice'), BAD_PW])
-        finally:
-            cls._stop_servers()
+    def secrets(cls):
+        return [pw('alice'), BAD_PW]
 
     def port(self, d=None):
         return [l for l in (d or self.d).listeners if l.kind == 'sso'][0].port
