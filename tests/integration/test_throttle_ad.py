@@ -22,7 +22,12 @@ from backends.tcp_delay import DelayingProxy
 
 PASSWORD = SPARE_PASSWORD
 MANY = 200          # users in test_many_users_behind_one_address: spare000...
-SLOW = 2.0          # seconds the proxy holds the DC's answers to user binds
+# The provider's timeout, and how long the proxy holds the DC's answers to
+# user binds: the search and the bind must be sent well inside TIMEOUT even
+# in the ASan build on a loaded machine (at 1 s one CI run sent a bind too
+# late, uncounted, as it should be), and the answer must come after it.
+TIMEOUT = 2.5
+SLOW = 4.0
 FILTER = '(&(objectClass=user)(userPrincipalName=%u))'
 THROTTLE = '[throttle]\ndirectory_lockout = %d/30m\nrepeat_window = 0s\n\n' % LOCKOUT_THRESHOLD
 
@@ -53,7 +58,7 @@ class ThrottleAgainstAD(unittest.TestCase):
                                       slow=lambda first: b'svc-dagate' not in first)
             cls.d = cls.start(cls.provider(cls.dc.ldaps_uri, 'timeout = 4s\n') + THROTTLE)
             slow = cls.provider('ldap://127.0.0.1:%d' % cls.proxy.port,
-                                'insecure = yes\ntimeout = 1s\n')
+                                'insecure = yes\ntimeout = %dms\n' % (TIMEOUT * 1000))
             cls.s = cls.start(slow + THROTTLE)
             cls.c = cls.start(slow + NO_THROTTLE)
         except BaseException:
