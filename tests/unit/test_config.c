@@ -4,6 +4,8 @@
  * errors they must produce.
  */
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -148,6 +150,25 @@ static void test_split_list(void)
 }
 
 /* Files. */
+
+/* A private key made now (P-256, PEM), so that no key is committed. */
+static void write_key_file(const char *name, mode_t mode)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	unlink(path);
+	f = fopen(path, "w");
+	if (key == NULL || f == NULL || !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)) {
+		perror(path);
+		exit(2);
+	}
+	fclose(f);
+	EVP_PKEY_free(key);
+	chmod(path, mode);
+}
 
 static void write_file(const char *name, const char *content, mode_t mode)
 {
@@ -781,8 +802,7 @@ int main(void)
 	}
 	write_file("cert.pem", "-----BEGIN CERTIFICATE-----\n", 0644);
 	write_file("key644.pem", "placeholder: only the mode matters here\n", 0644);
-	write_file("key600.pem", "placeholder: only the mode matters here\n"
-		   "-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n", 0600);
+	write_key_file("key600.pem", 0600);
 	write_file("allow-bad", "# partners\n10.0.0.0/8\n10.0.0.1/8\n", 0644);
 	write_file("allow-good", "10.0.0.0/8  # office\n", 0644);
 	write_file("allow-bad2", "office\n10.0.0.0/8\n10.0.0.1/8\n", 0644);
